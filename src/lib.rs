@@ -1,0 +1,5 @@
+//! weft — a live-coding music instrument for the terminal.
+//!
+//! One module per stage of the data flow; see `ARCHITECTURE.md`.
+
+pub mod event;
