@@ -3,3 +3,6 @@
 //! One module per stage of the data flow; see `ARCHITECTURE.md`.
 
 pub mod event;
+pub mod mini;
+pub mod theory;
+pub mod transport;
