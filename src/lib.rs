@@ -4,5 +4,9 @@
 
 pub mod event;
 pub mod mini;
+pub mod patch;
+pub mod render;
+pub mod scheduler;
+pub mod smf;
 pub mod theory;
 pub mod transport;
