@@ -3,10 +3,13 @@
 //! One module per stage of the data flow; see `ARCHITECTURE.md`.
 
 pub mod event;
+pub mod live;
 pub mod mini;
 pub mod patch;
+pub mod record;
 pub mod render;
 pub mod scheduler;
 pub mod smf;
 pub mod theory;
 pub mod transport;
+pub mod watch;

@@ -13,11 +13,11 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum RenderError {
-    #[error("{0}")]
+    #[error(transparent)]
     Patch(#[from] PatchError),
     #[error("--bars must be at least 1")]
     NoBars,
-    #[error("{0}")]
+    #[error(transparent)]
     Smf(#[from] crate::smf::SmfError),
 }
 

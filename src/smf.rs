@@ -16,11 +16,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum SmfError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}: not a valid MIDI file: {msg}")]
     Parse { path: String, msg: String },
 }
@@ -176,9 +173,9 @@ impl SessionMidi {
 
     /// Writes the file (to a temporary name first, then renamed into place).
     pub fn write(&self, path: &Path) -> Result<(), SmfError> {
-        let io = |source| SmfError::Io {
+        let io = |error| SmfError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         };
         let tmp = path.with_extension("mid.tmp");
         std::fs::write(&tmp, self.to_bytes()).map_err(io)?;
