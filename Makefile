@@ -1,0 +1,31 @@
+# weft — the two quick-start commands are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: setup run test bench corpus clippy fmt
+
+# System packages the build and tests need (Debian). Installs only what is missing.
+setup:
+	@need=""; \
+	for p in libasound2-dev pkg-config tmux; do \
+	  dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; \
+	done; \
+	if [ -n "$$need" ]; then \
+	  echo "installing:$$need"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$need; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $$need; fi; \
+	fi
+
+# Build release and start the instrument on scripts/.
+run: setup
+	$(CARGO) build --release
+	./target/release/weft play scripts
+
+# Format check, lints, and every test.
+test: setup
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test
+
+bench: setup
+	$(CARGO) bench
