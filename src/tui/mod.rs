@@ -141,10 +141,13 @@ pub fn run(
     let result = event_loop(&mut term, &mut app, &app_rx, &cmd_tx, opts.fps);
 
     input.stop();
-    signals.stop();
     drop(capture);
     drop(term);
-    guard.restore()?;
+    let restored = guard.restore();
+    // After the restore: a signal watcher that is waiting for the screen to go down (it sent
+    // the Quit that ended the loop) sees it and ends, so this join cannot stall.
+    signals.stop();
+    restored?;
     result
 }
 
