@@ -89,7 +89,7 @@ fn measure<B: Backend>(name: &str, term: &mut Terminal<B>) {
     for i in 0..WARMUP + FRAMES {
         app.handle(AppEvent::Snapshot(snaps[i % snaps.len()].clone()));
         let (t0, c0) = (Instant::now(), thread_cpu());
-        term.draw(|f| app.draw(f)).ok().expect("draw");
+        term.draw(|f| app.draw(f)).expect("draw");
         let (dt, dc) = (t0.elapsed(), thread_cpu() - c0);
         if i >= WARMUP {
             wall.push(dt);

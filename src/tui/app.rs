@@ -437,9 +437,10 @@ mod tests {
 
     #[test]
     fn mute_and_solo_name_the_selected_voice() {
-        let mut snap = Snapshot::default();
-        snap.voices = vec![voice("groove.kick"), voice("groove.bass")];
-        let mut app = app_with(snap);
+        let mut app = app_with(Snapshot {
+            voices: vec![voice("groove.kick"), voice("groove.bass")],
+            ..Snapshot::default()
+        });
         assert_eq!(
             app.handle(key(KeyCode::Char('m'))),
             Some(Command::Mute("groove.kick".into()))
@@ -538,7 +539,7 @@ mod tests {
         use crate::tui::model::Availability;
         let mut app = app_with(Snapshot::default());
         app.handle(AppEvent::Recommend(Availability::Working("fitting".into())));
-        app.handle(AppEvent::Snapshot(Box::new(Snapshot::default())));
+        app.handle(AppEvent::Snapshot(Box::default()));
         assert_eq!(
             app.snapshot.recommend,
             Availability::Working("fitting".into())
