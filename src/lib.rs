@@ -12,4 +12,5 @@ pub mod scheduler;
 pub mod smf;
 pub mod theory;
 pub mod transport;
+pub mod tui;
 pub mod watch;

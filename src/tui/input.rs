@@ -1,0 +1,70 @@
+//! The input thread: reads terminal events (crossterm) and forwards them as `AppEvent`s.
+//!
+//! It polls with a short timeout so [`InputThread::stop`] ends it promptly; it never touches
+//! UI state.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossterm::event::{self, Event};
+
+use super::messages::Level;
+use super::AppEvent;
+
+pub struct InputThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl InputThread {
+    pub fn spawn(tx: Sender<AppEvent>) -> InputThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("weft-tui-input".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let ev = match event::poll(Duration::from_millis(50)) {
+                        Ok(false) => continue,
+                        Ok(true) => event::read(),
+                        Err(e) => Err(e),
+                    };
+                    let app_ev = match ev {
+                        Ok(Event::Key(k)) => AppEvent::Key(k),
+                        Ok(Event::Mouse(m)) => AppEvent::Mouse(m),
+                        Ok(Event::Resize(w, h)) => AppEvent::Resize(w, h),
+                        Ok(_) => continue,
+                        Err(e) => {
+                            let _ = tx.send(AppEvent::Message(
+                                Level::Error,
+                                format!("terminal input failed: {e}"),
+                            ));
+                            break;
+                        }
+                    };
+                    if tx.send(app_ev).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok();
+        InputThread { stop, thread }
+    }
+
+    /// Stops the thread and waits for it (at most one poll interval).
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for InputThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
