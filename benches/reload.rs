@@ -23,7 +23,9 @@ fn main() {
             30 + (i % 40)
         )
     };
-    let invalid = |i: usize| format!("quantize(\"now\");\nvoice(\"k\", #{{ synth: \"kick\" }}).pattern(\"x [{i}\");\n");
+    let invalid = |i: usize| {
+        format!("quantize(\"now\");\nvoice(\"k\", #{{ synth: \"kick\" }}).pattern(\"x [{i}\");\n")
+    };
     fs::write(&file, valid(0)).unwrap();
     let mut cfg = LiveConfig::new(dir.path());
     cfg.tempo = Some(120.0);
@@ -69,7 +71,10 @@ fn main() {
         std::thread::sleep(Duration::from_millis(30));
         while h.reports.try_recv().is_ok() {}
     }
-    println!("reload: {} saves ({} valid, {} invalid; half in-place, half rename), {missed} missed", 200, 100, 100);
+    println!(
+        "reload: {} saves ({} valid, {} invalid; half in-place, half rename), {missed} missed",
+        200, 100, 100
+    );
     println!(
         "reload: save -> ready   p50 {:.1} ms  p99 {:.1} ms  (goal p50 <= 15, p99 <= 40)",
         pct(&mut ready, 0.5),

@@ -20,7 +20,13 @@ fn on_bar(bar) { if bar % 8 == 7 { voice("kick").pattern("x x x x"); } }
     )
     .unwrap();
     let bars = 1000;
-    let spec = RenderSpec { patches: vec![p], bars, seed: 1, tempo: None, sample_rate: 48_000 };
+    let spec = RenderSpec {
+        patches: vec![p],
+        bars,
+        seed: 1,
+        tempo: None,
+        sample_rate: 48_000,
+    };
     let mut best = f64::MAX;
     let mut notes = 0;
     for _ in 0..5 {
@@ -33,5 +39,9 @@ fn on_bar(bar) { if bar % 8 == 7 { voice("kick").pattern("x x x x"); } }
     }
     let musical = bars as f64 * 2.0; // 4/4 at 120 BPM: 2 s per bar
     println!("render: 4-voice patch, {bars} bars ({musical:.0} s of music), {notes} notes");
-    println!("render: best of 5 = {:.1} ms → {:.0}x real time (goal >= 1000x)", best * 1000.0, musical / best);
+    println!(
+        "render: best of 5 = {:.1} ms → {:.0}x real time (goal >= 1000x)",
+        best * 1000.0,
+        musical / best
+    );
 }

@@ -9,6 +9,7 @@ pub mod patch;
 pub mod record;
 pub mod render;
 pub mod scheduler;
+pub mod screen;
 pub mod smf;
 pub mod theory;
 pub mod transport;

@@ -295,6 +295,36 @@ impl LiveHandle {
     }
 }
 
+/// A cloneable way to send the engine commands (for the screen's command thread).
+#[derive(Clone)]
+pub struct EngineCommands {
+    tx: Sender<SchedMsg>,
+}
+
+impl EngineCommands {
+    pub fn send(&self, c: Command) {
+        let _ = self.tx.send(SchedMsg::Command(c));
+    }
+    pub fn quit(&self) {
+        self.send(Command::Quit);
+    }
+}
+
+/// Keeps the engine's threads and watcher alive; joins the scheduler thread when dropped.
+pub struct EngineGuard(#[allow(dead_code)] LiveHandle);
+
+impl LiveHandle {
+    /// Splits into the report stream, a command sender and a guard that owns the threads.
+    pub fn split(mut self) -> (Receiver<Report>, EngineCommands, EngineGuard) {
+        let (_, empty) = mpsc::channel();
+        let reports = std::mem::replace(&mut self.reports, empty);
+        let cmds = EngineCommands {
+            tx: self.cmd.clone(),
+        };
+        (reports, cmds, EngineGuard(self))
+    }
+}
+
 impl Drop for LiveHandle {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);

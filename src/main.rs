@@ -64,6 +64,13 @@ struct PlayArgs {
     device: Option<String>,
 }
 
+/// `weft` with no command: `weft play scripts` with the screen.
+#[derive(Parser, Debug)]
+struct DefaultPlay {
+    #[command(flatten)]
+    play: PlayArgs,
+}
+
 #[derive(Args, Debug)]
 struct RecoverArgs {
     /// Journal files (`*.weftjournal`); default: those in recordings/.
@@ -229,15 +236,23 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     cfg.bars = a.bars;
     cfg.record = a.record.clone();
     cfg.record_dir = a.record_dir.clone();
-    if !a.headless {
-        eprintln!("weft: the performance screen is not built yet; running headless");
-    }
     let _ = (&a.device, a.null_audio);
-    eprintln!(
-        "weft: no audio output in this build; running on the silent real-time clock (null sink)"
-    );
+    let audio_note =
+        "no audio output in this build; running on the silent real-time clock (null sink)"
+            .to_string();
     let steps: live::StepFactory = std::sync::Arc::new(|| Box::new(NoModels));
+    cfg.status = !a.headless;
     let handle = live::start(cfg, Box::new(SystemClock::new(48_000)), None, steps)?;
+    if !a.headless {
+        weft::screen::run(
+            handle,
+            weft::screen::AudioFacts::default,
+            weft::screen::PaneSources::default(),
+            vec![audio_note],
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("weft: {audio_note}");
     let stop = handle.stop_flag();
     for sig in [
         signal_hook::consts::SIGINT,
@@ -278,7 +293,7 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => Ok(ExitCode::SUCCESS),
+        None => cmd_play(DefaultPlay::parse_from(["weft"]).play),
         Some(Command::Check(a)) => cmd_check(a),
         Some(Command::Render(a)) => cmd_render(a),
         Some(Command::Play(a)) => cmd_play(a),

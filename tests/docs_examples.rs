@@ -6,7 +6,9 @@ use weft::render::{render, RenderSpec};
 
 #[test]
 fn every_documented_example_checks_and_renders() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/patches.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/patches.md"))
+            .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut n = 0;
     for (i, block) in doc.split("```rhai\n").skip(1).enumerate() {
@@ -16,7 +18,13 @@ fn every_documented_example_checks_and_renders() {
         if let Err(e) = check_file(&p, 4, &mut NoModels) {
             panic!("docs example {i} fails: {e}\n{src}");
         }
-        let spec = RenderSpec { patches: vec![p], bars: 4, seed: 1, tempo: None, sample_rate: 48_000 };
+        let spec = RenderSpec {
+            patches: vec![p],
+            bars: 4,
+            seed: 1,
+            tempo: None,
+            sample_rate: 48_000,
+        };
         let r = render(&spec, Box::new(NoModels)).unwrap();
         assert!(!r.events.is_empty(), "docs example {i} plays nothing");
         n += 1;

@@ -49,14 +49,25 @@ fn raw_scan(b: &[u8]) -> (usize, usize, Vec<String>) {
                     p += l;
                 }
                 s => {
-                    let (d1, d2) = (b[p], if matches!(s & 0xF0, 0xC0 | 0xD0) { 0 } else { b[p + 1] });
+                    let (d1, d2) = (
+                        b[p],
+                        if matches!(s & 0xF0, 0xC0 | 0xD0) {
+                            0
+                        } else {
+                            b[p + 1]
+                        },
+                    );
                     let _ = d1;
                     match s & 0xF0 {
                         0x90 if d2 > 0 => ons += 1,
                         0x80 | 0x90 => offs += 1,
                         _ => {}
                     }
-                    p += if matches!(s & 0xF0, 0xC0 | 0xD0) { 1 } else { 2 };
+                    p += if matches!(s & 0xF0, 0xC0 | 0xD0) {
+                        1
+                    } else {
+                        2
+                    };
                 }
             }
         }
@@ -78,7 +89,14 @@ fn kill_9_mid_bar_then_recover() {
     .unwrap();
     let out = dir.path().join("take.mid");
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["play", "--headless", "--null-audio", "--tempo", "240", "--record"])
+        .args([
+            "play",
+            "--headless",
+            "--null-audio",
+            "--tempo",
+            "240",
+            "--record",
+        ])
         .arg(&out)
         .arg(&scripts)
         .stderr(Stdio::null())
@@ -100,7 +118,11 @@ fn kill_9_mid_bar_then_recover() {
     assert!(journal.exists(), "the journal survives the kill");
     assert!(!out.exists());
 
-    let o = Command::new(env!("CARGO_BIN_EXE_weft")).arg("recover").arg(&journal).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .arg("recover")
+        .arg(&journal)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("take.mid"));
     let bytes = fs::read(&out).unwrap();
@@ -109,14 +131,31 @@ fn kill_9_mid_bar_then_recover() {
     // Every note of the completed bars (bars 1 and 2: 4 kicks + 1 pad each).
     let bar = 3840;
     for b in 0..2u64 {
-        let kicks = rb.notes.iter().filter(|n| n.track == "a.k" && n.start / bar == b).count();
-        let pads = rb.notes.iter().filter(|n| n.track == "a.p" && n.start / bar == b).count();
+        let kicks = rb
+            .notes
+            .iter()
+            .filter(|n| n.track == "a.k" && n.start / bar == b)
+            .count();
+        let pads = rb
+            .notes
+            .iter()
+            .filter(|n| n.track == "a.p" && n.start / bar == b)
+            .count();
         assert_eq!((kicks, pads), (4, 1), "bar {b}");
     }
     // The reload marker is there, on a bar line, and the new key plays from it.
-    let v2 = rb.markers.iter().find(|m| m.1 == "a.rhai v2").expect("reload marker").0;
+    let v2 = rb
+        .markers
+        .iter()
+        .find(|m| m.1 == "a.rhai v2")
+        .expect("reload marker")
+        .0;
     assert_eq!(v2 % bar, 0);
-    assert!(rb.notes.iter().filter(|n| n.track == "a.k").all(|n| (n.start >= v2) == (n.key == 40)));
+    assert!(rb
+        .notes
+        .iter()
+        .filter(|n| n.track == "a.k")
+        .all(|n| (n.start >= v2) == (n.key == 40)));
     // The independent reader agrees: every on has an off, markers match.
     let (ons, offs, markers) = raw_scan(&bytes);
     assert_eq!(ons, rb.notes.len());

@@ -1,0 +1,133 @@
+//! The real terminal: `weft play` inside tmux. Save a broken patch, see its line:col in the
+//! patches pane, fix it, see "playing", quit with `q`, and find the shell back in cooked mode.
+//! Needs tmux (`make test` installs it).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let o = Command::new("tmux")
+        .args(args)
+        .output()
+        .expect("tmux is installed (make setup installs it)");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn wait_screen(session: &str, what: &str, timeout: Duration) -> String {
+    let t = Instant::now();
+    let mut last = String::new();
+    while t.elapsed() < timeout {
+        last = tmux(&["capture-pane", "-p", "-t", session]);
+        if last.contains(what) {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("'{what}' never appeared on screen; last screen:\n{last}");
+}
+
+struct Session(String);
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn screen_shows_errors_and_recovery_then_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    let good = "quantize(\"beat\");\nvoice(\"k\", #{ synth: \"kick\" }).pattern(\"x x x x\");\n";
+    std::fs::write(scripts.join("a.rhai"), good).unwrap();
+    let session = Session(format!("weft-test-{}", std::process::id()));
+    let s = session.0.as_str();
+    let o = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            s,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "env PS1='READY$ ' bash --norc --noprofile",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "tmux: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    wait_screen(s, "READY$", Duration::from_secs(10));
+    let cmd = format!(
+        "cd {} && {} play scripts --null-audio --record-dir rec",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_weft")
+    );
+    tmux(&["send-keys", "-t", s, &cmd, "Enter"]);
+    wait_screen(s, "a.rhai", Duration::from_secs(20));
+    wait_screen(s, "playing", Duration::from_secs(10));
+
+    std::fs::write(
+        scripts.join("a.rhai"),
+        "quantize(\"beat\");\nvoice(\"k\", #{ synth: \"kick\" }).pattern(\"x [\");\n",
+    )
+    .unwrap();
+    // The `.pattern(` call is at line 2, column 32.
+    let screen = wait_screen(s, "2:32", Duration::from_secs(10));
+    let line = screen.lines().find(|l| l.contains("a.rhai")).unwrap_or("");
+    assert!(
+        line.contains("2:32"),
+        "the patches pane shows line:col: {screen}"
+    );
+    println!("{screen}");
+
+    std::fs::write(scripts.join("a.rhai"), good.replace("x x x x", "x*8")).unwrap();
+    let t = Instant::now();
+    loop {
+        let screen = tmux(&["capture-pane", "-p", "-t", s]);
+        let line = screen
+            .lines()
+            .find(|l| l.contains("a.rhai"))
+            .unwrap_or("")
+            .to_string();
+        if line.contains("playing") && !line.contains("2:32") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "never back to playing:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    tmux(&["send-keys", "-t", s, "q"]);
+    wait_screen(s, "READY$", Duration::from_secs(10));
+    let stty = dir.path().join("stty.txt");
+    tmux(&[
+        "send-keys",
+        "-t",
+        s,
+        &format!("stty -a > {}", stty.display()),
+        "Enter",
+    ]);
+    let t = Instant::now();
+    while !Path::new(&stty).exists() || std::fs::read_to_string(&stty).unwrap().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let modes = std::fs::read_to_string(&stty).unwrap();
+    for flag in ["icanon", "echo", "isig"] {
+        assert!(
+            modes.split_whitespace().any(|w| w == flag),
+            "terminal left without {flag}:\n{modes}"
+        );
+    }
+}
