@@ -2,7 +2,9 @@
 //!
 //! One module per stage of the data flow; see `ARCHITECTURE.md`.
 
+pub mod audio;
 pub mod event;
+pub mod synth;
 pub mod mini;
 pub mod theory;
 pub mod transport;
