@@ -12,12 +12,16 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// List audio output devices (for --device)
+    Devices(weft::audio::DevicesArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         None => Ok(()),
+        Some(Command::Devices(args)) => weft::audio::run_devices(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
