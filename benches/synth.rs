@@ -75,7 +75,11 @@ fn voices64(seconds: u64) -> Vec<TimedEvent> {
                 ev.push(TimedEvent {
                     tick: 0,
                     frame: frame - 1,
-                    event: Event::NoteOff { track: v, channel: 0, key },
+                    event: Event::NoteOff {
+                        track: v,
+                        channel: 0,
+                        key,
+                    },
                 });
             }
             ev.push(note_on(frame, v, key, sound));
@@ -89,7 +93,11 @@ fn offline_factor() {
     let seconds = 20u64;
     let events = voices64(seconds);
     let frames = seconds * SR as u64;
-    let (mut engine, _) = Engine::new(SynthConfig { soundfont: None, ..cfg() }).unwrap();
+    let (mut engine, _) = Engine::new(SynthConfig {
+        soundfont: None,
+        ..cfg()
+    })
+    .unwrap();
     let mut buf = vec![0.0f32; 2 * 512];
     let mut next = 0;
     let t = Instant::now();
@@ -116,7 +124,11 @@ fn callback_percentiles() {
     let block = 256usize;
     let blocks = 4_000usize;
     let events = voices64((blocks * block) as u64 / SR as u64 + 2);
-    let (engine, _) = Engine::new(SynthConfig { soundfont: None, ..cfg() }).unwrap();
+    let (engine, _) = Engine::new(SynthConfig {
+        soundfont: None,
+        ..cfg()
+    })
+    .unwrap();
     let (mut prod, cons) = rtrb::RingBuffer::<TimedEvent>::new(8192);
     let (tap, mut tap_rx) = rtrb::RingBuffer::<f32>::new(1 << 16);
     let mut cb = Callback::new(engine, cons, Some(tap));
@@ -161,12 +173,17 @@ fn callback_percentiles() {
 /// ≈64 notes sounding at once. Returns the path and the same notes as weft events.
 fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
     use midly::num::{u15, u24, u28, u4, u7};
-    use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+    use midly::{
+        Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind,
+    };
     let tpq = 480u32;
     let beats = 60u32;
     let frames_per_tick = SR as u64 * 500_000 / 1_000_000 / tpq as u64; // 120 bpm: 50
     let mut abs: Vec<(u32, TrackEventKind<'static>)> = Vec::new();
-    abs.push((0, TrackEventKind::Meta(MetaMessage::Tempo(u24::new(500_000)))));
+    abs.push((
+        0,
+        TrackEventKind::Meta(MetaMessage::Tempo(u24::new(500_000))),
+    ));
     let mut weft_events = Vec::new();
     for ch in 0..16u8 {
         if ch != 9 {
@@ -174,7 +191,9 @@ fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
                 0,
                 TrackEventKind::Midi {
                     channel: u4::new(ch),
-                    message: MidiMessage::ProgramChange { program: u7::new(ch * 8) },
+                    message: MidiMessage::ProgramChange {
+                        program: u7::new(ch * 8),
+                    },
                 },
             ));
         }
@@ -192,11 +211,23 @@ fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
                 let off = on + tpq - 10;
                 for (tick, vel, is_on) in [(on, 90u8, true), (off, 0, false)] {
                     let message = if is_on {
-                        MidiMessage::NoteOn { key: u7::new(key), vel: u7::new(vel) }
+                        MidiMessage::NoteOn {
+                            key: u7::new(key),
+                            vel: u7::new(vel),
+                        }
                     } else {
-                        MidiMessage::NoteOff { key: u7::new(key), vel: u7::new(0) }
+                        MidiMessage::NoteOff {
+                            key: u7::new(key),
+                            vel: u7::new(0),
+                        }
                     };
-                    abs.push((tick, TrackEventKind::Midi { channel: u4::new(ch), message }));
+                    abs.push((
+                        tick,
+                        TrackEventKind::Midi {
+                            channel: u4::new(ch),
+                            message,
+                        },
+                    ));
                     let frame = tick as u64 * frames_per_tick;
                     let event = if is_on {
                         Event::NoteOn {
@@ -212,9 +243,17 @@ fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
                             },
                         }
                     } else {
-                        Event::NoteOff { track: ch as u16, channel: ch, key }
+                        Event::NoteOff {
+                            track: ch as u16,
+                            channel: ch,
+                            key,
+                        }
                     };
-                    weft_events.push(TimedEvent { tick: tick as u64, frame, event });
+                    weft_events.push(TimedEvent {
+                        tick: tick as u64,
+                        frame,
+                        event,
+                    });
                 }
             }
         }
@@ -223,10 +262,16 @@ fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
     let mut track = Vec::new();
     let mut last = 0;
     for (t, kind) in abs {
-        track.push(TrackEvent { delta: u28::new(t - last), kind });
+        track.push(TrackEvent {
+            delta: u28::new(t - last),
+            kind,
+        });
         last = t;
     }
-    track.push(TrackEvent { delta: u28::new(tpq), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    track.push(TrackEvent {
+        delta: u28::new(tpq),
+        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+    });
     let smf = Smf {
         header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(tpq as u16))),
         tracks: vec![track],

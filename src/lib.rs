@@ -4,7 +4,7 @@
 
 pub mod audio;
 pub mod event;
-pub mod synth;
 pub mod mini;
+pub mod synth;
 pub mod theory;
 pub mod transport;

@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "weft", version, about = "A live-coding music instrument for the terminal")]
+#[command(
+    name = "weft",
+    version,
+    about = "A live-coding music instrument for the terminal"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

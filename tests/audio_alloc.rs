@@ -44,7 +44,8 @@ fn callback_never_allocates() {
         // ~12 events per block: notes of every kind, offs and params at odd frames, some late.
         for j in 0..12u64 {
             n += 1;
-            let frame = (b * block + j * 21 + (n % 7)).saturating_sub(if n % 50 == 0 { 600 } else { 0 });
+            let frame =
+                (b * block + j * 21 + (n % 7)).saturating_sub(if n % 50 == 0 { 600 } else { 0 });
             let (_, kind) = kinds[(n % kinds.len() as u64) as usize];
             let track = (n % 9) as u16;
             let key = 36 + (n % 48) as u8;
@@ -68,11 +69,17 @@ fn callback_never_allocates() {
                 },
                 _ => Event::Param {
                     track,
-                    param: [Param::Cutoff, Param::Gain, Param::Pan, Param::Resonance][(n % 4) as usize],
+                    param: [Param::Cutoff, Param::Gain, Param::Pan, Param::Resonance]
+                        [(n % 4) as usize],
                     value: (n % 1000) as f32,
                 },
             };
-            prod.push(TimedEvent { tick: 0, frame, event }).unwrap();
+            prod.push(TimedEvent {
+                tick: 0,
+                frame,
+                event,
+            })
+            .unwrap();
         }
         assert_no_alloc(|| cb.render(&mut buf, 2));
         assert!(buf.iter().all(|x| x.is_finite() && x.abs() <= 1.0));

@@ -74,7 +74,11 @@ fn without_a_device_start_falls_back_once_with_a_clear_message() {
             .collect();
         assert_eq!(notes.len(), 1, "{:?}", handle.warnings);
         assert!(notes[0].contains("null sink"), "{}", notes[0]);
-        assert!(notes[0].contains('\''), "names the device tried: {}", notes[0]);
+        assert!(
+            notes[0].contains('\''),
+            "names the device tried: {}",
+            notes[0]
+        );
     } else {
         // A machine with a sound card: the device clock must run.
         std::thread::sleep(Duration::from_millis(300));
@@ -92,6 +96,8 @@ fn unknown_device_name_is_an_error() {
         device: Some("no-such-device-xyz".into()),
         ..AudioConfig::default()
     };
-    let err = start(cfg, cons, None, synth_cfg()).err().expect("should fail");
+    let err = start(cfg, cons, None, synth_cfg())
+        .err()
+        .expect("should fail");
     assert!(err.to_string().contains("no-such-device-xyz"), "{err}");
 }

@@ -129,7 +129,11 @@ impl Callback {
 
     /// Fills interleaved `out` with `channels` channels (stereo → L, R, rest silent; mono
     /// gets the average). Advances the audio clock by the frames written.
-    pub fn render<T: cpal::Sample + cpal::FromSample<f32>>(&mut self, out: &mut [T], channels: usize) {
+    pub fn render<T: cpal::Sample + cpal::FromSample<f32>>(
+        &mut self,
+        out: &mut [T],
+        channels: usize,
+    ) {
         let started = Instant::now();
         let channels = channels.max(1);
         let total = out.len() / channels;
@@ -138,10 +142,11 @@ impl Callback {
             let n = (total - done).min(MAX_BLOCK);
             let block = &mut self.scratch[..2 * n];
             let events = &mut self.events;
-            self.engine.process(self.clock, block, &mut |end| match events.peek() {
-                Ok(e) if e.frame < end => events.pop().ok(),
-                _ => None,
-            });
+            self.engine
+                .process(self.clock, block, &mut |end| match events.peek() {
+                    Ok(e) if e.frame < end => events.pop().ok(),
+                    _ => None,
+                });
             let dst = &mut out[done * channels..(done + n) * channels];
             for (o, s) in dst.chunks_exact_mut(channels).zip(block.chunks_exact(2)) {
                 if channels == 1 {
@@ -162,7 +167,9 @@ impl Callback {
                     }
                 }
                 if dropped > 0 {
-                    self.meters.tap_dropped.fetch_add(dropped, Ordering::Relaxed);
+                    self.meters
+                        .tap_dropped
+                        .fetch_add(dropped, Ordering::Relaxed);
                 }
             }
             self.clock += n as Frame;
@@ -179,7 +186,9 @@ impl Callback {
         if total > 0 {
             let period = total as f64 / self.sample_rate;
             let load = (started.elapsed().as_secs_f64() / period * 100.0) as f32;
-            self.meters.load_bits.store(load.to_bits(), Ordering::Relaxed);
+            self.meters
+                .load_bits
+                .store(load.to_bits(), Ordering::Relaxed);
         }
     }
 }
@@ -240,9 +249,7 @@ fn quiet_alsa<R>(f: impl FnOnce() -> R) -> (R, String) {
     {
         let handler = alsa::Output::local_error_handler().ok();
         let r = f();
-        let text = handler
-            .map(|h| h.borrow().to_string())
-            .unwrap_or_default();
+        let text = handler.map(|h| h.borrow().to_string()).unwrap_or_default();
         // Replace the buffer so later messages do not accumulate in this one.
         let _ = alsa::Output::local_error_handler();
         (r, text)
@@ -285,7 +292,12 @@ pub fn list_devices() -> Vec<DeviceInfo> {
                 let config = d
                     .default_output_config()
                     .map(|c| {
-                        format!("{} ch, {} Hz, {}", c.channels(), c.sample_rate(), c.sample_format())
+                        format!(
+                            "{} ch, {} Hz, {}",
+                            c.channels(),
+                            c.sample_rate(),
+                            c.sample_format()
+                        )
                     })
                     .map_err(|e| e.to_string());
                 DeviceInfo {
@@ -303,15 +315,19 @@ pub fn list_devices() -> Vec<DeviceInfo> {
 fn find_device(host: &cpal::Host, want: &str) -> Option<cpal::Device> {
     let devices: Vec<cpal::Device> = host.output_devices().ok()?.collect();
     let id_of = |d: &cpal::Device| d.id().map(|i| i.to_string()).unwrap_or_default();
-    let name_of = |d: &cpal::Device| d.description().map(|x| x.name().to_string()).unwrap_or_default();
+    let name_of = |d: &cpal::Device| {
+        d.description()
+            .map(|x| x.name().to_string())
+            .unwrap_or_default()
+    };
     let exact = devices
         .iter()
         .position(|d| id_of(d) == want || name_of(d) == want);
     let idx = exact.or_else(|| {
         let w = want.to_lowercase();
-        devices
-            .iter()
-            .position(|d| id_of(d).to_lowercase().contains(&w) || name_of(d).to_lowercase().contains(&w))
+        devices.iter().position(|d| {
+            id_of(d).to_lowercase().contains(&w) || name_of(d).to_lowercase().contains(&w)
+        })
     })?;
     devices.into_iter().nth(idx)
 }
@@ -327,8 +343,7 @@ pub fn start(
 ) -> Result<AudioHandle, AudioError> {
     let (err_tx, err_rx) = sync_channel::<String>(64);
     let mut warnings = Vec::new();
-    let wants_null =
-        cfg.null_audio || matches!(cfg.device.as_deref(), Some("null") | Some("none"));
+    let wants_null = cfg.null_audio || matches!(cfg.device.as_deref(), Some("null") | Some("none"));
     if wants_null {
         return start_null(cfg, events, tap, synth_cfg, err_rx, warnings);
     }
@@ -562,4 +577,3 @@ pub fn run_devices(_args: DevicesArgs) -> Result<(), AudioError> {
     print!("{out}");
     Ok(())
 }
-

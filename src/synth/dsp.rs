@@ -274,7 +274,9 @@ impl Smoothed {
         if self.value != self.target {
             let next = self.target + (self.value - self.target) * self.coef;
             // Snap when close, or when f32 rounding stops the approach.
-            if next == self.value || (next - self.target).abs() <= 1e-5 * self.target.abs().max(1e-3) {
+            if next == self.value
+                || (next - self.target).abs() <= 1e-5 * self.target.abs().max(1e-3)
+            {
                 self.value = self.target;
             } else {
                 self.value = next;

@@ -74,7 +74,8 @@ impl Gm {
                 .process_midi_message(ch as i32, 0xC0, (program & 127) as i32, 0);
         }
         self.controls(ch, gain, pan);
-        self.synth.note_on(ch as i32, key as i32, vel.min(127) as i32);
+        self.synth
+            .note_on(ch as i32, key as i32, vel.min(127) as i32);
         if self.held.len() == MAX_NOTES {
             self.held.remove(0);
         }
@@ -118,11 +119,13 @@ impl Gm {
             }
             if let Some(g) = gain {
                 let vol = (g.clamp(0.0, 1.27) * 100.0).round() as i32;
-                self.synth.process_midi_message(h.channel as i32, 0xB0, 7, vol);
+                self.synth
+                    .process_midi_message(h.channel as i32, 0xB0, 7, vol);
             }
             if let Some(p) = pan {
                 let p = (64.0 + p.clamp(-1.0, 1.0) * 63.0).round() as i32;
-                self.synth.process_midi_message(h.channel as i32, 0xB0, 10, p);
+                self.synth
+                    .process_midi_message(h.channel as i32, 0xB0, 10, p);
             }
         }
     }

@@ -111,7 +111,9 @@ impl Engine {
                 match gm::Gm::load(path, cfg.sample_rate, cfg.polyphony) {
                     Ok(g) => Some(g),
                     Err(e) => {
-                        warnings.push(format!("{e}; `synth: \"gm\"` voices play the built-in tri synth"));
+                        warnings.push(format!(
+                            "{e}; `synth: \"gm\"` voices play the built-in tri synth"
+                        ));
                         None
                     }
                 }
@@ -266,7 +268,11 @@ impl Engine {
                     return;
                 }
                 let sr = self.sample_rate;
-                for v in self.voices.iter_mut().filter(|v| v.active && v.track == track) {
+                for v in self
+                    .voices
+                    .iter_mut()
+                    .filter(|v| v.active && v.track == track)
+                {
                     v.set_param(param, value, sr);
                 }
                 if let Some(gm) = &mut self.gm {
@@ -283,7 +289,15 @@ impl Engine {
     fn note_on(&mut self, track: u16, channel: u8, key: u8, vel: u8, mut sound: Sound) {
         if sound.synth == SynthKind::Gm {
             if let Some(gm) = &mut self.gm {
-                gm.note_on(track, channel, key, vel, sound.program, sound.gain, sound.pan);
+                gm.note_on(
+                    track,
+                    channel,
+                    key,
+                    vel,
+                    sound.program,
+                    sound.gain,
+                    sound.pan,
+                );
                 return;
             }
             sound.synth = SynthKind::Tri;

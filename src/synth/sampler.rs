@@ -76,10 +76,7 @@ pub fn wav_paths(dir: &Path) -> Result<Vec<std::path::PathBuf>, SynthError> {
     let rd = std::fs::read_dir(dir).map_err(|e| SynthError::Io(dir.display().to_string(), e))?;
     let mut paths: Vec<_> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|x| x.eq_ignore_ascii_case("wav"))
-        })
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
         .collect();
     paths.sort();
     Ok(paths)

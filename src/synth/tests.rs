@@ -54,11 +54,15 @@ fn render_blocked(events: &[TimedEvent], frames: usize, block: usize) -> Vec<f32
     let mut start = 0;
     while start < frames {
         let n = block.min(frames - start);
-        engine.process(start as u64, &mut out[2 * start..2 * (start + n)], &mut |end| {
-            let e = events.get(next).filter(|e| e.frame < end)?;
-            next += 1;
-            Some(*e)
-        });
+        engine.process(
+            start as u64,
+            &mut out[2 * start..2 * (start + n)],
+            &mut |end| {
+                let e = events.get(next).filter(|e| e.frame < end)?;
+                next += 1;
+                Some(*e)
+            },
+        );
         start += n;
     }
     out
@@ -158,7 +162,9 @@ fn every_builtin_synth_is_finite_audible_and_unclipped() {
 fn limiter_keeps_a_huge_mix_in_range() {
     let mut s = sound(SynthKind::Square);
     s.gain = 4.0;
-    let events: Vec<_> = (0..64).map(|i| note_on(i, i as u16, 40 + i as u8, s)).collect();
+    let events: Vec<_> = (0..64)
+        .map(|i| note_on(i, i as u16, 40 + i as u8, s))
+        .collect();
     let (out, _) = render(&events, 48_000, cfg()).unwrap();
     let peak = out.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     assert!(peak <= dsp::CEILING, "{peak}");
@@ -169,7 +175,9 @@ fn limiter_keeps_a_huge_mix_in_range() {
 fn max_step(out: &[f32]) -> f32 {
     let mut m = 0.0f32;
     for w in out.chunks_exact(2).collect::<Vec<_>>().windows(2) {
-        m = m.max((w[1][0] - w[0][0]).abs()).max((w[1][1] - w[0][1]).abs());
+        m = m
+            .max((w[1][0] - w[0][0]).abs())
+            .max((w[1][1] - w[0][1]).abs());
     }
     m
 }
@@ -244,7 +252,10 @@ fn param_changes_are_smoothed() {
 #[test]
 fn note_off_releases_and_frees_the_voice() {
     let (mut e, _) = Engine::new(cfg()).unwrap();
-    let events = [note_on(0, 0, 60, sound(SynthKind::Saw)), note_off(100, 0, 60)];
+    let events = [
+        note_on(0, 0, 60, sound(SynthKind::Saw)),
+        note_off(100, 0, 60),
+    ];
     let mut buf = vec![0.0; 2 * 48_000];
     let mut i = 0;
     e.process(0, &mut buf, &mut |end| {
