@@ -436,8 +436,8 @@ fn open_device(
     let format = chosen.sample_format();
     let mut config: cpal::StreamConfig = chosen.into();
     config.buffer_size = cpal::BufferSize::Fixed(cfg.buffer_frames);
-    let probe = build_stream(&device, format, config.clone(), None, errors.clone())
-        .map_err(|e| fail(&e))?;
+    let probe =
+        build_stream(&device, format, config, None, errors.clone()).map_err(|e| fail(&e))?;
     drop(probe);
     Ok(Opened {
         device,

@@ -112,20 +112,15 @@ impl Gm {
 
     /// Applies gain or pan to the channel(s) the track is sounding on.
     pub fn track_control(&mut self, track: TrackId, gain: Option<f32>, pan: Option<f32>) {
-        for i in 0..self.held.len() {
-            let h = self.held[i];
-            if h.track != track {
-                continue;
-            }
+        let synth = &mut self.synth;
+        for h in self.held.iter().filter(|h| h.track == track) {
             if let Some(g) = gain {
                 let vol = (g.clamp(0.0, 1.27) * 100.0).round() as i32;
-                self.synth
-                    .process_midi_message(h.channel as i32, 0xB0, 7, vol);
+                synth.process_midi_message(h.channel as i32, 0xB0, 7, vol);
             }
             if let Some(p) = pan {
                 let p = (64.0 + p.clamp(-1.0, 1.0) * 63.0).round() as i32;
-                self.synth
-                    .process_midi_message(h.channel as i32, 0xB0, 10, p);
+                synth.process_midi_message(h.channel as i32, 0xB0, 10, p);
             }
         }
     }
