@@ -2,6 +2,7 @@
 //!
 //! One module per stage of the data flow; see `ARCHITECTURE.md`.
 
+pub mod audio;
 pub mod event;
 pub mod live;
 pub mod mini;
@@ -11,6 +12,7 @@ pub mod render;
 pub mod scheduler;
 pub mod screen;
 pub mod smf;
+pub mod synth;
 pub mod theory;
 pub mod transport;
 pub mod tui;

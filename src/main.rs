@@ -29,6 +29,10 @@ enum Command {
     Play(PlayArgs),
     /// Turn journals left by a crash into MIDI files (default: every journal in recordings/).
     Recover(RecoverArgs),
+    /// List audio output devices (for --device).
+    Devices(weft::audio::DevicesArgs),
+    /// Train the note LSTM on a folder of MIDI files (or evaluate it with --eval-only).
+    Train(weft::lstm::cli::TrainArgs),
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +302,10 @@ fn main() -> ExitCode {
         Some(Command::Render(a)) => cmd_render(a),
         Some(Command::Play(a)) => cmd_play(a),
         Some(Command::Recover(a)) => cmd_recover(a),
+        Some(Command::Devices(a)) => weft::audio::run_devices(a)
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Into::into),
+        Some(Command::Train(a)) => weft::lstm::cli::run(a).map(|_| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,120 @@
+//! One-shot sample bank: every `*.wav` in the samples folder, loaded once (hound) at
+//! engine construction, sorted by file name so the mini-notation `:n` index is stable.
+//! Integer PCM is scaled by 2^(bits−1) so a 16-bit file plays back bit-exact at unity gain.
+
+use std::path::Path;
+
+use super::SynthError;
+
+/// A decoded sample: interleaved f32, mono or stereo.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub name: String,
+    pub sample_rate: u32,
+    pub channels: usize,
+    pub data: Vec<f32>,
+}
+
+impl Sample {
+    pub fn frames(&self) -> usize {
+        self.data.len() / self.channels
+    }
+
+    /// (left, right) of frame `i`; mono samples return the same value twice.
+    #[inline]
+    pub fn frame(&self, i: usize) -> (f32, f32) {
+        if self.channels == 1 {
+            let x = self.data[i];
+            (x, x)
+        } else {
+            (self.data[2 * i], self.data[2 * i + 1])
+        }
+    }
+
+    /// Decodes a WAV file (8/16/24/32-bit integer or 32-bit float; more than two channels
+    /// keep the first two).
+    pub fn load(path: &Path) -> Result<Sample, SynthError> {
+        let err = |e: hound::Error| SynthError::Wav(path.display().to_string(), e);
+        let mut reader = hound::WavReader::open(path).map_err(err)?;
+        let spec = reader.spec();
+        let in_ch = spec.channels.max(1) as usize;
+        let raw: Vec<f32> = match spec.sample_format {
+            hound::SampleFormat::Float => reader
+                .samples::<f32>()
+                .collect::<Result<_, _>>()
+                .map_err(err)?,
+            hound::SampleFormat::Int => {
+                let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+                reader
+                    .samples::<i32>()
+                    .map(|s| s.map(|v| v as f32 * scale))
+                    .collect::<Result<_, _>>()
+                    .map_err(err)?
+            }
+        };
+        let channels = in_ch.min(2);
+        let data = if in_ch <= 2 {
+            raw
+        } else {
+            raw.chunks_exact(in_ch).flat_map(|f| [f[0], f[1]]).collect()
+        };
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Sample {
+            name,
+            sample_rate: spec.sample_rate,
+            channels,
+            data,
+        })
+    }
+}
+
+/// The `*.wav` files of `dir`, sorted by file name (the order `:n` indexes).
+pub fn wav_paths(dir: &Path) -> Result<Vec<std::path::PathBuf>, SynthError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| SynthError::Io(dir.display().to_string(), e))?;
+    let mut paths: Vec<_> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// Names (file stems) of the samples in `dir`, in index order, so a patch can turn
+/// `sample: "name"` into the index a `Sound` carries.
+pub fn sample_names(dir: &Path) -> Vec<String> {
+    wav_paths(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// Loads every sample of `dir`; unreadable files become warnings, not errors.
+pub fn load_dir(dir: &Path, warnings: &mut Vec<String>) -> Vec<Sample> {
+    let paths = match wav_paths(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            warnings.push(format!(
+                "no samples: {e}; `synth: \"sample\"` voices are silent, built-in synths still play"
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        match Sample::load(&p) {
+            Ok(s) => out.push(s),
+            Err(e) => warnings.push(format!("skipping sample: {e}")),
+        }
+    }
+    if out.is_empty() {
+        warnings.push(format!(
+            "no .wav samples in {}; `synth: \"sample\"` voices are silent, built-in synths still play",
+            dir.display()
+        ));
+    }
+    out
+}

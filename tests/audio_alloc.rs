@@ -1,0 +1,91 @@
+//! The audio callback body must not allocate: run it under assert_no_alloc (this test
+//! binary installs the allocation-checking global allocator) for many blocks with many
+//! events of every kind, including General MIDI through the shipped SoundFont.
+
+use assert_no_alloc::{assert_no_alloc, AllocDisabler};
+use weft::audio::Callback;
+use weft::event::{Event, Param, Sound, SynthKind, TimedEvent};
+use weft::synth::{Engine, SynthConfig};
+
+#[global_allocator]
+static ALLOC: AllocDisabler = AllocDisabler;
+
+#[test]
+fn callback_never_allocates() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.path().join("s.wav"), spec).unwrap();
+    for i in 0..2000 {
+        w.write_sample(((i * 37) % 2000 - 1000) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let cfg = SynthConfig {
+        sample_rate: 48_000,
+        polyphony: 16, // small, so stealing happens constantly
+        samples_dir: Some(dir.path().to_path_buf()),
+        soundfont: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/sf_GMbank.sf2").into()),
+        master_chain: true,
+    };
+    let (engine, warnings) = Engine::new(cfg).unwrap();
+    assert!(engine.has_soundfont(), "{warnings:?}");
+    let (mut prod, cons) = rtrb::RingBuffer::<TimedEvent>::new(4096);
+    let (tap_tx, mut tap_rx) = rtrb::RingBuffer::<f32>::new(1 << 16);
+    let mut cb = Callback::new(engine, cons, Some(tap_tx));
+    let block = 256u64;
+    let mut buf = vec![0.0f32; 2 * block as usize];
+    let kinds = SynthKind::ALL;
+    let mut n = 0u64;
+    for b in 0..2_000u64 {
+        // ~12 events per block: notes of every kind, offs and params at odd frames, some late.
+        for j in 0..12u64 {
+            n += 1;
+            let frame =
+                (b * block + j * 21 + (n % 7)).saturating_sub(if n % 50 == 0 { 600 } else { 0 });
+            let (_, kind) = kinds[(n % kinds.len() as u64) as usize];
+            let track = (n % 9) as u16;
+            let key = 36 + (n % 48) as u8;
+            let event = match n % 4 {
+                0 | 1 => Event::NoteOn {
+                    track,
+                    channel: (n % 16) as u8,
+                    key,
+                    vel: 1 + (n % 127) as u8,
+                    sound: Sound {
+                        synth: kind,
+                        program: (n % 128) as u8,
+                        cutoff: 200.0 + (n % 10) as f32 * 1000.0,
+                        ..Sound::default()
+                    },
+                },
+                2 => Event::NoteOff {
+                    track,
+                    channel: (n % 16) as u8,
+                    key,
+                },
+                _ => Event::Param {
+                    track,
+                    param: [Param::Cutoff, Param::Gain, Param::Pan, Param::Resonance]
+                        [(n % 4) as usize],
+                    value: (n % 1000) as f32,
+                },
+            };
+            prod.push(TimedEvent {
+                tick: 0,
+                frame,
+                event,
+            })
+            .unwrap();
+        }
+        assert_no_alloc(|| cb.render(&mut buf, 2));
+        assert!(buf.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+        while tap_rx.pop().is_ok() {}
+    }
+    let meters = cb.meters();
+    assert_eq!(meters.now_frame(), 2_000 * block);
+    assert!(meters.stats().late_events > 0);
+}
