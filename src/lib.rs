@@ -6,3 +6,4 @@ pub mod event;
 pub mod mini;
 pub mod theory;
 pub mod transport;
+pub mod lstm;

@@ -12,12 +12,16 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Train the note LSTM on a folder of MIDI files (or --eval-only a saved model).
+    Train(weft::lstm::cli::TrainArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         None => Ok(()),
+        Some(Command::Train(args)) => weft::lstm::cli::run(&args).map(|_| ()).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
