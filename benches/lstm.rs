@@ -75,13 +75,18 @@ fn main() {
     let (b, t) = (32usize, 64usize);
     let mut rng = weft::lstm::rng::Rng::new(3);
     let ids: Vec<u32> = (0..b * (t + 1)).map(|_| rng.below(VOCAB) as u32).collect();
-    let inp: Vec<u32> = (0..b).flat_map(|i| ids[i * (t + 1)..i * (t + 1) + t].to_vec()).collect();
-    let tgt: Vec<u32> = (0..b).flat_map(|i| ids[i * (t + 1) + 1..(i + 1) * (t + 1)].to_vec()).collect();
+    let inp: Vec<u32> = (0..b)
+        .flat_map(|i| ids[i * (t + 1)..i * (t + 1) + t].to_vec())
+        .collect();
+    let tgt: Vec<u32> = (0..b)
+        .flat_map(|i| ids[i * (t + 1) + 1..(i + 1) * (t + 1)].to_vec())
+        .collect();
     let inp = Tensor::from_vec(inp, (b, t), &Device::Cpu).unwrap();
     let tgt = Tensor::from_vec(tgt, b * t, &Device::Cpu).unwrap();
     let mut step = |rng: &mut weft::lstm::rng::Rng| {
         let logits = net.forward(&inp, Some((0.2, rng))).unwrap();
-        let loss = candle_nn::loss::cross_entropy(&logits.reshape((b * t, VOCAB)).unwrap(), &tgt).unwrap();
+        let loss =
+            candle_nn::loss::cross_entropy(&logits.reshape((b * t, VOCAB)).unwrap(), &tgt).unwrap();
         let grads = loss.backward().unwrap();
         adam.step(&grads).unwrap();
     };

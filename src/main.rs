@@ -21,7 +21,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         None => Ok(()),
-        Some(Command::Train(args)) => weft::lstm::cli::run(&args).map(|_| ()).map_err(Into::into),
+        Some(Command::Train(args)) => {
+            weft::lstm::cli::run(&args).map(|_| ()).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

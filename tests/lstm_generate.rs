@@ -31,7 +31,11 @@ fn render(seed: u64) -> (Vec<u8>, Vec<Step>, Vec<Step>) {
         seed,
         part: Part::Soprano,
     };
-    let bass = Controls { part: Part::Bass, prime: vec![45], ..lead.clone() };
+    let bass = Controls {
+        part: Part::Bass,
+        prime: vec![45],
+        ..lead.clone()
+    };
     let mut g1 = Generator::new(m.clone(), lead);
     let mut g2 = Generator::new(m, bass);
     let s1: Vec<Step> = (0..16 * 8).map(|_| g1.step()).collect();
@@ -49,11 +53,25 @@ fn same_seed_renders_identical_midi_and_other_seed_differs() {
     assert_ne!(a, c);
     // Musically plausible: the trained model writes notes, and the bass sits below the tune.
     let mean = |s: &[Step]| {
-        let p: Vec<f64> = s.iter().filter_map(|x| if let Step::Note(p) = x { Some(f64::from(*p)) } else { None }).collect();
+        let p: Vec<f64> = s
+            .iter()
+            .filter_map(|x| {
+                if let Step::Note(p) = x {
+                    Some(f64::from(*p))
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert!(p.len() >= 8, "too few notes: {s:?}");
         p.iter().sum::<f64>() / p.len() as f64
     };
-    assert!(mean(&s1) > mean(&s2) + 7.0, "{} vs {}", mean(&s1), mean(&s2));
+    assert!(
+        mean(&s1) > mean(&s2) + 7.0,
+        "{} vs {}",
+        mean(&s1),
+        mean(&s2)
+    );
 }
 
 #[test]
@@ -65,18 +83,41 @@ fn every_note_is_in_the_requested_scale() {
         d[pc] = true;
     }
     for part in Part::ALL {
-        let c = Controls { scale: Some(d), temperature: 1.6, seed: 11, part, ..Controls::default() };
+        let c = Controls {
+            scale: Some(d),
+            temperature: 1.6,
+            seed: 11,
+            part,
+            ..Controls::default()
+        };
         let mut g = Generator::new(m.clone(), c);
-        let notes: Vec<u8> = (0..1000).filter_map(|_| if let Step::Note(p) = g.step() { Some(p) } else { None }).collect();
+        let notes: Vec<u8> = (0..1000)
+            .filter_map(|_| {
+                if let Step::Note(p) = g.step() {
+                    Some(p)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert!(notes.len() > 30, "{part:?}");
-        assert!(notes.iter().all(|p| d[(p % 12) as usize]), "{part:?}: {notes:?}");
+        assert!(
+            notes.iter().all(|p| d[(p % 12) as usize]),
+            "{part:?}: {notes:?}"
+        );
     }
 }
 
 #[test]
 fn voices_pane_top_k_is_a_distribution_over_labels() {
     let m = shipped();
-    let g = Generator::new(m, Controls { prime: vec![60, 64, 67], ..Controls::default() });
+    let g = Generator::new(
+        m,
+        Controls {
+            prime: vec![60, 64, 67],
+            ..Controls::default()
+        },
+    );
     let top = g.top_k(5);
     assert_eq!(top.len(), 5);
     let total: f32 = top.iter().map(|(_, p)| p).sum();

@@ -1,11 +1,17 @@
 //! Tokenizer round trip on the committed fixtures: MIDI → tokens → MIDI → tokens.
 
 use std::path::PathBuf;
-use weft::lstm::tokenize::{note_token, piece_to_midi, token_pitch, read_grid_tracks, tokenize_bytes, tokenize_file, GridNote};
+use weft::lstm::tokenize::{
+    note_token, piece_to_midi, read_grid_tracks, token_pitch, tokenize_bytes, tokenize_file,
+    GridNote,
+};
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/midi");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     assert!(v.len() >= 5, "fixtures missing");
     v

@@ -38,14 +38,22 @@ fn a_few_steps_on_the_fixtures_lower_the_loss_and_are_seeded() {
     let first = report.train_loss[0];
     let last = *report.train_loss.last().unwrap();
     assert!(first.is_finite() && last.is_finite());
-    assert!(last < first, "train loss did not fall: {:?}", report.train_loss);
+    assert!(
+        last < first,
+        "train loss did not fall: {:?}",
+        report.train_loss
+    );
     // Uniform guessing over the vocabulary would be ln(79) ≈ 4.37 nats.
     assert!(report.best_valid_nll < 4.3, "{report:?}");
 
     // Same seed → same weights.
     let (net2, _) = train(&corpus, &tiny_options(), false).unwrap();
     let w = |n: &weft::lstm::model::Net| {
-        n.tensors()["lstm.1.weight_hh"].flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        n.tensors()["lstm.1.weight_hh"]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
     };
     assert_eq!(w(&net), w(&net2));
 }
@@ -76,7 +84,10 @@ fn weft_train_writes_a_loadable_model_and_eval_only_rewrites_the_card() {
     let report = run(&args).unwrap();
     // LSTM + 5 orders × (add-k, Witten–Bell).
     assert_eq!(report.test.len(), 11);
-    assert!(report.test.iter().all(|m| m.nll.is_finite() && m.events == report.test_events));
+    assert!(report
+        .test
+        .iter()
+        .all(|m| m.nll.is_finite() && m.events == report.test_events));
     let card = std::fs::read_to_string(dir.join("MODEL.md")).unwrap();
     assert!(card.contains("| LSTM 2×24 |"), "{card}");
     assert!(card.contains("Markov-5 interpolated Witten–Bell"));
@@ -84,7 +95,13 @@ fn weft_train_writes_a_loadable_model_and_eval_only_rewrites_the_card() {
     let model = Model::load(&dir).unwrap();
     assert_eq!(model.name(), "tiny");
     let hash = model.weights_hash();
-    let mut g = Generator::new(model, Controls { seed: 1, ..Controls::default() });
+    let mut g = Generator::new(
+        model,
+        Controls {
+            seed: 1,
+            ..Controls::default()
+        },
+    );
     let steps: Vec<Step> = (0..64).map(|_| g.step()).collect();
     assert_eq!(steps.len(), 64);
 

@@ -76,11 +76,16 @@ impl TrainArgs {
 }
 
 fn model_name(out: &Path) -> String {
-    out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+    out.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into())
 }
 
 fn write(path: &Path, contents: &[u8]) -> Result<()> {
-    std::fs::write(path, contents).map_err(|source| LstmError::Io { path: path.into(), source })
+    std::fs::write(path, contents).map_err(|source| LstmError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Runs `weft train`. Progress goes to stderr, the evaluation table to stdout.
@@ -102,7 +107,10 @@ pub fn run(args: &TrainArgs) -> Result<EvalReport> {
     }
     if !args.eval_only {
         let (net, report) = train(&corpus, &args.options(), !args.quiet)?;
-        std::fs::create_dir_all(&args.out).map_err(|source| LstmError::Io { path: args.out.clone(), source })?;
+        std::fs::create_dir_all(&args.out).map_err(|source| LstmError::Io {
+            path: args.out.clone(),
+            source,
+        })?;
         net.save(&args.out.join(WEIGHTS_FILE))?;
         let saved = SavedConfig {
             name: model_name(&args.out),

@@ -42,13 +42,16 @@ pub struct Corpus {
 impl Corpus {
     /// Loads every `.mid`/`.midi` file directly in `dir` (sorted by name).
     pub fn load_dir(dir: &Path) -> Result<Corpus> {
-        let rd = std::fs::read_dir(dir).map_err(|source| LstmError::Io { path: dir.into(), source })?;
+        let rd = std::fs::read_dir(dir).map_err(|source| LstmError::Io {
+            path: dir.into(),
+            source,
+        })?;
         let mut paths: Vec<_> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi")
+                })
             })
             .collect();
         paths.sort();
@@ -112,7 +115,11 @@ impl Corpus {
 
     /// Number of predicted events (tokens after the part token) in a split.
     pub fn events(pieces: &[Piece]) -> usize {
-        pieces.iter().flat_map(|p| p.lines.iter()).map(|(_, l)| l.len()).sum()
+        pieces
+            .iter()
+            .flat_map(|p| p.lines.iter())
+            .map(|(_, l)| l.len())
+            .sum()
     }
 }
 
@@ -122,7 +129,11 @@ mod tests {
     use crate::lstm::tokenize::Part;
 
     fn piece(name: &str) -> Piece {
-        Piece { name: name.into(), transpose: 0, lines: vec![(Part::Soprano, vec![4, 5])] }
+        Piece {
+            name: name.into(),
+            transpose: 0,
+            lines: vec![(Part::Soprano, vec![4, 5])],
+        }
     }
 
     #[test]

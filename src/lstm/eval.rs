@@ -8,9 +8,9 @@
 
 use super::data::Corpus;
 use super::infer::Model;
+use super::markov::{Markov, Smoothing};
 use super::model::Net;
 use candle_core::{Device, Tensor, D};
-use super::markov::{Markov, Smoothing};
 
 /// Scores of one model on one split.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,7 +83,11 @@ pub fn lstm_metrics(model: &Model, seqs: &[Vec<u32>], name: &str) -> Metrics {
             model.step(w[0], &mut st, &mut logits);
             let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let lse = f64::from(max)
-                + logits.iter().map(|&l| f64::from(l - max).exp()).sum::<f64>().ln();
+                + logits
+                    .iter()
+                    .map(|&l| f64::from(l - max).exp())
+                    .sum::<f64>()
+                    .ln();
             for (s, &l) in scores.iter_mut().zip(&logits) {
                 *s = f64::from(l);
             }
@@ -112,7 +116,8 @@ pub fn net_metrics(net: &Net, seqs: &[Vec<u32>], name: &str) -> crate::lstm::Res
             ids.extend(std::iter::repeat(s[0]).take(t - (s.len() - 1)));
         }
         let ids = Tensor::from_vec(ids, (chunk.len(), t), &Device::Cpu)?;
-        let logp = candle_nn::ops::log_softmax(&net.forward(&ids, None)?, D::Minus1)?.to_vec3::<f32>()?;
+        let logp =
+            candle_nn::ops::log_softmax(&net.forward(&ids, None)?, D::Minus1)?.to_vec3::<f32>()?;
         for (s, lp) in chunk.iter().zip(&logp) {
             for (i, &y) in s[1..].iter().enumerate() {
                 for (o, &l) in scores.iter_mut().zip(&lp[i]) {
@@ -188,7 +193,11 @@ impl EvalReport {
 
 /// Scores `model` and the Markov baselines (fitted on the train split) on validation and
 /// test. `progress` is called with a short label before each model is scored.
-pub fn evaluate(net: &Net, corpus: &Corpus, mut progress: impl FnMut(&str)) -> crate::lstm::Result<EvalReport> {
+pub fn evaluate(
+    net: &Net,
+    corpus: &Corpus,
+    mut progress: impl FnMut(&str),
+) -> crate::lstm::Result<EvalReport> {
     let train = Corpus::sequences(&corpus.train);
     let valid = Corpus::sequences(&corpus.valid);
     let test = Corpus::sequences(&corpus.test);
@@ -249,7 +258,12 @@ mod tests {
     #[test]
     fn batched_net_scores_equal_the_plain_stepper() {
         use crate::lstm::model::ModelConfig;
-        let cfg = ModelConfig { vocab: 9, embed: 4, hidden: 6, layers: 2 };
+        let cfg = ModelConfig {
+            vocab: 9,
+            embed: 4,
+            hidden: 6,
+            layers: 2,
+        };
         let net = Net::new(cfg, 2).unwrap();
         let seqs = vec![vec![0u32, 4, 5, 6], vec![1, 7, 7, 8, 4, 5, 5], vec![2, 3]];
         let a = net_metrics(&net, &seqs, "x").unwrap();

@@ -13,12 +13,14 @@
 use super::infer::{Model, State};
 use super::rng::Rng;
 use super::tokenize::{
-    note_token, token_label, token_pitch, transpose_for_histogram, GridNote, Part, HOLD, NOTE0, N_PARTS, PITCH_HI,
-    PITCH_LO, REST,
+    note_token, token_label, token_pitch, transpose_for_histogram, GridNote, Part, HOLD, NOTE0,
+    N_PARTS, PITCH_HI, PITCH_LO, REST,
 };
 use std::sync::Arc;
 
-const WHITE: [bool; 12] = [true, false, true, false, true, true, false, true, false, true, false, true];
+const WHITE: [bool; 12] = [
+    true, false, true, false, true, true, false, true, false, true, false, true,
+];
 /// Each prime pitch is fed as a quarter note (onset + 3 holds).
 const PRIME_HOLDS: usize = 3;
 
@@ -79,6 +81,9 @@ pub struct Generator {
     /// real pitch = model pitch + transpose
     transpose: i8,
     sounding: bool,
+    /// Whether the caller has a sounding note (prime notes are never played, so a hold
+    /// right after priming is reported as a rest).
+    out_sounding: bool,
 }
 
 impl Generator {
@@ -91,6 +96,7 @@ impl Generator {
             rng: Rng::new(controls.seed),
             transpose: 0,
             sounding: false,
+            out_sounding: false,
             controls,
             model,
         };
@@ -156,6 +162,7 @@ impl Generator {
     fn prime(&mut self) {
         self.state = self.model.zero_state();
         self.sounding = false;
+        self.out_sounding = false;
         self.feed(self.controls.part.token());
         let prime = self.controls.prime.clone();
         for p in prime {
@@ -183,7 +190,11 @@ impl Generator {
     /// tokens only), sorted most likely first, normalised to probabilities.
     fn distribution(&mut self) {
         let c = &self.controls;
-        let note_shift = if c.density <= 0.0 { f32::NEG_INFINITY } else { c.density.min(1.0).ln() };
+        let note_shift = if c.density <= 0.0 {
+            f32::NEG_INFINITY
+        } else {
+            c.density.min(1.0).ln()
+        };
         let temp = c.temperature.max(1e-3);
         self.scratch.clear();
         for (t, &l) in self.logits.iter().enumerate() {
@@ -198,7 +209,9 @@ impl Generator {
                 }
                 l
             } else {
-                let Some(p) = self.real_pitch(t) else { continue };
+                let Some(p) = self.real_pitch(t) else {
+                    continue;
+                };
                 if c.scale.is_some_and(|s| !s[(p % 12) as usize]) {
                     continue;
                 }
@@ -209,7 +222,8 @@ impl Generator {
             }
         }
         // Rest is never masked, so scratch is non-empty.
-        self.scratch.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.scratch
+            .sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let max = self.scratch[0].1;
         let mut z = 0.0;
         for e in &mut self.scratch {
@@ -249,13 +263,14 @@ impl Generator {
             }
             u -= e.1;
         }
-        let was_sounding = self.sounding;
         self.feed(token);
-        match token {
-            HOLD if was_sounding => Step::Hold,
+        let step = match token {
+            HOLD if self.out_sounding => Step::Hold,
             t if t >= NOTE0 => Step::Note(self.real_pitch(t).expect("masked to playable")),
             _ => Step::Rest,
-        }
+        };
+        self.out_sounding = step != Step::Rest;
+        step
     }
 
     /// The k most likely next events (after masks, density and temperature) with their
@@ -270,6 +285,7 @@ impl Generator {
             rng: self.rng.clone(),
             transpose: self.transpose,
             sounding: self.sounding,
+            out_sounding: self.out_sounding,
         };
         probe.distribution();
         probe
@@ -295,7 +311,11 @@ pub fn steps_to_notes(steps: &[Step]) -> Vec<GridNote> {
         let i = i as u32;
         match *s {
             Step::Note(pitch) => {
-                notes.push(GridNote { start: i, end: i + 1, pitch });
+                notes.push(GridNote {
+                    start: i,
+                    end: i + 1,
+                    pitch,
+                });
                 sounding = true;
             }
             Step::Hold if sounding => notes.last_mut().expect("sounding").end = i + 1,
@@ -307,7 +327,9 @@ pub fn steps_to_notes(steps: &[Step]) -> Vec<GridNote> {
 
 /// `A4`-style name of a MIDI pitch.
 pub fn pitch_name(p: u8) -> String {
-    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+    const NAMES: [&str; 12] = [
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+    ];
     format!("{}{}", NAMES[(p % 12) as usize], i32::from(p) / 12 - 1)
 }
 
@@ -318,7 +340,12 @@ mod tests {
     use crate::lstm::tokenize::VOCAB;
 
     fn model() -> Arc<Model> {
-        let cfg = ModelConfig { vocab: VOCAB, embed: 8, hidden: 16, layers: 2 };
+        let cfg = ModelConfig {
+            vocab: VOCAB,
+            embed: 8,
+            hidden: 16,
+            layers: 2,
+        };
         Arc::new(Model::from_net("t", &Net::new(cfg, 5).unwrap()).unwrap())
     }
 
@@ -329,7 +356,10 @@ mod tests {
     #[test]
     fn same_seed_same_steps_and_other_seed_differs() {
         let m = model();
-        let c = Controls { seed: 9, ..Controls::default() };
+        let c = Controls {
+            seed: 9,
+            ..Controls::default()
+        };
         let a = run(&mut Generator::new(m.clone(), c.clone()), 200);
         let b = run(&mut Generator::new(m.clone(), c.clone()), 200);
         let d = run(&mut Generator::new(m, Controls { seed: 10, ..c }), 200);
@@ -344,19 +374,39 @@ mod tests {
         for pc in [9, 0, 2, 4, 7] {
             scale[pc] = true;
         }
-        let c = Controls { scale: Some(scale), seed: 3, temperature: 1.5, ..Controls::default() };
+        let c = Controls {
+            scale: Some(scale),
+            seed: 3,
+            temperature: 1.5,
+            ..Controls::default()
+        };
         let steps = run(&mut Generator::new(model(), c), 2000);
-        let notes: Vec<u8> = steps.iter().filter_map(|s| if let Step::Note(p) = s { Some(*p) } else { None }).collect();
+        let notes: Vec<u8> = steps
+            .iter()
+            .filter_map(|s| {
+                if let Step::Note(p) = s {
+                    Some(*p)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert!(notes.len() > 50);
         assert!(notes.iter().all(|p| scale[(p % 12) as usize]), "{notes:?}");
     }
 
     #[test]
     fn density_zero_is_silent_and_hold_never_follows_rest() {
-        let c = Controls { density: 0.0, ..Controls::default() };
+        let c = Controls {
+            density: 0.0,
+            ..Controls::default()
+        };
         let steps = run(&mut Generator::new(model(), c), 300);
         assert!(steps.iter().all(|s| *s == Step::Rest));
-        let steps = run(&mut Generator::new(model(), Controls::default()), 2000);
+        let primed = Controls { prime: vec![60, 64], ..Controls::default() };
+        let mut steps = run(&mut Generator::new(model(), primed), 1000);
+        assert_ne!(steps[0], Step::Hold, "a prime note is not played, so it cannot be held");
+        steps.extend(run(&mut Generator::new(model(), Controls::default()), 2000));
         for w in steps.windows(2) {
             assert!(!(w[0] == Step::Rest && w[1] == Step::Hold));
         }
@@ -365,18 +415,29 @@ mod tests {
     #[test]
     fn set_controls_keeps_state_unless_prime_changes() {
         let m = model();
-        let c = Controls { seed: 1, prime: vec![60, 62], ..Controls::default() };
+        let c = Controls {
+            seed: 1,
+            prime: vec![60, 62],
+            ..Controls::default()
+        };
         let mut a = Generator::new(m.clone(), c.clone());
         let mut b = Generator::new(m.clone(), c.clone());
         run(&mut a, 10);
         run(&mut b, 10);
         // Same control change on both → same continuation (state carried, not reset).
-        let c2 = Controls { temperature: 0.5, ..c.clone() };
+        let c2 = Controls {
+            temperature: 0.5,
+            ..c.clone()
+        };
         a.set_controls(c2.clone());
         b.set_controls(c2);
         assert_eq!(run(&mut a, 50), run(&mut b, 50));
         // Changing the prime resets: equals a fresh generator with that prime after reseeding.
-        let c3 = Controls { prime: vec![64], seed: 2, ..c };
+        let c3 = Controls {
+            prime: vec![64],
+            seed: 2,
+            ..c
+        };
         a.set_controls(c3.clone());
         let mut fresh = Generator::new(m, c3);
         assert_eq!(run(&mut a, 50), run(&mut fresh, 50));
@@ -384,12 +445,26 @@ mod tests {
 
     #[test]
     fn top_k_is_sorted_labelled_and_does_not_advance() {
-        let mut g = Generator::new(model(), Controls { seed: 4, ..Controls::default() });
+        let mut g = Generator::new(
+            model(),
+            Controls {
+                seed: 4,
+                ..Controls::default()
+            },
+        );
         let t = g.top_k(5);
         assert_eq!(t.len(), 5);
         assert!(t.windows(2).all(|w| w[0].1 >= w[1].1));
-        assert!(t.iter().all(|(l, p)| !l.is_empty() && *p > 0.0 && *p <= 1.0));
-        let mut h = Generator::new(model(), Controls { seed: 4, ..Controls::default() });
+        assert!(t
+            .iter()
+            .all(|(l, p)| !l.is_empty() && *p > 0.0 && *p <= 1.0));
+        let mut h = Generator::new(
+            model(),
+            Controls {
+                seed: 4,
+                ..Controls::default()
+            },
+        );
         assert_eq!(g.step(), h.step());
     }
 
@@ -400,7 +475,13 @@ mod tests {
         for pc in [4, 6, 8, 9, 11, 1, 3] {
             e[pc] = true;
         }
-        let g = Generator::new(model(), Controls { scale: Some(e), ..Controls::default() });
+        let g = Generator::new(
+            model(),
+            Controls {
+                scale: Some(e),
+                ..Controls::default()
+            },
+        );
         assert_eq!(g.transpose(), 4);
     }
 }

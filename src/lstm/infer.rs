@@ -62,10 +62,14 @@ impl Model {
     /// an error that names it.
     pub fn load(dir: &Path) -> Result<Arc<Model>> {
         let cfg_path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&cfg_path)
-            .map_err(|source| LstmError::Io { path: cfg_path.clone(), source })?;
-        let saved: SavedConfig = serde_json::from_str(&text)
-            .map_err(|e| LstmError::BadModel { path: cfg_path.clone(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(&cfg_path).map_err(|source| LstmError::Io {
+            path: cfg_path.clone(),
+            source,
+        })?;
+        let saved: SavedConfig = serde_json::from_str(&text).map_err(|e| LstmError::BadModel {
+            path: cfg_path.clone(),
+            reason: e.to_string(),
+        })?;
         if saved.representation != REPRESENTATION {
             return Err(LstmError::BadModel {
                 path: cfg_path,
@@ -76,10 +80,18 @@ impl Model {
             });
         }
         let w_path = dir.join(WEIGHTS_FILE);
-        let bytes = std::fs::read(&w_path).map_err(|source| LstmError::Io { path: w_path.clone(), source })?;
-        let bad = |reason: String| LstmError::BadModel { path: w_path.clone(), reason };
-        let map = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| bad(e.to_string()))?;
-        let mut model = Model::from_tensors(saved.name.clone(), saved.model.clone(), &map).map_err(bad)?;
+        let bytes = std::fs::read(&w_path).map_err(|source| LstmError::Io {
+            path: w_path.clone(),
+            source,
+        })?;
+        let bad = |reason: String| LstmError::BadModel {
+            path: w_path.clone(),
+            reason,
+        };
+        let map = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+            .map_err(|e| bad(e.to_string()))?;
+        let mut model =
+            Model::from_tensors(saved.name.clone(), saved.model.clone(), &map).map_err(bad)?;
         model.hash = format!("{:016x}", fnv1a64(&bytes));
         model.saved = Some(saved);
         Ok(Arc::new(model))
@@ -99,9 +111,14 @@ impl Model {
         let mut flat: HashMap<String, Vec<f32>> = HashMap::new();
         let mut hashed = Vec::new();
         for (tname, shape) in cfg.tensor_shapes() {
-            let t = map.get(&tname).ok_or_else(|| format!("missing tensor {tname}"))?;
+            let t = map
+                .get(&tname)
+                .ok_or_else(|| format!("missing tensor {tname}"))?;
             if t.dims() != shape.as_slice() {
-                return Err(format!("tensor {tname} has shape {:?}, expected {shape:?}", t.dims()));
+                return Err(format!(
+                    "tensor {tname} has shape {:?}, expected {shape:?}",
+                    t.dims()
+                ));
             }
             let v = t
                 .flatten_all()
@@ -225,11 +242,25 @@ mod tests {
 
     #[test]
     fn stepping_equals_full_sequence_logits() {
-        let cfg = ModelConfig { vocab: 13, embed: 9, hidden: 20, layers: 3 };
+        let cfg = ModelConfig {
+            vocab: 13,
+            embed: 9,
+            hidden: 20,
+            layers: 3,
+        };
         let net = Net::new(cfg.clone(), 11).unwrap();
         let toks: Vec<u32> = vec![0, 5, 6, 6, 7, 12, 4, 5, 9, 9, 1, 3];
-        let ids = Tensor::new(toks.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        let full = net.forward(&ids, None).unwrap().squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+        let ids = Tensor::new(toks.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let full = net
+            .forward(&ids, None)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         let model = Model::from_net("t", &net).unwrap();
         let mut st = model.zero_state();
         let mut logits = vec![0.0; cfg.vocab];
@@ -247,14 +278,23 @@ mod tests {
         let err = Model::load(dir.path()).err().unwrap().to_string();
         assert!(err.contains("config.json"), "{err}");
 
-        let cfg = ModelConfig { vocab: 5, embed: 3, hidden: 4, layers: 1 };
+        let cfg = ModelConfig {
+            vocab: 5,
+            embed: 3,
+            hidden: 4,
+            layers: 1,
+        };
         let saved = SavedConfig {
             name: "x".into(),
             representation: REPRESENTATION.into(),
             model: cfg.clone(),
             training: None,
         };
-        std::fs::write(dir.path().join(CONFIG_FILE), serde_json::to_string(&saved).unwrap()).unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            serde_json::to_string(&saved).unwrap(),
+        )
+        .unwrap();
         let err = Model::load(dir.path()).err().unwrap().to_string();
         assert!(err.contains("model.safetensors"), "{err}");
         std::fs::write(dir.path().join(WEIGHTS_FILE), b"not safetensors").unwrap();

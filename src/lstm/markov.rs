@@ -50,7 +50,12 @@ impl Markov {
                 }
             }
         }
-        Markov { order, vocab, smoothing, tables }
+        Markov {
+            order,
+            vocab,
+            smoothing,
+            tables,
+        }
     }
 
     pub fn order(&self) -> usize {

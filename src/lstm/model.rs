@@ -48,7 +48,10 @@ impl ModelConfig {
     }
 
     pub fn parameter_count(&self) -> usize {
-        self.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+        self.tensor_shapes()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
     }
 }
 
@@ -69,8 +72,14 @@ impl Net {
         let mut vars = Vec::new();
         for (name, shape) in cfg.tensor_shapes() {
             let n: usize = shape.iter().product();
-            let scale = if name.starts_with("embedding") { 0.1 } else { bound };
-            let mut data: Vec<f32> = (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect();
+            let scale = if name.starts_with("embedding") {
+                0.1
+            } else {
+                bound
+            };
+            let mut data: Vec<f32> = (0..n)
+                .map(|_| (rng.next_f32() * 2.0 - 1.0) * scale)
+                .collect();
             if name.ends_with("bias_ih") {
                 for x in &mut data[cfg.hidden..2 * cfg.hidden] {
                     *x = 1.0;
@@ -86,9 +95,9 @@ impl Net {
     pub fn from_tensors(cfg: ModelConfig, mut map: HashMap<String, Tensor>) -> Result<Net> {
         let mut vars = Vec::new();
         for (name, shape) in cfg.tensor_shapes() {
-            let t = map.remove(&name).ok_or_else(|| {
-                candle_core::Error::Msg(format!("missing tensor {name}"))
-            })?;
+            let t = map
+                .remove(&name)
+                .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))?;
             if t.dims() != shape.as_slice() {
                 return Err(candle_core::Error::Msg(format!(
                     "tensor {name} has shape {:?}, expected {shape:?}",
@@ -102,8 +111,15 @@ impl Net {
     }
 
     fn from_vars(cfg: ModelConfig, named: Vec<(String, Var)>) -> Net {
-        let tensors = named.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
-        Net { cfg, tensors, vars: named.into_iter().map(|(_, v)| v).collect() }
+        let tensors = named
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
+        Net {
+            cfg,
+            tensors,
+            vars: named.into_iter().map(|(_, v)| v).collect(),
+        }
     }
 
     /// Loads `model.safetensors` written by `save`.
@@ -117,7 +133,11 @@ impl Net {
     pub fn detached(&self) -> Net {
         Net {
             cfg: self.cfg.clone(),
-            tensors: self.tensors.iter().map(|(n, t)| (n.clone(), t.detach())).collect(),
+            tensors: self
+                .tensors
+                .iter()
+                .map(|(n, t)| (n.clone(), t.detach()))
+                .collect(),
             vars: Vec::new(),
         }
     }
@@ -137,7 +157,10 @@ impl Net {
 
     /// The current weights by name (detached views sharing storage; cheap).
     pub fn tensors(&self) -> HashMap<String, Tensor> {
-        self.tensors.iter().map(|(n, t)| (n.clone(), t.detach())).collect()
+        self.tensors
+            .iter()
+            .map(|(n, t)| (n.clone(), t.detach()))
+            .collect()
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -159,7 +182,8 @@ impl Net {
         for l in 0..self.cfg.layers {
             let w_ih = self.get(&format!("lstm.{l}.weight_ih"));
             let w_hh_t = self.get(&format!("lstm.{l}.weight_hh")).t()?;
-            let bias = (self.get(&format!("lstm.{l}.bias_ih")) + self.get(&format!("lstm.{l}.bias_hh")))?;
+            let bias =
+                (self.get(&format!("lstm.{l}.bias_ih")) + self.get(&format!("lstm.{l}.bias_hh")))?;
             let in_dim = self.cfg.layer_input(l);
             let xp = x
                 .reshape((b * t, in_dim))?
@@ -198,7 +222,13 @@ fn apply_dropout(x: Tensor, dropout: &mut Option<(f32, &mut Rng)>) -> Result<Ten
             let keep = 1.0 - *p;
             let n = x.elem_count();
             let mask: Vec<f32> = (0..n)
-                .map(|_| if rng.next_f32() < keep { 1.0 / keep } else { 0.0 })
+                .map(|_| {
+                    if rng.next_f32() < keep {
+                        1.0 / keep
+                    } else {
+                        0.0
+                    }
+                })
                 .collect();
             let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
             Ok((x * mask)?)
@@ -212,7 +242,12 @@ mod tests {
     use super::*;
 
     fn tiny() -> ModelConfig {
-        ModelConfig { vocab: 11, embed: 5, hidden: 7, layers: 2 }
+        ModelConfig {
+            vocab: 11,
+            embed: 5,
+            hidden: 7,
+            layers: 2,
+        }
     }
 
     #[test]
@@ -230,7 +265,13 @@ mod tests {
         let a = Net::new(tiny(), 3).unwrap();
         let b = Net::new(tiny(), 3).unwrap();
         let c = Net::new(tiny(), 4).unwrap();
-        let w = |n: &Net| n.get("lstm.1.weight_hh").flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let w = |n: &Net| {
+            n.get("lstm.1.weight_hh")
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
         assert_eq!(w(&a), w(&b));
         assert_ne!(w(&a), w(&c));
 
@@ -240,8 +281,18 @@ mod tests {
         let map = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
         let back = Net::from_tensors(tiny(), map).unwrap();
         for (name, _) in tiny().tensor_shapes() {
-            let x = a.get(&name).flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let y = back.get(&name).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let x = a
+                .get(&name)
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let y = back
+                .get(&name)
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             assert_eq!(x, y, "{name}");
         }
     }

@@ -10,7 +10,9 @@
 
 use super::{LstmError, Result};
 use midly::num::{u15, u24, u28, u4, u7};
-use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, Track, TrackEvent, TrackEventKind};
+use midly::{
+    Format, Header, MetaMessage, MidiMessage, Smf, Timing, Track, TrackEvent, TrackEventKind,
+};
 use std::path::Path;
 
 /// Lowest and highest pitch the vocabulary can spell (after key normalisation).
@@ -76,9 +78,13 @@ pub fn token_pitch(token: u32) -> Option<u8> {
 
 /// A short human-readable label (`<S>`, `rest`, `hold`, `A4`).
 pub fn token_label(token: u32) -> String {
-    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+    const NAMES: [&str; 12] = [
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+    ];
     match token {
-        t if (t as usize) < N_PARTS => format!("<{}>", &Part::ALL[t as usize].name()[..1].to_uppercase()),
+        t if (t as usize) < N_PARTS => {
+            format!("<{}>", &Part::ALL[t as usize].name()[..1].to_uppercase())
+        }
         REST => "rest".into(),
         HOLD => "hold".into(),
         t => match token_pitch(t) {
@@ -149,7 +155,11 @@ pub fn read_grid_tracks(bytes: &[u8]) -> std::result::Result<Vec<Vec<GridNote>>,
                 if let Some(i) = open.iter().position(|&(c, k, _)| c == ch && k == key) {
                     let (_, k, t0) = open.remove(i);
                     let start = to_step(t0);
-                    notes.push(GridNote { start, end: to_step(tick).max(start + 1), pitch: k });
+                    notes.push(GridNote {
+                        start,
+                        end: to_step(tick).max(start + 1),
+                        pitch: k,
+                    });
                 }
                 if on {
                     open.push((ch, key, tick));
@@ -158,7 +168,11 @@ pub fn read_grid_tracks(bytes: &[u8]) -> std::result::Result<Vec<Vec<GridNote>>,
         }
         for (_, k, t0) in open {
             let start = to_step(t0);
-            notes.push(GridNote { start, end: to_step(tick).max(start + 1), pitch: k });
+            notes.push(GridNote {
+                start,
+                end: to_step(tick).max(start + 1),
+                pitch: k,
+            });
         }
         if !notes.is_empty() {
             notes.sort();
@@ -171,7 +185,9 @@ pub fn read_grid_tracks(bytes: &[u8]) -> std::result::Result<Vec<Vec<GridNote>>,
 /// The transposition in −5..=6 that puts the most note-time on the C-major collection
 /// (ties: smallest |t|, then the positive one).
 pub fn key_transpose(tracks: &[Vec<GridNote>]) -> i8 {
-    const WHITE: [bool; 12] = [true, false, true, false, true, true, false, true, false, true, false, true];
+    const WHITE: [bool; 12] = [
+        true, false, true, false, true, true, false, true, false, true, false, true,
+    ];
     let mut hist = [0u64; 12];
     for n in tracks.iter().flatten() {
         hist[(n.pitch % 12) as usize] += u64::from(n.end - n.start);
@@ -199,7 +215,12 @@ fn assign_parts(tracks: &[Vec<GridNote>]) -> Vec<(Part, usize)> {
     let mut order: Vec<(f64, usize)> = tracks
         .iter()
         .enumerate()
-        .map(|(i, t)| (t.iter().map(|n| f64::from(n.pitch)).sum::<f64>() / t.len() as f64, i))
+        .map(|(i, t)| {
+            (
+                t.iter().map(|n| f64::from(n.pitch)).sum::<f64>() / t.len() as f64,
+                i,
+            )
+        })
         .collect();
     order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let idx: Vec<usize> = order.iter().map(|&(_, i)| i).collect();
@@ -207,7 +228,11 @@ fn assign_parts(tracks: &[Vec<GridNote>]) -> Vec<(Part, usize)> {
         0 => vec![],
         1 => vec![(Part::Soprano, idx[0])],
         2 => vec![(Part::Soprano, idx[0]), (Part::Bass, idx[1])],
-        3 => vec![(Part::Soprano, idx[0]), (Part::Alto, idx[1]), (Part::Bass, idx[2])],
+        3 => vec![
+            (Part::Soprano, idx[0]),
+            (Part::Alto, idx[1]),
+            (Part::Bass, idx[2]),
+        ],
         n => vec![
             (Part::Soprano, idx[0]),
             (Part::Alto, idx[1]),
@@ -239,7 +264,11 @@ pub fn line_tokens(notes: &[GridNote], len: u32, transpose: i8, lowest_wins: boo
                 None => true,
                 Some(j) => {
                     let (a, b) = (notes[i].pitch, notes[j].pitch);
-                    if lowest_wins { a < b } else { a > b }
+                    if lowest_wins {
+                        a < b
+                    } else {
+                        a > b
+                    }
                 }
             };
             if better {
@@ -273,16 +302,34 @@ pub fn tokenize_bytes(name: &str, bytes: &[u8]) -> std::result::Result<Piece, St
     let len = tracks.iter().flatten().map(|n| n.end).max().unwrap_or(0);
     let lines = assign_parts(&tracks)
         .into_iter()
-        .map(|(part, i)| (part, line_tokens(&tracks[i], len, transpose, part == Part::Bass)))
+        .map(|(part, i)| {
+            (
+                part,
+                line_tokens(&tracks[i], len, transpose, part == Part::Bass),
+            )
+        })
         .collect();
-    Ok(Piece { name: name.to_string(), transpose, lines })
+    Ok(Piece {
+        name: name.to_string(),
+        transpose,
+        lines,
+    })
 }
 
 /// Tokenizes a MIDI file; errors name the file.
 pub fn tokenize_file(path: &Path) -> Result<Piece> {
-    let bytes = std::fs::read(path).map_err(|source| LstmError::Io { path: path.into(), source })?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    tokenize_bytes(&name, &bytes).map_err(|reason| LstmError::Midi { path: path.into(), reason })
+    let bytes = std::fs::read(path).map_err(|source| LstmError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tokenize_bytes(&name, &bytes).map_err(|reason| LstmError::Midi {
+        path: path.into(),
+        reason,
+    })
 }
 
 /// Decodes a token line back to grid notes in the original key (`+ transpose`).
@@ -293,7 +340,11 @@ pub fn line_notes(tokens: &[u32], transpose: i8) -> Vec<GridNote> {
         let s = s as u32;
         if let Some(p) = token_pitch(t) {
             let pitch = (i32::from(p) + i32::from(transpose)).clamp(0, 127) as u8;
-            notes.push(GridNote { start: s, end: s + 1, pitch });
+            notes.push(GridNote {
+                start: s,
+                end: s + 1,
+                pitch,
+            });
             sounding = true;
         } else if t == HOLD && sounding {
             notes.last_mut().expect("sounding").end = s + 1;
@@ -307,7 +358,11 @@ pub fn line_notes(tokens: &[u32], transpose: i8) -> Vec<GridNote> {
 /// Writes a piece as a format-1 SMF (one track per line, 480 ticks per quarter, channel =
 /// line index), in the original key.
 pub fn piece_to_midi(piece: &Piece) -> Vec<u8> {
-    let lines: Vec<Vec<GridNote>> = piece.lines.iter().map(|(_, toks)| line_notes(toks, piece.transpose)).collect();
+    let lines: Vec<Vec<GridNote>> = piece
+        .lines
+        .iter()
+        .map(|(_, toks)| line_notes(toks, piece.transpose))
+        .collect();
     grid_to_midi(&lines)
 }
 
@@ -318,8 +373,14 @@ pub fn grid_to_midi(lines: &[Vec<GridNote>]) -> Vec<u8> {
     let tick = |s: u32| s * (TPQ / STEPS_PER_QUARTER);
     let mut tracks: Vec<Track> = Vec::new();
     tracks.push(vec![
-        TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(500_000))) },
-        TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) },
+        TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(500_000))),
+        },
+        TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+        },
     ]);
     for (ch, notes) in lines.iter().enumerate() {
         let channel = u4::new((ch % 9) as u8);
@@ -333,19 +394,35 @@ pub fn grid_to_midi(lines: &[Vec<GridNote>]) -> Vec<u8> {
         let mut last = 0;
         for (t, on, key) in evs {
             let message = if on {
-                MidiMessage::NoteOn { key: u7::new(key), vel: u7::new(80) }
+                MidiMessage::NoteOn {
+                    key: u7::new(key),
+                    vel: u7::new(80),
+                }
             } else {
-                MidiMessage::NoteOff { key: u7::new(key), vel: u7::new(0) }
+                MidiMessage::NoteOff {
+                    key: u7::new(key),
+                    vel: u7::new(0),
+                }
             };
-            track.push(TrackEvent { delta: u28::new(t - last), kind: TrackEventKind::Midi { channel, message } });
+            track.push(TrackEvent {
+                delta: u28::new(t - last),
+                kind: TrackEventKind::Midi { channel, message },
+            });
             last = t;
         }
-        track.push(TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+        track.push(TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+        });
         tracks.push(track);
     }
-    let smf = Smf { header: Header::new(Format::Parallel, Timing::Metrical(u15::new(TPQ as u16))), tracks };
+    let smf = Smf {
+        header: Header::new(Format::Parallel, Timing::Metrical(u15::new(TPQ as u16))),
+        tracks,
+    };
     let mut out = Vec::new();
-    smf.write_std(&mut out).expect("writing to a Vec cannot fail");
+    smf.write_std(&mut out)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -373,18 +450,36 @@ mod tests {
         let g: Vec<GridNote> = [67u8, 69, 71, 72, 74, 76, 78, 79]
             .iter()
             .enumerate()
-            .map(|(i, &p)| GridNote { start: 4 * i as u32, end: 4 * i as u32 + 4, pitch: p })
+            .map(|(i, &p)| GridNote {
+                start: 4 * i as u32,
+                end: 4 * i as u32 + 4,
+                pitch: p,
+            })
             .collect();
         assert_eq!(key_transpose(&[g.clone()]), -5);
-        let c: Vec<GridNote> = g.iter().map(|n| GridNote { pitch: n.pitch - 7, ..*n }).collect();
+        let c: Vec<GridNote> = g
+            .iter()
+            .map(|n| GridNote {
+                pitch: n.pitch - 7,
+                ..*n
+            })
+            .collect();
         assert_eq!(key_transpose(&[c]), 0);
     }
 
     #[test]
     fn overlapping_notes_keep_highest_or_lowest() {
         let notes = [
-            GridNote { start: 0, end: 4, pitch: 60 },
-            GridNote { start: 2, end: 6, pitch: 64 },
+            GridNote {
+                start: 0,
+                end: 4,
+                pitch: 60,
+            },
+            GridNote {
+                start: 2,
+                end: 6,
+                pitch: 64,
+            },
         ];
         let hi = line_tokens(&notes, 8, 0, false);
         let c = note_token(60).unwrap();
@@ -397,8 +492,16 @@ mod tests {
     #[test]
     fn repeated_pitch_is_two_notes_not_a_hold() {
         let notes = [
-            GridNote { start: 0, end: 2, pitch: 62 },
-            GridNote { start: 2, end: 4, pitch: 62 },
+            GridNote {
+                start: 0,
+                end: 2,
+                pitch: 62,
+            },
+            GridNote {
+                start: 2,
+                end: 4,
+                pitch: 62,
+            },
         ];
         let d = note_token(62).unwrap();
         assert_eq!(line_tokens(&notes, 4, 0, false), vec![d, HOLD, d, HOLD]);

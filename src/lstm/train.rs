@@ -87,8 +87,17 @@ pub struct TrainReport {
 }
 
 /// Trains a fresh network on `corpus.train`, picking the epoch by `corpus.valid`.
-pub fn train(corpus: &Corpus, opts: &TrainOptions, show_progress: bool) -> Result<(Net, TrainReport)> {
-    let cfg = ModelConfig { vocab: VOCAB, embed: opts.embed, hidden: opts.hidden, layers: opts.layers };
+pub fn train(
+    corpus: &Corpus,
+    opts: &TrainOptions,
+    show_progress: bool,
+) -> Result<(Net, TrainReport)> {
+    let cfg = ModelConfig {
+        vocab: VOCAB,
+        embed: opts.embed,
+        hidden: opts.hidden,
+        layers: opts.layers,
+    };
     let net = Net::new(cfg.clone(), opts.seed)?;
     let stream: Vec<u32> = Corpus::sequences(&corpus.train).concat();
     let valid = Corpus::sequences(&corpus.valid);
@@ -105,7 +114,11 @@ pub fn train(corpus: &Corpus, opts: &TrainOptions, show_progress: bool) -> Resul
     } else {
         (stream.len() / (opts.batch * opts.seq_len)).max(1)
     };
-    let params = ParamsAdamW { lr: opts.lr, weight_decay: opts.weight_decay, ..Default::default() };
+    let params = ParamsAdamW {
+        lr: opts.lr,
+        weight_decay: opts.weight_decay,
+        ..Default::default()
+    };
     let mut adam = AdamW::new(net.vars(), params)?;
     let mut rng = Rng::new(opts.seed.wrapping_add(1));
     let dev = Device::Cpu;
@@ -150,7 +163,10 @@ pub fn train(corpus: &Corpus, opts: &TrainOptions, show_progress: bool) -> Resul
             let inp = Tensor::from_vec(inp, (opts.batch, opts.seq_len), &dev)?;
             let tgt = Tensor::from_vec(tgt, opts.batch * opts.seq_len, &dev)?;
             let logits = net.forward(&inp, Some((opts.dropout, &mut rng)))?;
-            let loss = candle_nn::loss::cross_entropy(&logits.reshape((opts.batch * opts.seq_len, VOCAB))?, &tgt)?;
+            let loss = candle_nn::loss::cross_entropy(
+                &logits.reshape((opts.batch * opts.seq_len, VOCAB))?,
+                &tgt,
+            )?;
             let mut grads = loss.backward()?;
             clip_grad_norm(&net, &mut grads, opts.clip)?;
             adam.step(&grads)?;
@@ -194,7 +210,10 @@ pub fn train(corpus: &Corpus, opts: &TrainOptions, show_progress: bool) -> Resul
             p.lr *= 0.5;
             adam.set_params(p);
             if since_best >= opts.patience {
-                stopped = format!("early stop: no validation improvement for {} epochs", opts.patience);
+                stopped = format!(
+                    "early stop: no validation improvement for {} epochs",
+                    opts.patience
+                );
                 break;
             }
         }
@@ -231,7 +250,11 @@ pub fn train(corpus: &Corpus, opts: &TrainOptions, show_progress: bool) -> Resul
 }
 
 /// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm.
-pub fn clip_grad_norm(net: &Net, grads: &mut candle_core::backprop::GradStore, max_norm: f64) -> Result<f64> {
+pub fn clip_grad_norm(
+    net: &Net,
+    grads: &mut candle_core::backprop::GradStore,
+    max_norm: f64,
+) -> Result<f64> {
     let vars = net.vars();
     let mut sq = 0.0f64;
     for v in &vars {
