@@ -403,9 +403,16 @@ mod tests {
         };
         let steps = run(&mut Generator::new(model(), c), 300);
         assert!(steps.iter().all(|s| *s == Step::Rest));
-        let primed = Controls { prime: vec![60, 64], ..Controls::default() };
+        let primed = Controls {
+            prime: vec![60, 64],
+            ..Controls::default()
+        };
         let mut steps = run(&mut Generator::new(model(), primed), 1000);
-        assert_ne!(steps[0], Step::Hold, "a prime note is not played, so it cannot be held");
+        assert_ne!(
+            steps[0],
+            Step::Hold,
+            "a prime note is not played, so it cannot be held"
+        );
         steps.extend(run(&mut Generator::new(model(), Controls::default()), 2000));
         for w in steps.windows(2) {
             assert!(!(w[0] == Step::Rest && w[1] == Step::Hold));
