@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod event;
 pub mod live;
+pub mod lstm;
 pub mod mini;
 pub mod patch;
 pub mod record;

@@ -305,7 +305,9 @@ fn main() -> ExitCode {
         Some(Command::Devices(a)) => weft::audio::run_devices(a)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
-        Some(Command::Train(a)) => weft::lstm::cli::run(a).map(|_| ExitCode::SUCCESS),
+        Some(Command::Train(a)) => weft::lstm::cli::run(&a)
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,
