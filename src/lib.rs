@@ -7,6 +7,7 @@ pub mod event;
 pub mod live;
 pub mod lstm;
 pub mod mini;
+pub mod neural;
 pub mod patch;
 pub mod record;
 pub mod render;

@@ -971,3 +971,39 @@ impl SchedThread {
         self.report(Report::Stopped);
     }
 }
+
+/// The audio device's (or null sink's) frame counter as the engine's clock.
+pub struct AudioClock {
+    meters: Arc<crate::audio::Meters>,
+    sample_rate: u32,
+}
+
+impl AudioClock {
+    pub fn new(meters: Arc<crate::audio::Meters>, sample_rate: u32) -> AudioClock {
+        AudioClock { meters, sample_rate }
+    }
+}
+
+impl Clock for AudioClock {
+    fn now(&self) -> Frame {
+        self.meters.now_frame()
+    }
+    fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+}
+
+/// The scheduler → synth ring (lock-free SPSC; the audio callback is the consumer).
+pub struct RingOut(pub rtrb::Producer<TimedEvent>);
+
+impl EventOut for RingOut {
+    fn send(&mut self, events: &[TimedEvent]) -> usize {
+        let mut dropped = 0;
+        for e in events {
+            if self.0.push(*e).is_err() {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+}

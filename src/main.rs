@@ -5,7 +5,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use weft::patch::{check_file, NoModels};
+use weft::neural::{models_dir_for, LstmVoices};
+use weft::patch::check_file;
 use weft::render::{render, RenderSpec};
 
 #[derive(Parser, Debug)]
@@ -108,12 +109,23 @@ struct RenderArgs {
     /// Fixed tempo in BPM (overrides the patches' tempo()).
     #[arg(long)]
     tempo: Option<f64>,
+    /// Also render the audio through the synth to this WAV file.
+    #[arg(long)]
+    wav: Option<PathBuf>,
+    /// WAV sample format: i16, i24 or f32.
+    #[arg(long, default_value = "i16")]
+    wav_format: String,
+    /// Sample rate of the WAV file.
+    #[arg(long, default_value_t = 48_000)]
+    sample_rate: u32,
 }
 
 fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for p in &a.patches {
-        match check_file(p, a.bars, &mut NoModels) {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut steps = LstmVoices::new(&models_dir_for(dir));
+        match check_file(p, a.bars, &mut steps) {
             Ok(()) => eprintln!("{}: ok", p.display()),
             Err(e) => {
                 println!("{e}");
@@ -137,24 +149,47 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
             bail!("--tempo {t} is outside 20..400 BPM");
         }
     }
-    let Some(out) = a.out else {
-        bail!("nothing to write: give -o out.mid");
+    if a.out.is_none() && a.wav.is_none() {
+        bail!("nothing to write: give -o out.mid and/or --wav out.wav");
+    }
+    let format = match a.wav_format.as_str() {
+        "i16" | "16" => weft::synth::WavFormat::I16,
+        "i24" | "24" => weft::synth::WavFormat::I24,
+        "f32" | "float" => weft::synth::WavFormat::F32,
+        other => bail!("--wav-format {other}: use i16, i24 or f32"),
     };
+    if !(8_000..=192_000).contains(&a.sample_rate) {
+        bail!("--sample-rate {} is outside 8000..192000", a.sample_rate);
+    }
+    let dir = a.patches[0].parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let steps = Box::new(LstmVoices::new(&models_dir_for(dir)));
     let spec = RenderSpec {
         patches: a.patches,
         bars: a.bars,
         seed: a.seed,
         tempo: a.tempo,
-        sample_rate: 48_000,
+        sample_rate: a.sample_rate,
     };
-    let r = render(&spec, Box::new(NoModels))?;
+    let r = render(&spec, steps)?;
     for n in &r.notices {
         use weft::scheduler::Notice;
         if matches!(n, Notice::RuntimeError { .. } | Notice::Print { .. }) {
             eprintln!("{}", weft::live::describe(n));
         }
     }
-    r.midi.write(&out)?;
+    if let Some(out) = &a.out {
+        r.midi.write(out)?;
+    }
+    if let Some(wav) = &a.wav {
+        let cfg = weft::synth::SynthConfig { sample_rate: a.sample_rate, ..Default::default() };
+        // One more second so releases ring out.
+        let report = weft::synth::render_to_wav(&r.events, r.frames + a.sample_rate as u64, cfg, wav, format)?;
+        for w in &report.warnings {
+            eprintln!("weft: {w}");
+        }
+        eprintln!("wrote {} ({:.1} s, peak {:.2})", wav.display(), report.frames as f64 / a.sample_rate as f64, report.peak);
+    }
+    let out = a.out.unwrap_or_default();
     let notes = r
         .events
         .iter()
@@ -214,7 +249,7 @@ fn cmd_recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
 
 fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     use std::sync::atomic::Ordering;
-    use weft::live::{self, LiveConfig, Report, SystemClock};
+    use weft::live::{self, LiveConfig, Report};
     if !a.dir.is_dir() {
         bail!("{}: no such folder of patches", a.dir.display());
     }
@@ -240,23 +275,45 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     cfg.bars = a.bars;
     cfg.record = a.record.clone();
     cfg.record_dir = a.record_dir.clone();
-    let _ = (&a.device, a.null_audio);
-    let audio_note =
-        "no audio output in this build; running on the silent real-time clock (null sink)"
-            .to_string();
-    let steps: live::StepFactory = std::sync::Arc::new(|| Box::new(NoModels));
+    // Audio first (before the screen: probing a missing device makes alsa-lib talk).
+    let (producer, consumer) = rtrb::RingBuffer::<weft::event::TimedEvent>::new(8192);
+    let audio_cfg = weft::audio::AudioConfig {
+        device: a.device.clone(),
+        null_audio: a.null_audio,
+        ..Default::default()
+    };
+    let audio = weft::audio::start(audio_cfg, consumer, None, weft::synth::SynthConfig::default())?;
+    let mut messages = audio.warnings.clone();
+    messages.push(format!("audio: {} at {} Hz", audio.device_name(), audio.sample_rate()));
+    let models = models_dir_for(&a.dir);
+    let steps: live::StepFactory = std::sync::Arc::new(move || Box::new(LstmVoices::new(&models)));
     cfg.status = !a.headless;
-    let handle = live::start(cfg, Box::new(SystemClock::new(48_000)), None, steps)?;
+    let clock = live::AudioClock::new(audio.meters(), audio.sample_rate());
+    let handle = live::start(cfg, Box::new(clock), Some(Box::new(live::RingOut(producer))), steps)?;
     if !a.headless {
+        let meters = audio.meters();
+        let device = (!audio.is_null()).then(|| audio.device_name());
+        let sr = audio.sample_rate();
         weft::screen::run(
             handle,
-            weft::screen::AudioFacts::default,
+            move || {
+                let st = meters.stats();
+                weft::screen::AudioFacts {
+                    device: device.clone(),
+                    sample_rate: Some(sr),
+                    load_pct: st.load_pct,
+                    underruns: st.underruns,
+                }
+            },
             weft::screen::PaneSources::default(),
-            vec![audio_note],
+            messages,
         )?;
+        drop(audio);
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("weft: {audio_note}");
+    for m in &messages {
+        eprintln!("weft: {m}");
+    }
     let stop = handle.stop_flag();
     for sig in [
         signal_hook::consts::SIGINT,
