@@ -203,9 +203,9 @@ pub enum Event {
 impl Event {
     pub fn track(&self) -> TrackId {
         match *self {
-            Event::NoteOn { track, .. } | Event::NoteOff { track, .. } | Event::Param { track, .. } => {
-                track
-            }
+            Event::NoteOn { track, .. }
+            | Event::NoteOff { track, .. }
+            | Event::Param { track, .. } => track,
         }
     }
 }

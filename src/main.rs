@@ -5,19 +5,27 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "weft", version, about = "A live-coding music instrument for the terminal")]
+#[command(
+    name = "weft",
+    version,
+    about = "A live-coding music instrument for the terminal"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    #[command(flatten)]
+    Logs(weft::logs::cli::Command),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         None => Ok(()),
+        Some(Command::Logs(c)) => weft::logs::cli::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -141,11 +141,15 @@ impl Pattern {
         };
         // Reject patterns that explode, at parse time rather than every bar.
         let mut probe = Vec::new();
-        pat.root.query(0, Rat::ZERO, Rat::ONE, &mut probe, 1.0, None);
+        pat.root
+            .query(0, Rat::ZERO, Rat::ONE, &mut probe, 1.0, None);
         if probe.len() > MAX_HITS {
             return Err(MiniError {
                 col: 1,
-                msg: format!("pattern makes {} hits per bar (limit {MAX_HITS})", probe.len()),
+                msg: format!(
+                    "pattern makes {} hits per bar (limit {MAX_HITS})",
+                    probe.len()
+                ),
             });
         }
         Ok(pat)
@@ -158,7 +162,8 @@ impl Pattern {
     /// The hits of cycle `cycle` (0-based), sorted by start.
     pub fn query(&self, cycle: u64) -> Vec<Hit> {
         let mut out = Vec::new();
-        self.root.query(cycle, Rat::ZERO, Rat::ONE, &mut out, 1.0, None);
+        self.root
+            .query(cycle, Rat::ZERO, Rat::ONE, &mut out, 1.0, None);
         out.truncate(MAX_HITS);
         out.sort_by(|a, b| (a.start.num * b.start.den).cmp(&(b.start.num * a.start.den)));
         out
@@ -252,7 +257,9 @@ impl Parser<'_> {
     }
 
     fn skip_ws(&mut self) {
-        while self.pos < self.chars.len() && (self.chars[self.pos].is_whitespace() || self.chars[self.pos] == '|') {
+        while self.pos < self.chars.len()
+            && (self.chars[self.pos].is_whitespace() || self.chars[self.pos] == '|')
+        {
             self.pos += 1;
         }
     }
@@ -329,7 +336,11 @@ impl Parser<'_> {
                 }
                 Some('?') => {
                     self.pos += 1;
-                    let p = if self.chars.get(self.pos).is_some_and(|c| c.is_ascii_digit() || *c == '.') {
+                    let p = if self
+                        .chars
+                        .get(self.pos)
+                        .is_some_and(|c| c.is_ascii_digit() || *c == '.')
+                    {
                         self.number()?
                     } else {
                         0.5
@@ -439,7 +450,12 @@ mod tests {
         let notes: Vec<_> = (0..4).map(|c| p.query(c)[0].value).collect();
         assert_eq!(
             notes,
-            vec![Value::Note(60), Value::Note(64), Value::Note(67), Value::Note(60)]
+            vec![
+                Value::Note(60),
+                Value::Note(64),
+                Value::Note(67),
+                Value::Note(60)
+            ]
         );
         assert_eq!(starts("<x*2 x>", 0), vec!["0/1", "1/2"]);
         assert_eq!(starts("<x*2 x>", 1), vec!["0/1"]);
@@ -454,7 +470,10 @@ mod tests {
         assert_eq!(h[0].chance, 0.5);
         assert_eq!(h[1].chance, 0.25);
         assert_eq!(h[2].index, Some(3));
-        assert_eq!(Pattern::parse("[x x]:2").unwrap().query(0)[1].index, Some(2));
+        assert_eq!(
+            Pattern::parse("[x x]:2").unwrap().query(0)[1].index,
+            Some(2)
+        );
     }
 
     #[test]

@@ -158,7 +158,11 @@ pub fn euclid(k: i64, n: i64, rotation: i64) -> Result<Vec<bool>, TheoryError> {
     let mut b: Vec<Vec<bool>> = vec![vec![false]; n - k];
     while a.len() > 1 && b.len() > 1 {
         let m = a.len().min(b.len());
-        let rest = if a.len() > m { a.split_off(m) } else { b.split_off(m) };
+        let rest = if a.len() > m {
+            a.split_off(m)
+        } else {
+            b.split_off(m)
+        };
         for (x, y) in a.iter_mut().zip(b.drain(..m)) {
             x.extend(y);
         }
@@ -215,10 +219,22 @@ mod tests {
 
     #[test]
     fn scales_and_chords() {
-        assert_eq!(scale(57, "minor", 1).unwrap(), vec![57, 59, 60, 62, 64, 65, 67]);
-        assert_eq!(scale(60, "major", 1).unwrap(), vec![60, 62, 64, 65, 67, 69, 71]);
-        assert_eq!(scale(60, "dorian", 1).unwrap(), vec![60, 62, 63, 65, 67, 69, 70]);
-        assert_eq!(scale(60, "minor_pentatonic", 1).unwrap(), vec![60, 63, 65, 67, 70]);
+        assert_eq!(
+            scale(57, "minor", 1).unwrap(),
+            vec![57, 59, 60, 62, 64, 65, 67]
+        );
+        assert_eq!(
+            scale(60, "major", 1).unwrap(),
+            vec![60, 62, 64, 65, 67, 69, 71]
+        );
+        assert_eq!(
+            scale(60, "dorian", 1).unwrap(),
+            vec![60, 62, 63, 65, 67, 69, 70]
+        );
+        assert_eq!(
+            scale(60, "minor_pentatonic", 1).unwrap(),
+            vec![60, 63, 65, 67, 70]
+        );
         assert_eq!(scale(60, "blues", 1).unwrap(), vec![60, 63, 65, 66, 67, 70]);
         assert_eq!(scale(60, "major pentatonic", 2).unwrap().len(), 10);
         assert!(scale(60, "klingon", 1).is_err());

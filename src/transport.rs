@@ -61,7 +61,8 @@ impl TimeSig {
     }
     /// Validates a signature a patch asked for.
     pub fn new(num: u8, den: u8) -> Option<TimeSig> {
-        (num >= 1 && num <= 32 && matches!(den, 1 | 2 | 4 | 8 | 16 | 32)).then_some(TimeSig { num, den })
+        (num >= 1 && num <= 32 && matches!(den, 1 | 2 | 4 | 8 | 16 | 32))
+            .then_some(TimeSig { num, den })
     }
 }
 
@@ -106,7 +107,10 @@ impl TempoMap {
 
     /// Frames per tick numerator/denominator for a segment: sr·60000 / (960·mbpm).
     fn ratio(&self, mbpm: MilliBpm) -> (u128, u128) {
-        (self.sample_rate as u128 * 60_000, TPQ as u128 * mbpm as u128)
+        (
+            self.sample_rate as u128 * 60_000,
+            TPQ as u128 * mbpm as u128,
+        )
     }
 
     fn segment_for_tick(&self, tick: Tick) -> &Segment {
