@@ -518,7 +518,7 @@ impl Builder {
                     if q.user == p.user
                         && q.item == p.item
                         && q.source != p.source
-                        && p.ts - q.ts <= w
+                        && p.ts.saturating_sub(q.ts) <= w
                     {
                         continue;
                     }
@@ -537,6 +537,15 @@ impl Sink for Builder {
     fn record(&mut self, r: &Record<'_>) {
         self.logs.report.rows += 1;
         self.file_rows += 1;
+        // 1990-01-01 .. 2100-01-01: anything else is a corrupt time, not a play.
+        if !(631_152_000..4_102_444_800).contains(&r.ts) {
+            self.logs.report.bad += 1;
+            if self.logs.report.bad_shown.len() < Self::SHOW_BAD {
+                let msg = format!("{}: timestamp {} out of range", self.file, r.ts);
+                self.logs.report.bad_shown.push(msg);
+            }
+            return;
+        }
         if !self.rule.counts(r) {
             self.logs.report.not_a_play += 1;
             return;
@@ -807,20 +816,20 @@ mod tests {
         let mut b = Builder::new(PlayRule::default());
         b.begin_file("a", "me");
         b.record(&Record {
-            ts: 1000,
+            ts: 1_700_001_000,
             artist: "The Band feat. X",
             track: "Song (feat. X)",
             ..Default::default()
         });
         b.begin_file("b", "me");
         b.record(&Record {
-            ts: 1030,
+            ts: 1_700_001_030,
             artist: "the  band",
             track: "SONG",
             ..Default::default()
         });
         b.record(&Record {
-            ts: 5000,
+            ts: 1_700_005_000,
             artist: "the band",
             track: "song",
             ..Default::default()

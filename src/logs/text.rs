@@ -230,7 +230,7 @@ pub fn read_scrobbler<R: BufRead>(r: R, sink: &mut dyn Sink) -> std::io::Result<
             artist: f[0],
             album: f[1],
             track: f[2],
-            ms_played: (!skipped).then_some(dur * 1000),
+            ms_played: (!skipped).then_some(dur.saturating_mul(1000)),
             skipped: Some(skipped),
             kind: Kind::Music,
             id: f.get(7).copied().filter(|s| !s.is_empty()),
