@@ -10,7 +10,11 @@ use weft::recommend::als::{Als, AlsConfig, Csr};
 fn vm_hwm() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.to_string())
+        })
         .unwrap_or_else(|| "VmHWM: n/a".into())
 }
 
@@ -20,7 +24,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(19_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("userid-timestamp-artid-artname-traid-traname.tsv");
+    let path = dir
+        .path()
+        .join("userid-timestamp-artid-artname-traid-traname.tsv");
     // Last.fm-1K shape: ~1,000 users, ~170k artists, ~1M tracks, Zipf-ish popularity.
     let t0 = Instant::now();
     {

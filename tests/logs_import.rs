@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use weft::logs::{self, detect, read_format, Collect, Format, Kind, OwnedRecord, PlayRule};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logs").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/logs")
+        .join(name)
 }
 
 fn read(name: &str) -> (Format, Collect) {
@@ -160,7 +162,10 @@ fn lastfm_csv_three_layouts() {
 
     let (_, c) = read("backup.csv");
     assert_eq!(c.records, vec![rec(1612096440, "Kraftwerk", "Numbers")]);
-    assert_eq!(bad(&c), vec![(2, "bad date/time \"2021-01-31\" \"99:00:00\"")]);
+    assert_eq!(
+        bad(&c),
+        vec![(2, "bad date/time \"2021-01-31\" \"99:00:00\"")]
+    );
 }
 
 #[test]
@@ -238,7 +243,8 @@ fn write_lb_zip(dir: &Path) -> PathBuf {
     let o = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     z.start_file("user.json", o).unwrap();
-    z.write_all(br#"{"user_id": 7, "username": "zoe"}"#).unwrap();
+    z.write_all(br#"{"user_id": 7, "username": "zoe"}"#)
+        .unwrap();
     z.start_file("listens/2023/11.jsonl", o).unwrap();
     z.write_all(&std::fs::read(fixture("listens.jsonl")).unwrap())
         .unwrap();

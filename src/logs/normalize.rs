@@ -52,6 +52,9 @@ pub fn key_into(s: &str, track: bool, out: &mut String) {
             }
         }
     }
+    while let Some(p) = out.find("  ") {
+        out.remove(p);
+    }
     let t = out.trim_end().len();
     out.truncate(t);
 }

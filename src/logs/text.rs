@@ -60,6 +60,9 @@ pub fn read_lastfm_csv<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Re
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        // `\n` ends a record (a trailing `\r` is trimmed below): csv's CRLF mode
+        // miscounts lines, and errors must name the right line.
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(r);
     let mut rec = csv::StringRecord::new();
     let mut cols = [0usize, 1, 2, 3, 4, 5, 6, 7];
@@ -103,7 +106,7 @@ pub fn read_lastfm_csv<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Re
         if rec.len() == 1 && rec[0].trim().is_empty() {
             continue;
         }
-        let get = |i: usize| rec.get(i).unwrap_or("");
+        let get = |i: usize| rec.get(i).unwrap_or("").trim_end_matches('\r');
         let res: Result<Record<'_>, String> = match layout {
             CsvLayout::Ghan => {
                 if rec.len() < 7 {
@@ -262,7 +265,7 @@ fn fast_iso(b: &[u8]) -> Option<i64> {
     if b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z' {
         let d = |i: usize| -> Option<i64> {
             let (x, y) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
-            (x < 10 && y < 10).then_some((x * 10 + y) as i64)
+            (x < 10 && y < 10).then(|| (x * 10 + y) as i64)
         };
         let y = d(0)? * 100 + d(2)?;
         let (m, dd, hh, mi, ss) = (d(5)?, d(8)?, d(11)?, d(14)?, d(17)?);
