@@ -176,8 +176,8 @@ pub fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], step: f64, iters: usiz
             } else {
                 let best = simplex[0].0.clone();
                 for p in simplex.iter_mut().skip(1) {
-                    for k in 0..n {
-                        p.0[k] = best[k] + 0.5 * (p.0[k] - best[k]);
+                    for (v, b) in p.0.iter_mut().zip(&best) {
+                        *v = b + 0.5 * (*v - b);
                     }
                     p.1 = f(&p.0);
                 }

@@ -215,10 +215,10 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
             if tabs.len() == 6 && time::parse_datetime(tabs[1]).is_some() {
                 return Some(Format::Lastfm1kTsv);
             }
-            if lt.starts_with("uts,") || lt.starts_with("\"uts\",") || text.contains(',') {
-                if lower.ends_with(".csv") || text::csv_layout(first).is_some() {
-                    return Some(Format::LastfmCsv);
-                }
+            if (lt.starts_with("uts,") || lt.starts_with("\"uts\",") || text.contains(','))
+                && (lower.ends_with(".csv") || text::csv_layout(first).is_some())
+            {
+                return Some(Format::LastfmCsv);
             }
             None
         }
@@ -247,7 +247,7 @@ impl PlayRule {
         if self.drop_skipped && r.skipped == Some(true) {
             return false;
         }
-        r.ms_played.is_none_or(|ms| ms >= self.min_ms)
+        r.ms_played.map_or(true, |ms| ms >= self.min_ms)
     }
 }
 

@@ -168,11 +168,13 @@ pub fn read_lastfm_csv<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Re
     }
 }
 
-fn lines<R: BufRead>(
-    mut r: R,
-    f: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>,
-    sink: &mut dyn Sink,
-) -> std::io::Result<()> {
+/// Per-line callback: `Err(reason)` marks the line bad.
+type LineFn<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
+
+/// A daily point, or the reason its line was bad.
+type DailyPoint = (u64, Result<(i64, f64), String>);
+
+fn lines<R: BufRead>(mut r: R, f: &mut LineFn<'_>, sink: &mut dyn Sink) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(512);
     let mut line = 0u64;
     loop {
@@ -346,7 +348,7 @@ pub fn read_lastfm_1k<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Res
 
 /// Daily streams CSV: a header, then `YYYY-MM-DD,<number>` (extra columns ignored).
 pub fn read_daily_csv<R: BufRead>(r: R, series: &str, sink: &mut dyn Sink) -> std::io::Result<()> {
-    let mut pts: Vec<(u64, Result<(i64, f64), String>)> = Vec::new();
+    let mut pts: Vec<DailyPoint> = Vec::new();
     let mut f = |line: u64, s: &[u8]| -> Result<(), String> {
         let s = std::str::from_utf8(s).map_err(|_| "invalid UTF-8".to_string())?;
         let mut it = s.split(',').map(unquote);
