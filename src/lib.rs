@@ -4,11 +4,14 @@
 
 pub mod audio;
 pub mod event;
+pub mod forecast;
 pub mod live;
+pub mod logs;
 pub mod lstm;
 pub mod mini;
 pub mod neural;
 pub mod patch;
+pub mod recommend;
 pub mod record;
 pub mod render;
 pub mod scheduler;

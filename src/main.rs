@@ -32,6 +32,8 @@ enum Command {
     Recover(RecoverArgs),
     /// List audio output devices (for --device).
     Devices(weft::audio::DevicesArgs),
+    #[command(flatten)]
+    Logs(weft::logs::cli::Command),
     /// Train the note LSTM on a folder of MIDI files (or evaluate it with --eval-only).
     Train(weft::lstm::cli::TrainArgs),
 }
@@ -362,6 +364,7 @@ fn main() -> ExitCode {
         Some(Command::Devices(a)) => weft::audio::run_devices(a)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
+        Some(Command::Logs(c)) => weft::logs::cli::run(c).map(|_| ExitCode::SUCCESS),
         Some(Command::Train(a)) => weft::lstm::cli::run(&a)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),

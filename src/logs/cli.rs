@@ -1,0 +1,288 @@
+//! Command-line edge of the listening-log stages: `weft recommend`, `weft forecast`,
+//! `weft logs synth`, `weft logs check`. Parses arguments (clap), loads logs, calls the
+//! library and prints tables or JSON. `main.rs` flattens [`Command`] into its subcommands.
+
+use super::{load, synth, PlayRule};
+use crate::forecast::{self, By};
+use crate::recommend::{self, eval as reval, Mode};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// How the logs are read.
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// A log file or a folder of exports (zips included).
+    #[arg(long)]
+    pub logs: PathBuf,
+    /// Minimum milliseconds played for a row to count as a play.
+    #[arg(long, default_value_t = 30_000)]
+    pub min_ms: u64,
+    /// Count rows marked skipped as plays.
+    #[arg(long)]
+    pub keep_skipped: bool,
+}
+
+impl LoadArgs {
+    fn load(&self) -> anyhow::Result<super::Logs> {
+        let logs = load(
+            &self.logs,
+            PlayRule {
+                min_ms: self.min_ms,
+                drop_skipped: !self.keep_skipped,
+            },
+        )?;
+        eprint!("{}", logs.report);
+        Ok(logs)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long, default_value = "next")]
+    pub mode: Mode,
+    #[arg(short = 'n', default_value_t = 20)]
+    pub n: usize,
+    /// popularity | sknn | item-knn | markov | als | sigmoid | content
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Offline evaluation on a temporal split instead of recommending.
+    #[arg(long)]
+    pub eval: bool,
+    /// With --eval: write the split for benches/peers (train.csv, cases).
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+    /// With --eval: at most this many `next` test cases.
+    #[arg(long, default_value_t = 5000)]
+    pub max_cases: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ForecastArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[arg(long, default_value = "total")]
+    pub by: By,
+    #[arg(long, default_value_t = 28)]
+    pub horizon: usize,
+    /// snaive | ets-ana | ets-aaa | ets-aada | ets-auto | theta
+    #[arg(long, default_value = "ets-auto")]
+    pub model: String,
+    /// With --by artist|track: how many series.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[arg(long)]
+    pub json: bool,
+    /// Rolling-origin backtest (h = 7 and 14) instead of forecasting.
+    #[arg(long)]
+    pub eval: bool,
+    #[arg(long, default_value_t = 8)]
+    pub windows: usize,
+    /// With --eval: write series and folds for benches/peers.
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    #[arg(long, default_value_t = 10)]
+    pub users: usize,
+    #[arg(long, default_value_t = 180)]
+    pub days: i64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(short = 'o', long)]
+    pub out: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogsCommand {
+    /// Write synthetic multi-user logs in the real export formats.
+    Synth(SynthArgs),
+    /// Load logs and print what was read (formats, rows, bad lines).
+    Check(LoadArgs),
+}
+
+/// The subcommands this module adds to `weft`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Recommendations from listening logs (`--eval`: offline evaluation).
+    Recommend(RecommendArgs),
+    /// Forecast plays or streams per day (`--eval`: rolling backtest).
+    Forecast(ForecastArgs),
+    /// Listening-log tools.
+    #[command(subcommand)]
+    Logs(LogsCommand),
+}
+
+/// Run one of this module's commands.
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Recommend(a) => run_recommend(a),
+        Command::Forecast(a) => run_forecast(a),
+        Command::Logs(LogsCommand::Synth(a)) => run_synth(a),
+        Command::Logs(LogsCommand::Check(a)) => {
+            let logs = a.load()?;
+            for (f, fmt, rows) in &logs.report.files {
+                println!("{fmt:<18} {rows:>8} rows  {f}");
+            }
+            println!(
+                "{} users, {} artists, {} items, {} music plays, {} episode plays, {} daily series",
+                logs.users.len(),
+                logs.artists.len(),
+                logs.items.len(),
+                logs.plays.len(),
+                logs.episodes.len(),
+                logs.daily.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn run_recommend(a: RecommendArgs) -> anyhow::Result<()> {
+    let logs = a.load.load()?;
+    if a.eval {
+        let split = reval::split(&logs, 0.8, a.max_cases);
+        if let Some(d) = &a.dump {
+            reval::dump(&split, d)?;
+        }
+        let names: Vec<&str> = match &a.model {
+            Some(m) => vec![m.as_str()],
+            None => recommend::models::NAMES.to_vec(),
+        };
+        let rows = reval::evaluate(&split, &names);
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else {
+            println!(
+                "temporal split at {} — train {} plays, test {} plays, catalogue {} items",
+                super::time::iso_string(split.cutoff),
+                split.train_events.len(),
+                split.test_events.len(),
+                split.train.pop.iter().filter(|&&p| p > 0.0).count()
+            );
+            print!("{}", reval::table(&rows));
+            for mode in ["next", "discover"] {
+                let pop = rows
+                    .iter()
+                    .find(|r| r.mode == mode && r.model == "popularity");
+                let best = rows
+                    .iter()
+                    .filter(|r| r.mode == mode)
+                    .max_by(|x, y| x.hr10.total_cmp(&y.hr10));
+                if let (Some(p), Some(b)) = (pop, best) {
+                    println!(
+                        "{mode}: best HR@10 {} {:.4} vs popularity {:.4}",
+                        b.model, b.hr10, p.hr10
+                    );
+                }
+            }
+        }
+        return Ok(());
+    }
+    let v = recommend::recommend(&logs, a.user.as_deref(), a.mode, a.n, a.model.as_deref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{} for {} ({}):", v.mode, v.user, v.model);
+        for (k, it) in v.items.iter().enumerate() {
+            println!(
+                "{:>3}. {} – {}  [{:.3}]  because {}",
+                k + 1,
+                it.artist,
+                it.title,
+                it.score,
+                it.because
+            );
+        }
+        if let Some(n) = &v.note {
+            println!("note: {n}");
+        }
+    }
+    Ok(())
+}
+
+pub fn run_forecast(a: ForecastArgs) -> anyhow::Result<()> {
+    let logs = a.load.load()?;
+    let series = forecast::series(&logs, a.by, a.top);
+    if series.is_empty() {
+        return Err(forecast::ForecastError::NoSeries.into());
+    }
+    if a.eval {
+        let horizons = [7, 14];
+        if let Some(d) = &a.dump {
+            forecast::eval::dump(&series, &horizons, a.windows, d)?;
+        }
+        let rows =
+            forecast::eval::backtest(&series, &forecast::models::NAMES, &horizons, a.windows);
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else {
+            println!(
+                "rolling-origin backtest: {} series, {} windows a week apart",
+                series.len(),
+                a.windows
+            );
+            print!("{}", forecast::eval::table(&rows));
+            for h in horizons {
+                let sn = rows.iter().find(|r| r.h == h && r.model == "snaive");
+                let best = rows
+                    .iter()
+                    .filter(|r| r.h == h)
+                    .min_by(|x, y| x.mase.total_cmp(&y.mase));
+                if let (Some(s), Some(b)) = (sn, best) {
+                    println!(
+                        "h={h}: best MASE {} {:.3} vs seasonal naive {:.3}",
+                        b.model, b.mase, s.mase
+                    );
+                }
+            }
+        }
+        return Ok(());
+    }
+    let views = series
+        .iter()
+        .map(|s| forecast::forecast_series(s, &a.model, a.horizon, 28))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+    } else {
+        for v in &views {
+            println!("{} — {}", v.series_name, v.model);
+            println!("  date        mean     80%              95%");
+            for f in &v.forecast {
+                println!(
+                    "  {}  {:>7.1}  [{:>6.1}, {:>6.1}]  [{:>6.1}, {:>6.1}]",
+                    f.0, f.1, f.2, f.3, f.4, f.5
+                );
+            }
+            if let Some(n) = &v.note {
+                println!("  note: {n}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run_synth(a: SynthArgs) -> anyhow::Result<()> {
+    let cfg = synth::SynthConfig {
+        users: a.users,
+        days: a.days,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let n = synth::write(&cfg, &a.out)?;
+    println!(
+        "wrote {n} generated plays for {} users over {} days to {}",
+        a.users,
+        a.days,
+        a.out.display()
+    );
+    Ok(())
+}
