@@ -106,10 +106,21 @@ impl Analyzer {
         self.cfg.fft / 2
     }
 
-    /// Latency of an onset report after the onset's frame is centred on it:
-    /// `fft / 2 + hop` samples (the peak picker confirms one frame later).
+    /// Latency from an onset to the frame that reports it: the envelope peaks at the frame
+    /// centred [`Self::onset_bias`] samples before the onset, the picker confirms it one hop
+    /// later, and that frame is complete `fft/2` samples after its centre:
+    /// `fft/4 + 3·hop/2` samples (1280 = 29.0 ms at 44.1 kHz, 2048/512).
     pub fn onset_latency_samples(&self) -> usize {
-        self.cfg.fft / 2 + self.cfg.hop
+        (self.cfg.fft / 2 + self.cfg.hop).saturating_sub(self.onset_bias().round() as usize)
+    }
+
+    /// Where an onset lies relative to the centre of the frame at which the onset envelope
+    /// peaks, in samples: `fft/4 − hop/2`. The positive difference between frames `t` and
+    /// `t−1` is largest when the onset sits in the middle of the stretch where the Hann
+    /// window falls fastest (around `3·fft/4` of frame `t−1`, `3·fft/4 − hop` of frame `t`),
+    /// i.e. `fft/4 − hop/2` after the centre of frame `t`.
+    pub fn onset_bias(&self) -> f64 {
+        self.cfg.fft as f64 / 4.0 - self.cfg.hop as f64 / 2.0
     }
 
     /// Feeds mono samples; calls `on_frame` once for every completed frame.
@@ -184,6 +195,7 @@ impl Analyzer {
         let cmax = self.chroma_out.iter().fold(0.0f64, |a, c| a.max(*c));
         let cnorm = if cmax < f64::MIN_POSITIVE { 1.0 } else { cmax };
 
+        let bias = self.onset_bias();
         let f = &mut self.features;
         f.frame = self.frame;
         f.time = self.frame as f64 * self.cfg.hop as f64 / sr;
@@ -200,11 +212,13 @@ impl Analyzer {
         // `prev_mag` now holds this frame's magnitudes.
         spectral::bands_db(&self.prev_mag, &self.bands, n, &mut f.bands);
         match self.picker.push(onset_strength) {
-            Some(d) => {
+            // Frames whose window still reaches into the zero lead-in only see the window
+            // filling up; a rise there is the start of the stream, not an onset.
+            Some(d) if d.frame as usize >= n / (2 * self.cfg.hop) => {
                 f.onset = true;
-                f.onset_time = (d.frame as f64 + d.offset) * self.cfg.hop as f64 / sr;
+                f.onset_time = ((d.frame as f64 + d.offset) * self.cfg.hop as f64 + bias) / sr;
             }
-            None => {
+            _ => {
                 f.onset = false;
                 f.onset_time = 0.0;
             }

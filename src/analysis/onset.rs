@@ -35,7 +35,7 @@ impl PickerConfig {
             pre_avg: frames(0.10),
             wait: frames(0.03),
             delta: 0.07,
-            floor: 0.02,
+            floor: 0.1,
             release: 0.5f64.powf(1.0 / (4.0 * fps)),
         }
     }
