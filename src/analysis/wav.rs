@@ -57,9 +57,10 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
         }
     };
     let interleaved = interleaved.map_err(|e| match e {
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            err(format!("truncated WAV: the header declares {declared} samples but the data ends early"))
-        }
+        // Past the header, a short read means the data chunk is shorter than declared.
+        hound::Error::IoError(io) => err(format!(
+            "truncated WAV: the header declares {declared} samples but the data ends early ({io})"
+        )),
         e => err(describe(e)),
     })?;
     if interleaved.len() != declared || declared % channels != 0 {
