@@ -29,7 +29,11 @@ fn render() -> Vec<f32> {
                 .sum::<f32>()
                 * 0.12;
             let beat = i % (SR as usize / 2);
-            let click = if beat < 256 { 0.6 * (-(beat as f32) / 20.0).exp() } else { 0.0 };
+            let click = if beat < 256 {
+                0.6 * (-(beat as f32) / 20.0).exp()
+            } else {
+                0.0
+            };
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
@@ -67,11 +71,17 @@ fn librosa_seconds(file: &Path) -> Option<(f64, String)> {
         .output()
         .ok()?;
     if !out.status.success() {
-        println!("librosa peer failed: {}", String::from_utf8_lossy(&out.stderr));
+        println!(
+            "librosa peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some((v["seconds"].as_f64()?, v["librosa"].as_str().unwrap_or("?").to_string()))
+    Some((
+        v["seconds"].as_f64()?,
+        v["librosa"].as_str().unwrap_or("?").to_string(),
+    ))
 }
 
 fn main() {

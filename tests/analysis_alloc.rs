@@ -37,10 +37,17 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn push_does_not_allocate_per_frame() {
     for (fft, hop) in [(2048, 512), (512, 128), (8192, 2048)] {
-        let cfg = AnalyzerConfig { sample_rate: 48_000, fft, hop };
+        let cfg = AnalyzerConfig {
+            sample_rate: 48_000,
+            fft,
+            hop,
+        };
         let mut a = Analyzer::new(cfg).unwrap();
         let x: Vec<f32> = (0..48_000 * 4)
-            .map(|i| ((i as f32 * 0.031).sin() + ((i as u64 * 7919) % 101) as f32 / 404.0) * if i % 24_000 < 300 { 1.0 } else { 0.3 })
+            .map(|i| {
+                ((i as f32 * 0.031).sin() + ((i as u64 * 7919) % 101) as f32 / 404.0)
+                    * if i % 24_000 < 300 { 1.0 } else { 0.3 }
+            })
             .collect();
         let mut frames = 0usize;
         let mut onsets = 0usize;
@@ -54,7 +61,14 @@ fn push_does_not_allocate_per_frame() {
         }
         a.finish(|_| frames += 1);
         COUNTING.with(|c| c.set(false));
-        assert!(frames > 80 && onsets > 0, "frames {frames}, onsets {onsets}");
-        assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "fft {fft}: allocations while pushing");
+        assert!(
+            frames > 80 && onsets > 0,
+            "frames {frames}, onsets {onsets}"
+        );
+        assert_eq!(
+            ALLOCS.load(Ordering::Relaxed),
+            0,
+            "fft {fft}: allocations while pushing"
+        );
     }
 }

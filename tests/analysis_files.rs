@@ -10,7 +10,11 @@ fn write_wav(path: &Path, sr: u32, channels: u16, bits: u16, float: bool, frames
         channels,
         sample_rate: sr,
         bits_per_sample: bits,
-        sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for x in frames {
@@ -21,7 +25,10 @@ fn write_wav(path: &Path, sr: u32, channels: u16, bits: u16, float: bool, frames
                 w.write_sample(v).unwrap();
             } else {
                 let max = (1i64 << (bits - 1)) as f32;
-                w.write_sample(((v * max).round() as i64).clamp(-(max as i64), max as i64 - 1) as i32).unwrap();
+                w.write_sample(
+                    ((v * max).round() as i64).clamp(-(max as i64), max as i64 - 1) as i32,
+                )
+                .unwrap();
             }
         }
     }
@@ -50,13 +57,20 @@ fn every_bit_depth_channel_count_and_rate_reads_the_same_signal() {
         let p = dir.path().join(format!("t_{sr}_{ch}_{bits}_{float}.wav"));
         write_wav(&p, sr, ch, bits, float, &x);
         let w = wav::read_mono(&p).unwrap();
-        assert_eq!((w.sample_rate, w.channels, w.bits, w.float), (sr, ch, bits, float));
+        assert_eq!(
+            (w.sample_rate, w.channels, w.bits, w.float),
+            (sr, ch, bits, float)
+        );
         assert_eq!(w.samples.len(), x.len());
         // mono = mean of channel 0 (x) and the others (x/2)
         let gain = (1.0 + 0.5 * (ch - 1) as f32) / ch as f32;
         let tol = 2.0 / (1u32 << (bits - 1)) as f32 + 1e-6;
         for (a, b) in w.samples.iter().zip(&x) {
-            assert!((a - b * gain).abs() <= tol, "{sr} Hz {ch} ch {bits} bit: {a} vs {}", b * gain);
+            assert!(
+                (a - b * gain).abs() <= tol,
+                "{sr} Hz {ch} ch {bits} bit: {a} vs {}",
+                b * gain
+            );
         }
     }
 }
@@ -67,7 +81,10 @@ fn bad_and_truncated_files_give_one_clear_error() {
     let garbage = dir.path().join("garbage.wav");
     std::fs::write(&garbage, b"this is not a RIFF file at all, just text").unwrap();
     let e = wav::read_mono(&garbage).unwrap_err().to_string();
-    assert!(e.contains("garbage.wav") && e.contains("not a valid WAV"), "{e}");
+    assert!(
+        e.contains("garbage.wav") && e.contains("not a valid WAV"),
+        "{e}"
+    );
 
     let good = dir.path().join("good.wav");
     write_wav(&good, 44100, 2, 16, false, &tone(220.0, 44100, 0.5, 0.5));
@@ -84,12 +101,21 @@ fn bad_and_truncated_files_give_one_clear_error() {
 
     let missing = dir.path().join("missing.wav");
     let e = wav::read_mono(&missing).unwrap_err().to_string();
-    assert!(e.contains("missing.wav") && e.contains("no such file"), "{e}");
+    assert!(
+        e.contains("missing.wav") && e.contains("no such file"),
+        "{e}"
+    );
     assert_eq!(e.lines().count(), 1);
 }
 
 fn args(file: &Path) -> AnalyzeArgs {
-    AnalyzeArgs { file: file.to_path_buf(), json: false, fft: 2048, hop: 512, similar: None }
+    AnalyzeArgs {
+        file: file.to_path_buf(),
+        json: false,
+        fft: 2048,
+        hop: 512,
+        similar: None,
+    }
 }
 
 #[test]
@@ -100,7 +126,10 @@ fn analyze_prints_a_summary_and_json_frames() {
     let mut out = Vec::new();
     run_to(&args(&p), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("44100 Hz") && text.contains("strongest A"), "{text}");
+    assert!(
+        text.contains("44100 Hz") && text.contains("strongest A"),
+        "{text}"
+    );
 
     let mut a = args(&p);
     a.json = true;
@@ -124,15 +153,45 @@ fn analyze_prints_a_summary_and_json_frames() {
 fn similar_ranks_the_closer_sound_first() {
     let dir = tempfile::tempdir().unwrap();
     let sr = 22050;
-    let noise: Vec<f32> = (0..sr as usize).map(|i| (((i as u64 * 2654435761) % 1000) as f32 / 1000.0 - 0.5) * 0.8).collect();
-    write_wav(&dir.path().join("seed.wav"), sr, 1, 16, false, &tone(440.0, sr, 1.0, 0.4));
-    write_wav(&dir.path().join("a_tone_a5.wav"), sr, 1, 16, false, &tone(880.0, sr, 1.0, 0.3));
+    let noise: Vec<f32> = (0..sr as usize)
+        .map(|i| (((i as u64 * 2654435761) % 1000) as f32 / 1000.0 - 0.5) * 0.8)
+        .collect();
+    write_wav(
+        &dir.path().join("seed.wav"),
+        sr,
+        1,
+        16,
+        false,
+        &tone(440.0, sr, 1.0, 0.4),
+    );
+    write_wav(
+        &dir.path().join("a_tone_a5.wav"),
+        sr,
+        1,
+        16,
+        false,
+        &tone(880.0, sr, 1.0, 0.3),
+    );
     write_wav(&dir.path().join("b_noise.wav"), sr, 1, 16, false, &noise);
-    write_wav(&dir.path().join("c_tone_a4.wav"), sr, 2, 24, false, &tone(440.0, sr, 1.0, 0.35));
+    write_wav(
+        &dir.path().join("c_tone_a4.wav"),
+        sr,
+        2,
+        24,
+        false,
+        &tone(440.0, sr, 1.0, 0.35),
+    );
     std::fs::write(dir.path().join("notes.txt"), "not audio").unwrap();
     let ranked = similar(dir.path(), &dir.path().join("seed.wav")).unwrap();
-    let names: Vec<_> = ranked.iter().map(|(p, _)| p.file_name().unwrap().to_str().unwrap().to_string()).collect();
-    assert_eq!(names, ["c_tone_a4.wav", "a_tone_a5.wav", "b_noise.wav"], "{ranked:?}");
+    let names: Vec<_> = ranked
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["c_tone_a4.wav", "a_tone_a5.wav", "b_noise.wav"],
+        "{ranked:?}"
+    );
     assert!(ranked[0].1 > 0.99 && ranked[2].1 < ranked[1].1);
     let seed = Profile::from_wav(&dir.path().join("seed.wav")).unwrap();
     assert!((Profile::cosine(&seed, &seed) - 1.0).abs() < 1e-6);
@@ -142,5 +201,8 @@ fn similar_ranks_the_closer_sound_first() {
     let mut out = Vec::new();
     run_to(&a, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.lines().nth(1).unwrap().contains("c_tone_a4.wav"), "{text}");
+    assert!(
+        text.lines().nth(1).unwrap().contains("c_tone_a4.wav"),
+        "{text}"
+    );
 }

@@ -41,7 +41,13 @@ fn argmax(x: &[f32]) -> usize {
 fn sine_centroid_is_its_frequency_and_chroma_peaks_at_its_pitch_class() {
     let cfg = AnalyzerConfig::new(SR);
     // (frequency, pitch class): A4, C4, E5, G3, F#6
-    for (f, pc) in [(440.0, 9), (261.63, 0), (659.26, 4), (196.0, 7), (1479.98, 6)] {
+    for (f, pc) in [
+        (440.0, 9),
+        (261.63, 0),
+        (659.26, 4),
+        (196.0, 7),
+        (1479.98, 6),
+    ] {
         let a = analyze_samples(&sine(f, 1.0, 0.5), cfg).unwrap();
         let inner = interior(&a.frames, cfg);
         let mean = inner.iter().map(|x| x.centroid).sum::<f32>() / inner.len() as f32;
@@ -49,10 +55,18 @@ fn sine_centroid_is_its_frequency_and_chroma_peaks_at_its_pitch_class() {
         // tail has more bins above the tone than below), in librosa as here.
         assert!((mean - f).abs() < 0.015 * f, "{f} Hz: mean centroid {mean}");
         for fr in inner {
-            assert!((fr.centroid - f).abs() < 0.03 * f, "{f} Hz: centroid {}", fr.centroid);
+            assert!(
+                (fr.centroid - f).abs() < 0.03 * f,
+                "{f} Hz: centroid {}",
+                fr.centroid
+            );
             assert_eq!(argmax(&fr.chroma), pc, "{f} Hz: chroma {:?}", fr.chroma);
             assert!(fr.flatness < 1e-3, "{f} Hz: flatness {}", fr.flatness);
-            assert!((fr.rms - 0.5 / 2f32.sqrt()).abs() < 2e-3, "{f} Hz: rms {}", fr.rms);
+            assert!(
+                (fr.rms - 0.5 / 2f32.sqrt()).abs() < 2e-3,
+                "{f} Hz: rms {}",
+                fr.rms
+            );
         }
     }
 }
@@ -69,7 +83,10 @@ fn white_noise_flatness_is_that_of_an_exponential_power_spectrum() {
     let inner = interior(&a.frames, cfg);
     let mean = inner.iter().map(|f| f.flatness as f64).sum::<f64>() / inner.len() as f64;
     let expected = (-0.577_215_664_9f64).exp();
-    assert!((mean - expected).abs() < 0.03, "mean flatness {mean}, expected {expected}");
+    assert!(
+        (mean - expected).abs() < 0.03,
+        "mean flatness {mean}, expected {expected}"
+    );
     assert!(inner.iter().all(|f| f.flatness > 0.4));
 }
 
@@ -101,7 +118,11 @@ fn f_measure(truth: &[f64], found: &[f64], tol: f64) -> f64 {
 #[test]
 fn clicks_are_detected_within_10_ms_with_f_measure_one() {
     for (fft, hop) in [(2048, 512), (1024, 256), (4096, 1024)] {
-        let cfg = AnalyzerConfig { sample_rate: SR, fft, hop };
+        let cfg = AnalyzerConfig {
+            sample_rate: SR,
+            fft,
+            hop,
+        };
         let mut n = Noise(42);
         let len = SR as usize * 10;
         let mut x: Vec<f32> = (0..len).map(|_| 0.002 * n.gauss()).collect();
@@ -124,7 +145,14 @@ fn clicks_are_detected_within_10_ms_with_f_measure_one() {
         if f < 1.0 {
             eprintln!("truth {truth:?}\nfound {found:?}");
         }
-        assert_eq!(f, 1.0, "fft {fft} hop {hop}: {} clicks, {} onsets, worst error {:.1} ms", truth.len(), found.len(), worst * 1e3);
+        assert_eq!(
+            f,
+            1.0,
+            "fft {fft} hop {hop}: {} clicks, {} onsets, worst error {:.1} ms",
+            truth.len(),
+            found.len(),
+            worst * 1e3
+        );
     }
 }
 
@@ -142,10 +170,19 @@ fn click_track_at_120_bpm_gives_tempo_120() {
         click_at(&mut x, at, if i % 4 == 0 { 0.9 } else { 0.6 });
     }
     let a = analyze_samples(&x, cfg).unwrap();
-    assert!((a.summary.bpm - 120.0).abs() <= 1.0, "global tempo {}", a.summary.bpm);
+    assert!(
+        (a.summary.bpm - 120.0).abs() <= 1.0,
+        "global tempo {}",
+        a.summary.bpm
+    );
     // The running estimate settles once it has seen a few seconds.
     let late = &a.frames[a.frames.len() * 2 / 3..];
     for f in late {
-        assert!((f.bpm - 120.0).abs() <= 1.0, "running tempo {} at {:.2} s", f.bpm, f.time);
+        assert!(
+            (f.bpm - 120.0).abs() <= 1.0,
+            "running tempo {} at {:.2} s",
+            f.bpm,
+            f.time
+        );
     }
 }

@@ -24,7 +24,11 @@ fn series(run: &serde_json::Value, key: &str) -> Vec<f64> {
 
 /// Max relative error over frames; values below 1e-9 of the series' peak compare absolutely.
 fn check(name: &str, fft: usize, key: &str, ours: &[f64], theirs: &[f64], rel: f64) {
-    assert_eq!(ours.len(), theirs.len(), "{name} fft {fft}: {key} frame count");
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "{name} fft {fft}: {key} frame count"
+    );
     let peak = theirs.iter().fold(0.0f64, |a, b| a.max(b.abs()));
     for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
         let err = (a - b).abs();
@@ -47,14 +51,51 @@ fn weft_agrees_with_librosa_within_1e_3() {
         for run in doc["runs"].as_array().unwrap() {
             let fft = run["fft"].as_u64().unwrap() as usize;
             let hop = run["hop"].as_u64().unwrap() as usize;
-            let (_, a) = analyze_file(&Path::new(FIXTURES).join(format!("{name}.wav")), fft, hop).unwrap();
-            let get = |f: fn(&Features) -> f32| a.frames.iter().map(|x| f(x) as f64).collect::<Vec<_>>();
+            let (_, a) =
+                analyze_file(&Path::new(FIXTURES).join(format!("{name}.wav")), fft, hop).unwrap();
+            let get =
+                |f: fn(&Features) -> f32| a.frames.iter().map(|x| f(x) as f64).collect::<Vec<_>>();
             check(name, fft, "rms", &get(|f| f.rms), &series(run, "rms"), 1e-3);
-            check(name, fft, "centroid", &get(|f| f.centroid), &series(run, "centroid"), 1e-3);
-            check(name, fft, "bandwidth", &get(|f| f.bandwidth), &series(run, "bandwidth"), 1e-3);
-            check(name, fft, "rolloff", &get(|f| f.rolloff), &series(run, "rolloff"), 1e-3);
-            check(name, fft, "flatness", &get(|f| f.flatness), &series(run, "flatness"), 1e-3);
-            check(name, fft, "flux", &get(|f| f.flux), &series(run, "flux"), 1e-3);
+            check(
+                name,
+                fft,
+                "centroid",
+                &get(|f| f.centroid),
+                &series(run, "centroid"),
+                1e-3,
+            );
+            check(
+                name,
+                fft,
+                "bandwidth",
+                &get(|f| f.bandwidth),
+                &series(run, "bandwidth"),
+                1e-3,
+            );
+            check(
+                name,
+                fft,
+                "rolloff",
+                &get(|f| f.rolloff),
+                &series(run, "rolloff"),
+                1e-3,
+            );
+            check(
+                name,
+                fft,
+                "flatness",
+                &get(|f| f.flatness),
+                &series(run, "flatness"),
+                1e-3,
+            );
+            check(
+                name,
+                fft,
+                "flux",
+                &get(|f| f.flux),
+                &series(run, "flux"),
+                1e-3,
+            );
             let chroma = run["chroma"].as_array().unwrap();
             for pc in 0..12 {
                 let theirs: Vec<f64> = chroma.iter().map(|fr| fr[pc].as_f64().unwrap()).collect();

@@ -24,7 +24,9 @@ fn frames_flow_at_the_hop_rate_and_stop_cleanly() {
     let (tx, rx) = sync_channel(4096);
     let handle = live::spawn(cons, cfg, tx).unwrap();
     let n = 44_100usize;
-    let tone: Vec<f32> = (0..n).map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 44_100.0).sin()).collect();
+    let tone: Vec<f32> = (0..n)
+        .map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 44_100.0).sin())
+        .collect();
     for block in tone.chunks(512) {
         while prod.push_entire_slice(block).is_err() {
             std::thread::sleep(Duration::from_millis(1));
@@ -32,12 +34,20 @@ fn frames_flow_at_the_hop_rate_and_stop_cleanly() {
     }
     // Frame t is complete once sample t·hop + fft/2 has arrived.
     let expected = ((n - cfg.fft / 2) / cfg.hop + 1) as u64;
-    assert!(wait_until(|| handle.stats().frames == expected), "frames {:?}", handle.stats());
+    assert!(
+        wait_until(|| handle.stats().frames == expected),
+        "frames {:?}",
+        handle.stats()
+    );
     let got: Vec<_> = rx.try_iter().collect();
     assert_eq!(got.len() as u64, expected);
     assert!(got.windows(2).all(|w| w[1].frame == w[0].frame + 1));
     let mid = &got[got.len() / 2];
-    assert!((mid.centroid - 440.0).abs() < 0.03 * 440.0, "centroid {}", mid.centroid);
+    assert!(
+        (mid.centroid - 440.0).abs() < 0.03 * 440.0,
+        "centroid {}",
+        mid.centroid
+    );
     let stats = handle.stop();
     assert!(stats.finished);
     assert_eq!(stats.dropped, 0);
@@ -50,7 +60,9 @@ fn a_full_channel_drops_and_counts_frames_without_blocking() {
     let (mut prod, cons) = rtrb::RingBuffer::<f32>::new(1 << 16);
     let (tx, rx) = sync_channel(2);
     let handle = live::spawn(cons, cfg, tx).unwrap();
-    let noise: Vec<f32> = (0..48_000).map(|i| ((i as u64 * 7919 % 1000) as f32 / 1000.0) - 0.5).collect();
+    let noise: Vec<f32> = (0..48_000)
+        .map(|i| ((i as u64 * 7919 % 1000) as f32 / 1000.0) - 0.5)
+        .collect();
     prod.push_entire_slice(&noise).unwrap();
     let expected = ((48_000 - cfg.fft / 2) / cfg.hop + 1) as u64;
     assert!(wait_until(|| handle.stats().frames == expected));
@@ -81,6 +93,10 @@ fn thread_ends_when_the_producer_is_dropped_or_the_receiver_is_gone() {
 fn invalid_settings_are_refused_before_a_thread_starts() {
     let (_prod, cons) = rtrb::RingBuffer::<f32>::new(16);
     let (tx, _rx) = sync_channel(1);
-    let cfg = AnalyzerConfig { sample_rate: 44_100, fft: 100, hop: 50 };
+    let cfg = AnalyzerConfig {
+        sample_rate: 44_100,
+        fft: 100,
+        hop: 50,
+    };
     assert!(live::spawn(cons, cfg, tx).is_err());
 }

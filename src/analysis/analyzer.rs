@@ -129,7 +129,10 @@ impl Analyzer {
         let mut rest = mono;
         while !rest.is_empty() {
             let take = (n - self.filled).min(rest.len());
-            for (d, s) in self.buf[self.filled..self.filled + take].iter_mut().zip(rest) {
+            for (d, s) in self.buf[self.filled..self.filled + take]
+                .iter_mut()
+                .zip(rest)
+            {
                 *d = *s as f64;
             }
             self.filled += take;
@@ -163,7 +166,12 @@ impl Analyzer {
         self.fft
             .process_with_scratch(&mut self.fft_in, &mut self.spectrum, &mut self.scratch)
             .expect("buffers are sized by the plan");
-        for ((m, p), c) in self.mag.iter_mut().zip(self.power.iter_mut()).zip(&self.spectrum) {
+        for ((m, p), c) in self
+            .mag
+            .iter_mut()
+            .zip(self.power.iter_mut())
+            .zip(&self.spectrum)
+        {
             *p = c.norm_sqr();
             *m = p.sqrt();
         }
@@ -252,7 +260,9 @@ mod tests {
     #[test]
     fn chunking_does_not_change_results() {
         let cfg = AnalyzerConfig::new(44100);
-        let x: Vec<f32> = (0..20000).map(|i| ((i * 31 % 97) as f32 / 97.0 - 0.5) * (i as f32 * 0.001).sin()).collect();
+        let x: Vec<f32> = (0..20000)
+            .map(|i| ((i * 31 % 97) as f32 / 97.0 - 0.5) * (i as f32 * 0.001).sin())
+            .collect();
         let whole = frames_of(&x, cfg);
         let mut a = Analyzer::new(cfg).unwrap();
         let mut parts = Vec::new();
@@ -280,7 +290,10 @@ mod tests {
     fn silence_gives_finite_zero_features() {
         let fs = frames_of(&[0.0; 4096], AnalyzerConfig::new(44100));
         for f in fs {
-            assert_eq!((f.rms, f.centroid, f.bandwidth, f.flux), (0.0, 0.0, 0.0, 0.0));
+            assert_eq!(
+                (f.rms, f.centroid, f.bandwidth, f.flux),
+                (0.0, 0.0, 0.0, 0.0)
+            );
             assert_eq!(f.flatness, 1.0);
             assert!(!f.onset);
             assert!(f.bands.iter().all(|b| *b == spectral::BAND_FLOOR_DB));
@@ -290,7 +303,11 @@ mod tests {
     #[test]
     fn bad_config_is_rejected() {
         for (fft, hop) in [(256, 64), (16384, 512), (2048, 0), (2048, 4096)] {
-            let cfg = AnalyzerConfig { sample_rate: 44100, fft, hop };
+            let cfg = AnalyzerConfig {
+                sample_rate: 44100,
+                fft,
+                hop,
+            };
             assert!(Analyzer::new(cfg).is_err());
         }
     }

@@ -53,7 +53,13 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalysisEr
             serde_json::to_writer_pretty(&mut *out, &rows).map_err(|e| io(e.into()))?;
             writeln!(out).map_err(io)?;
         } else {
-            writeln!(out, "files in {} most like {}:", dir.display(), args.file.display()).map_err(io)?;
+            writeln!(
+                out,
+                "files in {} most like {}:",
+                dir.display(),
+                args.file.display()
+            )
+            .map_err(io)?;
             for (p, s) in &ranked {
                 writeln!(out, "{s:8.4}  {}", p.display()).map_err(io)?;
             }
@@ -123,7 +129,12 @@ struct FileJson<'a> {
     frames: Vec<FrameJson<'a>>,
 }
 
-fn write_json(path: &Path, wav: &MonoWav, a: &Analysis, out: &mut impl Write) -> serde_json::Result<()> {
+fn write_json(
+    path: &Path,
+    wav: &MonoWav,
+    a: &Analysis,
+    out: &mut impl Write,
+) -> serde_json::Result<()> {
     let doc = FileJson {
         file: path.display().to_string(),
         sample_rate: wav.sample_rate,
@@ -138,9 +149,16 @@ fn write_json(path: &Path, wav: &MonoWav, a: &Analysis, out: &mut impl Write) ->
     serde_json::to_writer(out, &doc)
 }
 
-const PITCH: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+const PITCH: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
 
-fn write_summary(path: &Path, wav: &MonoWav, a: &Analysis, out: &mut impl Write) -> std::io::Result<()> {
+fn write_summary(
+    path: &Path,
+    wav: &MonoWav,
+    a: &Analysis,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let s = &a.summary;
     writeln!(
         out,
@@ -162,12 +180,22 @@ fn write_summary(path: &Path, wav: &MonoWav, a: &Analysis, out: &mut impl Write)
         ("rolloff", s.mean.rolloff, s.std.rolloff, " Hz"),
         ("flatness", s.mean.flatness, s.std.flatness, ""),
         ("flux", s.mean.flux, s.std.flux, ""),
-        ("onset strength", s.mean.onset_strength, s.std.onset_strength, ""),
+        (
+            "onset strength",
+            s.mean.onset_strength,
+            s.std.onset_strength,
+            "",
+        ),
     ];
     for (name, m, sd, unit) in rows {
-        writeln!(out, "  {name:<15} mean {m:>12.5}{unit}  std {sd:>12.5}{unit}")?;
+        writeln!(
+            out,
+            "  {name:<15} mean {m:>12.5}{unit}  std {sd:>12.5}{unit}"
+        )?;
     }
-    let top = (0..12).max_by(|x, y| s.chroma_mean[*x].total_cmp(&s.chroma_mean[*y])).unwrap_or(0);
+    let top = (0..12)
+        .max_by(|x, y| s.chroma_mean[*x].total_cmp(&s.chroma_mean[*y]))
+        .unwrap_or(0);
     write!(out, "  chroma (mean)  ")?;
     for (p, c) in PITCH.iter().zip(&s.chroma_mean) {
         write!(out, "{p}:{c:.2} ")?;

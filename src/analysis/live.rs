@@ -115,7 +115,9 @@ fn run(
             std::thread::sleep(idle);
             continue;
         }
-        let Ok(chunk) = tap.read_chunk(n) else { continue };
+        let Ok(chunk) = tap.read_chunk(n) else {
+            continue;
+        };
         let (a, b) = chunk.as_slices();
         let (mut frames, mut dropped) = (0u64, 0u64);
         for part in [a, b] {

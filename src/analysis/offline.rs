@@ -114,7 +114,12 @@ impl Summary {
         }
         let bpm = if period > 0.0 {
             let mut ac = vec![0.0; tempo::scratch_len(n)];
-            tempo::estimate(|i| frames[i].onset_strength as f64, n, 1.0 / period, &mut ac) as f32
+            tempo::estimate(
+                |i| frames[i].onset_strength as f64,
+                n,
+                1.0 / period,
+                &mut ac,
+            ) as f32
         } else {
             0.0
         };
@@ -125,7 +130,11 @@ impl Summary {
             std: Scalars::from_array(std),
             chroma_mean,
             chroma_std,
-            onsets: frames.iter().filter(|f| f.onset).map(|f| f.onset_time).collect(),
+            onsets: frames
+                .iter()
+                .filter(|f| f.onset)
+                .map(|f| f.onset_time)
+                .collect(),
             bpm,
         }
     }
@@ -147,7 +156,11 @@ pub fn analyze_samples(samples: &[f32], config: AnalyzerConfig) -> Result<Analys
 }
 
 /// Reads `path` and analyses it at its own sample rate with the given frame settings.
-pub fn analyze_file(path: &Path, fft: usize, hop: usize) -> Result<(MonoWav, Analysis), AnalysisError> {
+pub fn analyze_file(
+    path: &Path,
+    fft: usize,
+    hop: usize,
+) -> Result<(MonoWav, Analysis), AnalysisError> {
     let wav = wav::read_mono(path)?;
     let cfg = AnalyzerConfig {
         sample_rate: wav.sample_rate,

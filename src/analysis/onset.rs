@@ -107,10 +107,13 @@ impl PeakPicker {
         let xc = self.at(1);
         let next = self.at(0);
         let is_peak = xc >= next && (2..=self.cfg.pre_max + 1).all(|b| self.at(b) <= xc);
-        let mean = (2..self.cfg.pre_avg + 2).map(|b| self.at(b)).sum::<f64>() / self.cfg.pre_avg as f64;
+        let mean =
+            (2..self.cfg.pre_avg + 2).map(|b| self.at(b)).sum::<f64>() / self.cfg.pre_avg as f64;
         // The level seen before the candidate, so a peak does not raise its own bar.
         let threshold = mean + self.cfg.delta * self.level.max(self.cfg.floor);
-        let waited = self.last_onset.is_none_or(|l| c >= l + self.cfg.wait as u64);
+        let waited = self
+            .last_onset
+            .is_none_or(|l| c >= l + self.cfg.wait as u64);
         self.level = (self.level * self.cfg.release).max(xc);
         if is_peak && xc > 0.0 && xc >= threshold && waited {
             self.last_onset = Some(c);
@@ -134,7 +137,10 @@ mod tests {
 
     fn run(xs: &[f64]) -> Vec<u64> {
         let mut p = PeakPicker::new(PickerConfig::for_frame_rate(86.0));
-        xs.iter().filter_map(|x| p.push(*x)).map(|d| d.frame).collect()
+        xs.iter()
+            .filter_map(|x| p.push(*x))
+            .map(|d| d.frame)
+            .collect()
     }
 
     #[test]

@@ -46,7 +46,9 @@ impl Profile {
             let m = s / n;
             [m as f32, (q / n - m * m).max(0.0).sqrt() as f32]
         };
-        let loud = |x: &Features| ((20.0 * (x.rms as f64).max(1e-10).log10() + 100.0) / 100.0).clamp(0.0, 1.0);
+        let loud = |x: &Features| {
+            ((20.0 * (x.rms as f64).max(1e-10).log10() + 100.0) / 100.0).clamp(0.0, 1.0)
+        };
         let hz = PROFILE_HZ as f64;
         let mut v = [0.0f32; PROFILE_LEN];
         let mut parts: Vec<f32> = Vec::with_capacity(PROFILE_LEN);

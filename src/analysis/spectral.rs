@@ -25,7 +25,9 @@ pub fn hann(n: usize) -> Vec<f64> {
 
 /// Centre frequency of each rFFT bin: `librosa.fft_frequencies(sr, n_fft)`.
 pub fn fft_frequencies(sr: f64, n_fft: usize) -> Vec<f64> {
-    (0..=n_fft / 2).map(|k| k as f64 * sr / n_fft as f64).collect()
+    (0..=n_fft / 2)
+        .map(|k| k as f64 * sr / n_fft as f64)
+        .collect()
 }
 
 /// Spectral centroid, bandwidth (p = 2) and the L1 norm of `mag`.

@@ -35,7 +35,9 @@ pub fn estimate(env: impl Fn(usize) -> f64, n: usize, fps: f64, ac: &mut [f64]) 
     let lags = scratch_len(n).min(ac.len()).min(n);
     for (lag, a) in ac.iter_mut().enumerate().take(lags) {
         // Normalised by overlap so long lags are not penalised by fewer terms.
-        let s: f64 = (lag..n).map(|i| (env(i) - mean) * (env(i - lag) - mean)).sum();
+        let s: f64 = (lag..n)
+            .map(|i| (env(i) - mean) * (env(i - lag) - mean))
+            .sum();
         *a = s / (n - lag) as f64;
     }
     if ac[0] <= 0.0 {
@@ -83,7 +85,9 @@ pub fn estimate(env: impl Fn(usize) -> f64, n: usize, fps: f64, ac: &mut [f64]) 
         let centre = m * l0;
         if centre + m + 1 < lags {
             let lo = centre - m;
-            let peak = (lo..=centre + m).max_by(|&a, &b| ac[a].total_cmp(&ac[b])).unwrap_or(centre);
+            let peak = (lo..=centre + m)
+                .max_by(|&a, &b| ac[a].total_cmp(&ac[b]))
+                .unwrap_or(centre);
             if peak > lo && peak < centre + m && ac[peak] > 0.3 * ac[l0].max(score(l0)) {
                 lag = (peak as f64 + parabolic(ac, peak)) / m as f64;
                 break;

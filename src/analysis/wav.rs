@@ -34,7 +34,9 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
     let mut reader = hound::WavReader::open(path).map_err(|e| err(describe(e)))?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(err("not a usable WAV file: zero channels or sample rate".into()));
+        return Err(err(
+            "not a usable WAV file: zero channels or sample rate".into()
+        ));
     }
     let declared = reader.len() as usize;
     let channels = spec.channels as usize;
