@@ -34,6 +34,8 @@ enum Command {
     Devices(weft::audio::DevicesArgs),
     #[command(flatten)]
     Logs(weft::logs::cli::Command),
+    /// Features of a WAV file with the live analyzer's code (or --similar DIR FILE).
+    Analyze(weft::analysis::cli::AnalyzeArgs),
     /// Train the note LSTM on a folder of MIDI files (or evaluate it with --eval-only).
     Train(weft::lstm::cli::TrainArgs),
 }
@@ -365,6 +367,9 @@ fn main() -> ExitCode {
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
         Some(Command::Logs(c)) => weft::logs::cli::run(c).map(|_| ExitCode::SUCCESS),
+        Some(Command::Analyze(a)) => weft::analysis::cli::run(&a)
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Into::into),
         Some(Command::Train(a)) => weft::lstm::cli::run(&a)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),

@@ -1,0 +1,314 @@
+//! The streaming analyzer: collects samples into overlapping frames, runs one Hann-windowed
+//! real FFT per hop and computes every per-frame feature from it.
+//!
+//! Frames are centred as in librosa (`center=True`, zero padding): the frame buffer starts
+//! with `fft / 2` zeros, so frame `t` is centred on input sample `t · hop` and becomes
+//! available once sample `t · hop + fft / 2` has arrived. [`Analyzer::finish`] appends the
+//! trailing `fft / 2` zeros for offline use, giving librosa's `1 + len / hop` frames.
+//!
+//! All buffers are allocated in [`Analyzer::new`]; [`Analyzer::push`] does not allocate.
+
+use super::onset::{PeakPicker, PickerConfig};
+use super::spectral::{self, Filterbank};
+use super::tempo::TempoTracker;
+use super::{AnalysisError, AnalyzerConfig, Features};
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+use std::sync::Arc;
+
+/// Compression constant of the onset envelope: `ln(1 + γ · mel magnitude)`.
+pub const ONSET_GAMMA: f64 = 10.0;
+
+/// Streaming feature extractor; see the module docs.
+pub struct Analyzer {
+    cfg: AnalyzerConfig,
+    window: Vec<f64>,
+    freqs: Vec<f64>,
+    fft: Arc<dyn RealToComplex<f64>>,
+    /// Sample buffer of one frame; `filled` samples are valid.
+    buf: Vec<f64>,
+    filled: usize,
+    fft_in: Vec<f64>,
+    spectrum: Vec<Complex<f64>>,
+    scratch: Vec<Complex<f64>>,
+    mag: Vec<f64>,
+    prev_mag: Vec<f64>,
+    power: Vec<f64>,
+    mel: Filterbank,
+    mel_out: Vec<f64>,
+    mel_log: Vec<f64>,
+    prev_mel_log: Vec<f64>,
+    chroma: Filterbank,
+    chroma_out: [f64; 12],
+    bands: Vec<(usize, usize)>,
+    picker: PeakPicker,
+    tempo: TempoTracker,
+    frame: u64,
+    features: Features,
+}
+
+impl Analyzer {
+    /// Builds an analyzer, allocating every buffer it will use.
+    pub fn new(cfg: AnalyzerConfig) -> Result<Self, AnalysisError> {
+        cfg.validate()?;
+        let sr = cfg.sample_rate as f64;
+        let n = cfg.fft;
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+        let bins = n / 2 + 1;
+        let fps = cfg.frame_rate();
+        let mut a = Analyzer {
+            window: spectral::hann(n),
+            freqs: spectral::fft_frequencies(sr, n),
+            fft_in: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+            buf: vec![0.0; n],
+            filled: 0,
+            mag: vec![0.0; bins],
+            prev_mag: vec![0.0; bins],
+            power: vec![0.0; bins],
+            mel: spectral::mel_filterbank(sr, n, spectral::N_MELS),
+            mel_out: vec![0.0; spectral::N_MELS],
+            mel_log: vec![0.0; spectral::N_MELS],
+            prev_mel_log: vec![0.0; spectral::N_MELS],
+            chroma: spectral::chroma_filterbank(sr, n),
+            chroma_out: [0.0; 12],
+            bands: spectral::band_ranges(sr, n),
+            picker: PeakPicker::new(PickerConfig::for_frame_rate(fps)),
+            tempo: TempoTracker::new(fps),
+            frame: 0,
+            features: Features::default(),
+            cfg,
+        };
+        a.reset();
+        Ok(a)
+    }
+
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.cfg
+    }
+
+    /// Returns to the state right after construction (start of a new stream).
+    pub fn reset(&mut self) {
+        self.buf.iter_mut().for_each(|x| *x = 0.0);
+        self.filled = self.cfg.fft / 2;
+        self.prev_mag.iter_mut().for_each(|x| *x = 0.0);
+        self.prev_mel_log.iter_mut().for_each(|x| *x = 0.0);
+        self.picker.reset();
+        self.tempo.reset();
+        self.frame = 0;
+        self.features = Features::default();
+    }
+
+    /// Latency from an input sample to the frame centred on it: `fft / 2` samples.
+    pub fn frame_latency_samples(&self) -> usize {
+        self.cfg.fft / 2
+    }
+
+    /// Latency from an onset to the frame that reports it: the envelope peaks at the frame
+    /// centred [`Self::onset_bias`] samples before the onset, the picker confirms it one hop
+    /// later, and that frame is complete `fft/2` samples after its centre:
+    /// `fft/4 + 3·hop/2` samples (1280 = 29.0 ms at 44.1 kHz, 2048/512).
+    pub fn onset_latency_samples(&self) -> usize {
+        (self.cfg.fft / 2 + self.cfg.hop).saturating_sub(self.onset_bias().round() as usize)
+    }
+
+    /// Where an onset lies relative to the centre of the frame at which the onset envelope
+    /// peaks, in samples: `fft/4 − hop/2`. The positive difference between frames `t` and
+    /// `t−1` is largest when the onset sits in the middle of the stretch where the Hann
+    /// window falls fastest (around `3·fft/4` of frame `t−1`, `3·fft/4 − hop` of frame `t`),
+    /// i.e. `fft/4 − hop/2` after the centre of frame `t`.
+    pub fn onset_bias(&self) -> f64 {
+        self.cfg.fft as f64 / 4.0 - self.cfg.hop as f64 / 2.0
+    }
+
+    /// Feeds mono samples; calls `on_frame` once for every completed frame.
+    pub fn push(&mut self, mono: &[f32], mut on_frame: impl FnMut(&Features)) {
+        let n = self.cfg.fft;
+        let mut rest = mono;
+        while !rest.is_empty() {
+            let take = (n - self.filled).min(rest.len());
+            for (d, s) in self.buf[self.filled..self.filled + take]
+                .iter_mut()
+                .zip(rest)
+            {
+                *d = *s as f64;
+            }
+            self.filled += take;
+            rest = &rest[take..];
+            if self.filled == n {
+                self.process_frame();
+                on_frame(&self.features);
+                self.buf.copy_within(self.cfg.hop.., 0);
+                self.filled = n - self.cfg.hop;
+            }
+        }
+    }
+
+    /// Ends an offline stream: feeds the trailing `fft / 2` zeros of a centred STFT.
+    pub fn finish(&mut self, mut on_frame: impl FnMut(&Features)) {
+        const ZEROS: [f32; 256] = [0.0; 256];
+        let mut left = self.cfg.fft / 2;
+        while left > 0 {
+            let k = left.min(ZEROS.len());
+            self.push(&ZEROS[..k], &mut on_frame);
+            left -= k;
+        }
+    }
+
+    fn process_frame(&mut self) {
+        let n = self.cfg.fft;
+        let sr = self.cfg.sample_rate as f64;
+        for ((d, s), w) in self.fft_in.iter_mut().zip(&self.buf).zip(&self.window) {
+            *d = s * w;
+        }
+        self.fft
+            .process_with_scratch(&mut self.fft_in, &mut self.spectrum, &mut self.scratch)
+            .expect("buffers are sized by the plan");
+        for ((m, p), c) in self
+            .mag
+            .iter_mut()
+            .zip(self.power.iter_mut())
+            .zip(&self.spectrum)
+        {
+            *p = c.norm_sqr();
+            *m = p.sqrt();
+        }
+
+        let rms = (self.buf.iter().map(|x| x * x).sum::<f64>() / n as f64).sqrt();
+        let (centroid, bandwidth) = spectral::centroid_bandwidth(&self.mag, &self.freqs);
+        let rolloff = spectral::rolloff(&self.mag, &self.freqs, spectral::ROLL_PERCENT);
+        let flatness = spectral::flatness(&self.mag, spectral::FLATNESS_AMIN);
+        let first = self.frame == 0;
+        let flux = if first {
+            0.0
+        } else {
+            spectral::positive_flux(&self.mag, &self.prev_mag)
+        };
+
+        self.mel.apply(&self.mag, &mut self.mel_out);
+        for (l, m) in self.mel_log.iter_mut().zip(&self.mel_out) {
+            *l = (ONSET_GAMMA * m).ln_1p();
+        }
+        let onset_strength = if first {
+            0.0
+        } else {
+            spectral::positive_flux(&self.mel_log, &self.prev_mel_log)
+        };
+        std::mem::swap(&mut self.mag, &mut self.prev_mag);
+        std::mem::swap(&mut self.mel_log, &mut self.prev_mel_log);
+
+        self.chroma.apply(&self.power, &mut self.chroma_out);
+        let cmax = self.chroma_out.iter().fold(0.0f64, |a, c| a.max(*c));
+        let cnorm = if cmax < f64::MIN_POSITIVE { 1.0 } else { cmax };
+
+        let bias = self.onset_bias();
+        let f = &mut self.features;
+        f.frame = self.frame;
+        f.time = self.frame as f64 * self.cfg.hop as f64 / sr;
+        f.rms = rms as f32;
+        f.centroid = centroid as f32;
+        f.bandwidth = bandwidth as f32;
+        f.rolloff = rolloff as f32;
+        f.flatness = flatness as f32;
+        f.flux = flux as f32;
+        f.onset_strength = onset_strength as f32;
+        for (o, c) in f.chroma.iter_mut().zip(&self.chroma_out) {
+            *o = (c / cnorm) as f32;
+        }
+        // `prev_mag` now holds this frame's magnitudes.
+        spectral::bands_db(&self.prev_mag, &self.bands, n, &mut f.bands);
+        match self.picker.push(onset_strength) {
+            // Frames whose window still reaches into the zero lead-in only see the window
+            // filling up; a rise there is the start of the stream, not an onset.
+            Some(d) if d.frame as usize >= n / (2 * self.cfg.hop) => {
+                f.onset = true;
+                f.onset_time = ((d.frame as f64 + d.offset) * self.cfg.hop as f64 + bias) / sr;
+            }
+            _ => {
+                f.onset = false;
+                f.onset_time = 0.0;
+            }
+        }
+        f.bpm = self.tempo.push(onset_strength) as f32;
+        self.frame += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames_of(samples: &[f32], cfg: AnalyzerConfig) -> Vec<Features> {
+        let mut a = Analyzer::new(cfg).unwrap();
+        let mut out = Vec::new();
+        a.push(samples, |f| out.push(*f));
+        a.finish(|f| out.push(*f));
+        out
+    }
+
+    #[test]
+    fn frame_count_matches_librosa_centred_stft() {
+        let cfg = AnalyzerConfig::new(22050);
+        for len in [0usize, 1, 511, 512, 513, 5000] {
+            let n = frames_of(&vec![0.1; len], cfg).len();
+            assert_eq!(n, 1 + len / cfg.hop, "len {len}");
+        }
+    }
+
+    #[test]
+    fn chunking_does_not_change_results() {
+        let cfg = AnalyzerConfig::new(44100);
+        let x: Vec<f32> = (0..20000)
+            .map(|i| ((i * 31 % 97) as f32 / 97.0 - 0.5) * (i as f32 * 0.001).sin())
+            .collect();
+        let whole = frames_of(&x, cfg);
+        let mut a = Analyzer::new(cfg).unwrap();
+        let mut parts = Vec::new();
+        for c in x.chunks(37) {
+            a.push(c, |f| parts.push(*f));
+        }
+        a.finish(|f| parts.push(*f));
+        assert_eq!(whole, parts);
+    }
+
+    #[test]
+    fn reset_restores_the_initial_state() {
+        let cfg = AnalyzerConfig::new(44100);
+        let x: Vec<f32> = (0..9000).map(|i| (i as f32 * 0.05).sin()).collect();
+        let mut a = Analyzer::new(cfg).unwrap();
+        let mut first = Vec::new();
+        a.push(&x, |f| first.push(*f));
+        a.reset();
+        let mut second = Vec::new();
+        a.push(&x, |f| second.push(*f));
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn silence_gives_finite_zero_features() {
+        let fs = frames_of(&[0.0; 4096], AnalyzerConfig::new(44100));
+        for f in fs {
+            assert_eq!(
+                (f.rms, f.centroid, f.bandwidth, f.flux),
+                (0.0, 0.0, 0.0, 0.0)
+            );
+            assert_eq!(f.flatness, 1.0);
+            assert!(!f.onset);
+            assert!(f.bands.iter().all(|b| *b == spectral::BAND_FLOOR_DB));
+        }
+    }
+
+    #[test]
+    fn bad_config_is_rejected() {
+        for (fft, hop) in [(256, 64), (16384, 512), (2048, 0), (2048, 4096)] {
+            let cfg = AnalyzerConfig {
+                sample_rate: 44100,
+                fft,
+                hop,
+            };
+            assert!(Analyzer::new(cfg).is_err());
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Offline analysis: a whole recording through the same [`Analyzer`] the live thread uses,
+//! plus the per-file summary (mean / standard deviation of every feature, mean chroma,
+//! onset list and a global tempo estimate over the full onset envelope).
+
+use super::wav::{self, MonoWav};
+use super::{tempo, AnalysisError, Analyzer, AnalyzerConfig, Features};
+use std::path::Path;
+
+/// Per-frame features of a recording and their summary.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub config: AnalyzerConfig,
+    /// Number of samples analysed (mono).
+    pub samples: usize,
+    pub frames: Vec<Features>,
+    pub summary: Summary,
+}
+
+/// Mean and standard deviation of the scalar features.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Scalars {
+    pub rms: f32,
+    pub centroid: f32,
+    pub bandwidth: f32,
+    pub rolloff: f32,
+    pub flatness: f32,
+    pub flux: f32,
+    pub onset_strength: f32,
+}
+
+impl Scalars {
+    fn of(f: &Features) -> [f64; 7] {
+        [
+            f.rms as f64,
+            f.centroid as f64,
+            f.bandwidth as f64,
+            f.rolloff as f64,
+            f.flatness as f64,
+            f.flux as f64,
+            f.onset_strength as f64,
+        ]
+    }
+    fn from_array(a: [f64; 7]) -> Self {
+        Scalars {
+            rms: a[0] as f32,
+            centroid: a[1] as f32,
+            bandwidth: a[2] as f32,
+            rolloff: a[3] as f32,
+            flatness: a[4] as f32,
+            flux: a[5] as f32,
+            onset_strength: a[6] as f32,
+        }
+    }
+}
+
+/// Summary of a run of frames.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Seconds covered by the frames (`frames · hop / sample_rate`).
+    pub duration: f64,
+    pub frames: usize,
+    pub mean: Scalars,
+    pub std: Scalars,
+    pub chroma_mean: [f32; 12],
+    pub chroma_std: [f32; 12],
+    /// Estimated onset times in seconds.
+    pub onsets: Vec<f64>,
+    /// Tempo over the whole envelope (0 when none is found).
+    pub bpm: f32,
+}
+
+impl Summary {
+    /// Summarises frames of one stream (consecutive, as the analyzer emits them).
+    pub fn from_frames(frames: &[Features]) -> Summary {
+        let n = frames.len();
+        if n == 0 {
+            return Summary::default();
+        }
+        let period = if n >= 2 {
+            frames[1].time - frames[0].time
+        } else {
+            0.0
+        };
+        let mut sum = [0.0f64; 7];
+        let mut sq = [0.0f64; 7];
+        let mut csum = [0.0f64; 12];
+        let mut csq = [0.0f64; 12];
+        for f in frames {
+            for (i, v) in Scalars::of(f).into_iter().enumerate() {
+                sum[i] += v;
+                sq[i] += v * v;
+            }
+            for (i, c) in f.chroma.iter().enumerate() {
+                csum[i] += *c as f64;
+                csq[i] += (*c as f64).powi(2);
+            }
+        }
+        let nf = n as f64;
+        let mean_std = |s: f64, q: f64| {
+            let m = s / nf;
+            (m, (q / nf - m * m).max(0.0).sqrt())
+        };
+        let mut mean = [0.0; 7];
+        let mut std = [0.0; 7];
+        for i in 0..7 {
+            (mean[i], std[i]) = mean_std(sum[i], sq[i]);
+        }
+        let mut chroma_mean = [0.0f32; 12];
+        let mut chroma_std = [0.0f32; 12];
+        for i in 0..12 {
+            let (m, s) = mean_std(csum[i], csq[i]);
+            chroma_mean[i] = m as f32;
+            chroma_std[i] = s as f32;
+        }
+        let bpm = if period > 0.0 {
+            let mut ac = vec![0.0; tempo::scratch_len(n)];
+            tempo::estimate(
+                |i| frames[i].onset_strength as f64,
+                n,
+                1.0 / period,
+                &mut ac,
+            ) as f32
+        } else {
+            0.0
+        };
+        Summary {
+            duration: nf * period,
+            frames: n,
+            mean: Scalars::from_array(mean),
+            std: Scalars::from_array(std),
+            chroma_mean,
+            chroma_std,
+            onsets: frames
+                .iter()
+                .filter(|f| f.onset)
+                .map(|f| f.onset_time)
+                .collect(),
+            bpm,
+        }
+    }
+}
+
+/// Analyses mono samples at `config` (a centred STFT over the whole signal).
+pub fn analyze_samples(samples: &[f32], config: AnalyzerConfig) -> Result<Analysis, AnalysisError> {
+    let mut a = Analyzer::new(config)?;
+    let mut frames = Vec::with_capacity(1 + samples.len() / config.hop);
+    a.push(samples, |f| frames.push(*f));
+    a.finish(|f| frames.push(*f));
+    let summary = Summary::from_frames(&frames);
+    Ok(Analysis {
+        config,
+        samples: samples.len(),
+        frames,
+        summary,
+    })
+}
+
+/// Reads `path` and analyses it at its own sample rate with the given frame settings.
+pub fn analyze_file(
+    path: &Path,
+    fft: usize,
+    hop: usize,
+) -> Result<(MonoWav, Analysis), AnalysisError> {
+    let wav = wav::read_mono(path)?;
+    let cfg = AnalyzerConfig {
+        sample_rate: wav.sample_rate,
+        fft,
+        hop,
+    };
+    let analysis = analyze_samples(&wav.samples, cfg)?;
+    Ok((wav, analysis))
+}

@@ -1,0 +1,311 @@
+//! Per-frame spectral maths: the window, the filterbanks built once per configuration (mel,
+//! chroma, log-frequency display bands) and the scalar features computed from one magnitude
+//! spectrum. Everything here is a pure function of its inputs; [`super::Analyzer`] owns the
+//! buffers and calls these once per frame.
+//!
+//! Formulas follow librosa 0.11 (see `docs/analysis.md` for the function each one matches).
+
+/// librosa's `amin` for spectral flatness (floor on power before the logarithm).
+pub const FLATNESS_AMIN: f64 = 1e-10;
+/// librosa's default roll-off percentage.
+pub const ROLL_PERCENT: f64 = 0.85;
+/// Number of display bands in [`super::Features::bands`].
+pub const N_BANDS: usize = 48;
+/// Number of mel bands used for the onset envelope (librosa's `n_mels` default).
+pub const N_MELS: usize = 128;
+/// Floor for the display bands, in dB relative to a full-scale sine.
+pub const BAND_FLOOR_DB: f32 = -120.0;
+
+/// Periodic Hann window of length `n` (`scipy.signal.get_window("hann", n, fftbins=True)`).
+pub fn hann(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+        .collect()
+}
+
+/// Centre frequency of each rFFT bin: `librosa.fft_frequencies(sr, n_fft)`.
+pub fn fft_frequencies(sr: f64, n_fft: usize) -> Vec<f64> {
+    (0..=n_fft / 2)
+        .map(|k| k as f64 * sr / n_fft as f64)
+        .collect()
+}
+
+/// Spectral centroid, bandwidth (p = 2) and the L1 norm of `mag`.
+///
+/// Matches `librosa.feature.spectral_centroid` / `spectral_bandwidth` on a magnitude
+/// spectrogram: the column is L1-normalised unless its sum is below the smallest positive
+/// float, in which case it is left as is (so a silent frame gives 0 and 0).
+pub fn centroid_bandwidth(mag: &[f64], freqs: &[f64]) -> (f64, f64) {
+    let sum: f64 = mag.iter().sum();
+    let norm = if sum < f64::MIN_POSITIVE { 1.0 } else { sum };
+    let centroid = mag.iter().zip(freqs).map(|(m, f)| m * f).sum::<f64>() / norm;
+    let var = mag
+        .iter()
+        .zip(freqs)
+        .map(|(m, f)| m / norm * (f - centroid) * (f - centroid))
+        .sum::<f64>();
+    (centroid, var.sqrt())
+}
+
+/// Spectral roll-off: the lowest bin frequency at which the cumulative magnitude reaches
+/// `roll_percent` of the total (`librosa.feature.spectral_rolloff`).
+pub fn rolloff(mag: &[f64], freqs: &[f64], roll_percent: f64) -> f64 {
+    let total: f64 = mag.iter().sum();
+    let threshold = roll_percent * total;
+    let mut acc = 0.0;
+    for (m, f) in mag.iter().zip(freqs) {
+        acc += m;
+        if acc >= threshold {
+            return *f;
+        }
+    }
+    // Only reachable through rounding when the threshold equals the total.
+    *freqs.last().unwrap_or(&0.0)
+}
+
+/// Spectral flatness on the power spectrum `mag²` floored at `amin`
+/// (`librosa.feature.spectral_flatness`, power = 2): geometric mean over arithmetic mean.
+pub fn flatness(mag: &[f64], amin: f64) -> f64 {
+    let n = mag.len() as f64;
+    let (log_sum, sum) = mag.iter().fold((0.0, 0.0), |(l, s), m| {
+        let p = (m * m).max(amin);
+        (l + p.ln(), s + p)
+    });
+    (log_sum / n).exp() / (sum / n)
+}
+
+/// Positive spectral difference averaged over bins: `mean(max(0, cur - prev))`, the
+/// `librosa.onset.onset_strength(S=|D|, lag=1, max_size=1, center=False)` of one frame.
+pub fn positive_flux(cur: &[f64], prev: &[f64]) -> f64 {
+    let s: f64 = cur.iter().zip(prev).map(|(c, p)| (c - p).max(0.0)).sum();
+    s / cur.len() as f64
+}
+
+/// A sparse filterbank: one row of weights per output band over a contiguous bin range.
+#[derive(Debug, Clone)]
+pub struct Filterbank {
+    rows: Vec<(usize, Vec<f64>)>,
+}
+
+impl Filterbank {
+    /// Keeps only the non-zero span of each dense row.
+    fn from_dense(dense: Vec<Vec<f64>>) -> Self {
+        let rows = dense
+            .into_iter()
+            .map(|row| {
+                let first = row.iter().position(|w| *w != 0.0).unwrap_or(0);
+                let last = row.iter().rposition(|w| *w != 0.0).map_or(first, |l| l + 1);
+                (first, row[first..last].to_vec())
+            })
+            .collect();
+        Filterbank { rows }
+    }
+
+    /// Number of output bands.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when the bank has no bands.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// `out[b] = Σ_k w[b][k] · x[k]`.
+    pub fn apply(&self, x: &[f64], out: &mut [f64]) {
+        for ((start, w), o) in self.rows.iter().zip(out.iter_mut()) {
+            *o = w.iter().zip(&x[*start..]).map(|(w, x)| w * x).sum();
+        }
+    }
+}
+
+/// Slaney mel scale (`librosa.hz_to_mel(htk=False)`).
+pub fn hz_to_mel(hz: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let min_log_hz = 1000.0;
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if hz >= min_log_hz {
+        min_log_mel + (hz / min_log_hz).ln() / logstep
+    } else {
+        hz / f_sp
+    }
+}
+
+/// Inverse of [`hz_to_mel`] (`librosa.mel_to_hz(htk=False)`).
+pub fn mel_to_hz(mel: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let min_log_hz = 1000.0;
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if mel >= min_log_mel {
+        min_log_hz * (logstep * (mel - min_log_mel)).exp()
+    } else {
+        f_sp * mel
+    }
+}
+
+/// Mel filterbank as `librosa.filters.mel(sr, n_fft, n_mels, fmin=0, fmax=sr/2,
+/// htk=False, norm="slaney")`.
+pub fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize) -> Filterbank {
+    let fftfreqs = fft_frequencies(sr, n_fft);
+    let (mel_lo, mel_hi) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
+    let mel_f: Vec<f64> = (0..n_mels + 2)
+        .map(|i| mel_to_hz(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64))
+        .collect();
+    let dense = (0..n_mels)
+        .map(|i| {
+            let (lo, mid, hi) = (mel_f[i], mel_f[i + 1], mel_f[i + 2]);
+            let enorm = 2.0 / (hi - lo);
+            fftfreqs
+                .iter()
+                .map(|f| {
+                    let lower = (f - lo) / (mid - lo);
+                    let upper = (hi - f) / (hi - mid);
+                    lower.min(upper).max(0.0) * enorm
+                })
+                .collect()
+        })
+        .collect();
+    Filterbank::from_dense(dense)
+}
+
+/// Chroma filterbank as `librosa.filters.chroma(sr, n_fft, n_chroma=12, tuning=0,
+/// ctroct=5, octwidth=2, norm=2, base_c=True)`: Gaussian bumps on the octave-wrapped
+/// log-frequency axis, each column L2-normalised, weighted by a Gaussian over octaves
+/// centred at C5 (≈ 523 Hz) two octaves wide. Row 0 is C.
+pub fn chroma_filterbank(sr: f64, n_fft: usize) -> Filterbank {
+    const N_CHROMA: f64 = 12.0;
+    const CTROCT: f64 = 5.0;
+    const OCTWIDTH: f64 = 2.0;
+    let a440 = 440.0;
+    // frequencies = linspace(0, sr, n_fft, endpoint=False)[1:] → octave-bin numbers.
+    let mut frqbins: Vec<f64> = (1..n_fft)
+        .map(|k| {
+            let f = k as f64 * sr / n_fft as f64;
+            N_CHROMA * (f / (a440 / 16.0)).log2()
+        })
+        .collect();
+    frqbins.insert(0, frqbins[0] - 1.5 * N_CHROMA);
+    let binwidth: Vec<f64> = (0..n_fft)
+        .map(|k| {
+            if k + 1 < n_fft {
+                (frqbins[k + 1] - frqbins[k]).max(1.0)
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let half = (N_CHROMA / 2.0).round();
+    let mut w = vec![vec![0.0; n_fft]; 12];
+    for k in 0..n_fft {
+        for (c, row) in w.iter_mut().enumerate() {
+            let d = (frqbins[k] - c as f64 + half + 10.0 * N_CHROMA).rem_euclid(N_CHROMA) - half;
+            row[k] = (-0.5 * (2.0 * d / binwidth[k]).powi(2)).exp();
+        }
+        let norm = w.iter().map(|row| row[k] * row[k]).sum::<f64>().sqrt();
+        let oct = (-0.5 * ((frqbins[k] / N_CHROMA - CTROCT) / OCTWIDTH).powi(2)).exp();
+        for row in w.iter_mut() {
+            // librosa.util.normalize leaves columns whose norm is below `tiny` untouched.
+            let n = if norm < f64::MIN_POSITIVE { 1.0 } else { norm };
+            row[k] = row[k] / n * oct;
+        }
+    }
+    // base_c: roll by -3 so that row 0 is C instead of A.
+    w.rotate_left(3);
+    for row in w.iter_mut() {
+        row.truncate(n_fft / 2 + 1);
+    }
+    Filterbank::from_dense(w)
+}
+
+/// Bin ranges of the display bands: `N_BANDS` log-spaced bands from 30 Hz to
+/// min(16 kHz, Nyquist). A band narrower than one bin reads the bin nearest its centre.
+pub fn band_ranges(sr: f64, n_fft: usize) -> Vec<(usize, usize)> {
+    let lo: f64 = 30.0;
+    let hi = (sr / 2.0).min(16_000.0);
+    let bin_hz = sr / n_fft as f64;
+    let last_bin = n_fft / 2;
+    (0..N_BANDS)
+        .map(|b| {
+            let f0 = lo * (hi / lo).powf(b as f64 / N_BANDS as f64);
+            let f1 = lo * (hi / lo).powf((b + 1) as f64 / N_BANDS as f64);
+            let k0 = (f0 / bin_hz).ceil() as usize;
+            let k1 = ((f1 / bin_hz).ceil() as usize).min(last_bin + 1);
+            if k1 > k0 {
+                (k0, k1)
+            } else {
+                let c = ((f0 * f1).sqrt() / bin_hz).round() as usize;
+                let c = c.min(last_bin);
+                (c, c + 1)
+            }
+        })
+        .collect()
+}
+
+/// Peak magnitude in each display band, in dB relative to a full-scale sine
+/// (whose Hann-windowed peak magnitude is `n_fft / 4`), floored at [`BAND_FLOOR_DB`].
+pub fn bands_db(mag: &[f64], ranges: &[(usize, usize)], n_fft: usize, out: &mut [f32]) {
+    let full_scale = n_fft as f64 / 4.0;
+    for ((k0, k1), o) in ranges.iter().zip(out.iter_mut()) {
+        let peak = mag[*k0..*k1].iter().fold(0.0f64, |a, m| a.max(*m));
+        let db = 20.0 * (peak / full_scale).max(1e-12).log10();
+        *o = (db as f32).max(BAND_FLOOR_DB);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mel_scale_round_trips_and_is_linear_below_1k() {
+        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-12);
+        assert!((hz_to_mel(500.0) - 7.5).abs() < 1e-12);
+        for hz in [0.0, 60.0, 999.0, 1000.0, 4000.0, 11025.0] {
+            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-9 * hz.max(1.0));
+        }
+    }
+
+    #[test]
+    fn flatness_of_flat_spectrum_is_one_and_of_a_spike_is_tiny() {
+        assert!((flatness(&[0.3; 64], FLATNESS_AMIN) - 1.0).abs() < 1e-12);
+        let mut spike = vec![0.0; 64];
+        spike[10] = 1.0;
+        assert!(flatness(&spike, FLATNESS_AMIN) < 1e-6);
+    }
+
+    #[test]
+    fn centroid_of_single_bin_is_its_frequency_with_zero_bandwidth() {
+        let freqs = fft_frequencies(1000.0, 16);
+        let mut mag = vec![0.0; freqs.len()];
+        mag[3] = 2.0;
+        let (c, bw) = centroid_bandwidth(&mag, &freqs);
+        assert!((c - freqs[3]).abs() < 1e-12 && bw.abs() < 1e-12);
+        assert_eq!(rolloff(&mag, &freqs, ROLL_PERCENT), freqs[3]);
+        assert_eq!(centroid_bandwidth(&vec![0.0; 9], &freqs), (0.0, 0.0));
+    }
+
+    #[test]
+    fn chroma_filter_peaks_at_pitch_class_of_the_bin() {
+        let sr = 22050.0;
+        let n_fft = 4096;
+        let bank = chroma_filterbank(sr, n_fft);
+        let mut out = [0.0; 12];
+        // A bin near 440 Hz (A4): pitch class 9.
+        let k = (440.0 / (sr / n_fft as f64)).round() as usize;
+        let mut x = vec![0.0; n_fft / 2 + 1];
+        x[k] = 1.0;
+        bank.apply(&x, &mut out);
+        let best = (0..12).max_by(|a, b| out[*a].total_cmp(&out[*b])).unwrap();
+        assert_eq!(best, 9);
+    }
+
+    #[test]
+    fn bands_cover_increasing_bins() {
+        let r = band_ranges(44100.0, 2048);
+        assert_eq!(r.len(), N_BANDS);
+        assert!(r.windows(2).all(|w| w[1].0 >= w[0].0));
+        assert!(r.iter().all(|(a, b)| b > a && *b <= 1025));
+    }
+}
