@@ -980,7 +980,10 @@ pub struct AudioClock {
 
 impl AudioClock {
     pub fn new(meters: Arc<crate::audio::Meters>, sample_rate: u32) -> AudioClock {
-        AudioClock { meters, sample_rate }
+        AudioClock {
+            meters,
+            sample_rate,
+        }
     }
 }
 

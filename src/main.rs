@@ -127,7 +127,10 @@ struct RenderArgs {
 fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for p in &a.patches {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
         let mut steps = LstmVoices::new(&models_dir_for(dir));
         match check_file(p, a.bars, &mut steps) {
             Ok(()) => eprintln!("{}: ok", p.display()),
@@ -165,7 +168,10 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
     if !(8_000..=192_000).contains(&a.sample_rate) {
         bail!("--sample-rate {} is outside 8000..192000", a.sample_rate);
     }
-    let dir = a.patches[0].parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = a.patches[0]
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let steps = Box::new(LstmVoices::new(&models_dir_for(dir)));
     let spec = RenderSpec {
         patches: a.patches,
@@ -185,13 +191,27 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
         r.midi.write(out)?;
     }
     if let Some(wav) = &a.wav {
-        let cfg = weft::synth::SynthConfig { sample_rate: a.sample_rate, ..Default::default() };
+        let cfg = weft::synth::SynthConfig {
+            sample_rate: a.sample_rate,
+            ..Default::default()
+        };
         // One more second so releases ring out.
-        let report = weft::synth::render_to_wav(&r.events, r.frames + a.sample_rate as u64, cfg, wav, format)?;
+        let report = weft::synth::render_to_wav(
+            &r.events,
+            r.frames + a.sample_rate as u64,
+            cfg,
+            wav,
+            format,
+        )?;
         for w in &report.warnings {
             eprintln!("weft: {w}");
         }
-        eprintln!("wrote {} ({:.1} s, peak {:.2})", wav.display(), report.frames as f64 / a.sample_rate as f64, report.peak);
+        eprintln!(
+            "wrote {} ({:.1} s, peak {:.2})",
+            wav.display(),
+            report.frames as f64 / a.sample_rate as f64,
+            report.peak
+        );
     }
     let out = a.out.unwrap_or_default();
     let notes = r
@@ -286,14 +306,28 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         null_audio: a.null_audio,
         ..Default::default()
     };
-    let audio = weft::audio::start(audio_cfg, consumer, None, weft::synth::SynthConfig::default())?;
+    let audio = weft::audio::start(
+        audio_cfg,
+        consumer,
+        None,
+        weft::synth::SynthConfig::default(),
+    )?;
     let mut messages = audio.warnings.clone();
-    messages.push(format!("audio: {} at {} Hz", audio.device_name(), audio.sample_rate()));
+    messages.push(format!(
+        "audio: {} at {} Hz",
+        audio.device_name(),
+        audio.sample_rate()
+    ));
     let models = models_dir_for(&a.dir);
     let steps: live::StepFactory = std::sync::Arc::new(move || Box::new(LstmVoices::new(&models)));
     cfg.status = !a.headless;
     let clock = live::AudioClock::new(audio.meters(), audio.sample_rate());
-    let handle = live::start(cfg, Box::new(clock), Some(Box::new(live::RingOut(producer))), steps)?;
+    let handle = live::start(
+        cfg,
+        Box::new(clock),
+        Some(Box::new(live::RingOut(producer))),
+        steps,
+    )?;
     if !a.headless {
         let meters = audio.meters();
         let device = (!audio.is_null()).then(|| audio.device_name());

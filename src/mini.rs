@@ -52,10 +52,10 @@ impl Rat {
             den: den / g,
         }
     }
-    pub fn add(self, o: Rat) -> Rat {
+    pub fn plus(self, o: Rat) -> Rat {
         Rat::new(self.num * o.den + o.num * self.den, self.den * o.den)
     }
-    pub fn mul(self, o: Rat) -> Rat {
+    pub fn times(self, o: Rat) -> Rat {
         Rat::new(self.num * o.num, self.den * o.den)
     }
     pub fn div_int(self, n: u64) -> Rat {
@@ -209,11 +209,11 @@ impl Node {
                     while i + len < items.len() && items[i + len] == Node::Hold {
                         len += 1;
                     }
-                    let s = start.add(step.mul(Rat::new(i as u64, 1)));
+                    let s = start.plus(step.times(Rat::new(i as u64, 1)));
                     items[i].query(
                         cycle,
                         s,
-                        step.mul(Rat::new(len as u64, 1)),
+                        step.times(Rat::new(len as u64, 1)),
                         out,
                         chance,
                         index,
@@ -232,7 +232,7 @@ impl Node {
                 let t = *times as u64;
                 let sub = span.div_int(t);
                 for k in 0..t {
-                    let s = start.add(sub.mul(Rat::new(k, 1)));
+                    let s = start.plus(sub.times(Rat::new(k, 1)));
                     node.query(cycle * t + k, s, sub, out, chance, index);
                 }
             }

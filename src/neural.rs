@@ -35,7 +35,9 @@ impl LstmVoices {
             return Ok(m.clone());
         }
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(format!("model name '{name}' must be a folder name in models/"));
+            return Err(format!(
+                "model name '{name}' must be a folder name in models/"
+            ));
         }
         let m = Model::load(&self.models_dir.join(name)).map_err(|e| e.to_string())?;
         self.models.insert(name.to_string(), m.clone());
@@ -72,7 +74,10 @@ impl StepSource for LstmVoices {
         n: usize,
     ) -> Result<Vec<Option<(u8, u32)>>, String> {
         if Part::from_name(&spec.part).is_none() {
-            return Err(format!("unknown part '{}' (soprano, alto, tenor, bass)", spec.part));
+            return Err(format!(
+                "unknown part '{}' (soprano, alto, tenor, bass)",
+                spec.part
+            ));
         }
         let model = self.model(&spec.model)?;
         let key = (file.to_string(), voice.name.clone());
@@ -94,7 +99,10 @@ impl StepSource for LstmVoices {
         let mut out = vec![None; n];
         for i in 0..n {
             if let Step::Note(p) = raw[i] {
-                let holds = raw[i + 1..].iter().take_while(|s| **s == Step::Hold).count();
+                let holds = raw[i + 1..]
+                    .iter()
+                    .take_while(|s| **s == Step::Hold)
+                    .count();
                 out[i] = Some((p, 1 + holds as u32));
             }
         }

@@ -870,7 +870,7 @@ fn expand_voice(
         Source::Pattern(p) => {
             for h in p.query(bar) {
                 let start = h.start.of(bar_ticks);
-                let end = h.start.add(h.dur).of(bar_ticks).max(start + 1);
+                let end = h.start.plus(h.dur).of(bar_ticks).max(start + 1);
                 let key = match h.value {
                     Value::Hit => v.note,
                     Value::Note(n) => n,
@@ -900,7 +900,7 @@ fn expand_voice(
                     .iter()
                     .map(|h| {
                         let a = h.start.of(bar_ticks);
-                        (a, h.start.add(h.dur).of(bar_ticks).max(a + 1) - a)
+                        (a, h.start.plus(h.dur).of(bar_ticks).max(a + 1) - a)
                     })
                     .collect(),
             };

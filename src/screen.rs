@@ -67,7 +67,6 @@ pub fn snapshot(s: &Status, audio: &AudioFacts, panes: &PaneSources) -> Snapshot
             file: p.display().to_string(),
             elapsed_s: *e,
         }),
-        ..Default::default()
     };
     let patches = s
         .files

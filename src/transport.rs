@@ -61,7 +61,7 @@ impl TimeSig {
     }
     /// Validates a signature a patch asked for.
     pub fn new(num: u8, den: u8) -> Option<TimeSig> {
-        (num >= 1 && num <= 32 && matches!(den, 1 | 2 | 4 | 8 | 16 | 32))
+        ((1..=32).contains(&num) && matches!(den, 1 | 2 | 4 | 8 | 16 | 32))
             .then_some(TimeSig { num, den })
     }
 }

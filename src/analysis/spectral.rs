@@ -283,7 +283,7 @@ mod tests {
         let (c, bw) = centroid_bandwidth(&mag, &freqs);
         assert!((c - freqs[3]).abs() < 1e-12 && bw.abs() < 1e-12);
         assert_eq!(rolloff(&mag, &freqs, ROLL_PERCENT), freqs[3]);
-        assert_eq!(centroid_bandwidth(&vec![0.0; 9], &freqs), (0.0, 0.0));
+        assert_eq!(centroid_bandwidth(&[0.0; 9], &freqs), (0.0, 0.0));
     }
 
     #[test]

@@ -247,7 +247,7 @@ impl PlayRule {
         if self.drop_skipped && r.skipped == Some(true) {
             return false;
         }
-        r.ms_played.map_or(true, |ms| ms >= self.min_ms)
+        r.ms_played.is_none_or(|ms| ms >= self.min_ms)
     }
 }
 

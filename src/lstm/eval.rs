@@ -113,7 +113,7 @@ pub fn net_metrics(net: &Net, seqs: &[Vec<u32>], name: &str) -> crate::lstm::Res
         let mut ids = Vec::with_capacity(chunk.len() * t);
         for s in chunk {
             ids.extend_from_slice(&s[..s.len() - 1]);
-            ids.extend(std::iter::repeat(s[0]).take(t - (s.len() - 1)));
+            ids.extend(std::iter::repeat_n(s[0], t - (s.len() - 1)));
         }
         let ids = Tensor::from_vec(ids, (chunk.len(), t), &Device::Cpu)?;
         let logp =
@@ -215,7 +215,7 @@ pub fn evaluate(
         for k in K_GRID {
             let m = base.clone().with_smoothing(Smoothing::AddK(k));
             let mv = markov_metrics(&m, &valid, &format!("Markov-{order} add-k (k={k})"));
-            if best.as_ref().map_or(true, |(_, b)| mv.nll < b.nll) {
+            if best.as_ref().is_none_or(|(_, b)| mv.nll < b.nll) {
                 best = Some((k, mv));
             }
         }

@@ -112,7 +112,7 @@ impl Markov {
 fn pad(seq: &[u32], order: usize) -> Vec<u32> {
     let mut v = Vec::with_capacity(seq.len() + order);
     if let Some(&first) = seq.first() {
-        v.extend(std::iter::repeat(first).take(order));
+        v.extend(std::iter::repeat_n(first, order));
     }
     v.extend_from_slice(seq);
     v

@@ -456,7 +456,7 @@ mod tests {
                 pitch: p,
             })
             .collect();
-        assert_eq!(key_transpose(&[g.clone()]), -5);
+        assert_eq!(key_transpose(std::slice::from_ref(&g)), -5);
         let c: Vec<GridNote> = g
             .iter()
             .map(|n| GridNote {

@@ -188,7 +188,7 @@ pub fn train(
         let tl = loss_sum / loss_n as f64;
         train_loss.push(tl);
         valid_nll.push(v);
-        let improved = best.as_ref().map_or(true, |(b, _, _)| v < *b);
+        let improved = best.as_ref().is_none_or(|(b, _, _)| v < *b);
         pb.suspend(|| {
             eprintln!(
                 "epoch {epoch}: train loss {tl:.4}, valid NLL {v:.4} nats/event{}  [{:.0} s]",
