@@ -233,6 +233,8 @@ pub struct LiveConfig {
     pub dry_run_bars: u64,
     /// Test hook: slow the recorder's disk.
     pub slow_disk: Option<Duration>,
+    /// Append one JSONL line per session here (weft's own listening log).
+    pub session_log: Option<PathBuf>,
 }
 
 impl LiveConfig {
@@ -249,6 +251,7 @@ impl LiveConfig {
             autoplay: true,
             dry_run_bars: 4,
             slow_disk: None,
+            session_log: None,
         }
     }
 }
@@ -508,6 +511,11 @@ struct SchedThread {
     recent: VecDeque<RecentNote>,
     last_status: Instant,
     hashes: HashMap<String, u64>,
+    started: Instant,
+    started_wall: std::time::SystemTime,
+    played: std::collections::BTreeSet<String>,
+    models: std::collections::BTreeSet<String>,
+    recorded: Option<PathBuf>,
 }
 
 impl SchedThread {
@@ -542,6 +550,11 @@ impl SchedThread {
             recent: VecDeque::new(),
             last_status: Instant::now(),
             hashes: HashMap::new(),
+            started: Instant::now(),
+            started_wall: std::time::SystemTime::now(),
+            played: Default::default(),
+            models: Default::default(),
+            recorded: None,
         }
     }
 
@@ -562,6 +575,12 @@ impl SchedThread {
             } => {
                 let ready_ms = first_event.map(|t| t.elapsed().as_secs_f64() * 1000.0);
                 self.hashes.insert(file.clone(), patch.source_hash());
+                self.played.insert(file.clone());
+                for v in patch.base_voices() {
+                    if let crate::patch::Source::Lstm(spec) = &v.source {
+                        self.models.insert(spec.model.clone());
+                    }
+                }
                 let tick = self.sched.install(&file, *patch);
                 self.errors.remove(&file);
                 if let Some(ms) = ready_ms {
@@ -762,10 +781,13 @@ impl SchedThread {
         rs.rec.send(RecordMsg::Marker(end, "stop".into()));
         rs.tracks_sent = usize::MAX;
         match rs.rec.finish(end) {
-            Ok(f) => self.report(Report::RecordingFinished {
-                path: f.path,
-                notes: f.notes,
-            }),
+            Ok(f) => {
+                self.recorded = Some(f.path.clone());
+                self.report(Report::RecordingFinished {
+                    path: f.path,
+                    notes: f.notes,
+                })
+            }
             Err(e) => self.report(Report::RecordingFailed(e.to_string())),
         }
     }
@@ -968,7 +990,43 @@ impl SchedThread {
         let offs = self.sched.stop();
         self.deliver(offs);
         self.finish_recording();
+        self.append_session_log();
         self.report(Report::Stopped);
+    }
+
+    /// One line per performance in weft's own session log (a format `weft recommend` reads).
+    fn append_session_log(&self) {
+        let Some(path) = &self.cfg.session_log else {
+            return;
+        };
+        let secs = self
+            .started_wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let (y, mo, d, h, mi, s) = crate::record::civil(secs);
+        let tempos: Vec<f64> = self
+            .sched
+            .tempo_map()
+            .changes()
+            .iter()
+            .map(|c| c.1)
+            .collect();
+        let mut line = crate::logs::session::SessionLogLine::new(
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+            self.started.elapsed().as_secs_f64(),
+            self.played.iter().cloned().collect(),
+        );
+        line.models = self.models.iter().cloned().collect();
+        line.tempo_min = tempos.iter().copied().reduce(f64::min);
+        line.tempo_max = tempos.iter().copied().reduce(f64::max);
+        line.file = self.recorded.as_ref().map(|p| p.display().to_string());
+        if let Err(e) = crate::logs::session::append_session_log(path, &line) {
+            self.report(Report::RecordingFailed(format!(
+                "session log {}: {e}",
+                path.display()
+            )));
+        }
     }
 }
 

@@ -229,3 +229,43 @@ fn new_file_joins_and_deleted_file_stops_at_the_bar() {
     assert_eq!(removed % 3840, 0);
     assert!(last_end <= removed);
 }
+
+#[test]
+fn each_session_appends_a_line_the_logs_module_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    fs::create_dir(&scripts).unwrap();
+    fs::write(scripts.join("a.rhai"), patch(36)).unwrap();
+    let log = dir.path().join("rec").join("sessions.jsonl");
+    let mut cfg = LiveConfig::new(&scripts);
+    cfg.tempo = Some(240.0);
+    cfg.bars = Some(1);
+    cfg.session_log = Some(log.clone());
+    cfg.record = Some(dir.path().join("rec").join("s.mid"));
+    let steps: live::StepFactory = Arc::new(|| Box::new(NoModels));
+    let h = live::start(cfg, Box::new(SystemClock::new(48_000)), None, steps).unwrap();
+    let mut seen = Vec::new();
+    assert!(wait_for(
+        &h,
+        &mut seen,
+        Duration::from_secs(10),
+        |r| matches!(r, Report::Stopped)
+    ));
+    h.join();
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(v["kind"], "weft-session");
+    assert_eq!(v["patches"][0], "a.rhai");
+    assert_eq!(v["tempo_max"], 240.0);
+    assert!(
+        v["file"].as_str().is_some_and(|f| f.ends_with("s.mid")),
+        "{text} {seen:?}"
+    );
+    let rule = weft::logs::PlayRule {
+        min_ms: 0,
+        drop_skipped: true,
+    };
+    let logs = weft::logs::load(&log, rule).expect("the logs module reads weft's own session log");
+    assert_eq!(logs.plays.len(), 1, "one play per patch of the session");
+}

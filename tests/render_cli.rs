@@ -206,3 +206,41 @@ fn render_input_errors_are_one_clear_line() {
         );
     }
 }
+
+#[test]
+fn lstm_voices_render_deterministically_and_in_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let lead = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lead.rhai");
+    let (a, b) = (dir.path().join("a.mid"), dir.path().join("b.mid"));
+    for out in [&a, &b] {
+        let o = render(&[&lead], 8, &[], out);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let bytes = std::fs::read(&a).unwrap();
+    assert_eq!(bytes, std::fs::read(&b).unwrap(), "same seed, same notes");
+    let rb = smf::read(&bytes, "a.mid").unwrap();
+    assert!(
+        rb.notes.len() > 8,
+        "the LSTM voices play ({} notes)",
+        rb.notes.len()
+    );
+    // A natural minor: A B C D E F G.
+    let in_a_minor = [9, 11, 0, 2, 4, 5, 7];
+    for n in &rb.notes {
+        assert!(
+            in_a_minor.contains(&(n.key % 12)),
+            "{} is outside A minor",
+            n.key
+        );
+    }
+    // A missing model is one clear error naming it.
+    let p = dir.path().join("nomodel.rhai");
+    std::fs::write(&p, "voice(\"l\", #{}).lstm(#{ model: \"nope\" });\n").unwrap();
+    let out = weft().arg("check").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nope"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
