@@ -19,7 +19,7 @@ setup:
 # Build release and start the instrument on scripts/.
 run: setup
 	$(CARGO) build --release
-	./target/release/weft play scripts
+	./target/release/weft play scripts --logs samples/logs
 
 # Format check, lints, and every test.
 test: setup

@@ -124,6 +124,9 @@ pub struct Status {
     pub tracks: Vec<(TrackInfo, bool, bool)>,
     pub recent: Vec<RecentNote>,
     pub recording: Option<(PathBuf, f64)>,
+    /// The analyzer's latest frame, and frames dropped because scripts were slow.
+    pub spectrum: Option<crate::analysis::Features>,
+    pub features_dropped: u64,
 }
 
 /// What the engine tells the performer.
@@ -347,6 +350,19 @@ pub fn start(
     out: Option<Box<dyn EventOut>>,
     steps: StepFactory,
 ) -> Result<LiveHandle, LiveError> {
+    start_with_features(cfg, clock, out, steps, None)
+}
+
+/// [`start`], plus the analyzer's feature frames: patches with `on_features(f)` are called
+/// with each frame on the scheduler thread (a slow callback drops frames, counted), and the
+/// latest frame is published in [`Status::spectrum`].
+pub fn start_with_features(
+    cfg: LiveConfig,
+    clock: Box<dyn Clock>,
+    out: Option<Box<dyn EventOut>>,
+    steps: StepFactory,
+    features: Option<Receiver<crate::analysis::Features>>,
+) -> Result<LiveHandle, LiveError> {
     if !cfg.dir.is_dir() {
         return Err(LiveError::Dir {
             path: cfg.dir.display().to_string(),
@@ -378,6 +394,7 @@ pub fn start(
         .name("weft-scheduler".into())
         .spawn(move || {
             let mut s = SchedThread::new(cfg, clock, out, steps(), rep_tx, current_bar, stop2);
+            s.features = features;
             s.run(rx);
         })
         .expect("spawn scheduler thread");
@@ -516,6 +533,29 @@ struct SchedThread {
     played: std::collections::BTreeSet<String>,
     models: std::collections::BTreeSet<String>,
     recorded: Option<PathBuf>,
+    features: Option<Receiver<crate::analysis::Features>>,
+    last_features: Option<crate::analysis::Features>,
+    features_dropped: u64,
+    feature_errors: HashMap<String, String>,
+}
+
+/// The feature map `on_features(f)` receives.
+pub fn feature_map(f: &crate::analysis::Features) -> rhai::Map {
+    let mut m = rhai::Map::new();
+    let num = |x: f32| rhai::Dynamic::from_float(x as f64);
+    m.insert("rms".into(), num(f.rms));
+    m.insert("centroid".into(), num(f.centroid));
+    m.insert("bandwidth".into(), num(f.bandwidth));
+    m.insert("rolloff".into(), num(f.rolloff));
+    m.insert("flatness".into(), num(f.flatness));
+    m.insert("flux".into(), num(f.flux));
+    m.insert("onset_strength".into(), num(f.onset_strength));
+    m.insert("onset".into(), rhai::Dynamic::from_bool(f.onset));
+    m.insert("bpm".into(), num(f.bpm));
+    m.insert("time".into(), rhai::Dynamic::from_float(f.time));
+    let chroma: rhai::Array = f.chroma.iter().map(|c| num(*c)).collect();
+    m.insert("chroma".into(), chroma.into());
+    m
 }
 
 impl SchedThread {
@@ -555,7 +595,57 @@ impl SchedThread {
             played: Default::default(),
             models: Default::default(),
             recorded: None,
+            features: None,
+            last_features: None,
+            features_dropped: 0,
+            feature_errors: HashMap::new(),
         }
+    }
+
+    /// Runs analysis patches on the feature frames that arrived. At most a few frames per
+    /// pass are handed to scripts; the rest are dropped (counted) so the scheduler never
+    /// falls behind.
+    fn run_features(&mut self) {
+        let Some(rx) = &self.features else { return };
+        let frames: Vec<crate::analysis::Features> = rx.try_iter().collect();
+        if frames.is_empty() {
+            return;
+        }
+        const MAX_PER_PASS: usize = 4;
+        let skip = frames.len().saturating_sub(MAX_PER_PASS);
+        self.features_dropped += skip as u64;
+        let files: Vec<String> = self
+            .sched
+            .files()
+            .into_iter()
+            .map(|f| f.0)
+            .filter(|f| self.sched.patch(f).is_some_and(|p| p.has_on_features()))
+            .collect();
+        for f in &frames[skip..] {
+            for file in &files {
+                let map = feature_map(f);
+                let Some(p) = self.sched.patch_mut(file) else {
+                    continue;
+                };
+                match p.on_features(map) {
+                    Ok(params) => {
+                        self.feature_errors.remove(file);
+                        if !params.is_empty() {
+                            self.sched.apply_params(file, &params);
+                        }
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        if self.feature_errors.get(file) != Some(&msg) {
+                            self.feature_errors.insert(file.clone(), msg);
+                            let bar = self.sched.time_sig().bar_of(self.sched.emitted_to());
+                            self.report(Report::Notice(Notice::RuntimeError { error: e, bar }));
+                        }
+                    }
+                }
+            }
+        }
+        self.last_features = frames.last().copied();
     }
 
     fn report(&self, r: Report) {
@@ -912,6 +1002,8 @@ impl SchedThread {
                 })
                 .collect(),
             recent: self.recent.iter().cloned().collect(),
+            spectrum: self.last_features,
+            features_dropped: self.features_dropped,
             recording: self
                 .rec
                 .as_ref()
@@ -945,6 +1037,7 @@ impl SchedThread {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
+            self.run_features();
             if self.playing {
                 let now = self.clock.now();
                 let target =

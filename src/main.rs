@@ -71,6 +71,12 @@ struct PlayArgs {
     /// Audio output device name (see `weft devices`).
     #[arg(long)]
     device: Option<String>,
+    /// Listening logs (file or folder) for the recommend and forecast panes.
+    #[arg(long)]
+    logs: Option<PathBuf>,
+    /// Whose recommendations the pane shows (default: the most active user).
+    #[arg(long)]
+    user: Option<String>,
 }
 
 /// `weft` with no command: `weft play scripts` with the screen.
@@ -307,11 +313,19 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         null_audio: a.null_audio,
         ..Default::default()
     };
+    let (tap_tx, tap_rx) = rtrb::RingBuffer::<f32>::new(1 << 16);
     let audio = weft::audio::start(
         audio_cfg,
         consumer,
-        None,
+        Some(tap_tx),
         weft::synth::SynthConfig::default(),
+    )?;
+    // The analyzer listens to what the synth plays (the null sink renders too).
+    let (feat_tx, feat_rx) = std::sync::mpsc::sync_channel(64);
+    let analyzer = weft::analysis::live::spawn(
+        tap_rx,
+        weft::analysis::AnalyzerConfig::new(audio.sample_rate()),
+        feat_tx,
     )?;
     let mut messages = audio.warnings.clone();
     messages.push(format!(
@@ -323,11 +337,12 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     let steps: live::StepFactory = std::sync::Arc::new(move || Box::new(LstmVoices::new(&models)));
     cfg.status = !a.headless;
     let clock = live::AudioClock::new(audio.meters(), audio.sample_rate());
-    let handle = live::start(
+    let handle = live::start_with_features(
         cfg,
         Box::new(clock),
         Some(Box::new(live::RingOut(producer))),
         steps,
+        Some(feat_rx),
     )?;
     if !a.headless {
         let meters = audio.meters();
@@ -346,7 +361,9 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
             },
             weft::screen::PaneSources::default(),
             messages,
+            a.logs.clone().map(|l| (l, a.user.clone())),
         )?;
+        drop(analyzer);
         drop(audio);
         return Ok(ExitCode::SUCCESS);
     }

@@ -107,14 +107,107 @@ pub fn snapshot(s: &Status, audio: &AudioFacts, panes: &PaneSources) -> Snapshot
             lstm_top: None,
         })
         .collect();
+    let spectrum = match &s.spectrum {
+        Some(f) => Availability::Ready(SpectrumView {
+            bands: f.bands.to_vec(),
+            band_range_hz: (30.0, 16_000.0),
+            rms: f.rms,
+            centroid_hz: f.centroid,
+            rolloff_hz: f.rolloff,
+            flatness: f.flatness,
+            flux: f.flux,
+            onset: f.onset,
+            bpm: (f.bpm > 0.0).then_some(f.bpm),
+            chroma: f.chroma,
+            sounds_like: Vec::new(),
+            dropped_frames: s.features_dropped,
+        }),
+        None => panes.spectrum.clone(),
+    };
     Snapshot {
         transport,
         patches,
         voices,
-        spectrum: panes.spectrum.clone(),
+        spectrum,
         recommend: panes.recommend.clone(),
         forecast: panes.forecast.clone(),
     }
+}
+
+/// Converts the recommender's pane data to the screen's view.
+pub fn recommend_view(v: crate::recommend::RecommendView) -> RecommendView {
+    RecommendView {
+        model: match &v.note {
+            Some(n) => format!("{} ({}) — {n}", v.model, v.mode),
+            None => format!("{} ({})", v.model, v.mode),
+        },
+        user: Some(v.user),
+        items: v
+            .items
+            .into_iter()
+            .map(|i| crate::tui::model::RecItem {
+                title: i.title,
+                artist: i.artist,
+                score: i.score,
+                because: i.because.split(", ").map(str::to_string).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Converts the forecaster's pane data to the screen's view.
+pub fn forecast_view(v: crate::forecast::ForecastView) -> ForecastView {
+    ForecastView {
+        series: v.series_name,
+        first_date: v.history.first().map(|h| h.0.clone()).unwrap_or_default(),
+        last_date: v
+            .forecast
+            .last()
+            .map(|f| f.0.clone())
+            .or_else(|| v.history.last().map(|h| h.0.clone()))
+            .unwrap_or_default(),
+        history: v.history.iter().map(|h| h.1).collect(),
+        forecast: v
+            .forecast
+            .iter()
+            .map(|f| crate::tui::model::ForecastPoint {
+                mean: f.1,
+                lo80: f.2,
+                hi80: f.3,
+                lo95: f.4,
+                hi95: f.5,
+            })
+            .collect(),
+        model: v.model,
+        backtest: v.note,
+    }
+}
+
+/// The background worker for the recommend and forecast panes: computes both from the
+/// listening logs off the UI and engine threads and reports back as messages.
+pub fn spawn_logs_worker(logs: std::path::PathBuf, user: Option<String>, tx: Sender<AppEvent>) {
+    let _ = tx.send(AppEvent::Recommend(Availability::Working(format!(
+        "reading {}",
+        logs.display()
+    ))));
+    let _ = tx.send(AppEvent::Forecast(Availability::Working(format!(
+        "reading {}",
+        logs.display()
+    ))));
+    let _ = thread::Builder::new()
+        .name("weft-logs-worker".into())
+        .spawn(move || {
+            let rec = match crate::recommend::for_pane(&logs, user.as_deref()) {
+                Ok(v) => Availability::Ready(recommend_view(v)),
+                Err(e) => Availability::Unavailable(e.to_string()),
+            };
+            let _ = tx.send(AppEvent::Recommend(rec));
+            let fc = match crate::forecast::for_pane(&logs) {
+                Ok(v) => Availability::Ready(forecast_view(v)),
+                Err(e) => Availability::Unavailable(e.to_string()),
+            };
+            let _ = tx.send(AppEvent::Forecast(fc));
+        });
 }
 
 /// Runs the screen over a started engine until the performer quits. Blocks.
@@ -123,9 +216,13 @@ pub fn run(
     audio: impl Fn() -> AudioFacts + Send + 'static,
     panes: PaneSources,
     startup_messages: Vec<String>,
+    logs: Option<(std::path::PathBuf, Option<String>)>,
 ) -> std::io::Result<()> {
     let (app_tx, app_rx) = std::sync::mpsc::channel::<AppEvent>();
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<UiCommand>();
+    if let Some((path, user)) = logs {
+        spawn_logs_worker(path, user, app_tx.clone());
+    }
     for m in startup_messages {
         let _ = app_tx.send(AppEvent::Message(Level::Info, m));
     }

@@ -52,7 +52,14 @@ fn every_example_patch_checks_and_renders_to_valid_midi() {
         let rb = smf::read(&std::fs::read(&mid).unwrap(), "x.mid").unwrap();
         assert_eq!(rb.tpq, 960);
         assert_eq!(rb.format, "Parallel");
-        assert!(!rb.notes.is_empty(), "{} rendered no notes", p.display());
+        let listens_only = std::fs::read_to_string(p)
+            .unwrap()
+            .contains("fn on_features");
+        assert!(
+            listens_only || !rb.notes.is_empty(),
+            "{} rendered no notes",
+            p.display()
+        );
         assert!(rb.problems.is_empty(), "{:?}", rb.problems);
     }
 }
