@@ -29,3 +29,7 @@ test: setup
 
 bench: setup
 	$(CARGO) bench
+
+# Fetch and convert the Bach chorales for `weft train` (throwaway Python venv).
+corpus:
+	bash tools/corpus/fetch_bach.sh
