@@ -764,7 +764,10 @@ impl SchedThread {
             .sched
             .tempo_map()
             .tick_to_frame(self.sched.emitted_to());
-        let start = self.clock.now() + self.lookahead_frames();
+        // A short lead-in on top of the lookahead absorbs the first bar's one-off costs
+        // (loading LSTM models, first `on_bar` calls) without late events.
+        let lead_in = self.clock.sample_rate() as Frame / 4;
+        let start = self.clock.now() + self.lookahead_frames() + lead_in;
         self.sched
             .set_frame_offset(start.saturating_sub(resume_frame));
         self.playing = true;
