@@ -269,3 +269,29 @@ fn each_session_appends_a_line_the_logs_module_reads() {
     let logs = weft::logs::load(&log, rule).expect("the logs module reads weft's own session log");
     assert_eq!(logs.plays.len(), 1, "one play per patch of the session");
 }
+
+#[test]
+fn a_slow_disk_never_slows_the_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    fs::create_dir(&scripts).unwrap();
+    fs::write(scripts.join("a.rhai"), "voice(\"h\", #{ synth: \"hat\" }).pattern(\"x*16\");\n").unwrap();
+    let mut cfg = LiveConfig::new(&scripts);
+    cfg.tempo = Some(240.0);
+    cfg.bars = Some(3);
+    cfg.record = Some(dir.path().join("slow.mid"));
+    // Every write to the journal takes 300 ms: far slower than the events arrive.
+    cfg.slow_disk = Some(Duration::from_millis(300));
+    let steps: live::StepFactory = Arc::new(|| Box::new(NoModels));
+    let h = live::start(cfg, Box::new(SystemClock::new(48_000)), None, steps).unwrap();
+    let mut seen = Vec::new();
+    assert!(wait_for(&h, &mut seen, Duration::from_secs(20), |r| matches!(r, Report::Stopped)));
+    h.join();
+    assert!(
+        !seen.iter().any(|r| matches!(r, Report::Late { .. })),
+        "the scheduler fell behind: {seen:?}"
+    );
+    let rb = smf::read(&fs::read(dir.path().join("slow.mid")).unwrap(), "slow.mid").unwrap();
+    assert_eq!(rb.notes.len(), 48, "every event was buffered and written");
+    assert!(rb.problems.is_empty());
+}
