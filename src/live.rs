@@ -238,6 +238,8 @@ pub struct LiveConfig {
     pub slow_disk: Option<Duration>,
     /// Append one JSONL line per session here (weft's own listening log).
     pub session_log: Option<PathBuf>,
+    /// Where LSTM models live (for the recording's provenance).
+    pub models_dir: Option<PathBuf>,
 }
 
 impl LiveConfig {
@@ -255,6 +257,7 @@ impl LiveConfig {
             dry_run_bars: 4,
             slow_disk: None,
             session_log: None,
+            models_dir: None,
         }
     }
 }
@@ -789,7 +792,16 @@ impl SchedThread {
         let opts = RecordOptions {
             target,
             time_sig: self.sched.time_sig(),
-            provenance: provenance(&prov_patches, self.cfg.seed, &[]),
+            provenance: provenance(
+                &prov_patches,
+                self.cfg.seed,
+                &self.cfg.models_dir.as_deref().map_or_else(Vec::new, |d| {
+                    crate::neural::model_provenance(
+                        d,
+                        &self.models.iter().cloned().collect::<Vec<_>>(),
+                    )
+                }),
+            ),
             slow_disk: self.cfg.slow_disk,
         };
         match Recorder::start(opts) {

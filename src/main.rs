@@ -178,7 +178,16 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let steps = Box::new(LstmVoices::new(&models_dir_for(dir)));
+    let models_dir = models_dir_for(dir);
+    let mut model_names = Vec::new();
+    for p in &a.patches {
+        if let Ok(patch) = weft::patch::Patch::load_file(p, Default::default()) {
+            model_names.extend(weft::neural::models_of(&patch));
+        }
+    }
+    model_names.sort();
+    model_names.dedup();
+    let steps = Box::new(LstmVoices::new(&models_dir));
     let spec = RenderSpec {
         patches: a.patches,
         bars: a.bars,
@@ -186,7 +195,10 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
         tempo: a.tempo,
         sample_rate: a.sample_rate,
     };
-    let r = render(&spec, steps)?;
+    let mut r = render(&spec, steps)?;
+    r.midi
+        .provenance
+        .extend(weft::neural::model_provenance(&models_dir, &model_names));
     for n in &r.notices {
         use weft::scheduler::Notice;
         if matches!(n, Notice::RuntimeError { .. } | Notice::Print { .. }) {
@@ -334,6 +346,7 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         audio.sample_rate()
     ));
     let models = models_dir_for(&a.dir);
+    cfg.models_dir = Some(models.clone());
     let steps: live::StepFactory = std::sync::Arc::new(move || Box::new(LstmVoices::new(&models)));
     cfg.status = !a.headless;
     let clock = live::AudioClock::new(audio.meters(), audio.sample_rate());

@@ -127,3 +127,29 @@ pub fn models_dir_for(scripts: &Path) -> PathBuf {
         _ => PathBuf::from("models"),
     }
 }
+
+/// Provenance lines for the LSTM models a session uses: `model NAME weights:HASH`.
+pub fn model_provenance(models_dir: &Path, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| match Model::load(&models_dir.join(n)) {
+            Ok(m) => format!("model {n} weights:{}", m.weights_hash()),
+            Err(e) => format!("model {n} unavailable: {e}"),
+        })
+        .collect()
+}
+
+/// The LSTM model names a patch's voices ask for.
+pub fn models_of(patch: &crate::patch::Patch) -> Vec<String> {
+    let mut v: Vec<String> = patch
+        .base_voices()
+        .iter()
+        .filter_map(|v| match &v.source {
+            crate::patch::Source::Lstm(spec) => Some(spec.model.clone()),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}

@@ -275,7 +275,11 @@ fn a_slow_disk_never_slows_the_scheduler() {
     let dir = tempfile::tempdir().unwrap();
     let scripts = dir.path().join("scripts");
     fs::create_dir(&scripts).unwrap();
-    fs::write(scripts.join("a.rhai"), "voice(\"h\", #{ synth: \"hat\" }).pattern(\"x*16\");\n").unwrap();
+    fs::write(
+        scripts.join("a.rhai"),
+        "voice(\"h\", #{ synth: \"hat\" }).pattern(\"x*16\");\n",
+    )
+    .unwrap();
     let mut cfg = LiveConfig::new(&scripts);
     cfg.tempo = Some(240.0);
     cfg.bars = Some(3);
@@ -285,7 +289,12 @@ fn a_slow_disk_never_slows_the_scheduler() {
     let steps: live::StepFactory = Arc::new(|| Box::new(NoModels));
     let h = live::start(cfg, Box::new(SystemClock::new(48_000)), None, steps).unwrap();
     let mut seen = Vec::new();
-    assert!(wait_for(&h, &mut seen, Duration::from_secs(20), |r| matches!(r, Report::Stopped)));
+    assert!(wait_for(
+        &h,
+        &mut seen,
+        Duration::from_secs(20),
+        |r| matches!(r, Report::Stopped)
+    ));
     h.join();
     assert!(
         !seen.iter().any(|r| matches!(r, Report::Late { .. })),

@@ -13,7 +13,17 @@ fn headless_without_a_device_falls_back_and_records_what_render_writes() {
     std::fs::write(scripts.join("a.rhai"), src).unwrap();
     let rec = dir.path().join("live.mid");
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["play", "--headless", "--tempo", "240", "--bars", "3", "--seed", "5", "--record"])
+        .args([
+            "play",
+            "--headless",
+            "--tempo",
+            "240",
+            "--bars",
+            "3",
+            "--seed",
+            "5",
+            "--record",
+        ])
         .arg(&rec)
         .args(["--record-dir"])
         .arg(dir.path().join("rec"))
@@ -25,11 +35,20 @@ fn headless_without_a_device_falls_back_and_records_what_render_writes() {
     // Either a real device played, or the fallback was announced exactly once.
     let fallback = err.lines().filter(|l| l.contains("null sink")).count();
     assert!(fallback >= 1, "{err}");
-    assert_eq!(err.lines().filter(|l| l.contains("could not open")).count().min(1), err.lines().filter(|l| l.contains("could not open")).count(), "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("could not open"))
+            .count()
+            .min(1),
+        err.lines().filter(|l| l.contains("could not open")).count(),
+        "{err}"
+    );
 
     let rendered = dir.path().join("render.mid");
     let o = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["render", "--tempo", "240", "--bars", "3", "--seed", "5", "-o"])
+        .args([
+            "render", "--tempo", "240", "--bars", "3", "--seed", "5", "-o",
+        ])
         .arg(&rendered)
         .arg(scripts.join("a.rhai"))
         .output()
@@ -38,7 +57,10 @@ fn headless_without_a_device_falls_back_and_records_what_render_writes() {
     let a = weft::smf::read(&std::fs::read(&rec).unwrap(), "live.mid").unwrap();
     let b = weft::smf::read(&std::fs::read(&rendered).unwrap(), "render.mid").unwrap();
     let notes = |r: &weft::smf::ReadBack| -> Vec<(String, u8, u8, u64, u64)> {
-        r.notes.iter().map(|n| (n.track.clone(), n.channel, n.key, n.start, n.end)).collect()
+        r.notes
+            .iter()
+            .map(|n| (n.track.clone(), n.channel, n.key, n.start, n.end))
+            .collect()
     };
     assert!(a.problems.is_empty() && b.problems.is_empty());
     assert!(!b.notes.is_empty());
