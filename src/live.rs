@@ -127,6 +127,8 @@ pub struct Status {
     /// The analyzer's latest frame, and frames dropped because scripts were slow.
     pub spectrum: Option<crate::analysis::Features>,
     pub features_dropped: u64,
+    /// Top next-event probabilities of LSTM voices, by track name.
+    pub lstm_top: Vec<(String, Vec<(String, f32)>)>,
 }
 
 /// What the engine tells the performer.
@@ -1019,11 +1021,30 @@ impl SchedThread {
             recent: self.recent.iter().cloned().collect(),
             spectrum: self.last_features,
             features_dropped: self.features_dropped,
+            lstm_top: self.lstm_top(),
             recording: self
                 .rec
                 .as_ref()
                 .map(|r| (r.rec.target.clone(), r.rec.started.elapsed().as_secs_f64())),
         }
+    }
+
+    fn lstm_top(&self) -> Vec<(String, Vec<(String, f32)>)> {
+        let mut out = Vec::new();
+        for (file, _) in self.sched.files() {
+            let Some(p) = self.sched.patch(&file) else {
+                continue;
+            };
+            let stem = file.strip_suffix(".rhai").unwrap_or(&file).to_string();
+            for v in p.base_voices() {
+                if matches!(v.source, crate::patch::Source::Lstm(_)) {
+                    if let Some(top) = self.sched.lstm_top(p.display_name(), &v.name, 5) {
+                        out.push((format!("{stem}.{}", v.name), top));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn run(&mut self, rx: Receiver<SchedMsg>) {

@@ -45,7 +45,7 @@ impl LstmVoices {
     }
 
     /// The most likely next events of a voice (for the voices pane).
-    pub fn top_k(&self, file: &str, voice: &str, k: usize) -> Option<Vec<(String, f32)>> {
+    pub fn predictions(&self, file: &str, voice: &str, k: usize) -> Option<Vec<(String, f32)>> {
         self.gens
             .get(&(file.to_string(), voice.to_string()))
             .map(|g| g.top_k(k))
@@ -66,6 +66,10 @@ fn controls(spec: &LstmSpec) -> Controls {
 }
 
 impl StepSource for LstmVoices {
+    fn top_k(&self, file: &str, voice: &str, k: usize) -> Option<Vec<(String, f32)>> {
+        self.predictions(file, voice, k)
+    }
+
     fn steps(
         &mut self,
         file: &str,

@@ -182,6 +182,11 @@ pub trait StepSource {
         spec: &LstmSpec,
         n: usize,
     ) -> Result<Vec<Option<(u8, u32)>>, String>;
+
+    /// The most likely next events of a voice, for the voices pane (None: not a model voice).
+    fn top_k(&self, _file: &str, _voice: &str, _k: usize) -> Option<Vec<(String, f32)>> {
+        None
+    }
 }
 
 /// What one bar of one patch plays.

@@ -215,6 +215,11 @@ impl Scheduler {
     pub fn patch(&self, file: &str) -> Option<&Patch> {
         self.slots.iter().find(|s| s.file == file).map(|s| &s.patch)
     }
+    /// The LSTM's most likely next events for a voice of a file (voices pane).
+    pub fn lstm_top(&self, file: &str, voice: &str, k: usize) -> Option<Vec<(String, f32)>> {
+        self.steps.top_k(file, voice, k)
+    }
+
     /// Files with a swap waiting, and the tick it happens at.
     pub fn pending(&self) -> Vec<(String, Tick)> {
         self.swaps

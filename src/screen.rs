@@ -104,7 +104,11 @@ pub fn snapshot(s: &Status, audio: &AudioFacts, panes: &PaneSources) -> Snapshot
                     vel: n.vel,
                 })
                 .collect(),
-            lstm_top: None,
+            lstm_top: s
+                .lstm_top
+                .iter()
+                .find(|(n, _)| *n == t.name)
+                .map(|(_, top)| Availability::Ready(top.clone())),
         })
         .collect();
     let spectrum = match &s.spectrum {
