@@ -152,6 +152,8 @@ pub enum Report {
     RecordingFinished {
         path: PathBuf,
         notes: usize,
+        /// Most events that waited for the disk at once.
+        max_backlog: u64,
     },
     RecordingFailed(String),
     Status(Box<Status>),
@@ -208,8 +210,15 @@ pub fn describe_report(r: &Report) -> Option<String> {
         Report::Notice(n) => describe(n),
         Report::Late { count } => format!("warning: {count} late events"),
         Report::RecordingStarted(p) => format!("recording to {}", p.display()),
-        Report::RecordingFinished { path, notes } => {
-            format!("recorded {notes} notes to {}", path.display())
+        Report::RecordingFinished {
+            path,
+            notes,
+            max_backlog,
+        } => {
+            format!(
+                "recorded {notes} notes to {} (at most {max_backlog} events waited for the disk)",
+                path.display()
+            )
         }
         Report::RecordingFailed(e) => format!("recording failed: {e}"),
         Report::Stopped => "stopped".to_string(),
@@ -893,6 +902,7 @@ impl SchedThread {
                 self.report(Report::RecordingFinished {
                     path: f.path,
                     notes: f.notes,
+                    max_backlog: f.max_backlog,
                 })
             }
             Err(e) => self.report(Report::RecordingFailed(e.to_string())),

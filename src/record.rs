@@ -91,6 +91,8 @@ pub struct Finished {
     pub path: PathBuf,
     pub notes: usize,
     pub end: Tick,
+    /// Most events ever waiting for the disk at once (the recorder's buffer at its fullest).
+    pub max_backlog: u64,
 }
 
 /// The recorder thread's handle. Sending never blocks the scheduler.
@@ -99,6 +101,7 @@ pub struct Recorder {
     handle: Option<JoinHandle<Result<Finished, RecordError>>>,
     pub target: PathBuf,
     pub started: Instant,
+    backlog: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Options for a recording.
@@ -139,13 +142,18 @@ impl Recorder {
         w.write_all(head.as_bytes()).map_err(io_err(&jpath))?;
         w.flush().map_err(io_err(&jpath))?;
         let (tx, rx) = mpsc::channel();
+        let backlog = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let slow = opts.slow_disk;
         let sig = opts.time_sig;
         let handle = thread::Builder::new()
             .name("weft-record".into())
-            .spawn(move || run(rx, w, jpath, sig, slow))
+            .spawn({
+                let backlog = backlog.clone();
+                move || run(rx, w, jpath, sig, slow, backlog)
+            })
             .expect("spawn recorder thread");
         Ok(Recorder {
+            backlog,
             tx,
             handle: Some(handle),
             target,
@@ -155,7 +163,16 @@ impl Recorder {
 
     /// Queues a message; never blocks. Returns false if the recorder died (disk error).
     pub fn send(&self, m: RecordMsg) -> bool {
+        if let RecordMsg::Events(e) = &m {
+            self.backlog
+                .fetch_add(e.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         self.tx.send(m).is_ok()
+    }
+
+    /// Events handed over but not yet written (the buffer a slow disk fills).
+    pub fn backlog(&self) -> u64 {
+        self.backlog.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stops cleanly at `end` and waits for the SMF.
@@ -180,8 +197,10 @@ fn run(
     jpath: PathBuf,
     sig: TimeSig,
     slow: Option<std::time::Duration>,
+    backlog: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<Finished, RecordError> {
     let bar = sig.ticks_per_bar();
+    let mut max_backlog = 0u64;
     let mut last_sync_bar = 0;
     while let Ok(msg) = rx.recv() {
         if let Some(d) = slow {
@@ -193,6 +212,14 @@ fn run(
         // Take everything queued so a slow disk catches up in one write.
         let mut msgs = vec![msg];
         msgs.extend(rx.try_iter());
+        max_backlog = max_backlog.max(backlog.load(std::sync::atomic::Ordering::Relaxed));
+        let taken: u64 = msgs
+            .iter()
+            .map(|m| match m {
+                RecordMsg::Events(e) => e.len() as u64,
+                _ => 0,
+            })
+            .sum();
         for m in msgs {
             match m {
                 RecordMsg::Tracks(ts) => {
@@ -241,6 +268,7 @@ fn run(
         }
         w.write_all(buf.as_bytes()).map_err(io_err(&jpath))?;
         w.flush().map_err(io_err(&jpath))?;
+        backlog.fetch_sub(taken, std::sync::atomic::Ordering::Relaxed);
         if let Some(t) = tick_now {
             if t / bar > last_sync_bar {
                 last_sync_bar = t / bar;
@@ -250,7 +278,7 @@ fn run(
         if let Some(end) = stop {
             w.get_ref().sync_all().map_err(io_err(&jpath))?;
             drop(w);
-            return finish_journal(&jpath, Some(end));
+            return finish_journal(&jpath, Some(end)).map(|f| Finished { max_backlog, ..f });
         }
     }
     // The scheduler went away without a stop: leave the journal for recovery.
@@ -458,6 +486,7 @@ fn finish_journal(jpath: &Path, _end: Option<Tick>) -> Result<Finished, RecordEr
         path: target,
         notes: jc.notes,
         end: jc.midi.end,
+        max_backlog: 0,
     })
 }
 
@@ -479,6 +508,7 @@ pub fn recover(journal: &Path) -> Result<(Finished, JournalContents), RecordErro
             path: target,
             notes: jc.notes,
             end: jc.midi.end,
+            max_backlog: 0,
         },
         jc,
     ))

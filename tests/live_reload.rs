@@ -300,6 +300,17 @@ fn a_slow_disk_never_slows_the_scheduler() {
         !seen.iter().any(|r| matches!(r, Report::Late { .. })),
         "the scheduler fell behind: {seen:?}"
     );
+    let backlog = seen
+        .iter()
+        .find_map(|r| match r {
+            Report::RecordingFinished { max_backlog, .. } => Some(*max_backlog),
+            _ => None,
+        })
+        .expect("recording finished");
+    assert!(
+        backlog > 0,
+        "events were buffered while the disk lagged (and counted)"
+    );
     let rb = smf::read(&fs::read(dir.path().join("slow.mid")).unwrap(), "slow.mid").unwrap();
     assert_eq!(rb.notes.len(), 48, "every event was buffered and written");
     assert!(rb.problems.is_empty());
