@@ -883,19 +883,12 @@ impl SchedThread {
     }
 
     fn finish_recording(&mut self) {
-        let Some(mut rs) = self.rec.take() else {
+        let Some(rs) = self.rec.take() else {
             return;
         };
         let end = self.sched.emitted_to().saturating_sub(rs.t0);
-        // Close what is sounding in the file (the synth keeps playing).
-        let offs: Vec<TimedEvent> = self
-            .sched_active_offs()
-            .into_iter()
-            .map(|e| TimedEvent { tick: end, ..e })
-            .collect();
-        rs.rec.send(RecordMsg::Events(offs));
+        // Notes still sounding are closed at `end` by the recorder when it writes the file.
         rs.rec.send(RecordMsg::Marker(end, "stop".into()));
-        rs.tracks_sent = usize::MAX;
         match rs.rec.finish(end) {
             Ok(f) => {
                 self.recorded = Some(f.path.clone());
@@ -907,11 +900,6 @@ impl SchedThread {
             }
             Err(e) => self.report(Report::RecordingFailed(e.to_string())),
         }
-    }
-
-    fn sched_active_offs(&self) -> Vec<TimedEvent> {
-        // The recorder closes open notes itself when it builds the file; nothing extra needed.
-        Vec::new()
     }
 
     fn deliver(&mut self, events: Vec<TimedEvent>) {

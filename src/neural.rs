@@ -114,12 +114,6 @@ impl StepSource for LstmVoices {
     }
 }
 
-/// A step source for dry runs and `weft check`: loads the model (so a missing one is
-/// reported) and steps a throwaway generator per voice, never touching the live state.
-pub fn for_checks(models_dir: &Path) -> LstmVoices {
-    LstmVoices::new(models_dir)
-}
-
 /// The `models/` folder: next to the patches' parent, or the current directory's.
 pub fn models_dir_for(scripts: &Path) -> PathBuf {
     let beside = scripts

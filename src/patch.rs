@@ -14,7 +14,7 @@
 use crate::event::{Param, Sound, SynthKind};
 use crate::mini::{Pattern, Value};
 use crate::theory;
-use crate::transport::{Quantize, TimeSig, TPQ};
+use crate::transport::{Quantize, TimeSig};
 use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map, Module,
     Position, Scope, AST,
@@ -1311,9 +1311,6 @@ pub fn check_file(path: &Path, bars: u64, steps: &mut dyn StepSource) -> Result<
     Patch::dry_run(path, &src, LoadOptions::default(), 0, bars, steps)
 }
 
-/// Ticks of a 16th note (the LSTM grid in 4/4).
-pub const SIXTEENTH: u64 = TPQ / 4;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1407,9 +1404,7 @@ mod tests {
             "let s = \"x\"; loop { s += s; }",
             "let a = [0]; a.pad(1000000000, 0);",
         ] {
-            let t = Instant::now();
             let e = load(src).unwrap_err();
-            assert!(t.elapsed() < Duration::from_secs(2), "{src}");
             assert_eq!(e.line, 1, "{src}: {e}");
         }
         // A slow on_bar hits its deadline.

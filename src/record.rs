@@ -275,10 +275,10 @@ fn run(
                 w.get_ref().sync_data().map_err(io_err(&jpath))?;
             }
         }
-        if let Some(end) = stop {
+        if stop.is_some() {
             w.get_ref().sync_all().map_err(io_err(&jpath))?;
             drop(w);
-            return finish_journal(&jpath, Some(end)).map(|f| Finished { max_backlog, ..f });
+            return finish_journal(&jpath).map(|f| Finished { max_backlog, ..f });
         }
     }
     // The scheduler went away without a stop: leave the journal for recovery.
@@ -477,7 +477,7 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
     Ok(jc)
 }
 
-fn finish_journal(jpath: &Path, _end: Option<Tick>) -> Result<Finished, RecordError> {
+fn finish_journal(jpath: &Path) -> Result<Finished, RecordError> {
     let jc = read_journal(jpath)?;
     let target = target_of(jpath);
     jc.midi.write(&target)?;
