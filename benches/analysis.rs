@@ -103,10 +103,28 @@ fn main() {
         bpm = a.summary.bpm;
     }
     println!(
-        "offline: {SECS} s of 44.1 kHz audio, fft 2048 hop 512, {frames} frames: {:.1} ms = {:.0}x real time ({:.2} us/frame), tempo {bpm:.1} bpm",
+        "offline: {SECS} s of 44.1 kHz audio, fft 2048 hop 512, {frames} frames: {:.1} ms = {:.0}x real time ({:.2} us/frame), tempo {bpm:.1} bpm, {} threads",
         best * 1e3,
         SECS as f64 / best,
-        best * 1e6 / frames as f64
+        best * 1e6 / frames as f64,
+        rayon::current_num_threads()
+    );
+    // Where the time goes: reading the file, and analysis on one thread.
+    let (mut read, mut one) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let w = weft::analysis::wav::read_mono(&file).expect("read bench wav");
+        read = read.min(t0.elapsed().as_secs_f64());
+        let t0 = Instant::now();
+        let cfg = AnalyzerConfig::new(w.sample_rate);
+        weft::analysis::analyze_samples_with(&w.samples, cfg, 1).expect("analyse");
+        one = one.min(t0.elapsed().as_secs_f64());
+    }
+    println!(
+        "offline parts: read WAV {:.1} ms, analysis on one thread {:.1} ms ({:.2} us/frame)",
+        read * 1e3,
+        one * 1e3,
+        one * 1e6 / frames as f64
     );
 
     // 2. librosa on the same file, same run.

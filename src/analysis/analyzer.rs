@@ -6,6 +6,13 @@
 //! available once sample `t · hop + fft / 2` has arrived. [`Analyzer::finish`] appends the
 //! trailing `fft / 2` zeros for offline use, giving librosa's `1 + len / hop` frames.
 //!
+//! Each frame goes through two stages: the *spectral* stage (window, FFT and every feature
+//! that needs only this frame and the previous one) and the *causal* stage ([`Causal`]: the
+//! onset peak picker and the running tempo, which need all earlier frames in order). The
+//! live thread runs both per frame; offline analysis runs the spectral stage of long files
+//! on several threads ([`Analyzer::seek`] starts a worker mid-stream) and then the causal
+//! stage over all frames in order, which gives exactly the frames a single analyzer would.
+//!
 //! All buffers are allocated in [`Analyzer::new`]; [`Analyzer::push`] does not allocate.
 
 use super::onset::{PeakPicker, PickerConfig};
@@ -41,21 +48,98 @@ pub struct Analyzer {
     chroma: Filterbank,
     chroma_out: [f64; 12],
     bands: Vec<(usize, usize)>,
-    picker: PeakPicker,
-    tempo: TempoTracker,
+    /// None for the spectral-stage-only analyzers of parallel offline analysis.
+    causal: Option<Causal>,
     frame: u64,
     features: Features,
+}
+
+/// The causal stage: onset peak picking and the running tempo, fed every frame in order.
+#[derive(Debug, Clone)]
+pub struct Causal {
+    picker: PeakPicker,
+    tempo: TempoTracker,
+    /// Frames whose window still reaches into the zero lead-in.
+    lead_frames: u64,
+    hop: f64,
+    sample_rate: f64,
+    bias: f64,
+}
+
+impl Causal {
+    pub fn new(cfg: &AnalyzerConfig) -> Causal {
+        let fps = cfg.frame_rate();
+        Causal {
+            picker: PeakPicker::new(PickerConfig::for_frame_rate(fps)),
+            tempo: TempoTracker::new(fps),
+            lead_frames: (cfg.fft / (2 * cfg.hop)) as u64,
+            hop: cfg.hop as f64,
+            sample_rate: cfg.sample_rate as f64,
+            bias: onset_bias(cfg),
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.picker.reset();
+        self.tempo.reset();
+    }
+
+    /// Sets `onset`, `onset_time` and `bpm` of the next frame from its `onset_strength`.
+    pub fn apply(&mut self, f: &mut Features) {
+        self.apply_onsets(f);
+        f.bpm = self.tempo.push(f.onset_strength as f64) as f32;
+    }
+
+    /// Runs the causal stage over a whole stream of frames in order. The tempo refreshes,
+    /// which depend only on the onset envelope, run on rayon's threads; the result equals
+    /// [`apply`](Self::apply) on every frame in turn (tested).
+    pub fn run_over(&mut self, frames: &mut [Features]) {
+        let env: Vec<f64> = frames.iter().map(|f| f.onset_strength as f64).collect();
+        let bpm = TempoTracker::run_over(self.tempo.fps(), &env);
+        for (f, b) in frames.iter_mut().zip(bpm) {
+            self.apply_onsets(f);
+            f.bpm = b as f32;
+        }
+    }
+
+    fn apply_onsets(&mut self, f: &mut Features) {
+        match self.picker.push(f.onset_strength as f64) {
+            // Frames whose window still reaches into the zero lead-in only see the window
+            // filling up; a rise there is the start of the stream, not an onset.
+            Some(d) if d.frame >= self.lead_frames => {
+                f.onset = true;
+                f.onset_time =
+                    ((d.frame as f64 + d.offset) * self.hop + self.bias) / self.sample_rate;
+            }
+            _ => {
+                f.onset = false;
+                f.onset_time = 0.0;
+            }
+        }
+    }
+}
+
+/// See [`Analyzer::onset_bias`].
+fn onset_bias(cfg: &AnalyzerConfig) -> f64 {
+    cfg.fft as f64 / 4.0 - cfg.hop as f64 / 2.0
 }
 
 impl Analyzer {
     /// Builds an analyzer, allocating every buffer it will use.
     pub fn new(cfg: AnalyzerConfig) -> Result<Self, AnalysisError> {
+        let mut a = Self::spectral_only(cfg)?;
+        a.causal = Some(Causal::new(&cfg));
+        Ok(a)
+    }
+
+    /// An analyzer that runs only the spectral stage: `onset`, `onset_time` and `bpm` of
+    /// its frames stay unset until a [`Causal`] stage runs over them in order.
+    pub fn spectral_only(cfg: AnalyzerConfig) -> Result<Self, AnalysisError> {
         cfg.validate()?;
         let sr = cfg.sample_rate as f64;
         let n = cfg.fft;
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
         let bins = n / 2 + 1;
-        let fps = cfg.frame_rate();
         let mut a = Analyzer {
             window: spectral::hann(n),
             freqs: spectral::fft_frequencies(sr, n),
@@ -75,8 +159,7 @@ impl Analyzer {
             chroma: spectral::chroma_filterbank(sr, n),
             chroma_out: [0.0; 12],
             bands: spectral::band_ranges(sr, n),
-            picker: PeakPicker::new(PickerConfig::for_frame_rate(fps)),
-            tempo: TempoTracker::new(fps),
+            causal: None,
             frame: 0,
             features: Features::default(),
             cfg,
@@ -95,10 +178,31 @@ impl Analyzer {
         self.filled = self.cfg.fft / 2;
         self.prev_mag.iter_mut().for_each(|x| *x = 0.0);
         self.prev_mel_log.iter_mut().for_each(|x| *x = 0.0);
-        self.picker.reset();
-        self.tempo.reset();
+        if let Some(c) = &mut self.causal {
+            c.reset();
+        }
         self.frame = 0;
         self.features = Features::default();
+    }
+
+    /// Starts over so that the next frame completed is frame `frame` of the centred STFT of
+    /// `samples`; returns the index in `samples` from which to [`push`](Self::push) on. The
+    /// first frame after a seek has no previous frame (its flux and onset strength are
+    /// measured against silence), so callers that need exact values seek one frame early
+    /// and drop it.
+    pub fn seek(&mut self, frame: u64) -> usize {
+        self.reset();
+        let half = self.cfg.fft / 2;
+        let centre = frame as usize * self.cfg.hop;
+        self.frame = frame;
+        if centre < half {
+            // The window still starts in the zero lead-in.
+            self.filled = half - centre;
+            0
+        } else {
+            self.filled = 0;
+            centre - half
+        }
     }
 
     /// Latency from an input sample to the frame centred on it: `fft / 2` samples.
@@ -120,7 +224,7 @@ impl Analyzer {
     /// window falls fastest (around `3·fft/4` of frame `t−1`, `3·fft/4 − hop` of frame `t`),
     /// i.e. `fft/4 − hop/2` after the centre of frame `t`.
     pub fn onset_bias(&self) -> f64 {
-        self.cfg.fft as f64 / 4.0 - self.cfg.hop as f64 / 2.0
+        onset_bias(&self.cfg)
     }
 
     /// Feeds mono samples; calls `on_frame` once for every completed frame.
@@ -157,7 +261,27 @@ impl Analyzer {
         }
     }
 
+    /// Runs [`Self::frame_stages`] compiled for AVX2 when the CPU has it (the lane sums of
+    /// [`spectral`] then use 4-wide vectors); the arithmetic, and so every result, is the
+    /// same on either path.
     fn process_frame(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { self.process_frame_avx2() };
+            return;
+        }
+        self.frame_stages();
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn process_frame_avx2(&mut self) {
+        self.frame_stages();
+    }
+
+    #[inline(always)]
+    fn frame_stages(&mut self) {
         let n = self.cfg.fft;
         let sr = self.cfg.sample_rate as f64;
         for ((d, s), w) in self.fft_in.iter_mut().zip(&self.buf).zip(&self.window) {
@@ -176,7 +300,7 @@ impl Analyzer {
             *m = p.sqrt();
         }
 
-        let rms = (self.buf.iter().map(|x| x * x).sum::<f64>() / n as f64).sqrt();
+        let rms = (spectral::sum_zip(&self.buf, &self.buf, |x, _| x * x) / n as f64).sqrt();
         let (centroid, bandwidth) = spectral::centroid_bandwidth(&self.mag, &self.freqs);
         let rolloff = spectral::rolloff(&self.mag, &self.freqs, spectral::ROLL_PERCENT);
         let flatness = spectral::flatness(&self.mag, spectral::FLATNESS_AMIN);
@@ -203,7 +327,6 @@ impl Analyzer {
         let cmax = self.chroma_out.iter().fold(0.0f64, |a, c| a.max(*c));
         let cnorm = if cmax < f64::MIN_POSITIVE { 1.0 } else { cmax };
 
-        let bias = self.onset_bias();
         let f = &mut self.features;
         f.frame = self.frame;
         f.time = self.frame as f64 * self.cfg.hop as f64 / sr;
@@ -219,19 +342,9 @@ impl Analyzer {
         }
         // `prev_mag` now holds this frame's magnitudes.
         spectral::bands_db(&self.prev_mag, &self.bands, n, &mut f.bands);
-        match self.picker.push(onset_strength) {
-            // Frames whose window still reaches into the zero lead-in only see the window
-            // filling up; a rise there is the start of the stream, not an onset.
-            Some(d) if d.frame as usize >= n / (2 * self.cfg.hop) => {
-                f.onset = true;
-                f.onset_time = ((d.frame as f64 + d.offset) * self.cfg.hop as f64 + bias) / sr;
-            }
-            _ => {
-                f.onset = false;
-                f.onset_time = 0.0;
-            }
+        if let Some(c) = &mut self.causal {
+            c.apply(f);
         }
-        f.bpm = self.tempo.push(onset_strength) as f32;
         self.frame += 1;
     }
 }

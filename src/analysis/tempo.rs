@@ -17,28 +17,38 @@ pub const MAX_BPM: f64 = 300.0;
 /// An autocorrelation peak below this fraction of the zero-lag value means "no tempo".
 pub const MIN_CONFIDENCE: f64 = 0.1;
 
-/// Number of autocorrelation lags [`estimate`] needs for an envelope of `n` frames.
+/// Number of autocorrelation lags [`estimate`] computes for an envelope of `n` frames at
+/// `fps`: half the envelope, but no more than the comb and the refinement read (four
+/// slowest beats and a little).
+pub fn lags_needed(n: usize, fps: f64) -> usize {
+    let max_lag = (60.0 * fps / MIN_BPM).ceil() as usize;
+    (n / 2 + 2).min(4 * max_lag + 8).min(n)
+}
+
+/// Scratch length [`estimate`] needs for `n` frames: the centred envelope and the lags.
 pub fn scratch_len(n: usize) -> usize {
-    n / 2 + 2
+    n + n / 2 + 2
 }
 
 /// Estimates the tempo in bpm of the envelope `env` sampled at `fps` frames per second.
-/// `ac` is scratch of at least [`scratch_len`]`(env.len())`. Returns 0 when the envelope is
-/// too short (under two slowest beats) or has no clear periodicity.
-pub fn estimate(env: impl Fn(usize) -> f64, n: usize, fps: f64, ac: &mut [f64]) -> f64 {
+/// `scratch` must hold at least [`scratch_len`]`(env.len())` values. Returns 0 when the
+/// envelope is too short (under two slowest beats) or has no clear periodicity.
+pub fn estimate(env: &[f64], fps: f64, scratch: &mut [f64]) -> f64 {
+    let n = env.len();
     let min_lag = ((60.0 * fps / MAX_BPM).floor() as usize).max(1);
     let max_lag = ((60.0 * fps / MIN_BPM).ceil() as usize).min(n / 2);
-    if n < 4 || max_lag <= min_lag + 1 {
+    if n < 4 || max_lag <= min_lag + 1 || scratch.len() < scratch_len(n) {
         return 0.0;
     }
-    let mean = (0..n).map(&env).sum::<f64>() / n as f64;
-    let lags = scratch_len(n).min(ac.len()).min(n);
+    let mean = env.iter().sum::<f64>() / n as f64;
+    let (centred, ac) = scratch.split_at_mut(n);
+    for (c, e) in centred.iter_mut().zip(env) {
+        *c = e - mean;
+    }
+    let lags = lags_needed(n, fps);
     for (lag, a) in ac.iter_mut().enumerate().take(lags) {
         // Normalised by overlap so long lags are not penalised by fewer terms.
-        let s: f64 = (lag..n)
-            .map(|i| (env(i) - mean) * (env(i - lag) - mean))
-            .sum();
-        *a = s / (n - lag) as f64;
+        *a = super::spectral::dot(&centred[lag..], &centred[..n - lag]) / (n - lag) as f64;
     }
     if ac[0] <= 0.0 {
         return 0.0;
@@ -118,7 +128,8 @@ pub struct TempoTracker {
     ring: Vec<f64>,
     n: u64,
     every: u64,
-    ac: Vec<f64>,
+    /// The ring in time order, followed by [`estimate`]'s scratch.
+    scratch: Vec<f64>,
     bpm: f64,
 }
 
@@ -130,9 +141,14 @@ impl TempoTracker {
             ring: vec![0.0; len],
             n: 0,
             every: ((TEMPO_EVERY_S * fps).round() as u64).max(1),
-            ac: vec![0.0; scratch_len(len)],
+            scratch: vec![0.0; len + scratch_len(len)],
             bpm: 0.0,
         }
+    }
+
+    /// Envelope frames per second.
+    pub fn fps(&self) -> f64 {
+        self.fps
     }
 
     pub fn reset(&mut self) {
@@ -141,19 +157,57 @@ impl TempoTracker {
         self.bpm = 0.0;
     }
 
+    /// True when the estimate is refreshed after the `n`-th value (1-based): every
+    /// [`TEMPO_EVERY_S`], once two beats at the slowest tempo (or a full window) are in.
+    fn refreshes_at(&self, n: u64) -> bool {
+        let min_frames = (2.0 * 60.0 / MIN_BPM * self.fps) as u64;
+        n >= min_frames.min(self.ring.len() as u64) && n % self.every == 0
+    }
+
+    /// What [`push`](Self::push) returns for each value of a whole envelope, computed with
+    /// the refreshes spread over rayon's threads. Equal, value for value, to pushing `env`
+    /// into a new tracker one value at a time (tested); used by offline analysis.
+    pub fn run_over(fps: f64, env: &[f64]) -> Vec<f64> {
+        use rayon::prelude::*;
+        let t = TempoTracker::new(fps);
+        let len = t.ring.len();
+        let refresh: Vec<usize> = (1..=env.len())
+            .filter(|&n| t.refreshes_at(n as u64))
+            .collect();
+        let estimates: Vec<f64> = refresh
+            .par_iter()
+            .map_init(
+                || vec![0.0; scratch_len(len)],
+                |scratch, &n| estimate(&env[n.saturating_sub(len)..n], fps, scratch),
+            )
+            .collect();
+        let mut out = Vec::with_capacity(env.len());
+        let mut bpm = 0.0;
+        let mut next = refresh.iter().zip(&estimates).peekable();
+        for n in 1..=env.len() {
+            if let Some((_, b)) = next.next_if(|(at, _)| **at == n) {
+                bpm = *b;
+            }
+            out.push(bpm);
+        }
+        out
+    }
+
     /// Adds one envelope value; returns the current estimate (0 while unknown).
     pub fn push(&mut self, x: f64) -> f64 {
         let len = self.ring.len() as u64;
         self.ring[(self.n % len) as usize] = x;
         self.n += 1;
-        // Wait for two beats at the slowest tempo before the first estimate.
-        let min_frames = (2.0 * 60.0 / MIN_BPM * self.fps) as u64;
-        if self.n >= min_frames.min(len) && self.n % self.every == 0 {
+        if self.refreshes_at(self.n) {
             let count = self.n.min(len) as usize;
-            let start = self.n - count as u64;
-            let ring = &self.ring;
-            let at = |i: usize| ring[((start + i as u64) % len) as usize];
-            self.bpm = estimate(at, count, self.fps, &mut self.ac);
+            let start = ((self.n - count as u64) % len) as usize;
+            let (env, scratch) = self.scratch.split_at_mut(len as usize);
+            let env = &mut env[..count];
+            // Unroll the ring into time order so the autocorrelation reads plain slices.
+            let first = (len as usize - start).min(count);
+            env[..first].copy_from_slice(&self.ring[start..start + first]);
+            env[first..].copy_from_slice(&self.ring[..count - first]);
+            self.bpm = estimate(env, self.fps, scratch);
         }
         self.bpm
     }
@@ -183,15 +237,28 @@ mod tests {
         for bpm in [90.0, 120.0, 133.0, 150.0] {
             let env = pulses(bpm, fps, 700);
             let mut ac = vec![0.0; scratch_len(env.len())];
-            let got = estimate(|i| env[i], env.len(), fps, &mut ac);
+            let got = estimate(&env, fps, &mut ac);
             assert!((got - bpm).abs() < 1.5, "{bpm} → {got}");
         }
+    }
+
+    #[test]
+    fn run_over_equals_pushing_one_value_at_a_time() {
+        let fps = 44100.0 / 512.0;
+        let mut env = pulses(128.0, fps, 3000);
+        for (i, e) in env.iter_mut().enumerate() {
+            *e += ((i * 7919) % 97) as f64 / 970.0;
+        }
+        let mut t = TempoTracker::new(fps);
+        let one: Vec<f64> = env.iter().map(|x| t.push(*x)).collect();
+        assert_eq!(TempoTracker::run_over(fps, &env), one);
+        assert!(one.iter().any(|b| (*b - 128.0).abs() < 1.5));
     }
 
     #[test]
     fn flat_envelope_has_no_tempo() {
         let env = [0.5; 400];
         let mut ac = vec![0.0; scratch_len(env.len())];
-        assert_eq!(estimate(|i| env[i], env.len(), 86.0, &mut ac), 0.0);
+        assert_eq!(estimate(&env, 86.0, &mut ac), 0.0);
     }
 }

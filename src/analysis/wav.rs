@@ -31,7 +31,13 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
         path: path.to_path_buf(),
         msg,
     };
-    let mut reader = hound::WavReader::open(path).map_err(|e| err(describe(e)))?;
+    let open = || -> Result<_, AnalysisError> {
+        let file =
+            std::fs::File::open(path).map_err(|e| err(describe(hound::Error::IoError(e))))?;
+        hound::WavReader::new(std::io::BufReader::with_capacity(1 << 16, file))
+            .map_err(|e| err(describe(e)))
+    };
+    let reader = open()?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
         return Err(err(
@@ -40,7 +46,20 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
     }
     let declared = reader.len() as usize;
     let channels = spec.channels as usize;
-    let interleaved: Result<Vec<f32>, hound::Error> = match spec.sample_format {
+    if let Some(samples) = fast_path(path, reader, declared).map_err(err)? {
+        return Ok(MonoWav {
+            sample_rate: spec.sample_rate,
+            channels: spec.channels,
+            bits: spec.bits_per_sample,
+            float: spec.sample_format == hound::SampleFormat::Float,
+            samples,
+        });
+    }
+    let mut reader = open()?;
+    // Sized from the header up front (capped, in case the header lies) so the read does
+    // not grow and copy the buffer.
+    let mut interleaved: Vec<f32> = Vec::with_capacity(declared.min(1 << 28));
+    let read: Result<(), hound::Error> = match spec.sample_format {
         hound::SampleFormat::Float => {
             if spec.bits_per_sample != 32 {
                 return Err(err(format!(
@@ -48,16 +67,18 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
                     spec.bits_per_sample
                 )));
             }
-            reader.samples::<f32>().collect()
+            reader
+                .samples::<f32>()
+                .try_for_each(|s| s.map(|v| interleaved.push(v)))
         }
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64;
             reader
                 .samples::<i32>()
-                .map(|s| s.map(|v| (v as f64 * scale) as f32))
-                .collect()
+                .try_for_each(|s| s.map(|v| interleaved.push((v as f64 * scale) as f32)))
         }
     };
+    let interleaved = read.map(|()| interleaved);
     let interleaved = interleaved.map_err(|e| match e {
         // Past the header, a short read means the data chunk is shorter than declared.
         hound::Error::IoError(io) => err(format!(
@@ -71,21 +92,106 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
             interleaved.len()
         )));
     }
-    let samples = if channels == 1 {
-        interleaved
-    } else {
-        interleaved
-            .chunks_exact(channels)
-            .map(|fr| (fr.iter().map(|x| *x as f64).sum::<f64>() / channels as f64) as f32)
-            .collect()
-    };
     Ok(MonoWav {
         sample_rate: spec.sample_rate,
         channels: spec.channels,
         bits: spec.bits_per_sample,
         float: spec.sample_format == hound::SampleFormat::Float,
-        samples,
+        samples: mix_down(interleaved, channels),
     })
+}
+
+/// The mean of the channels of each frame.
+fn mix_down(interleaved: Vec<f32>, channels: usize) -> Vec<f32> {
+    if channels == 1 {
+        return interleaved;
+    }
+    interleaved
+        .chunks_exact(channels)
+        .map(|fr| (fr.iter().map(|x| *x as f64).sum::<f64>() / channels as f64) as f32)
+        .collect()
+}
+
+/// Decodes the data chunk in blocks straight from the file for the common packed layouts
+/// (16/24/32-bit integer, 32-bit float, no padding in the sample container) and mixes to
+/// mono on the way, giving the same values as hound's per-sample reader in a fraction of
+/// the time and without a second copy of the file in memory. `Ok(None)`: not a packed
+/// layout, let hound read it.
+fn fast_path(
+    path: &Path,
+    reader: hound::WavReader<std::io::BufReader<std::fs::File>>,
+    declared: usize,
+) -> Result<Option<Vec<f32>>, String> {
+    use hound::SampleFormat::{Float, Int};
+    use std::io::Read;
+    let spec = reader.spec();
+    let width = spec.bits_per_sample as usize / 8;
+    let channels = spec.channels as usize;
+    let kind = (spec.sample_format, spec.bits_per_sample);
+    if !matches!(kind, (Float, 32) | (Int, 16) | (Int, 24) | (Int, 32)) {
+        return Ok(None);
+    }
+    let mut head = Vec::with_capacity(1 << 16);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(1 << 16).read_to_end(&mut head))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if block_align(&head) != Some(width * channels) {
+        return Ok(None);
+    }
+    let decode = |b: &[u8]| -> f32 {
+        match kind {
+            (Float, _) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            (_, 16) => (i16::from_le_bytes([b[0], b[1]]) as f64 / 32_768.0) as f32,
+            (_, 24) => {
+                let v = i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8;
+                (v as f64 / 8_388_608.0) as f32
+            }
+            _ => (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0) as f32,
+        }
+    };
+    let frame_bytes = width * channels;
+    let frames = declared / channels;
+    let mut data = reader.into_inner();
+    let mut out = Vec::with_capacity(frames.min(1 << 28));
+    let mut block = vec![0u8; frame_bytes * 8192];
+    let mut left = frames;
+    while left > 0 {
+        let n = left.min(8192);
+        let buf = &mut block[..n * frame_bytes];
+        if let Err(e) = data.read_exact(buf) {
+            return Err(format!(
+                "truncated WAV: the header declares {declared} samples but the data ends early ({e})"
+            ));
+        }
+        if channels == 1 {
+            out.extend(buf.chunks_exact(width).map(decode));
+        } else {
+            out.extend(buf.chunks_exact(frame_bytes).map(|fr| {
+                let sum: f64 = fr.chunks_exact(width).map(|b| decode(b) as f64).sum();
+                (sum / channels as f64) as f32
+            }));
+        }
+        left -= n;
+    }
+    Ok(Some(out))
+}
+
+/// `nBlockAlign` of the `fmt ` chunk of a RIFF/WAVE file, if it can be found.
+fn block_align(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        if id == b"fmt " {
+            let b = bytes.get(at + 8 + 12..at + 8 + 14)?;
+            return Some(u16::from_le_bytes([b[0], b[1]]) as usize);
+        }
+        at = at.checked_add(8 + size + (size & 1))?;
+    }
+    None
 }
 
 fn describe(e: hound::Error) -> String {
@@ -100,5 +206,55 @@ fn describe(e: hound::Error) -> String {
         hound::Error::FormatError(m) => format!("not a valid WAV file: {m}"),
         hound::Error::Unsupported => "unsupported WAV encoding".to_string(),
         other => format!("unsupported WAV: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// hound's own per-sample decoding, scaled as `read_mono` scales.
+    fn reference(path: &Path) -> Vec<f32> {
+        let mut r = hound::WavReader::open(path).unwrap();
+        let spec = r.spec();
+        match spec.sample_format {
+            hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
+            hound::SampleFormat::Int => {
+                let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64;
+                r.samples::<i32>()
+                    .map(|s| (s.unwrap() as f64 * scale) as f32)
+                    .collect()
+            }
+        }
+    }
+
+    #[test]
+    fn fast_decoding_equals_hound_for_every_packed_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let x: Vec<f32> = (0..5000)
+            .map(|i| ((i as f32 * 0.031).sin() * 1.05).clamp(-1.0, 1.0))
+            .collect();
+        use hound::SampleFormat::{Float, Int};
+        for (bits, format) in [(16u16, Int), (24, Int), (32, Int), (32, Float), (8, Int)] {
+            let path = dir.path().join(format!("t{bits}{format:?}.wav"));
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: 8000,
+                bits_per_sample: bits,
+                sample_format: format,
+            };
+            let mut w = hound::WavWriter::create(&path, spec).unwrap();
+            let full = ((1i64 << (bits - 1)) - 1) as f32;
+            for s in &x {
+                match format {
+                    Float => w.write_sample(*s).unwrap(),
+                    Int => w.write_sample((*s * full) as i32).unwrap(),
+                }
+            }
+            w.finalize().unwrap();
+            let got = read_mono(&path).unwrap();
+            assert_eq!(got.samples, reference(&path), "{bits}-bit {format:?}");
+            assert_eq!(got.bits, bits);
+        }
     }
 }
