@@ -156,6 +156,13 @@ pub enum Report {
         max_backlog: u64,
     },
     RecordingFailed(String),
+    /// The live analyzer was asked for new frame settings: by `file`'s `analyze(#{...})`,
+    /// or back to the defaults (`file` None) when no loaded patch asks any more.
+    Analysis {
+        fft: usize,
+        hop: usize,
+        file: Option<String>,
+    },
     Status(Box<Status>),
     /// The first event of a new version was emitted (for latency measurement).
     FirstEvent {
@@ -221,10 +228,17 @@ pub fn describe_report(r: &Report) -> Option<String> {
             )
         }
         Report::RecordingFailed(e) => format!("recording failed: {e}"),
+        Report::Analysis { fft, hop, file } => match file {
+            Some(f) => format!("analysis: fft {fft}, hop {hop} (asked by {f})"),
+            None => format!("analysis: fft {fft}, hop {hop} (default)"),
+        },
         Report::Stopped => "stopped".to_string(),
         Report::Status(_) | Report::FirstEvent { .. } => return None,
     })
 }
+
+/// Frame settings of the live analyzer when no patch asks for others (fft, hop).
+pub const DEFAULT_ANALYSIS: (usize, usize) = (2048, 512);
 
 /// Engine settings.
 #[derive(Clone, Debug)]
@@ -367,15 +381,33 @@ pub fn start(
     start_with_features(cfg, clock, out, steps, None)
 }
 
+/// The engine's link to the live analyzer: the feature frames it sends, and (optionally) the
+/// control that changes its frame settings when a patch calls `analyze(#{fft, hop})`.
+pub struct FeatureLink {
+    pub frames: Receiver<crate::analysis::Features>,
+    pub control: Option<crate::analysis::live::Control>,
+}
+
+impl From<Receiver<crate::analysis::Features>> for FeatureLink {
+    fn from(frames: Receiver<crate::analysis::Features>) -> Self {
+        FeatureLink {
+            frames,
+            control: None,
+        }
+    }
+}
+
 /// [`start`], plus the analyzer's feature frames: patches with `on_features(f)` are called
 /// with each frame on the scheduler thread (a slow callback drops frames, counted), and the
-/// latest frame is published in [`Status::spectrum`].
+/// latest frame is published in [`Status::spectrum`]. The most recently installed patch
+/// that calls `analyze(#{fft, hop})` sets the analyzer's frame settings; when no loaded
+/// patch asks, the analyzer returns to fft 2048 / hop 512.
 pub fn start_with_features(
     cfg: LiveConfig,
     clock: Box<dyn Clock>,
     out: Option<Box<dyn EventOut>>,
     steps: StepFactory,
-    features: Option<Receiver<crate::analysis::Features>>,
+    features: Option<FeatureLink>,
 ) -> Result<LiveHandle, LiveError> {
     if !cfg.dir.is_dir() {
         return Err(LiveError::Dir {
@@ -408,7 +440,10 @@ pub fn start_with_features(
         .name("weft-scheduler".into())
         .spawn(move || {
             let mut s = SchedThread::new(cfg, clock, out, steps(), rep_tx, current_bar, stop2);
-            s.features = features;
+            if let Some(link) = features {
+                s.features = Some(link.frames);
+                s.analyzer = link.control;
+            }
             s.run(rx);
         })
         .expect("spawn scheduler thread");
@@ -551,6 +586,11 @@ struct SchedThread {
     last_features: Option<crate::analysis::Features>,
     features_dropped: u64,
     feature_errors: HashMap<String, String>,
+    analyzer: Option<crate::analysis::live::Control>,
+    /// `analyze(#{...})` requests of the loaded patches, with the install order.
+    analyze_requests: HashMap<String, (u64, crate::patch::AnalyzeSpec)>,
+    installs: u64,
+    analyze_in_use: (usize, usize),
 }
 
 /// The feature map `on_features(f)` receives.
@@ -613,6 +653,10 @@ impl SchedThread {
             last_features: None,
             features_dropped: 0,
             feature_errors: HashMap::new(),
+            analyzer: None,
+            analyze_requests: HashMap::new(),
+            installs: 0,
+            analyze_in_use: DEFAULT_ANALYSIS,
         }
     }
 
@@ -628,16 +672,23 @@ impl SchedThread {
         const MAX_PER_PASS: usize = 4;
         let skip = frames.len().saturating_sub(MAX_PER_PASS);
         self.features_dropped += skip as u64;
-        let files: Vec<String> = self
+        // Each analysis patch with the features it asked for (None = all).
+        let files: Vec<(String, Option<Vec<String>>)> = self
             .sched
             .files()
             .into_iter()
-            .map(|f| f.0)
-            .filter(|f| self.sched.patch(f).is_some_and(|p| p.has_on_features()))
+            .filter_map(|(f, _)| {
+                let p = self.sched.patch(&f).filter(|p| p.has_on_features())?;
+                let wanted = p.analyze_spec().and_then(|s| s.features);
+                Some((f, wanted))
+            })
             .collect();
         for f in &frames[skip..] {
-            for file in &files {
-                let map = feature_map(f);
+            for (file, wanted) in &files {
+                let mut map = feature_map(f);
+                if let Some(keys) = wanted {
+                    map.retain(|k, _| keys.iter().any(|w| w == k.as_str()));
+                }
                 let Some(p) = self.sched.patch_mut(file) else {
                     continue;
                 };
@@ -666,6 +717,31 @@ impl SchedThread {
         let _ = self.reports.send(r);
     }
 
+    /// Points the live analyzer at the settings of the most recently installed patch that
+    /// asks for some (or the defaults), reporting each change once.
+    fn update_analysis(&mut self) {
+        let Some(ctl) = &self.analyzer else { return };
+        let latest = self
+            .analyze_requests
+            .iter()
+            .max_by_key(|(_, (order, _))| *order)
+            .map(|(file, (_, spec))| (file.clone(), (spec.fft, spec.hop)));
+        let (file, wanted) = match latest {
+            Some((f, s)) => (Some(f), s),
+            None => (None, DEFAULT_ANALYSIS),
+        };
+        if wanted == self.analyze_in_use {
+            return;
+        }
+        ctl.set(wanted.0, wanted.1);
+        self.analyze_in_use = wanted;
+        self.report(Report::Analysis {
+            fft: wanted.0,
+            hop: wanted.1,
+            file,
+        });
+    }
+
     fn lookahead_frames(&self) -> Frame {
         (self.cfg.lookahead.as_secs_f64() * self.clock.sample_rate() as f64) as Frame
     }
@@ -685,7 +761,18 @@ impl SchedThread {
                         self.models.insert(spec.model.clone());
                     }
                 }
+                self.installs += 1;
+                match patch.analyze_spec() {
+                    Some(spec) => {
+                        self.analyze_requests
+                            .insert(file.clone(), (self.installs, spec));
+                    }
+                    None => {
+                        self.analyze_requests.remove(&file);
+                    }
+                }
                 let tick = self.sched.install(&file, *patch);
+                self.update_analysis();
                 self.errors.remove(&file);
                 if let Some(ms) = ready_ms {
                     self.reload_ms.insert(file.clone(), ms);
@@ -719,10 +806,15 @@ impl SchedThread {
             SchedMsg::Removed(f) => {
                 self.errors.remove(&f);
                 self.sched.remove(&f);
+                self.analyze_requests.remove(&f);
+                self.update_analysis();
             }
             SchedMsg::Renamed(a, b) => {
                 if let Some(e) = self.errors.remove(&a) {
                     self.errors.insert(b.clone(), e);
+                }
+                if let Some(r) = self.analyze_requests.remove(&a) {
+                    self.analyze_requests.insert(b.clone(), r);
                 }
                 self.sched.rename(&a, &b);
             }

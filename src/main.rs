@@ -247,6 +247,19 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Folders whose saved sounds the "sounds like" list ranks: `samples/` next to the patch
+/// folder (when there is one) and the recordings folder.
+fn likeness_dirs(patches: &std::path::Path, recordings: &std::path::Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let parent = patches.parent().filter(|p| !p.as_os_str().is_empty());
+    let samples = parent.map_or_else(|| PathBuf::from("samples"), |p| p.join("samples"));
+    if samples.is_dir() {
+        dirs.push(samples);
+    }
+    dirs.push(recordings.to_path_buf());
+    dirs
+}
+
 fn recover_all(journals: &[PathBuf]) -> usize {
     let mut n = 0;
     for j in journals {
@@ -334,10 +347,13 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     )?;
     // The analyzer listens to what the synth plays (the null sink renders too).
     let (feat_tx, feat_rx) = std::sync::mpsc::sync_channel(64);
-    let analyzer = weft::analysis::live::spawn(
+    // The screen's "sounds like" worker gets the same frames (best effort).
+    let (mon_tx, mon_rx) = std::sync::mpsc::sync_channel(256);
+    let analyzer = weft::analysis::live::spawn_with_monitor(
         tap_rx,
         weft::analysis::AnalyzerConfig::new(audio.sample_rate()),
         feat_tx,
+        (!a.headless).then_some(mon_tx),
     )?;
     let mut messages = audio.warnings.clone();
     messages.push(format!(
@@ -355,7 +371,10 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         Box::new(clock),
         Some(Box::new(live::RingOut(producer))),
         steps,
-        Some(feat_rx),
+        Some(live::FeatureLink {
+            frames: feat_rx,
+            control: Some(analyzer.control()),
+        }),
     )?;
     if !a.headless {
         let meters = audio.meters();
@@ -375,6 +394,10 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
             weft::screen::PaneSources::default(),
             messages,
             a.logs.clone().map(|l| (l, a.user.clone())),
+            Some(weft::screen::LikenessSource {
+                frames: mon_rx,
+                dirs: likeness_dirs(&a.dir, &a.record_dir),
+            }),
         )?;
         drop(analyzer);
         drop(audio);

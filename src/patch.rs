@@ -205,7 +205,24 @@ pub struct BarPlan {
 pub struct AnalyzeSpec {
     pub fft: usize,
     pub hop: usize,
+    /// Keys of the feature map `on_features(f)` receives; None = all of them.
+    pub features: Option<Vec<String>>,
 }
+
+/// The features `on_features(f)` can receive (and `analyze(#{features: [...]})` can name).
+pub const FEATURE_NAMES: [&str; 11] = [
+    "rms",
+    "centroid",
+    "bandwidth",
+    "rolloff",
+    "flatness",
+    "flux",
+    "onset_strength",
+    "onset",
+    "bpm",
+    "time",
+    "chroma",
+];
 
 /// The shared `state` map of a file; survives reloads of the same file.
 #[derive(Clone, Debug, Default)]
@@ -1216,12 +1233,29 @@ fn build_engine(
         let mut spec = AnalyzeSpec {
             fft: 2048,
             hop: 512,
+            features: None,
         };
         for (k, v) in &opts {
             match k.as_str() {
                 "fft" => spec.fft = as_f64(v, "fft")? as usize,
                 "hop" => spec.hop = as_f64(v, "hop")? as usize,
-                "features" => {}
+                "features" => {
+                    let Some(list) = v.read_lock::<Array>() else {
+                        return rt_err("analyze: features must be an array of names");
+                    };
+                    let mut names = Vec::new();
+                    for item in list.iter() {
+                        let name = item.to_string();
+                        if !FEATURE_NAMES.contains(&name.as_str()) {
+                            return rt_err(format!(
+                                "analyze: unknown feature '{name}' (known: {})",
+                                FEATURE_NAMES.join(", ")
+                            ));
+                        }
+                        names.push(name);
+                    }
+                    spec.features = Some(names);
+                }
                 other => {
                     return rt_err(format!(
                         "analyze: unknown option '{other}' (fft, hop, features)"

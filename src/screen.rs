@@ -5,6 +5,7 @@
 //! `AppEvent`s (snapshots, message lines) by a bridge thread; the UI thread runs
 //! `tui::run`; the UI's commands go straight back to the engine.
 
+use crate::analysis::likeness;
 use crate::live::{self, LiveHandle, Report, Status};
 use crate::tui::model::{
     Availability, ForecastView, NoteView, PatchState, PatchView, RecView, RecommendView, Snapshot,
@@ -50,7 +51,12 @@ impl Default for PaneSources {
 }
 
 /// Builds the screen's view of the engine state.
-pub fn snapshot(s: &Status, audio: &AudioFacts, panes: &PaneSources) -> Snapshot {
+pub fn snapshot(
+    s: &Status,
+    audio: &AudioFacts,
+    panes: &PaneSources,
+    sounds_like: &[(String, f32)],
+) -> Snapshot {
     let transport = TransportView {
         playing: s.playing,
         tempo_bpm: s.tempo,
@@ -123,7 +129,7 @@ pub fn snapshot(s: &Status, audio: &AudioFacts, panes: &PaneSources) -> Snapshot
             onset: f.onset,
             bpm: (f.bpm > 0.0).then_some(f.bpm),
             chroma: f.chroma,
-            sounds_like: Vec::new(),
+            sounds_like: sounds_like.to_vec(),
             dropped_frames: s.features_dropped,
         }),
         None => panes.spectrum.clone(),
@@ -214,6 +220,20 @@ pub fn spawn_logs_worker(logs: std::path::PathBuf, user: Option<String>, tx: Sen
         });
 }
 
+/// Where the spectrum pane's "sounds like" list comes from: the analyzer's monitor frames
+/// and the folders of saved sounds (see [`crate::analysis::likeness`]).
+pub struct LikenessSource {
+    pub frames: Receiver<crate::analysis::Features>,
+    pub dirs: Vec<std::path::PathBuf>,
+}
+
+/// The bridge's end of the likeness worker.
+struct Likeness {
+    updates: Receiver<likeness::Update>,
+    control: Sender<likeness::Control>,
+    latest: Vec<(String, f32)>,
+}
+
 /// Runs the screen over a started engine until the performer quits. Blocks.
 pub fn run(
     handle: LiveHandle,
@@ -221,12 +241,24 @@ pub fn run(
     panes: PaneSources,
     startup_messages: Vec<String>,
     logs: Option<(std::path::PathBuf, Option<String>)>,
+    likeness_source: Option<LikenessSource>,
 ) -> std::io::Result<()> {
     let (app_tx, app_rx) = std::sync::mpsc::channel::<AppEvent>();
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<UiCommand>();
     if let Some((path, user)) = logs {
         spawn_logs_worker(path, user, app_tx.clone());
     }
+    let likeness = likeness_source.and_then(|src| {
+        let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
+        let (up_tx, up_rx) = std::sync::mpsc::channel();
+        likeness::spawn(src.frames, ctl_rx, src.dirs, up_tx)
+            .ok()
+            .map(|_| Likeness {
+                updates: up_rx,
+                control: ctl_tx,
+                latest: Vec::new(),
+            })
+    });
     for m in startup_messages {
         let _ = app_tx.send(AppEvent::Message(Level::Info, m));
     }
@@ -235,7 +267,7 @@ pub fn run(
     let bridge_tx = app_tx.clone();
     let bridge = thread::Builder::new()
         .name("weft-screen-bridge".into())
-        .spawn(move || bridge(reports, bridge_tx, audio, panes))
+        .spawn(move || bridge(reports, bridge_tx, audio, panes, likeness))
         .expect("spawn bridge");
     let engine_cmds = engine.clone();
     let cmd_thread = thread::spawn(move || forward_commands(cmd_rx, engine_cmds));
@@ -270,17 +302,62 @@ fn bridge(
     tx: Sender<AppEvent>,
     audio: impl Fn() -> AudioFacts,
     panes: PaneSources,
+    mut likeness: Option<Likeness>,
 ) {
     loop {
+        if let Some(l) = &mut likeness {
+            for u in l.updates.try_iter() {
+                let msg = match u {
+                    likeness::Update::Ranking(r) => {
+                        l.latest = r;
+                        None
+                    }
+                    likeness::Update::Loaded { entries, errors } => {
+                        for e in errors {
+                            let _ = tx
+                                .send(AppEvent::Message(Level::Warn, format!("sounds like: {e}")));
+                        }
+                        Some((
+                            Level::Info,
+                            format!("sounds like: {entries} saved sounds and sessions"),
+                        ))
+                    }
+                    likeness::Update::SessionSaved(Ok(p)) => Some((
+                        Level::Info,
+                        format!("session profile saved to {}", p.display()),
+                    )),
+                    likeness::Update::SessionSaved(Err(e)) => {
+                        Some((Level::Warn, format!("session profile not saved: {e}")))
+                    }
+                };
+                if let Some((level, line)) = msg {
+                    let _ = tx.send(AppEvent::Message(level, line));
+                }
+            }
+        }
         match reports.recv_timeout(Duration::from_millis(200)) {
             Ok(Report::Status(s)) => {
-                let snap = snapshot(&s, &audio(), &panes);
+                let like = likeness.as_ref().map_or(&[][..], |l| &l.latest[..]);
+                let snap = snapshot(&s, &audio(), &panes, like);
                 if tx.send(AppEvent::Snapshot(Box::new(snap))).is_err() {
                     return;
                 }
             }
             Ok(Report::Stopped) => return,
             Ok(r) => {
+                if let Some(l) = &likeness {
+                    match &r {
+                        Report::RecordingStarted(_) => {
+                            let _ = l.control.send(likeness::Control::RecordingStarted);
+                        }
+                        Report::RecordingFinished { path, .. } => {
+                            let _ = l
+                                .control
+                                .send(likeness::Control::RecordingFinished(path.clone()));
+                        }
+                        _ => {}
+                    }
+                }
                 let level = match &r {
                     Report::Rejected { .. } | Report::RecordingFailed(_) => Level::Error,
                     Report::Late { .. } => Level::Warn,

@@ -100,3 +100,52 @@ fn invalid_settings_are_refused_before_a_thread_starts() {
     };
     assert!(live::spawn(cons, cfg, tx).is_err());
 }
+
+#[test]
+fn control_changes_frame_settings_and_keeps_the_stream_clock() {
+    let cfg = AnalyzerConfig::new(44_100);
+    let (mut prod, cons) = rtrb::RingBuffer::<f32>::new(1 << 16);
+    let (tx, rx) = sync_channel(8192);
+    let handle = live::spawn(cons, cfg, tx).unwrap();
+    let tone: Vec<f32> = (0..44_100)
+        .map(|i| (0.5 * (i as f64 * 2.0 * std::f64::consts::PI * 440.0 / 44_100.0).sin()) as f32)
+        .collect();
+    let push = |prod: &mut rtrb::Producer<f32>, x: &[f32]| {
+        for block in x.chunks(512) {
+            while prod.push_entire_slice(block).is_err() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    };
+    push(&mut prod, &tone);
+    let first = ((tone.len() - cfg.fft / 2) / cfg.hop + 1) as u64;
+    assert!(wait_until(|| handle.stats().frames == first));
+    // Out of range: refused, counted, the old settings stay.
+    assert!(handle.control().set(100, 50));
+    // In range: the next frames use fft 4096 / hop 1024.
+    assert!(handle.control().set(4096, 1024));
+    assert!(wait_until(|| handle.stats().fft == 4096));
+    push(&mut prod, &tone);
+    let second = ((tone.len() - 4096 / 2) / 1024 + 1) as u64;
+    assert!(
+        wait_until(|| handle.stats().frames == first + second),
+        "{:?}",
+        handle.stats()
+    );
+    let stats = handle.stop();
+    assert_eq!((stats.fft, stats.hop, stats.rejected), (4096, 1024, 1));
+    let got: Vec<_> = rx.try_iter().collect();
+    assert_eq!(got.len() as u64, first + second);
+    // Frame numbers keep counting; times continue from where the first second ended.
+    assert!(got.windows(2).all(|w| w[1].frame == w[0].frame + 1));
+    let boundary = &got[first as usize];
+    assert!((boundary.time - 1.0).abs() < 1e-9, "{}", boundary.time);
+    let step = got[first as usize + 1].time - boundary.time;
+    assert!((step - 1024.0 / 44_100.0).abs() < 1e-9, "{step}");
+    let late = &got[got.len() - 10];
+    assert!(
+        (late.centroid - 440.0).abs() < 0.03 * 440.0,
+        "{}",
+        late.centroid
+    );
+}

@@ -41,7 +41,7 @@ fn on_features_params_change_what_the_synth_plays() {
         Box::new(SystemClock::new(48_000)),
         Some(Box::new(Capture(captured.clone()))),
         steps,
-        Some(frx),
+        Some(frx.into()),
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(500));
@@ -98,4 +98,74 @@ fn on_features_params_change_what_the_synth_plays() {
         !later.is_empty() && later.iter().all(|c| (*c - 1800.0).abs() < 1e-3),
         "{later:?}"
     );
+}
+
+#[test]
+fn analyze_settings_of_the_latest_patch_drive_the_live_analyzer() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("beat.rhai"),
+        "voice(\"k\").pattern(\"c2*4\");\n",
+    )
+    .unwrap();
+    let cfg = LiveConfig::new(dir.path());
+    // A real analyzer thread; nothing is fed to it, only its settings are watched.
+    let (_prod, cons) = rtrb::RingBuffer::<f32>::new(1 << 12);
+    let (atx, arx) = mpsc::sync_channel(64);
+    let analyzer =
+        weft::analysis::live::spawn(cons, weft::analysis::AnalyzerConfig::new(48_000), atx)
+            .unwrap();
+    let steps: live::StepFactory = Arc::new(|| Box::new(NoModels));
+    let h = live::start_with_features(
+        cfg,
+        Box::new(SystemClock::new(48_000)),
+        None,
+        steps,
+        Some(live::FeatureLink {
+            frames: arx,
+            control: Some(analyzer.control()),
+        }),
+    )
+    .unwrap();
+    let wait_for = |want: (usize, usize)| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            let s = analyzer.stats();
+            if (s.fft, s.hop) == want {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    };
+    let listen = dir.path().join("listen.rhai");
+    fs::write(
+        &listen,
+        "analyze(#{ fft: 4096, hop: 1024 });\nfn on_features(f) { }\n",
+    )
+    .unwrap();
+    assert!(wait_for((4096, 1024)), "{:?}", analyzer.stats());
+    fs::write(
+        &listen,
+        "analyze(#{ fft: 1024, hop: 256 });\nfn on_features(f) { }\n",
+    )
+    .unwrap();
+    assert!(wait_for((1024, 256)), "{:?}", analyzer.stats());
+    fs::remove_file(&listen).unwrap();
+    assert!(wait_for(live::DEFAULT_ANALYSIS), "{:?}", analyzer.stats());
+    let lines: Vec<String> = h
+        .reports
+        .try_iter()
+        .filter_map(|r| live::describe_report(&r))
+        .filter(|l| l.starts_with("analysis:"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "analysis: fft 4096, hop 1024 (asked by listen.rhai)",
+            "analysis: fft 1024, hop 256 (asked by listen.rhai)",
+            "analysis: fft 2048, hop 512 (default)",
+        ]
+    );
+    drop(h);
 }

@@ -3,13 +3,20 @@
 //! [`Features`] per hop to a bounded channel.
 //!
 //! It never blocks on the consumer: when the channel is full the frame is dropped and
-//! counted ([`LiveStats::dropped`]). When the ring is empty the thread sleeps for a quarter
-//! of a hop. It stops when asked ([`LiveHandle::stop`] or drop), when the producer side of
-//! the ring is gone and the ring is drained, or when the receiver is dropped.
+//! counted ([`LiveStats::dropped`]). An optional second, best-effort *monitor* channel gets
+//! the same frames (the screen's "sounds like" worker); it is never waited for either. When
+//! the ring is empty the thread sleeps for a quarter of a hop. It stops when asked
+//! ([`LiveHandle::stop`] or drop), when the producer side of the ring is gone and the ring
+//! is drained, or when the receiver is dropped.
+//!
+//! Frame settings can change while it runs: [`Control::set`] (sent by the live engine when
+//! a patch with `analyze(#{fft, hop})` is installed) makes the thread build a new
+//! [`Analyzer`] between two reads of the ring. Frame numbers and times keep counting from
+//! the start of the stream across such a change.
 
 use super::{AnalysisError, Analyzer, AnalyzerConfig, Features};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,6 +28,26 @@ struct Shared {
     dropped: AtomicU64,
     cpu_ns: AtomicU64,
     finished: AtomicBool,
+    /// Current `fft` and `hop` (for display), and how many changes failed validation.
+    fft: AtomicU64,
+    hop: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// Changes the frame settings of a running analyzer thread. Cheap to clone; sending never
+/// blocks. The sample rate stays the stream's.
+#[derive(Clone, Debug)]
+pub struct Control {
+    tx: Sender<(usize, usize)>,
+}
+
+impl Control {
+    /// Asks the analyzer to use `fft` / `hop` from its next read of the ring on. Settings
+    /// the analyzer rejects (see [`AnalyzerConfig::validate`]) leave the old ones in place
+    /// and are counted in [`LiveStats::rejected`]. False when the thread has stopped.
+    pub fn set(&self, fft: usize, hop: usize) -> bool {
+        self.tx.send((fft, hop)).is_ok()
+    }
 }
 
 /// Counters of the live analyzer.
@@ -34,11 +61,17 @@ pub struct LiveStats {
     pub cpu_seconds: f64,
     /// True once the thread has exited.
     pub finished: bool,
+    /// Frame settings in use.
+    pub fft: usize,
+    pub hop: usize,
+    /// Settings changes refused because they were out of range.
+    pub rejected: u64,
 }
 
 /// Owner of the analyzer thread; dropping it stops the thread and joins it.
 pub struct LiveHandle {
     shared: Arc<Shared>,
+    control: Control,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -50,7 +83,15 @@ impl LiveHandle {
             dropped: self.shared.dropped.load(Ordering::Relaxed),
             cpu_seconds: self.shared.cpu_ns.load(Ordering::Relaxed) as f64 * 1e-9,
             finished: self.shared.finished.load(Ordering::Acquire),
+            fft: self.shared.fft.load(Ordering::Relaxed) as usize,
+            hop: self.shared.hop.load(Ordering::Relaxed) as usize,
+            rejected: self.shared.rejected.load(Ordering::Relaxed),
         }
+    }
+
+    /// A handle that changes the frame settings of the running thread.
+    pub fn control(&self) -> Control {
+        self.control.clone()
     }
 
     /// Asks the thread to stop, waits for it and returns the final counters.
@@ -74,39 +115,92 @@ impl Drop for LiveHandle {
     }
 }
 
-/// Starts the analyzer thread. All analyzer buffers are allocated here, before the thread
-/// starts; the loop itself does not allocate.
+/// Starts the analyzer thread, sending frames to `out`. All analyzer buffers are allocated
+/// here, before the thread starts; the loop itself does not allocate (a settings change
+/// through [`Control`] builds a new analyzer on this thread, never on the audio thread).
 pub fn spawn(
     tap: rtrb::Consumer<f32>,
     cfg: AnalyzerConfig,
     out: SyncSender<Features>,
 ) -> Result<LiveHandle, AnalysisError> {
+    spawn_with_monitor(tap, cfg, out, None)
+}
+
+/// [`spawn`], also offering every frame to `monitor` (best effort: a full monitor channel
+/// just misses frames, which are not counted as dropped).
+pub fn spawn_with_monitor(
+    tap: rtrb::Consumer<f32>,
+    cfg: AnalyzerConfig,
+    out: SyncSender<Features>,
+    monitor: Option<SyncSender<Features>>,
+) -> Result<LiveHandle, AnalysisError> {
     let analyzer = Analyzer::new(cfg)?;
     let shared = Arc::new(Shared::default());
+    shared.fft.store(cfg.fft as u64, Ordering::Relaxed);
+    shared.hop.store(cfg.hop as u64, Ordering::Relaxed);
     let s = shared.clone();
-    let idle = Duration::from_secs_f64((cfg.hop as f64 / cfg.sample_rate as f64 / 4.0).max(0.0005));
+    let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
+    let outs = Outputs { out, monitor };
     let thread = std::thread::Builder::new()
         .name("weft-analyzer".into())
-        .spawn(move || run(tap, analyzer, out, &s, idle))
+        .spawn(move || run(tap, analyzer, outs, ctl_rx, &s))
         .map_err(|e| AnalysisError::Io {
             path: "<analyzer thread>".into(),
             source: e,
         })?;
     Ok(LiveHandle {
         shared,
+        control: Control { tx: ctl_tx },
         thread: Some(thread),
     })
+}
+
+struct Outputs {
+    out: SyncSender<Features>,
+    monitor: Option<SyncSender<Features>>,
+}
+
+/// How long to sleep when the ring is empty: a quarter of a hop.
+fn idle_for(cfg: &AnalyzerConfig) -> Duration {
+    Duration::from_secs_f64((cfg.hop as f64 / cfg.sample_rate as f64 / 4.0).max(0.0005))
 }
 
 fn run(
     mut tap: rtrb::Consumer<f32>,
     mut analyzer: Analyzer,
-    out: SyncSender<Features>,
+    outs: Outputs,
+    control: Receiver<(usize, usize)>,
     shared: &Shared,
-    idle: Duration,
 ) {
+    let mut idle = idle_for(analyzer.config());
     let mut disconnected = false;
+    // Stream position where the current analyzer started: its frame 0 is centred there.
+    let (mut base_frame, mut base_time) = (0u64, 0.0f64);
+    let (mut frames_total, mut samples_total) = (0u64, 0u64);
     while !shared.stop.load(Ordering::Acquire) && !disconnected {
+        while let Ok((fft, hop)) = control.try_recv() {
+            let cfg = AnalyzerConfig {
+                fft,
+                hop,
+                ..*analyzer.config()
+            };
+            if cfg == *analyzer.config() {
+                continue;
+            }
+            match Analyzer::new(cfg) {
+                Ok(a) => {
+                    analyzer = a;
+                    idle = idle_for(&cfg);
+                    base_frame = frames_total;
+                    base_time = samples_total as f64 / cfg.sample_rate as f64;
+                    shared.fft.store(fft as u64, Ordering::Relaxed);
+                    shared.hop.store(hop as u64, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    shared.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         let n = tap.slots();
         if n == 0 {
             if tap.is_abandoned() {
@@ -123,13 +217,22 @@ fn run(
         for part in [a, b] {
             analyzer.push(part, |f| {
                 frames += 1;
-                match out.try_send(*f) {
+                let mut f = *f;
+                f.frame += base_frame;
+                f.time += base_time;
+                f.onset_time += if f.onset { base_time } else { 0.0 };
+                if let Some(m) = &outs.monitor {
+                    let _ = m.try_send(f);
+                }
+                match outs.out.try_send(f) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => dropped += 1,
                     Err(TrySendError::Disconnected(_)) => disconnected = true,
                 }
             });
         }
+        samples_total += n as u64;
+        frames_total += frames;
         chunk.commit_all();
         shared.frames.fetch_add(frames, Ordering::Relaxed);
         shared.dropped.fetch_add(dropped, Ordering::Relaxed);

@@ -12,6 +12,7 @@
 
 mod analyzer;
 pub mod cli;
+pub mod likeness;
 pub mod live;
 pub mod offline;
 pub mod onset;
@@ -20,8 +21,8 @@ pub mod spectral;
 pub mod tempo;
 pub mod wav;
 
-pub use analyzer::Analyzer;
-pub use offline::{analyze_file, analyze_samples, Analysis, Summary};
+pub use analyzer::{Analyzer, Causal};
+pub use offline::{analyze_file, analyze_samples, analyze_samples_with, Analysis, Summary};
 pub use profile::{similar, Profile};
 pub use spectral::N_BANDS;
 
