@@ -1,5 +1,6 @@
-//! The real terminal: `weft play` inside tmux. Save a broken patch, see its line:col in the
-//! patches pane, fix it, see "playing", quit with `q`, and find the shell back in cooked mode.
+//! The real terminal: `weft play` inside tmux. See the saved sample ranked under "sounds
+//! like", save a broken patch, see its line:col in the patches pane, fix it, see "playing",
+//! quit with `q`, and find the shell back in cooked mode.
 //! Needs tmux (`make test` installs it).
 
 use std::path::Path;
@@ -43,6 +44,13 @@ fn screen_shows_errors_and_recovery_then_restores_the_terminal() {
     std::fs::create_dir(&scripts).unwrap();
     let good = "quantize(\"beat\");\nvoice(\"k\", #{ synth: \"kick\" }).pattern(\"x x x x\");\n";
     std::fs::write(scripts.join("a.rhai"), good).unwrap();
+    // A saved sound next to the patches, for the spectrum pane's "sounds like" list.
+    std::fs::create_dir(dir.path().join("samples")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/samples/thump.wav"),
+        dir.path().join("samples/thump.wav"),
+    )
+    .unwrap();
     let session = Session(format!("weft-test-{}", std::process::id()));
     let s = session.0.as_str();
     let o = Command::new("tmux")
@@ -73,6 +81,8 @@ fn screen_shows_errors_and_recovery_then_restores_the_terminal() {
     tmux(&["send-keys", "-t", s, &cmd, "Enter"]);
     wait_screen(s, "a.rhai", Duration::from_secs(20));
     wait_screen(s, "playing", Duration::from_secs(10));
+    // The analyzer hears the kick; after a few seconds the saved sound is ranked.
+    wait_screen(s, "thump.wav", Duration::from_secs(20));
 
     std::fs::write(
         scripts.join("a.rhai"),
