@@ -1,0 +1,592 @@
+//! The Rhai side of a patch: the engine with weft's functions registered (`voice`, `tempo`,
+//! `quantize`, `param`, `analyze`, theory helpers, `rand`, …) and the conversions between
+//! script values and [`super::VoiceSpec`] options. Every function reads and writes the run's
+//! [`super::Ctx`]; errors are Rhai runtime errors, which [`super::Patch`] turns into
+//! `file:line:col` messages.
+
+use super::*;
+
+/// A voice handle in scripts: methods edit the voice of that name in the current scope.
+#[derive(Clone, Debug)]
+pub(super) struct VoiceRef {
+    pub(super) name: ImmutableString,
+}
+
+/// `rand(seed)` in scripts: a small deterministic generator.
+#[derive(Clone, Debug)]
+pub(super) struct ScriptRng(SplitMix);
+
+pub(super) type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+pub(super) fn rt_err<T>(msg: impl Into<String>) -> RResult<T> {
+    Err(Box::new(EvalAltResult::ErrorRuntime(
+        Dynamic::from(msg.into()),
+        Position::NONE,
+    )))
+}
+
+pub(super) fn as_f64(v: &Dynamic, what: &str) -> RResult<f64> {
+    if let Some(f) = v.clone().try_cast::<f64>() {
+        Ok(f)
+    } else if let Some(i) = v.clone().try_cast::<i64>() {
+        Ok(i as f64)
+    } else {
+        rt_err(format!("{what} must be a number, not {}", v.type_name()))
+    }
+}
+
+pub(super) fn as_note(v: &Dynamic, what: &str) -> RResult<u8> {
+    if let Some(s) = v.clone().try_cast::<ImmutableString>() {
+        theory::note_number(&s).or_else(|e| rt_err(e.to_string()))
+    } else if let Some(i) = v.clone().try_cast::<i64>() {
+        if (0..=127).contains(&i) {
+            Ok(i as u8)
+        } else {
+            rt_err(format!("{what}: note {i} is outside 0..127"))
+        }
+    } else {
+        rt_err(format!(
+            "{what} must be a note name like \"A2\" or a number 0..127, not {}",
+            v.type_name()
+        ))
+    }
+}
+
+pub(super) const VOICE_OPTS: &[&str] = &[
+    "synth",
+    "channel",
+    "note",
+    "attack",
+    "decay",
+    "sustain",
+    "release",
+    "cutoff",
+    "resonance",
+    "gain",
+    "pan",
+    "sample",
+    "program",
+    "vel",
+    "gate",
+    "prob",
+    "transpose",
+];
+
+pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResult<()> {
+    if defining {
+        if let Some(s) = opts.get("synth") {
+            let name = s
+                .clone()
+                .into_immutable_string()
+                .or_else(|_| rt_err("synth must be a string"))?;
+            let kind = SynthKind::from_name(&name).map_or_else(
+                || {
+                    rt_err(format!(
+                        "unknown synth '{name}' (known: {})",
+                        SynthKind::ALL
+                            .iter()
+                            .map(|s| s.0)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                },
+                Ok,
+            )?;
+            v.sound.synth = kind;
+            v.note = kind.default_key();
+            if kind.is_drum() {
+                v.channel = 9;
+                v.sound.release = 0.05;
+            }
+        }
+    }
+    for (k, val) in opts {
+        let f = || as_f64(val, k);
+        match k.as_str() {
+            "synth" => {}
+            "channel" => {
+                let c = f()?;
+                if !(1.0..=16.0).contains(&c) {
+                    return rt_err("channel must be 1..16 (drums are 10)");
+                }
+                v.channel = c as u8 - 1;
+            }
+            "note" => v.note = as_note(val, "note")?,
+            "attack" => Param::Attack.apply(&mut v.sound, f()? as f32),
+            "decay" => Param::Decay.apply(&mut v.sound, f()? as f32),
+            "sustain" => Param::Sustain.apply(&mut v.sound, f()? as f32),
+            "release" => Param::Release.apply(&mut v.sound, f()? as f32),
+            "cutoff" => Param::Cutoff.apply(&mut v.sound, f()? as f32),
+            "resonance" => Param::Resonance.apply(&mut v.sound, f()? as f32),
+            "gain" => Param::Gain.apply(&mut v.sound, f()? as f32),
+            "pan" => Param::Pan.apply(&mut v.sound, f()? as f32),
+            "sample" => v.sound.sample = f()?.clamp(0.0, 999.0) as u16,
+            "program" => v.sound.program = f()?.clamp(0.0, 127.0) as u8,
+            "vel" => v.vel = vel_of(f()?),
+            "gate" => v.gate = f()?.clamp(0.01, 1.0) as f32,
+            "prob" => v.prob = f()?.clamp(0.0, 1.0) as f32,
+            "transpose" => v.transpose = f()?.clamp(-48.0, 48.0) as i32,
+            other => {
+                return rt_err(format!(
+                    "unknown voice option '{other}' (known: {})",
+                    VOICE_OPTS.join(", ")
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Velocity from a patch: 0..=1 floats scale to 0..=127, larger numbers are MIDI velocities.
+pub(super) fn vel_of(x: f64) -> u8 {
+    if x <= 1.0 {
+        (x.max(0.0) * 127.0).round() as u8
+    } else {
+        x.min(127.0).round() as u8
+    }
+}
+
+pub(super) fn pitch_list(arr: &Array) -> RResult<Vec<Vec<u8>>> {
+    let mut out = Vec::with_capacity(arr.len());
+    for item in arr {
+        if let Some(chord) = item.clone().try_cast::<Array>() {
+            let mut c = Vec::with_capacity(chord.len());
+            for n in &chord {
+                c.push(as_note(n, "notes")?);
+            }
+            out.push(c);
+        } else if item.is_unit() {
+            out.push(Vec::new());
+        } else {
+            out.push(vec![as_note(item, "notes")?]);
+        }
+    }
+    if out.is_empty() {
+        return rt_err("notes: the pitch list is empty");
+    }
+    Ok(out)
+}
+
+pub(super) fn parse_pattern(s: &str) -> RResult<Pattern> {
+    Pattern::parse(s).or_else(|e| rt_err(format!("pattern \"{s}\": {e}")))
+}
+
+pub(super) fn parse_scale_name(s: &str) -> RResult<[bool; 12]> {
+    let mut parts = s.split_whitespace();
+    let root = parts.next().unwrap_or("");
+    let mode = parts.collect::<Vec<_>>().join("_");
+    let mode = if mode.is_empty() {
+        "major".to_string()
+    } else {
+        mode
+    };
+    let root = theory::note_number(root).or_else(|e| rt_err(e.to_string()))?;
+    theory::scale_mask(root, &mode).or_else(|e| rt_err(e.to_string()))
+}
+
+pub(super) fn lstm_spec(opts: &Map, default_seed: u64) -> RResult<LstmSpec> {
+    let mut spec = LstmSpec {
+        model: "chorales".into(),
+        temperature: 1.0,
+        top_k: 0,
+        top_p: 1.0,
+        prime: Vec::new(),
+        scale: None,
+        density: 1.0,
+        seed: default_seed,
+        part: "soprano".into(),
+        steps: 16,
+    };
+    for (k, v) in opts {
+        let f = || as_f64(v, k);
+        match k.as_str() {
+            "model" => spec.model = v.clone().into_string().or_else(|_| rt_err("model must be a string"))?,
+            "temperature" => spec.temperature = f()?.clamp(0.05, 5.0) as f32,
+            "top_k" => spec.top_k = f()?.clamp(0.0, 512.0) as usize,
+            "top_p" => spec.top_p = f()?.clamp(0.01, 1.0) as f32,
+            "density" => spec.density = f()?.clamp(0.0, 1.0) as f32,
+            "seed" => spec.seed = f()? as u64,
+            "steps" => spec.steps = f()?.clamp(1.0, 64.0) as u32,
+            "part" => spec.part = v.clone().into_string().or_else(|_| rt_err("part must be a string"))?,
+            "prime" => {
+                let arr = v.clone().try_cast::<Array>().map_or_else(|| rt_err("prime must be an array of notes"), Ok)?;
+                spec.prime = arr.iter().map(|n| as_note(n, "prime")).collect::<RResult<_>>()?;
+            }
+            "scale" => {
+                let s = v.clone().into_string().or_else(|_| rt_err("scale must be a string like \"A minor\""))?;
+                spec.scale = Some(parse_scale_name(&s)?);
+            }
+            other => {
+                return rt_err(format!(
+                    "unknown lstm option '{other}' (known: model, temperature, top_k, top_p, prime, scale, density, seed, part, steps)"
+                ))
+            }
+        }
+    }
+    Ok(spec)
+}
+
+pub(super) fn build_engine(
+    ctx: &Arc<Mutex<Ctx>>,
+    deadline: &Arc<AtomicU64>,
+    clock: Instant,
+    limits: &Limits,
+) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_operations(limits.max_operations);
+    engine.set_max_call_levels(limits.max_call_levels);
+    engine.set_max_string_size(limits.max_string_size);
+    engine.set_max_array_size(limits.max_array_size);
+    engine.set_max_map_size(limits.max_map_size);
+    engine.set_max_expr_depths(64, 32);
+    engine.set_max_modules(0);
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine.disable_symbol("eval");
+    {
+        let deadline = deadline.clone();
+        engine.on_progress(move |ops| {
+            if ops % 512 == 0
+                && clock.elapsed().as_nanos() as u64 > deadline.load(Ordering::Relaxed)
+            {
+                Some(Dynamic::UNIT)
+            } else {
+                None
+            }
+        });
+    }
+    {
+        let c = ctx.clone();
+        engine.on_print(move |s| lock(&c).prints.push(s.to_string()));
+        let c = ctx.clone();
+        engine.on_debug(move |s, _, pos| lock(&c).prints.push(format!("{pos:?}: {s}")));
+    }
+
+    // `state`: the per-file map that survives reloads.
+    engine.register_type_with_name::<State>("State");
+    engine.register_indexer_get(|s: &mut State, k: &str| -> Dynamic {
+        lock(&s.0).get(k).cloned().unwrap_or(Dynamic::UNIT)
+    });
+    let mut m = Module::new();
+    // Registered as pure so `state.x = 1` works on the resolver's (read-only) handle.
+    FuncRegistration::new("index$set$")
+        .with_purity(true)
+        .in_global_namespace()
+        .set_into_module(&mut m, |s: &mut State, k: &str, v: Dynamic| {
+            lock(&s.0).insert(k.into(), v);
+        });
+    engine.register_global_module(m.into());
+    {
+        let c = ctx.clone();
+        // `on_var` is marked deprecated only as "volatile"; it is the documented way to
+        // provide a variable to script functions, which cannot see the caller's scope.
+        #[allow(deprecated)]
+        engine.on_var(move |name, _, _| {
+            Ok((name == "state").then(|| Dynamic::from(lock(&c).state.clone())))
+        });
+    }
+
+    // Transport.
+    let c = ctx.clone();
+    engine.register_fn("tempo", move |bpm: Dynamic| -> RResult<()> {
+        let b = as_f64(&bpm, "tempo")?;
+        if !(crate::transport::MIN_BPM..=crate::transport::MAX_BPM).contains(&b) {
+            return rt_err(format!("tempo {b} is outside 20..400 BPM"));
+        }
+        lock(&c).tempo = Some(b);
+        Ok(())
+    });
+    let c = ctx.clone();
+    engine.register_fn("quantize", move |q: Dynamic| -> RResult<()> {
+        let s = q.to_string();
+        let parsed = Quantize::parse(&s).map_or_else(
+            || {
+                rt_err(format!(
+                    "quantize \"{s}\": use \"now\", \"beat\", \"bar\" or a number of beats"
+                ))
+            },
+            Ok,
+        )?;
+        lock(&c).quantize = parsed;
+        Ok(())
+    });
+    let c = ctx.clone();
+    engine.register_fn("meter", move |num: i64, den: i64| -> RResult<()> {
+        let sig = TimeSig::new(num.clamp(0, 255) as u8, den.clamp(0, 255) as u8).map_or_else(
+            || {
+                rt_err(format!(
+                    "meter({num}, {den}): numerator 1..32, denominator 1,2,4,8,16,32"
+                ))
+            },
+            Ok,
+        )?;
+        lock(&c).sig = sig;
+        Ok(())
+    });
+
+    // Voices.
+    engine.register_type_with_name::<VoiceRef>("Voice");
+    let c = ctx.clone();
+    engine.register_fn("voice", move |name: &str, opts: Map| -> RResult<VoiceRef> {
+        if name.is_empty() || name.len() > 64 || name.contains(['.', '/']) {
+            return rt_err(format!(
+                "voice name '{name}' must be 1-64 characters without '.' or '/'"
+            ));
+        }
+        let mut v = VoiceSpec::new(name);
+        apply_opts(&mut v, &opts, true)?;
+        let mut g = lock(&c);
+        if let Some(slot) = g.voices.iter_mut().find(|x| x.name == name) {
+            *slot = v;
+        } else {
+            if g.voices.len() >= 64 {
+                return rt_err("a patch may have at most 64 voices");
+            }
+            g.voices.push(v);
+        }
+        Ok(VoiceRef { name: name.into() })
+    });
+    let c = ctx.clone();
+    engine.register_fn("voice", move |name: &str| -> RResult<VoiceRef> {
+        if lock(&c).voices.iter().any(|v| v.name == name) {
+            Ok(VoiceRef { name: name.into() })
+        } else {
+            rt_err(format!(
+                "no voice '{name}' (define it with voice(\"{name}\", #{{ synth: ... }}))"
+            ))
+        }
+    });
+
+    // Helper: register a method on Voice that edits the spec.
+    fn edit<F>(ctx: &Arc<Mutex<Ctx>>, r: &VoiceRef, f: F) -> RResult<VoiceRef>
+    where
+        F: FnOnce(&mut VoiceSpec) -> RResult<()>,
+    {
+        let mut g = lock(ctx);
+        match g.voices.iter_mut().find(|v| v.name == r.name.as_str()) {
+            Some(v) => f(v).map(|_| r.clone()),
+            None => rt_err(format!("voice '{}' is not defined here", r.name)),
+        }
+    }
+    let c = ctx.clone();
+    engine.register_fn("pattern", move |r: &mut VoiceRef, s: &str| {
+        let p = parse_pattern(s)?;
+        edit(&c, r, |v| {
+            v.source = Source::Pattern(p);
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("notes", move |r: &mut VoiceRef, pitches: Array, rhythm: Array| {
+        let pitches = pitch_list(&pitches)?;
+        let steps: Vec<bool> = rhythm
+            .iter()
+            .map(|d| d.as_bool().ok().or_else(|| d.as_int().ok().map(|i| i != 0)))
+            .collect::<Option<_>>()
+            .map_or_else(|| rt_err("notes: rhythm must be an array of true/false or 1/0 (e.g. euclid(5, 8))"), Ok)?;
+        if steps.is_empty() || steps.len() > 256 {
+            return rt_err("notes: rhythm must have 1..256 steps");
+        }
+        edit(&c, r, |v| {
+            v.source = Source::Notes { pitches, rhythm: Rhythm::Steps(steps) };
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "notes",
+        move |r: &mut VoiceRef, pitches: Array, rhythm: &str| {
+            let pitches = pitch_list(&pitches)?;
+            let p = parse_pattern(rhythm)?;
+            edit(&c, r, |v| {
+                v.source = Source::Notes {
+                    pitches,
+                    rhythm: Rhythm::Pattern(p),
+                };
+                Ok(())
+            })
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("vel", move |r: &mut VoiceRef, x: Dynamic| {
+        let x = as_f64(&x, "vel")?;
+        edit(&c, r, |v| {
+            v.vel = vel_of(x);
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("gate", move |r: &mut VoiceRef, x: Dynamic| {
+        let x = as_f64(&x, "gate")?;
+        edit(&c, r, |v| {
+            v.gate = x.clamp(0.01, 1.0) as f32;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("prob", move |r: &mut VoiceRef, x: Dynamic| {
+        let x = as_f64(&x, "prob")?;
+        edit(&c, r, |v| {
+            v.prob = x.clamp(0.0, 1.0) as f32;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("transpose", move |r: &mut VoiceRef, x: i64| {
+        edit(&c, r, |v| {
+            v.transpose = (v.transpose as i64 + x).clamp(-48, 48) as i32;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("every", move |r: &mut VoiceRef, n: i64, f: FnPtr| {
+        if n < 1 {
+            return rt_err("every(n, fn): n must be at least 1");
+        }
+        edit(&c, r, |v| {
+            if v.every.len() >= 16 {
+                return rt_err("at most 16 every() transforms per voice");
+            }
+            v.every.push((n as u64, f));
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("set", move |r: &mut VoiceRef, opts: Map| {
+        edit(&c, r, |v| apply_opts(v, &opts, false))
+    });
+    let c = ctx.clone();
+    engine.register_fn("lstm", move |r: &mut VoiceRef, opts: Map| {
+        let seed = lock(&c).seed;
+        let spec = lstm_spec(&opts, seed)?;
+        edit(&c, r, |v| {
+            v.source = Source::Lstm(spec);
+            Ok(())
+        })
+    });
+    engine.register_get("name", |r: &mut VoiceRef| r.name.clone());
+
+    // Live parameters: `param("bass.cutoff", 800.0)`.
+    let c = ctx.clone();
+    engine.register_fn("param", move |target: &str, value: Dynamic| -> RResult<()> {
+        let value = as_f64(&value, "param value")? as f32;
+        let Some((voice, p)) = target.split_once('.') else {
+            return rt_err(format!("param \"{target}\": write \"voice.parameter\", e.g. \"bass.cutoff\""));
+        };
+        let Some(param) = Param::from_name(p) else {
+            return rt_err(format!(
+                "param \"{target}\": unknown parameter '{p}' (cutoff, resonance, gain, pan, attack, decay, sustain, release)"
+            ));
+        };
+        let mut g = lock(&c);
+        if let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) {
+            param.apply(&mut v.sound, value);
+        }
+        if g.params.len() < 1024 {
+            g.params.push((voice.to_string(), param, value));
+        }
+        Ok(())
+    });
+    let c = ctx.clone();
+    engine.register_fn("analyze", move |opts: Map| -> RResult<()> {
+        let mut spec = AnalyzeSpec {
+            fft: 2048,
+            hop: 512,
+            features: None,
+        };
+        for (k, v) in &opts {
+            match k.as_str() {
+                "fft" => spec.fft = as_f64(v, "fft")? as usize,
+                "hop" => spec.hop = as_f64(v, "hop")? as usize,
+                "features" => {
+                    let Some(list) = v.read_lock::<Array>() else {
+                        return rt_err("analyze: features must be an array of names");
+                    };
+                    let mut names = Vec::new();
+                    for item in list.iter() {
+                        let name = item.to_string();
+                        if !FEATURE_NAMES.contains(&name.as_str()) {
+                            return rt_err(format!(
+                                "analyze: unknown feature '{name}' (known: {})",
+                                FEATURE_NAMES.join(", ")
+                            ));
+                        }
+                        names.push(name);
+                    }
+                    spec.features = Some(names);
+                }
+                other => {
+                    return rt_err(format!(
+                        "analyze: unknown option '{other}' (fft, hop, features)"
+                    ))
+                }
+            }
+        }
+        if !spec.fft.is_power_of_two() || !(512..=8192).contains(&spec.fft) {
+            return rt_err("analyze: fft must be a power of two in 512..8192");
+        }
+        if spec.hop == 0 || spec.hop > spec.fft {
+            return rt_err("analyze: hop must be 1..fft");
+        }
+        lock(&c).analyze = Some(spec);
+        Ok(())
+    });
+
+    // Theory.
+    engine.register_fn("note", |n: Dynamic| -> RResult<i64> {
+        as_note(&n, "note").map(|n| n as i64)
+    });
+    engine.register_fn("note_name", |n: i64| -> String {
+        theory::note_name(n.clamp(0, 127) as u8)
+    });
+    fn scale_fn(root: Dynamic, mode: &str, octaves: i64) -> RResult<Array> {
+        let root = as_note(&root, "scale root")?;
+        theory::scale(root, mode, octaves.clamp(1, 8) as u8)
+            .map(|v| v.into_iter().map(|n| Dynamic::from(n as i64)).collect())
+            .or_else(|e| rt_err(e.to_string()))
+    }
+    engine.register_fn("scale", |root: Dynamic, mode: &str| scale_fn(root, mode, 1));
+    engine.register_fn("scale", scale_fn);
+    engine.register_fn("chord", |root: Dynamic, kind: &str| -> RResult<Array> {
+        let root = as_note(&root, "chord root")?;
+        theory::chord(root, kind)
+            .map(|v| v.into_iter().map(|n| Dynamic::from(n as i64)).collect())
+            .or_else(|e| rt_err(e.to_string()))
+    });
+    fn euclid_fn(k: i64, n: i64, rot: i64) -> RResult<Array> {
+        theory::euclid(k, n, rot)
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .or_else(|e| rt_err(e.to_string()))
+    }
+    engine.register_fn("euclid", |k: i64, n: i64| euclid_fn(k, n, 0));
+    engine.register_fn("euclid", euclid_fn);
+
+    // Randomness: seeded, repeatable.
+    let c = ctx.clone();
+    engine.register_fn("rand", move || -> f64 { lock(&c).rng.next_f64() });
+    engine.register_type_with_name::<ScriptRng>("Rng");
+    engine.register_fn("rand", |seed: i64| {
+        ScriptRng(SplitMix(seed as u64 ^ 0x5EED))
+    });
+    engine.register_fn("float", |r: &mut ScriptRng| r.0.next_f64());
+    engine.register_fn(
+        "int",
+        |r: &mut ScriptRng, lo: i64, hi: i64| -> RResult<i64> {
+            if hi < lo {
+                return rt_err("int(lo, hi): hi must be >= lo");
+            }
+            let span = (hi - lo) as u64 + 1;
+            Ok(lo + (r.0.next_u64() % span) as i64)
+        },
+    );
+    engine.register_fn(
+        "pick",
+        |r: &mut ScriptRng, arr: Array| -> RResult<Dynamic> {
+            if arr.is_empty() {
+                return rt_err("pick: the array is empty");
+            }
+            Ok(arr[(r.0.next_u64() % arr.len() as u64) as usize].clone())
+        },
+    );
+    engine.register_fn("chance", |r: &mut ScriptRng, p: f64| r.0.next_f64() < p);
+    engine
+}
