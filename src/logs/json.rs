@@ -313,23 +313,8 @@ pub fn read_listenbrainz_array<R: BufRead>(r: R, sink: &mut dyn Sink) -> std::io
 }
 
 /// ListenBrainz listens as JSONL (`listens/YYYY/M.jsonl` inside the export zip).
-pub fn read_listenbrainz_jsonl<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    loop {
-        buf.clear();
-        if r.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
-        }
-        line += 1;
-        let mut s: &[u8] = &buf;
-        if line == 1 {
-            s = s.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(s);
-        }
-        let s = s.trim_ascii();
-        if s.is_empty() {
-            continue;
-        }
+pub fn read_listenbrainz_jsonl<R: BufRead>(r: R, sink: &mut dyn Sink) -> std::io::Result<()> {
+    super::each_line(r, true, |line, s| {
         match serde_json::from_slice::<Value>(s) {
             Ok(v) => {
                 if let Err(e) = listen_one(&v, sink) {
@@ -338,5 +323,5 @@ pub fn read_listenbrainz_jsonl<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std
             }
             Err(e) => sink.bad(line, format!("invalid JSON: {e}")),
         }
-    }
+    })
 }

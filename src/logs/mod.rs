@@ -760,6 +760,39 @@ fn load_zip(path: &Path, user: &str, b: &mut Builder) -> Result<(), LogError> {
     Ok(())
 }
 
+/// Calls `f(line number, bytes)` for every non-empty line of `r` (numbers from 1, blank
+/// lines counted): without a UTF-8 byte-order mark on the first line, without the `\n` /
+/// `\r\n` ending, and with `trim` also without surrounding ASCII whitespace. The one line
+/// loop every text and JSONL importer shares.
+pub(crate) fn each_line<R: BufRead>(
+    mut r: R,
+    trim: bool,
+    mut f: impl FnMut(u64, &[u8]),
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(512);
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        line += 1;
+        let mut s: &[u8] = &buf;
+        if line == 1 {
+            s = s.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(s);
+        }
+        let s = if trim {
+            s.trim_ascii()
+        } else {
+            let s = s.strip_suffix(b"\n").unwrap_or(s);
+            s.strip_suffix(b"\r").unwrap_or(s)
+        };
+        if !s.is_empty() {
+            f(line, s);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

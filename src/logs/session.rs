@@ -63,41 +63,26 @@ pub fn append_session_log(path: &Path, line: &SessionLogLine) -> std::io::Result
 }
 
 /// Read a session log into a sink.
-pub fn read_session_log<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    loop {
-        buf.clear();
-        if r.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
-        }
-        line += 1;
-        let mut s: &[u8] = &buf;
-        if line == 1 {
-            s = s.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(s);
-        }
-        let s = s.trim_ascii();
-        if s.is_empty() {
-            continue;
-        }
+pub fn read_session_log<R: BufRead>(r: R, sink: &mut dyn Sink) -> std::io::Result<()> {
+    super::each_line(r, true, |line, s| {
         let l: SessionLogLine = match serde_json::from_slice(s) {
             Ok(l) => l,
             Err(e) => {
                 sink.bad(line, format!("invalid session line: {e}"));
-                continue;
+                return;
             }
         };
         if l.kind != "weft-session" {
             sink.bad(line, format!("kind is {:?}, not \"weft-session\"", l.kind));
-            continue;
+            return;
         }
         let Some(ts) = time::parse_datetime(&l.date) else {
             sink.bad(line, format!("bad date {:?}", l.date));
-            continue;
+            return;
         };
         if !(l.duration_s.is_finite() && l.duration_s >= 0.0) {
             sink.bad(line, "bad duration_s".into());
-            continue;
+            return;
         }
         for p in &l.patches {
             sink.record(&Record {
@@ -112,7 +97,7 @@ pub fn read_session_log<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::R
                 id: None,
             });
         }
-    }
+    })
 }
 
 #[cfg(test)]

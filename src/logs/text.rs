@@ -174,28 +174,12 @@ type LineFn<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
 /// A daily point, or the reason its line was bad.
 type DailyPoint = (u64, Result<(i64, f64), String>);
 
-fn lines<R: BufRead>(mut r: R, f: &mut LineFn<'_>, sink: &mut dyn Sink) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(512);
-    let mut line = 0u64;
-    loop {
-        buf.clear();
-        if r.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
-        }
-        line += 1;
-        let mut s: &[u8] = &buf;
-        if line == 1 {
-            s = s.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(s);
-        }
-        let s = s.strip_suffix(b"\n").unwrap_or(s);
-        let s = s.strip_suffix(b"\r").unwrap_or(s);
-        if s.is_empty() {
-            continue;
-        }
+fn lines<R: BufRead>(r: R, f: &mut LineFn<'_>, sink: &mut dyn Sink) -> std::io::Result<()> {
+    super::each_line(r, false, |line, s| {
         if let Err(e) = f(line, s) {
             sink.bad(line, e);
         }
-    }
+    })
 }
 
 /// Audioscrobbler `.scrobbler.log` (AUDIOSCROBBLER/1.1).
@@ -282,24 +266,8 @@ fn fast_iso(b: &[u8]) -> Option<i64> {
 }
 
 /// Last.fm-1K style TSV: `userid ts artist_mbid artist_name track_mbid track_name`.
-pub fn read_lastfm_1k<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(512);
-    let mut line = 0u64;
-    loop {
-        buf.clear();
-        if r.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
-        }
-        line += 1;
-        let mut s: &[u8] = &buf;
-        if line == 1 {
-            s = s.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(s);
-        }
-        let s = s.strip_suffix(b"\n").unwrap_or(s);
-        let s = s.strip_suffix(b"\r").unwrap_or(s);
-        if s.is_empty() {
-            continue;
-        }
+pub fn read_lastfm_1k<R: BufRead>(r: R, sink: &mut dyn Sink) -> std::io::Result<()> {
+    super::each_line(r, false, |line, s| {
         let mut f: [&[u8]; 6] = [&[]; 6];
         let mut n = 0;
         for part in s.split(|&c| c == b'\t') {
@@ -310,14 +278,14 @@ pub fn read_lastfm_1k<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Res
         }
         if n != 6 {
             sink.bad(line, format!("expected 6 tab-separated fields, got {n}"));
-            continue;
+            return;
         }
         let Some(ts) = fast_iso(f[1]) else {
             sink.bad(
                 line,
                 format!("bad timestamp {:?}", String::from_utf8_lossy(f[1])),
             );
-            continue;
+            return;
         };
         let (Ok(user), Ok(artist), Ok(tid), Ok(track)) = (
             std::str::from_utf8(f[0]),
@@ -326,11 +294,11 @@ pub fn read_lastfm_1k<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Res
             std::str::from_utf8(f[5]),
         ) else {
             sink.bad(line, "invalid UTF-8".into());
-            continue;
+            return;
         };
         if user.is_empty() || artist.is_empty() || track.is_empty() {
             sink.bad(line, "empty user, artist or track".into());
-            continue;
+            return;
         }
         sink.record(&Record {
             user: Some(user),
@@ -343,7 +311,7 @@ pub fn read_lastfm_1k<R: BufRead>(mut r: R, sink: &mut dyn Sink) -> std::io::Res
             kind: Kind::Music,
             id: (!tid.is_empty()).then_some(tid),
         });
-    }
+    })
 }
 
 /// Daily streams CSV: a header, then `YYYY-MM-DD,<number>` (extra columns ignored).
