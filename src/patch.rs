@@ -770,6 +770,26 @@ mod tests {
         Patch::load(Path::new("t.rhai"), src, LoadOptions::default())
     }
 
+    #[test]
+    fn analyze_records_settings_and_checks_feature_names() {
+        let p =
+            load("analyze(#{ fft: 4096, hop: 1024, features: [\"rms\", \"onset\"] });").unwrap();
+        assert_eq!(
+            p.analyze_spec(),
+            Some(AnalyzeSpec {
+                fft: 4096,
+                hop: 1024,
+                features: Some(vec!["rms".into(), "onset".into()]),
+            })
+        );
+        let e = load("let x = 1;\nanalyze(#{ features: [\"rms\", \"loudness\"] });").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1), "{e}");
+        assert!(e.message.contains("unknown feature 'loudness'"), "{e}");
+        let e = load("analyze(#{ fft: 1000 });").unwrap_err();
+        assert!(e.message.contains("power of two"), "{e}");
+        assert_eq!(load("let x = 1;").unwrap().analyze_spec(), None);
+    }
+
     fn keys(p: &mut Patch, bar: u64) -> Vec<(u64, u8)> {
         p.plan_bar(bar, &mut NoModels)
             .unwrap()

@@ -169,3 +169,51 @@ fn analyze_settings_of_the_latest_patch_drive_the_live_analyzer() {
     );
     drop(h);
 }
+
+#[test]
+fn on_features_gets_only_the_features_the_patch_names() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("bass.rhai"),
+        "voice(\"bass\", #{ synth: \"saw\", cutoff: 500.0 }).pattern(\"a2*8\");\n",
+    )
+    .unwrap();
+    // The param is only sent if the map holds exactly the one feature asked for.
+    fs::write(
+        dir.path().join("listen.rhai"),
+        "analyze(#{ features: [\"centroid\"] });\n\
+         fn on_features(f) {\n\
+           if f.len() == 1 && f.rms == () { param(\"bass.cutoff\", f.centroid); }\n\
+         }\n",
+    )
+    .unwrap();
+    let mut cfg = LiveConfig::new(dir.path());
+    cfg.tempo = Some(240.0);
+    let captured = Arc::new(Mutex::new(Vec::new()));
+    let (ftx, frx) = mpsc::sync_channel(64);
+    let steps: live::StepFactory = Arc::new(|| Box::new(NoModels));
+    let h = live::start_with_features(
+        cfg,
+        Box::new(SystemClock::new(48_000)),
+        Some(Box::new(Capture(captured.clone()))),
+        steps,
+        Some(frx.into()),
+    )
+    .unwrap();
+    let f = Features {
+        centroid: 2345.0,
+        rms: 0.3,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let mut seen = false;
+    while t.elapsed() < Duration::from_secs(10) && !seen {
+        let _ = ftx.try_send(f);
+        std::thread::sleep(Duration::from_millis(50));
+        seen = captured.lock().unwrap().iter().any(|e| {
+            matches!(e.event, Event::Param { param: Param::Cutoff, value, .. } if (value - 2345.0).abs() < 1e-3)
+        });
+    }
+    drop(h);
+    assert!(seen, "on_features saw exactly the named feature");
+}
