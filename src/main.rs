@@ -458,9 +458,14 @@ fn main() -> ExitCode {
         Some(Command::Analyze(a)) => weft::analysis::cli::run(&a)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
-        Some(Command::Train(a)) => weft::lstm::cli::run(&a)
-            .map(|_| ExitCode::SUCCESS)
-            .map_err(Into::into),
+        Some(Command::Train(a)) => {
+            // candle and rayon's pool size themselves from this variable when they first
+            // run; nothing has started yet, so setting it here is race-free.
+            std::env::set_var("RAYON_NUM_THREADS", a.threads.max(1).to_string());
+            weft::lstm::cli::run(&a)
+                .map(|_| ExitCode::SUCCESS)
+                .map_err(Into::into)
+        }
     };
     match result {
         Ok(code) => code,

@@ -79,6 +79,7 @@ fn weft_train_writes_a_loadable_model_and_eval_only_rewrites_the_card() {
         steps_per_epoch: 4,
         max_minutes: 2.0,
         seed: 3,
+        threads: 1,
         quiet: true,
     };
     let report = run(&args).unwrap();
