@@ -30,23 +30,23 @@ pub const ONSET_GAMMA: f64 = 10.0;
 pub struct Analyzer {
     cfg: AnalyzerConfig,
     window: Vec<f64>,
-    freqs: Vec<f64>,
+    freqs: Vec<f32>,
     fft: Arc<dyn RealToComplex<f64>>,
     /// Sample buffer of one frame; `filled` samples are valid.
-    buf: Vec<f64>,
+    buf: Vec<f32>,
     filled: usize,
     fft_in: Vec<f64>,
     spectrum: Vec<Complex<f64>>,
     scratch: Vec<Complex<f64>>,
-    mag: Vec<f64>,
-    prev_mag: Vec<f64>,
-    power: Vec<f64>,
+    mag: Vec<f32>,
+    prev_mag: Vec<f32>,
+    power: Vec<f32>,
     mel: Filterbank,
-    mel_out: Vec<f64>,
-    mel_log: Vec<f64>,
-    prev_mel_log: Vec<f64>,
+    mel_out: Vec<f32>,
+    mel_log: Vec<f32>,
+    prev_mel_log: Vec<f32>,
     chroma: Filterbank,
-    chroma_out: [f64; 12],
+    chroma_out: [f32; 12],
     bands: Vec<(usize, usize)>,
     /// None for the spectral-stage-only analyzers of parallel offline analysis.
     causal: Option<Causal>,
@@ -142,7 +142,10 @@ impl Analyzer {
         let bins = n / 2 + 1;
         let mut a = Analyzer {
             window: spectral::hann(n),
-            freqs: spectral::fft_frequencies(sr, n),
+            freqs: spectral::fft_frequencies(sr, n)
+                .into_iter()
+                .map(|f| f as f32)
+                .collect(),
             fft_in: fft.make_input_vec(),
             spectrum: fft.make_output_vec(),
             scratch: fft.make_scratch_vec(),
@@ -237,7 +240,7 @@ impl Analyzer {
                 .iter_mut()
                 .zip(rest)
             {
-                *d = *s as f64;
+                *d = *s;
             }
             self.filled += take;
             rest = &rest[take..];
@@ -285,7 +288,7 @@ impl Analyzer {
         let n = self.cfg.fft;
         let sr = self.cfg.sample_rate as f64;
         for ((d, s), w) in self.fft_in.iter_mut().zip(&self.buf).zip(&self.window) {
-            *d = s * w;
+            *d = *s as f64 * w;
         }
         self.fft
             .process_with_scratch(&mut self.fft_in, &mut self.spectrum, &mut self.scratch)
@@ -296,8 +299,11 @@ impl Analyzer {
             .zip(self.power.iter_mut())
             .zip(&self.spectrum)
         {
-            *p = c.norm_sqr();
-            *m = p.sqrt();
+            // The FFT runs in f64 like librosa's (a float64 window times the samples);
+            // everything from the magnitudes on runs in f32, as librosa's complex64 output.
+            let p64 = c.norm_sqr();
+            *p = p64 as f32;
+            *m = p64.sqrt() as f32;
         }
 
         let rms = (spectral::sum_zip(&self.buf, &self.buf, |x, _| x * x) / n as f64).sqrt();
@@ -313,7 +319,7 @@ impl Analyzer {
 
         self.mel.apply(&self.mag, &mut self.mel_out);
         for (l, m) in self.mel_log.iter_mut().zip(&self.mel_out) {
-            *l = (ONSET_GAMMA * m).ln_1p();
+            *l = (ONSET_GAMMA as f32 * m).ln_1p();
         }
         let onset_strength = if first {
             0.0
@@ -324,8 +330,8 @@ impl Analyzer {
         std::mem::swap(&mut self.mel_log, &mut self.prev_mel_log);
 
         self.chroma.apply(&self.power, &mut self.chroma_out);
-        let cmax = self.chroma_out.iter().fold(0.0f64, |a, c| a.max(*c));
-        let cnorm = if cmax < f64::MIN_POSITIVE { 1.0 } else { cmax };
+        let cmax = self.chroma_out.iter().fold(0.0f32, |a, c| a.max(*c));
+        let cnorm = if cmax < f32::MIN_POSITIVE { 1.0 } else { cmax };
 
         let f = &mut self.features;
         f.frame = self.frame;
@@ -338,7 +344,7 @@ impl Analyzer {
         f.flux = flux as f32;
         f.onset_strength = onset_strength as f32;
         for (o, c) in f.chroma.iter_mut().zip(&self.chroma_out) {
-            *o = (c / cnorm) as f32;
+            *o = c / cnorm;
         }
         // `prev_mag` now holds this frame's magnitudes.
         spectral::bands_db(&self.prev_mag, &self.bands, n, &mut f.bands);
