@@ -251,10 +251,13 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
 /// folder (when there is one) and the recordings folder.
 fn likeness_dirs(patches: &std::path::Path, recordings: &std::path::Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    let parent = patches.parent().filter(|p| !p.as_os_str().is_empty());
-    let samples = parent.map_or_else(|| PathBuf::from("samples"), |p| p.join("samples"));
-    if samples.is_dir() {
-        dirs.push(samples);
+    let patches = patches
+        .canonicalize()
+        .unwrap_or_else(|_| patches.to_path_buf());
+    if let Some(samples) = patches.parent().map(|p| p.join("samples")) {
+        if samples.is_dir() {
+            dirs.push(samples);
+        }
     }
     dirs.push(recordings.to_path_buf());
     dirs

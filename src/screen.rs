@@ -248,16 +248,27 @@ pub fn run(
     if let Some((path, user)) = logs {
         spawn_logs_worker(path, user, app_tx.clone());
     }
+    let mut likeness_worker = None;
     let likeness = likeness_source.and_then(|src| {
         let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
         let (up_tx, up_rx) = std::sync::mpsc::channel();
-        likeness::spawn(src.frames, ctl_rx, src.dirs, up_tx)
-            .ok()
-            .map(|_| Likeness {
-                updates: up_rx,
-                control: ctl_tx,
-                latest: Vec::new(),
-            })
+        match likeness::spawn(src.frames, ctl_rx, src.dirs, up_tx) {
+            Ok(h) => {
+                likeness_worker = Some((h, ctl_tx.clone()));
+                Some(Likeness {
+                    updates: up_rx,
+                    control: ctl_tx,
+                    latest: Vec::new(),
+                })
+            }
+            Err(e) => {
+                let _ = app_tx.send(AppEvent::Message(
+                    Level::Warn,
+                    format!("sounds like: cannot start its worker: {e}"),
+                ));
+                None
+            }
+        }
     });
     for m in startup_messages {
         let _ = app_tx.send(AppEvent::Message(Level::Info, m));
@@ -277,6 +288,12 @@ pub fn run(
     let _ = cmd_thread.join();
     drop(guard);
     let _ = bridge.join();
+    // The bridge has forwarded the engine's last reports (a recording finished on quit);
+    // let the worker write that session's profile before the program ends.
+    if let Some((h, ctl)) = likeness_worker {
+        let _ = ctl.send(likeness::Control::Shutdown);
+        let _ = h.join();
+    }
     r
 }
 
@@ -304,6 +321,9 @@ fn bridge(
     panes: PaneSources,
     mut likeness: Option<Likeness>,
 ) {
+    // Once the screen has closed there is no one to draw for, but the engine's last reports
+    // (a recording finished on quit) still go to the likeness worker, until `Stopped`.
+    let mut screen_open = true;
     loop {
         if let Some(l) = &mut likeness {
             for u in l.updates.try_iter() {
@@ -338,9 +358,9 @@ fn bridge(
         match reports.recv_timeout(Duration::from_millis(200)) {
             Ok(Report::Status(s)) => {
                 let like = likeness.as_ref().map_or(&[][..], |l| &l.latest[..]);
-                let snap = snapshot(&s, &audio(), &panes, like);
-                if tx.send(AppEvent::Snapshot(Box::new(snap))).is_err() {
-                    return;
+                if screen_open {
+                    let snap = snapshot(&s, &audio(), &panes, like);
+                    screen_open = tx.send(AppEvent::Snapshot(Box::new(snap))).is_ok();
                 }
             }
             Ok(Report::Stopped) => return,
@@ -365,9 +385,7 @@ fn bridge(
                     _ => Level::Info,
                 };
                 if let Some(line) = live::describe_report(&r) {
-                    if tx.send(AppEvent::Message(level, line)).is_err() {
-                        return;
-                    }
+                    screen_open = screen_open && tx.send(AppEvent::Message(level, line)).is_ok();
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}

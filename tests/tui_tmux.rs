@@ -1,6 +1,7 @@
 //! The real terminal: `weft play` inside tmux. See the saved sample ranked under "sounds
 //! like", save a broken patch, see its line:col in the patches pane, fix it, see "playing",
-//! quit with `q`, and find the shell back in cooked mode.
+//! record, quit while recording (`q`, `y`), find the recording and its session profile, and
+//! find the shell back in cooked mode.
 //! Needs tmux (`make test` installs it).
 
 use std::path::Path;
@@ -117,8 +118,21 @@ fn screen_shows_errors_and_recovery_then_restores_the_terminal() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // Record a few seconds, then quit while recording: `q` asks, `y` confirms. The
+    // recording is finished and its session profile written before the shell is back.
+    tmux(&["send-keys", "-t", s, "r"]);
+    wait_screen(s, "recording to", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(2));
     tmux(&["send-keys", "-t", s, "q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["send-keys", "-t", s, "y"]);
     wait_screen(s, "READY$", Duration::from_secs(10));
+    let rec: Vec<String> = std::fs::read_dir(dir.path().join("rec"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(rec.iter().any(|n| n.ends_with(".mid")), "{rec:?}");
+    assert!(rec.iter().any(|n| n.ends_with(".profile.json")), "{rec:?}");
     let stty = dir.path().join("stty.txt");
     tmux(&[
         "send-keys",

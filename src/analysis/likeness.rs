@@ -74,8 +74,15 @@ impl Library {
                         Err(e) => lib.errors.push(e),
                     }
                 } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
-                    match Profile::from_wav(&p) {
-                        Ok(prof) => lib.entries.push((name, prof.vector)),
+                    // One thread: this runs while the music plays.
+                    let prof = super::wav::read_mono(&p).and_then(|w| {
+                        let cfg = super::AnalyzerConfig::new(w.sample_rate);
+                        super::analyze_samples_with(&w.samples, cfg, 1)
+                    });
+                    match prof {
+                        Ok(a) => lib
+                            .entries
+                            .push((name, Profile::from_frames(&a.frames).vector)),
                         Err(e) => lib.errors.push(e.to_string()),
                     }
                 }
@@ -133,11 +140,13 @@ pub fn write_session_profile(
     Ok((path, prof.vector))
 }
 
-/// What the worker is told about recordings.
+/// What the worker is told about recordings, and when to stop.
 #[derive(Debug, Clone)]
 pub enum Control {
     RecordingStarted,
     RecordingFinished(PathBuf),
+    /// Finish what is queued (a session profile to write) and stop.
+    Shutdown,
 }
 
 /// What the worker reports.
@@ -151,8 +160,11 @@ pub enum Update {
     SessionSaved(Result<PathBuf, String>),
 }
 
-/// Starts the worker: loads the library from `dirs`, then ranks what arrives on `frames`
-/// until `frames` is closed or `out` is dropped.
+/// Starts the worker: loads the library from `dirs` on a helper thread (frames and
+/// recordings are handled from the start, rankings begin once it has loaded), then ranks
+/// what arrives on `frames` until [`Control::Shutdown`], until `frames` is closed, or until
+/// `out` is dropped. Queued control messages are always handled before it stops, so a
+/// recording that finished just before quitting still gets its session profile.
 pub fn spawn(
     frames: Receiver<Features>,
     control: Receiver<Control>,
@@ -170,62 +182,80 @@ fn run(
     dirs: &[PathBuf],
     out: Sender<Update>,
 ) {
-    let mut lib = Library::load(dirs);
-    let loaded = Update::Loaded {
-        entries: lib.entries.len(),
-        errors: lib.errors.clone(),
-    };
-    if out.send(loaded).is_err() {
-        return;
+    let (lib_tx, lib_rx) = std::sync::mpsc::channel();
+    let dirs = dirs.to_vec();
+    let loader = std::thread::Builder::new()
+        .name("weft-likeness-load".into())
+        .spawn(move || {
+            let _ = lib_tx.send(Library::load(&dirs));
+        });
+    if loader.is_err() {
+        let _ = out.send(Update::Loaded {
+            entries: 0,
+            errors: vec!["cannot start the library loader thread".into()],
+        });
     }
+    // Session profiles saved before the library arrives are kept in it.
+    let mut lib = Library::default();
+    let mut loaded = false;
     let mut window: VecDeque<Features> = VecDeque::new();
     let mut session: Option<Vec<Features>> = None;
     let mut last_rank = Instant::now();
     loop {
-        match frames.recv_timeout(Duration::from_millis(100)) {
-            Ok(f) => {
-                if let Some(s) = &mut session {
-                    if s.len() < MAX_SESSION_FRAMES {
-                        s.push(f);
-                    }
-                }
-                window.push_back(f);
-                while window
-                    .front()
-                    .is_some_and(|old| f.time - old.time > WINDOW_S || old.time > f.time)
-                {
-                    window.pop_front();
+        let mut closed = false;
+        // Everything that has arrived goes in before control messages are read, so a
+        // recording's last frames are in its profile.
+        let first = match frames.recv_timeout(Duration::from_millis(100)) {
+            Ok(f) => Some(f),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                closed = true;
+                None
+            }
+        };
+        for f in first.into_iter().chain(frames.try_iter()) {
+            if let Some(s) = &mut session {
+                if s.len() < MAX_SESSION_FRAMES {
+                    s.push(f);
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            window.push_back(f);
+            while window
+                .front()
+                .is_some_and(|old| f.time - old.time > WINDOW_S || old.time > f.time)
+            {
+                window.pop_front();
+            }
+        }
+        if !loaded {
+            if let Ok(mut l) = lib_rx.try_recv() {
+                loaded = true;
+                let msg = Update::Loaded {
+                    entries: l.entries.len(),
+                    errors: l.errors.clone(),
+                };
+                l.entries.append(&mut lib.entries);
+                lib = l;
+                if out.send(msg).is_err() {
+                    return;
+                }
+            }
         }
         for c in control.try_iter() {
             match c {
                 Control::RecordingStarted => session = Some(Vec::new()),
                 Control::RecordingFinished(path) => {
                     let frames = session.take().unwrap_or_default();
-                    let saved = if frames.is_empty() {
-                        Err(format!("{}: no analysis frames to profile", path.display()))
-                    } else {
-                        match write_session_profile(&path, &frames) {
-                            Ok((p, v)) => {
-                                let name = path
-                                    .file_name()
-                                    .map(|n| n.to_string_lossy().into_owned())
-                                    .unwrap_or_default();
-                                lib.entries.retain(|(n, _)| *n != name);
-                                lib.entries.push((name, v));
-                                Ok(p)
-                            }
-                            Err(e) => Err(format!("{}: {e}", path.display())),
-                        }
-                    };
+                    let saved = save_session(&mut lib, &path, &frames);
                     if out.send(Update::SessionSaved(saved)).is_err() {
                         return;
                     }
                 }
+                Control::Shutdown => closed = true,
             }
+        }
+        if closed {
+            return;
         }
         if last_rank.elapsed().as_secs_f64() >= EVERY_S {
             last_rank = Instant::now();
@@ -246,6 +276,22 @@ fn run(
             }
         }
     }
+}
+
+/// Writes the session profile of `frames` next to `path` and adds it to the library.
+fn save_session(lib: &mut Library, path: &Path, frames: &[Features]) -> Result<PathBuf, String> {
+    if frames.is_empty() {
+        return Err(format!("{}: no analysis frames to profile", path.display()));
+    }
+    let (p, v) =
+        write_session_profile(path, frames).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    lib.entries.retain(|(n, _)| *n != name);
+    lib.entries.push((name, v));
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -334,8 +380,6 @@ mod tests {
         assert_eq!(rank[0].0, "old.mid");
         ctx.send(Control::RecordingFinished(dir.path().join("new.mid")))
             .unwrap();
-        // A frame wakes the worker up to read its control messages.
-        ftx.send(frames(5000.0, 0.1)[0]).unwrap();
         let saved = loop {
             match urx.recv_timeout(Duration::from_secs(10)).unwrap() {
                 Update::SessionSaved(s) => break s,
@@ -344,8 +388,22 @@ mod tests {
             }
         };
         assert_eq!(saved, Ok(dir.path().join("new.profile.json")));
-        drop(ftx);
+        // A recording that finishes right before quitting is still profiled.
+        ctx.send(Control::RecordingStarted).unwrap();
+        // Two more rankings: the worker has gone round its loop (and read the control
+        // message) at least once since.
+        for _ in 0..2 {
+            let u = urx.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert!(matches!(u, Update::Ranking(_)), "{u:?}");
+        }
+        for f in frames(800.0, 1.0) {
+            ftx.send(f).unwrap();
+        }
+        ctx.send(Control::RecordingFinished(dir.path().join("last.mid")))
+            .unwrap();
+        ctx.send(Control::Shutdown).unwrap();
         h.join().unwrap();
-        assert_eq!(Library::load(&[dir.path().to_path_buf()]).entries.len(), 2);
+        assert!(dir.path().join("last.profile.json").is_file());
+        assert_eq!(Library::load(&[dir.path().to_path_buf()]).entries.len(), 3);
     }
 }

@@ -56,9 +56,11 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
         });
     }
     let mut reader = open()?;
-    // Sized from the header up front (capped, in case the header lies) so the read does
-    // not grow and copy the buffer.
-    let mut interleaved: Vec<f32> = Vec::with_capacity(declared.min(1 << 28));
+    // Sized from the header up front (capped by the file's length, in case the header lies)
+    // so the read does not grow and copy the buffer.
+    let file_len = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+    let width = (spec.bits_per_sample as usize).div_ceil(8).max(1);
+    let mut interleaved: Vec<f32> = Vec::with_capacity(declared.min(file_len / width));
     let read: Result<(), hound::Error> = match spec.sample_format {
         hound::SampleFormat::Float => {
             if spec.bits_per_sample != 32 {
@@ -151,12 +153,15 @@ fn fast_path(
     };
     let frame_bytes = width * channels;
     let frames = declared / channels;
+    // Sized by what the file can hold, not only by what its header claims.
+    let file_frames = std::fs::metadata(path).map_or(0, |m| m.len() as usize) / frame_bytes;
     let mut data = reader.into_inner();
-    let mut out = Vec::with_capacity(frames.min(1 << 28));
-    let mut block = vec![0u8; frame_bytes * 8192];
+    let mut out = Vec::with_capacity(frames.min(file_frames));
+    let per_block = ((256 << 10) / frame_bytes).max(1);
+    let mut block = vec![0u8; frame_bytes * per_block];
     let mut left = frames;
     while left > 0 {
-        let n = left.min(8192);
+        let n = left.min(per_block);
         let buf = &mut block[..n * frame_bytes];
         if let Err(e) = data.read_exact(buf) {
             return Err(format!(

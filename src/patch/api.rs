@@ -35,6 +35,15 @@ pub(super) fn as_f64(v: &Dynamic, what: &str) -> RResult<f64> {
     }
 }
 
+/// A positive whole number (`2048` or `2048.0`, not `2048.5`).
+pub(super) fn whole(v: &Dynamic, what: &str) -> RResult<usize> {
+    let x = as_f64(v, what)?;
+    if x < 1.0 || x.fract() != 0.0 || x > 1e9 {
+        return rt_err(format!("{what} must be a positive whole number, got {x}"));
+    }
+    Ok(x as usize)
+}
+
 pub(super) fn as_note(v: &Dynamic, what: &str) -> RResult<u8> {
     if let Some(s) = v.clone().try_cast::<ImmutableString>() {
         theory::note_number(&s).or_else(|e| rt_err(e.to_string()))
@@ -495,8 +504,8 @@ pub(super) fn build_engine(
         };
         for (k, v) in &opts {
             match k.as_str() {
-                "fft" => spec.fft = as_f64(v, "fft")? as usize,
-                "hop" => spec.hop = as_f64(v, "hop")? as usize,
+                "fft" => spec.fft = whole(v, "analyze: fft")?,
+                "hop" => spec.hop = whole(v, "analyze: hop")?,
                 "features" => {
                     let Some(list) = v.read_lock::<Array>() else {
                         return rt_err("analyze: features must be an array of names");
