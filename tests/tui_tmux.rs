@@ -155,3 +155,55 @@ fn screen_shows_errors_and_recovery_then_restores_the_terminal() {
         );
     }
 }
+
+#[test]
+fn closing_the_terminal_finishes_the_recording_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(
+        scripts.join("a.rhai"),
+        "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x x x x\");\n",
+    )
+    .unwrap();
+    let take = dir.path().join("take.mid");
+    let session = Session(format!("weft-hup-{}", std::process::id()));
+    let s = session.0.as_str();
+    // weft is the session's only process: killing the session hangs up its terminal.
+    let cmd = format!(
+        "{} play {} --null-audio --record {} --record-dir {}",
+        env!("CARGO_BIN_EXE_weft"),
+        scripts.display(),
+        take.display(),
+        dir.path().join("rec").display()
+    );
+    let o = Command::new("tmux")
+        .args(["new-session", "-d", "-s", s, "-x", "120", "-y", "40", &cmd])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_screen(s, "recording to", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    tmux(&["kill-session", "-t", s]);
+    // The process finishes the recording and exits (it used to wait forever for its
+    // terminal-input thread, stuck reading the closed terminal).
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &take.display().to_string()])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let t = Instant::now();
+    while running() {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "weft still running 15 s after its terminal closed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(take.is_file(), "the recording was finished");
+    assert!(!dir.path().join("take.mid.weftjournal").exists());
+    let midi = std::fs::read(&take).unwrap();
+    assert!(midly::Smf::parse(&midi).is_ok());
+}

@@ -1,7 +1,7 @@
 //! The input thread: reads terminal events (crossterm) and forwards them as `AppEvent`s.
 //!
-//! It polls with a short timeout so [`InputThread::stop`] ends it promptly; it never touches
-//! UI state.
+//! It polls with a short timeout so [`InputThread::stop`] ends it promptly (and does not
+//! wait for it forever when the terminal is gone); it never touches UI state.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -54,11 +54,20 @@ impl InputThread {
         InputThread { stop, thread }
     }
 
-    /// Stops the thread and waits for it (at most one poll interval).
+    /// Stops the thread and waits for it: normally one poll interval. When the terminal
+    /// has gone away (the window was closed) a read can stay stuck inside crossterm; after
+    /// half a second the thread is left behind rather than holding up the exit (it ends
+    /// with the process).
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let deadline = std::time::Instant::now() + Duration::from_millis(500);
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }
