@@ -18,20 +18,21 @@ impl EventOut for Capture {
     }
 }
 
-#[test]
-fn on_features_params_change_what_the_synth_plays() {
-    let dir = tempfile::tempdir().unwrap();
+type Captured = Arc<Mutex<Vec<TimedEvent>>>;
+
+/// A headless engine on `dir` holding a saw bass (cutoff 500 Hz) and `listen`, with a
+/// capture of its events and the sender that plays the analyzer's part.
+fn start_bass_and_listener(
+    dir: &std::path::Path,
+    listen: &str,
+) -> (live::LiveHandle, Captured, mpsc::SyncSender<Features>) {
     fs::write(
-        dir.path().join("bass.rhai"),
+        dir.join("bass.rhai"),
         "voice(\"bass\", #{ synth: \"saw\", cutoff: 500.0 }).pattern(\"a2*8\");\n",
     )
     .unwrap();
-    fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/listen.rhai"),
-        dir.path().join("listen.rhai"),
-    )
-    .unwrap();
-    let mut cfg = LiveConfig::new(dir.path());
+    fs::write(dir.join("listen.rhai"), listen).unwrap();
+    let mut cfg = LiveConfig::new(dir);
     cfg.tempo = Some(240.0);
     let captured = Arc::new(Mutex::new(Vec::new()));
     let (ftx, frx) = mpsc::sync_channel(64);
@@ -44,6 +45,38 @@ fn on_features_params_change_what_the_synth_plays() {
         Some(frx.into()),
     )
     .unwrap();
+    (h, captured, ftx)
+}
+
+/// Sends `f` every 50 ms until a cutoff `param` of `value` reaches the event stream
+/// (true), or `limit` passes (a hang guard).
+fn feed_until_cutoff(
+    ftx: &mpsc::SyncSender<Features>,
+    f: Features,
+    captured: &Captured,
+    value: f32,
+    limit: Duration,
+) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        let _ = ftx.try_send(f);
+        std::thread::sleep(Duration::from_millis(50));
+        let seen = captured.lock().unwrap().iter().any(|e| {
+            matches!(e.event, Event::Param { param: Param::Cutoff, value: v, .. } if (v - value).abs() < 1e-3)
+        });
+        if seen {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn on_features_params_change_what_the_synth_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/listen.rhai")).unwrap();
+    let (h, captured, ftx) = start_bass_and_listener(dir.path(), &listen);
     std::thread::sleep(Duration::from_millis(500));
     // A bright frame: centroid 3000 Hz → cutoff 300 + 1500 = 1800 Hz.
     let f = Features {
@@ -51,15 +84,7 @@ fn on_features_params_change_what_the_synth_plays() {
         onset: true,
         ..Default::default()
     };
-    let t = Instant::now();
-    let mut seen_param = false;
-    while t.elapsed() < Duration::from_secs(5) && !seen_param {
-        let _ = ftx.try_send(f);
-        std::thread::sleep(Duration::from_millis(50));
-        seen_param = captured.lock().unwrap().iter().any(|e| {
-            matches!(e.event, Event::Param { param: Param::Cutoff, value, .. } if (value - 1800.0).abs() < 1e-3)
-        });
-    }
+    let seen_param = feed_until_cutoff(&ftx, f, &captured, 1800.0, Duration::from_secs(5));
     assert!(seen_param, "the param change reached the synth's stream");
     std::thread::sleep(Duration::from_millis(600));
     drop(h);
@@ -173,47 +198,20 @@ fn analyze_settings_of_the_latest_patch_drive_the_live_analyzer() {
 #[test]
 fn on_features_gets_only_the_features_the_patch_names() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("bass.rhai"),
-        "voice(\"bass\", #{ synth: \"saw\", cutoff: 500.0 }).pattern(\"a2*8\");\n",
-    )
-    .unwrap();
     // The param is only sent if the map holds exactly the one feature asked for.
-    fs::write(
-        dir.path().join("listen.rhai"),
+    let (h, captured, ftx) = start_bass_and_listener(
+        dir.path(),
         "analyze(#{ features: [\"centroid\"] });\n\
          fn on_features(f) {\n\
            if f.len() == 1 && f.rms == () { param(\"bass.cutoff\", f.centroid); }\n\
          }\n",
-    )
-    .unwrap();
-    let mut cfg = LiveConfig::new(dir.path());
-    cfg.tempo = Some(240.0);
-    let captured = Arc::new(Mutex::new(Vec::new()));
-    let (ftx, frx) = mpsc::sync_channel(64);
-    let steps: live::StepFactory = Arc::new(|| Box::new(NoModels));
-    let h = live::start_with_features(
-        cfg,
-        Box::new(SystemClock::new(48_000)),
-        Some(Box::new(Capture(captured.clone()))),
-        steps,
-        Some(frx.into()),
-    )
-    .unwrap();
+    );
     let f = Features {
         centroid: 2345.0,
         rms: 0.3,
         ..Default::default()
     };
-    let t = Instant::now();
-    let mut seen = false;
-    while t.elapsed() < Duration::from_secs(10) && !seen {
-        let _ = ftx.try_send(f);
-        std::thread::sleep(Duration::from_millis(50));
-        seen = captured.lock().unwrap().iter().any(|e| {
-            matches!(e.event, Event::Param { param: Param::Cutoff, value, .. } if (value - 2345.0).abs() < 1e-3)
-        });
-    }
+    let seen = feed_until_cutoff(&ftx, f, &captured, 2345.0, Duration::from_secs(10));
     drop(h);
     assert!(seen, "on_features saw exactly the named feature");
 }

@@ -4,7 +4,6 @@
 //! find the shell back in cooked mode.
 //! Needs tmux (`make test` installs it).
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -16,17 +15,25 @@ fn tmux(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn wait_screen(session: &str, what: &str, timeout: Duration) -> String {
+/// Polls `cond` until it holds. `limit` is a hang guard, not a speed check: it is far above
+/// the expected time, so the test fails with `what` instead of hanging.
+fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let t = Instant::now();
-    let mut last = String::new();
-    while t.elapsed() < timeout {
-        last = tmux(&["capture-pane", "-p", "-t", session]);
-        if last.contains(what) {
-            return last;
+    while !cond() {
+        if t.elapsed() > limit {
+            panic!("gave up waiting: {what}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("'{what}' never appeared on screen; last screen:\n{last}");
+}
+
+fn wait_screen(session: &str, what: &str, timeout: Duration) -> String {
+    let mut last = String::new();
+    wait_until(&format!("'{what}' on screen"), timeout, || {
+        last = tmux(&["capture-pane", "-p", "-t", session]);
+        last.contains(what)
+    });
+    last
 }
 
 struct Session(String);
@@ -100,23 +107,11 @@ fn screen_shows_errors_and_recovery_then_restores_the_terminal() {
     println!("{screen}");
 
     std::fs::write(scripts.join("a.rhai"), good.replace("x x x x", "x*8")).unwrap();
-    let t = Instant::now();
-    loop {
+    wait_until("a.rhai back to playing", Duration::from_secs(10), || {
         let screen = tmux(&["capture-pane", "-p", "-t", s]);
-        let line = screen
-            .lines()
-            .find(|l| l.contains("a.rhai"))
-            .unwrap_or("")
-            .to_string();
-        if line.contains("playing") && !line.contains("2:32") {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "never back to playing:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        let line = screen.lines().find(|l| l.contains("a.rhai")).unwrap_or("");
+        line.contains("playing") && !line.contains("2:32")
+    });
 
     // Record a few seconds, then quit while recording: `q` asks, `y` confirms. The
     // recording is finished and its session profile written before the shell is back.
@@ -141,11 +136,9 @@ fn screen_shows_errors_and_recovery_then_restores_the_terminal() {
         &format!("stty -a > {}", stty.display()),
         "Enter",
     ]);
-    let t = Instant::now();
-    while !Path::new(&stty).exists() || std::fs::read_to_string(&stty).unwrap().is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until("stty output", Duration::from_secs(10), || {
+        std::fs::read_to_string(&stty).is_ok_and(|t| !t.is_empty())
+    });
     std::thread::sleep(Duration::from_millis(100));
     let modes = std::fs::read_to_string(&stty).unwrap();
     for flag in ["icanon", "echo", "isig"] {
@@ -194,14 +187,11 @@ fn closing_the_terminal_finishes_the_recording_and_exits() {
             .map(|o| o.status.success())
             .unwrap_or(false)
     };
-    let t = Instant::now();
-    while running() {
-        assert!(
-            t.elapsed() < Duration::from_secs(15),
-            "weft still running 15 s after its terminal closed"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        "weft to exit after its terminal closed",
+        Duration::from_secs(15),
+        || !running(),
+    );
     assert!(take.is_file(), "the recording was finished");
     assert!(!dir.path().join("take.mid.weftjournal").exists());
     let midi = std::fs::read(&take).unwrap();

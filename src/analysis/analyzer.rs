@@ -277,6 +277,12 @@ impl Analyzer {
         self.frame_stages();
     }
 
+    /// [`Self::frame_stages`] compiled with AVX2 enabled.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 (the only caller checks `is_x86_feature_detected!`).
+    // SAFETY: no unsafe operations inside; `unsafe` is what `target_feature` requires of
+    // the caller, who must have checked for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn process_frame_avx2(&mut self) {
