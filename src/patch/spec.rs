@@ -1,0 +1,256 @@
+//! The plain data a patch produces and the scheduler consumes: voices ([`VoiceSpec`] with
+//! their [`Source`] and [`Rhythm`]), planned notes and bar plans, LSTM and analysis
+//! settings, the persistent `state` map, the limits a run is held to, [`PatchError`], and
+//! the small deterministic helpers (SplitMix64, FNV-1a) seeds are made from.
+
+use super::*;
+
+/// An error in a patch, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PatchError {
+    pub path: String,
+    /// 1-based; 0 when the error has no position (e.g. the file could not be read).
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for PatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path,
+            self.line.max(1),
+            self.col.max(1),
+            self.message
+        )
+    }
+}
+
+/// Resource limits for running patch code.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    /// Wall-clock deadline for the top level and `on_start`.
+    pub top_level_deadline: Duration,
+    /// Wall-clock deadline for each callback (`on_bar`, `on_features`, `every` functions).
+    pub callback_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 2_000_000,
+            max_call_levels: 48,
+            max_string_size: 64 * 1024,
+            max_array_size: 100_000,
+            max_map_size: 10_000,
+            top_level_deadline: Duration::from_millis(500),
+            callback_deadline: Duration::from_millis(20),
+        }
+    }
+}
+
+/// Where a voice's notes come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Defined but silent until given a pattern.
+    Silent,
+    /// `.pattern("x . x .")`
+    Pattern(Pattern),
+    /// `.notes(pitches, rhythm)`: each onset takes the next pitch (or chord) in turn.
+    Notes {
+        pitches: Vec<Vec<u8>>,
+        rhythm: Rhythm,
+    },
+    /// `.lstm(#{...})`: stepped by the scheduler's generator for this voice.
+    Lstm(LstmSpec),
+}
+
+/// The onsets of a `.notes` voice.
+#[derive(Clone, Debug)]
+pub enum Rhythm {
+    /// An array of booleans (e.g. from `euclid`), spread evenly over the bar.
+    Steps(Vec<bool>),
+    /// A mini-notation string; its note values are ignored, only onsets count.
+    Pattern(Pattern),
+}
+
+/// Controls of an LSTM voice, as written in the patch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmSpec {
+    pub model: String,
+    pub temperature: f32,
+    pub top_k: usize,
+    pub top_p: f32,
+    pub prime: Vec<u8>,
+    /// Allowed pitch classes (from `scale: "A minor"`).
+    pub scale: Option<[bool; 12]>,
+    pub density: f32,
+    pub seed: u64,
+    pub part: String,
+    /// Grid steps per bar (16ths in 4/4 by default).
+    pub steps: u32,
+}
+
+/// One voice of a patch: plain data, cloned freely.
+#[derive(Clone, Debug)]
+pub struct VoiceSpec {
+    pub name: String,
+    pub sound: Sound,
+    /// 0-based MIDI channel.
+    pub channel: u8,
+    /// The key an `x` step plays.
+    pub note: u8,
+    pub source: Source,
+    pub vel: u8,
+    /// Fraction of the step a note sounds (0 < gate ≤ 1).
+    pub gate: f32,
+    /// Chance each note plays (seeded).
+    pub prob: f32,
+    pub transpose: i32,
+    pub every: Vec<(u64, FnPtr)>,
+}
+
+impl VoiceSpec {
+    pub(super) fn new(name: &str) -> VoiceSpec {
+        VoiceSpec {
+            name: name.to_string(),
+            sound: Sound::default(),
+            channel: 0,
+            note: 60,
+            source: Source::Silent,
+            vel: 100,
+            gate: 0.9,
+            prob: 1.0,
+            transpose: 0,
+            every: Vec::new(),
+        }
+    }
+
+    /// GM program when the voice plays through the SoundFont.
+    pub fn program(&self) -> Option<u8> {
+        (self.sound.synth == SynthKind::Gm).then_some(self.sound.program)
+    }
+}
+
+/// A note a bar plan asks for, in ticks relative to the bar start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedNote {
+    /// Index into [`BarPlan::voices`].
+    pub voice: usize,
+    pub start: u64,
+    pub dur: u64,
+    pub key: u8,
+    pub vel: u8,
+}
+
+/// Where LSTM notes come from: the scheduler hands the patch one of these per bar so a
+/// patch never owns model state (which survives reloads in the scheduler).
+pub trait StepSource {
+    /// Next grid steps for `voice` (its spec tells model and controls). `None` per step is a rest,
+    /// `Some((key, hold_steps))` a note lasting `hold_steps` steps. Errors are messages.
+    fn steps(
+        &mut self,
+        file: &str,
+        voice: &VoiceSpec,
+        spec: &LstmSpec,
+        n: usize,
+    ) -> Result<Vec<Option<(u8, u32)>>, String>;
+
+    /// The most likely next events of a voice, for the voices pane (None: not a model voice).
+    fn top_k(&self, _file: &str, _voice: &str, _k: usize) -> Option<Vec<(String, f32)>> {
+        None
+    }
+}
+
+/// What one bar of one patch plays.
+#[derive(Clone, Debug, Default)]
+pub struct BarPlan {
+    pub voices: Vec<VoiceSpec>,
+    pub notes: Vec<PlannedNote>,
+    /// `param("voice.p", v)` calls made while planning, in order.
+    pub params: Vec<(String, Param, f32)>,
+    /// Lines the patch printed.
+    pub prints: Vec<String>,
+}
+
+/// Analysis settings a patch asked for with `analyze(#{...})`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalyzeSpec {
+    pub fft: usize,
+    pub hop: usize,
+    /// Keys of the feature map `on_features(f)` receives; None = all of them.
+    pub features: Option<Vec<String>>,
+}
+
+/// The features `on_features(f)` can receive (and `analyze(#{features: [...]})` can name).
+pub const FEATURE_NAMES: [&str; 11] = [
+    "rms",
+    "centroid",
+    "bandwidth",
+    "rolloff",
+    "flatness",
+    "flux",
+    "onset_strength",
+    "onset",
+    "bpm",
+    "time",
+    "chroma",
+];
+
+/// The shared `state` map of a file; survives reloads of the same file.
+#[derive(Clone, Debug, Default)]
+pub struct State(pub(super) Arc<Mutex<Map>>);
+
+impl State {
+    /// A deep copy (for dry runs that must not touch the playing state).
+    pub fn snapshot(&self) -> State {
+        State(Arc::new(Mutex::new(lock(&self.0).clone())))
+    }
+    pub fn get(&self, key: &str) -> Option<Dynamic> {
+        lock(&self.0).get(key).cloned()
+    }
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep going with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SplitMix64: tiny, fast, and identical on every platform.
+#[derive(Clone, Debug)]
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// FNV-1a: a stable hash for seeding per voice/bar (std's hashers are not guaranteed stable).
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in *p {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
