@@ -15,6 +15,7 @@ pub mod patch;
 pub mod recommend;
 pub mod record;
 pub mod render;
+pub mod rng;
 pub mod scheduler;
 pub mod screen;
 pub mod smf;

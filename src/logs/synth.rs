@@ -22,28 +22,25 @@
 
 use super::session::{append_session_log, SessionLogLine};
 use super::time;
+use crate::rng::SplitMix;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
 /// Seeded SplitMix64 with the few distributions the model needs.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+        Rng(SplitMix(seed ^ SplitMix::GAMMA))
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in [0, 1).
     pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_f64()
     }
     pub fn below(&mut self, n: usize) -> usize {
         (self.f64() * n as f64) as usize % n.max(1)

@@ -1,21 +1,19 @@
 //! A tiny seeded random source (SplitMix64) shared by training and generation, so that the
 //! same seed gives the same weights, batches, dropout masks and sampled notes everywhere.
 
+use crate::rng::SplitMix;
+
 /// SplitMix64: fast, statistically fine for sampling and initialisation, fully deterministic.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
+        Rng(SplitMix(seed ^ SplitMix::GAMMA))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [0, 1).
