@@ -203,8 +203,12 @@ fn run(
     let mut last_rank = Instant::now();
     loop {
         let mut closed = false;
-        // Everything that has arrived goes in before control messages are read, so a
-        // recording's last frames are in its profile.
+        // Frames and control messages come on two channels, so their order is known only
+        // to within one turn of this loop: frames that arrived since the control messages
+        // were last read (`fresh`) may have been sent before or after a message. A session
+        // takes them at both ends: a recording's profile covers it, give or take one turn
+        // (at most 100 ms), and never misses its first or last frames.
+        let mut fresh = 0usize;
         let first = match frames.recv_timeout(Duration::from_millis(100)) {
             Ok(f) => Some(f),
             Err(RecvTimeoutError::Timeout) => None,
@@ -214,18 +218,8 @@ fn run(
             }
         };
         for f in first.into_iter().chain(frames.try_iter()) {
-            if let Some(s) = &mut session {
-                if s.len() < MAX_SESSION_FRAMES {
-                    s.push(f);
-                }
-            }
-            window.push_back(f);
-            while window
-                .front()
-                .is_some_and(|old| f.time - old.time > WINDOW_S || old.time > f.time)
-            {
-                window.pop_front();
-            }
+            take_frame(f, &mut window, &mut session);
+            fresh += 1;
         }
         if !loaded {
             if let Ok(mut l) = lib_rx.try_recv() {
@@ -242,8 +236,16 @@ fn run(
             }
         }
         for c in control.try_iter() {
+            // Frames sent before this message may have arrived since the drain above.
+            for f in frames.try_iter() {
+                take_frame(f, &mut window, &mut session);
+                fresh += 1;
+            }
             match c {
-                Control::RecordingStarted => session = Some(Vec::new()),
+                Control::RecordingStarted => {
+                    let k = fresh.min(window.len());
+                    session = Some(window.range(window.len() - k..).copied().collect());
+                }
                 Control::RecordingFinished(path) => {
                     let frames = session.take().unwrap_or_default();
                     let saved = save_session(&mut lib, &path, &frames);
@@ -253,6 +255,7 @@ fn run(
                 }
                 Control::Shutdown => closed = true,
             }
+            fresh = 0;
         }
         if closed {
             return;
@@ -275,6 +278,23 @@ fn run(
                 }
             }
         }
+    }
+}
+
+/// Adds an analysis frame to the ranking window (the last [`WINDOW_S`] seconds) and to the
+/// session being recorded, if any.
+fn take_frame(f: Features, window: &mut VecDeque<Features>, session: &mut Option<Vec<Features>>) {
+    if let Some(s) = session {
+        if s.len() < MAX_SESSION_FRAMES {
+            s.push(f);
+        }
+    }
+    window.push_back(f);
+    while window
+        .front()
+        .is_some_and(|old| f.time - old.time > WINDOW_S || old.time > f.time)
+    {
+        window.pop_front();
     }
 }
 
