@@ -140,22 +140,26 @@ fn fast_path(
     if block_align(&head) != Some(width * channels) {
         return Ok(None);
     }
-    let decode = |b: &[u8]| -> f32 {
-        match kind {
-            (Float, _) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            (_, 16) => (i16::from_le_bytes([b[0], b[1]]) as f64 / 32_768.0) as f32,
-            (_, 24) => {
-                let v = i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8;
-                (v as f64 / 8_388_608.0) as f32
-            }
-            _ => (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0) as f32,
-        }
-    };
     let frame_bytes = width * channels;
     let frames = declared / channels;
     // Sized by what the file can hold, not only by what its header claims.
     let file_frames = std::fs::metadata(path).map_or(0, |m| m.len() as usize) / frame_bytes;
+    let truncated = |e: std::io::Error| {
+        format!(
+            "truncated WAV: the header declares {declared} samples but the data ends early ({e})"
+        )
+    };
     let mut data = reader.into_inner();
+    if kind == (Float, 32) && channels == 1 && cfg!(target_endian = "little") {
+        // The data chunk is the samples: read it straight into them.
+        if frames > file_frames {
+            return Err(truncated(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        let mut out = vec![0.0f32; frames];
+        data.read_exact(bytemuck::cast_slice_mut(&mut out))
+            .map_err(truncated)?;
+        return Ok(Some(out));
+    }
     let mut out = Vec::with_capacity(frames.min(file_frames));
     let per_block = ((256 << 10) / frame_bytes).max(1);
     let mut block = vec![0u8; frame_bytes * per_block];
@@ -163,22 +167,46 @@ fn fast_path(
     while left > 0 {
         let n = left.min(per_block);
         let buf = &mut block[..n * frame_bytes];
-        if let Err(e) = data.read_exact(buf) {
-            return Err(format!(
-                "truncated WAV: the header declares {declared} samples but the data ends early ({e})"
-            ));
-        }
-        if channels == 1 {
-            out.extend(buf.chunks_exact(width).map(decode));
-        } else {
-            out.extend(buf.chunks_exact(frame_bytes).map(|fr| {
-                let sum: f64 = fr.chunks_exact(width).map(|b| decode(b) as f64).sum();
-                (sum / channels as f64) as f32
-            }));
+        data.read_exact(buf).map_err(truncated)?;
+        // One loop per layout, so each is a plain loop the compiler can vectorise. Integer
+        // samples convert exactly to f32 before the power-of-two scaling (24 bits fit the
+        // mantissa; 32-bit values round once either way), so these equal hound's values
+        // scaled in f64.
+        match kind {
+            (Float, _) => mix_into::<4>(buf, channels, &mut out, f32::from_le_bytes),
+            (_, 16) => mix_into::<2>(buf, channels, &mut out, |b| {
+                i16::from_le_bytes(b) as f32 * (1.0 / 32_768.0)
+            }),
+            (_, 24) => mix_into::<3>(buf, channels, &mut out, |b| {
+                (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 * (1.0 / 8_388_608.0)
+            }),
+            _ => mix_into::<4>(buf, channels, &mut out, |b| {
+                i32::from_le_bytes(b) as f32 * (1.0 / 2_147_483_648.0)
+            }),
         }
         left -= n;
     }
     Ok(Some(out))
+}
+
+/// Decodes interleaved `W`-byte samples of `channels` channels from `buf` and appends their
+/// per-frame mean (summed in f64, as [`mix_down`]) to `out`.
+#[inline(always)]
+fn mix_into<const W: usize>(
+    buf: &[u8],
+    channels: usize,
+    out: &mut Vec<f32>,
+    decode: impl Fn([u8; W]) -> f32,
+) {
+    let sample = |b: &[u8]| decode(b.try_into().expect("chunks of W bytes"));
+    if channels == 1 {
+        out.extend(buf.chunks_exact(W).map(sample));
+    } else {
+        out.extend(buf.chunks_exact(W * channels).map(|fr| {
+            let sum: f64 = fr.chunks_exact(W).map(|b| sample(b) as f64).sum();
+            (sum / channels as f64) as f32
+        }));
+    }
 }
 
 /// `nBlockAlign` of the `fmt ` chunk of a RIFF/WAVE file, if it can be found.
