@@ -9,9 +9,10 @@
 //! Each frame goes through two stages: the *spectral* stage (window, FFT and every feature
 //! that needs only this frame and the previous one) and the *causal* stage ([`Causal`]: the
 //! onset peak picker and the running tempo, which need all earlier frames in order). The
-//! live thread runs both per frame; offline analysis runs the spectral stage of long files
-//! on several threads ([`Analyzer::seek`] starts a worker mid-stream) and then the causal
-//! stage over all frames in order, which gives exactly the frames a single analyzer would.
+//! live thread runs both per frame; offline analysis runs the [`Spectral`] stage over
+//! frames read straight from the recording, on several threads for long files
+//! ([`Spectral::start_at`] starts a worker mid-stream), and then the causal stage over all
+//! frames in order, which gives exactly the frames a single analyzer would.
 //!
 //! All buffers are allocated in [`Analyzer::new`]; [`Analyzer::push`] does not allocate.
 
@@ -29,12 +30,22 @@ pub const ONSET_GAMMA: f64 = 10.0;
 /// Streaming feature extractor; see the module docs.
 pub struct Analyzer {
     cfg: AnalyzerConfig,
-    window: Vec<f64>,
-    freqs: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f64>>,
     /// Sample buffer of one frame; `filled` samples are valid.
     buf: Vec<f32>,
     filled: usize,
+    spectral: Spectral,
+    causal: Causal,
+    features: Features,
+}
+
+/// The spectral stage: the window, the FFT and every feature that needs only this frame and
+/// the previous one, with all of its buffers. It is fed whole frames: by [`Analyzer`] from
+/// its sample buffer, and by offline analysis straight from the recording's samples.
+pub struct Spectral {
+    cfg: AnalyzerConfig,
+    window: Vec<f64>,
+    freqs: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f64>>,
     fft_in: Vec<f64>,
     spectrum: Vec<Complex<f64>>,
     scratch: Vec<Complex<f64>>,
@@ -48,10 +59,8 @@ pub struct Analyzer {
     chroma: Filterbank,
     chroma_out: [f32; 12],
     bands: Vec<(usize, usize)>,
-    /// None for the spectral-stage-only analyzers of parallel offline analysis.
-    causal: Option<Causal>,
+    /// Index of the next frame.
     frame: u64,
-    features: Features,
 }
 
 /// The causal stage: onset peak picking and the running tempo, fed every frame in order.
@@ -127,43 +136,11 @@ fn onset_bias(cfg: &AnalyzerConfig) -> f64 {
 impl Analyzer {
     /// Builds an analyzer, allocating every buffer it will use.
     pub fn new(cfg: AnalyzerConfig) -> Result<Self, AnalysisError> {
-        let mut a = Self::spectral_only(cfg)?;
-        a.causal = Some(Causal::new(&cfg));
-        Ok(a)
-    }
-
-    /// An analyzer that runs only the spectral stage: `onset`, `onset_time` and `bpm` of
-    /// its frames stay unset until a [`Causal`] stage runs over them in order.
-    pub fn spectral_only(cfg: AnalyzerConfig) -> Result<Self, AnalysisError> {
-        cfg.validate()?;
-        let sr = cfg.sample_rate as f64;
-        let n = cfg.fft;
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-        let bins = n / 2 + 1;
         let mut a = Analyzer {
-            window: spectral::hann(n),
-            freqs: spectral::fft_frequencies(sr, n)
-                .into_iter()
-                .map(|f| f as f32)
-                .collect(),
-            fft_in: fft.make_input_vec(),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
-            buf: vec![0.0; n],
+            buf: vec![0.0; cfg.fft],
             filled: 0,
-            mag: vec![0.0; bins],
-            prev_mag: vec![0.0; bins],
-            power: vec![0.0; bins],
-            mel: spectral::mel_filterbank(sr, n, spectral::N_MELS),
-            mel_out: vec![0.0; spectral::N_MELS],
-            mel_log: vec![0.0; spectral::N_MELS],
-            prev_mel_log: vec![0.0; spectral::N_MELS],
-            chroma: spectral::chroma_filterbank(sr, n),
-            chroma_out: [0.0; 12],
-            bands: spectral::band_ranges(sr, n),
-            causal: None,
-            frame: 0,
+            spectral: Spectral::new(cfg)?,
+            causal: Causal::new(&cfg),
             features: Features::default(),
             cfg,
         };
@@ -179,33 +156,9 @@ impl Analyzer {
     pub fn reset(&mut self) {
         self.buf.iter_mut().for_each(|x| *x = 0.0);
         self.filled = self.cfg.fft / 2;
-        self.prev_mag.iter_mut().for_each(|x| *x = 0.0);
-        self.prev_mel_log.iter_mut().for_each(|x| *x = 0.0);
-        if let Some(c) = &mut self.causal {
-            c.reset();
-        }
-        self.frame = 0;
+        self.spectral.start_at(0);
+        self.causal.reset();
         self.features = Features::default();
-    }
-
-    /// Starts over so that the next frame completed is frame `frame` of the centred STFT of
-    /// `samples`; returns the index in `samples` from which to [`push`](Self::push) on. The
-    /// first frame after a seek has no previous frame (its flux and onset strength are
-    /// measured against silence), so callers that need exact values seek one frame early
-    /// and drop it.
-    pub fn seek(&mut self, frame: u64) -> usize {
-        self.reset();
-        let half = self.cfg.fft / 2;
-        let centre = frame as usize * self.cfg.hop;
-        self.frame = frame;
-        if centre < half {
-            // The window still starts in the zero lead-in.
-            self.filled = half - centre;
-            0
-        } else {
-            self.filled = 0;
-            centre - half
-        }
     }
 
     /// Latency from an input sample to the frame centred on it: `fft / 2` samples.
@@ -236,16 +189,12 @@ impl Analyzer {
         let mut rest = mono;
         while !rest.is_empty() {
             let take = (n - self.filled).min(rest.len());
-            for (d, s) in self.buf[self.filled..self.filled + take]
-                .iter_mut()
-                .zip(rest)
-            {
-                *d = *s;
-            }
+            self.buf[self.filled..self.filled + take].copy_from_slice(&rest[..take]);
             self.filled += take;
             rest = &rest[take..];
             if self.filled == n {
-                self.process_frame();
+                self.spectral.process(&self.buf, &mut self.features);
+                self.causal.apply(&mut self.features);
                 on_frame(&self.features);
                 self.buf.copy_within(self.cfg.hop.., 0);
                 self.filled = n - self.cfg.hop;
@@ -263,21 +212,90 @@ impl Analyzer {
             left -= k;
         }
     }
+}
 
-    /// Runs [`Self::frame_stages`] compiled for AVX2 when the CPU has it (the lane sums of
-    /// [`spectral`] then use 4-wide vectors); the arithmetic, and so every result, is the
+impl Spectral {
+    /// Builds the stage for `cfg`, allocating every buffer it will use; the next frame is
+    /// frame 0.
+    pub fn new(cfg: AnalyzerConfig) -> Result<Self, AnalysisError> {
+        cfg.validate()?;
+        let sr = cfg.sample_rate as f64;
+        let n = cfg.fft;
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+        let bins = n / 2 + 1;
+        Ok(Spectral {
+            window: spectral::hann(n),
+            freqs: spectral::fft_frequencies(sr, n)
+                .into_iter()
+                .map(|f| f as f32)
+                .collect(),
+            fft_in: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+            mag: vec![0.0; bins],
+            prev_mag: vec![0.0; bins],
+            power: vec![0.0; bins],
+            mel: spectral::mel_filterbank(sr, n, spectral::N_MELS),
+            mel_out: vec![0.0; spectral::N_MELS],
+            mel_log: vec![0.0; spectral::N_MELS],
+            prev_mel_log: vec![0.0; spectral::N_MELS],
+            chroma: spectral::chroma_filterbank(sr, n),
+            chroma_out: [0.0; 12],
+            bands: spectral::band_ranges(sr, n),
+            frame: 0,
+            cfg,
+        })
+    }
+
+    /// Starts over: the next frame processed is frame `frame`, and it has no previous frame
+    /// (its flux and onset strength are measured against silence, and frame 0's are 0), so
+    /// callers that need exact values start one frame early and drop that frame.
+    pub fn start_at(&mut self, frame: u64) {
+        self.prev_mag.iter_mut().for_each(|x| *x = 0.0);
+        self.prev_mel_log.iter_mut().for_each(|x| *x = 0.0);
+        self.frame = frame;
+    }
+
+    /// Frame `t` of the centred STFT of `samples`: the `fft` samples centred on sample
+    /// `t · hop`, read straight from `samples` when the frame lies inside it, otherwise
+    /// copied into `pad` with the zeros of librosa's constant padding around it.
+    pub fn frame_of<'a>(&self, samples: &'a [f32], t: usize, pad: &'a mut [f32]) -> &'a [f32] {
+        let n = self.cfg.fft;
+        let centre = t * self.cfg.hop;
+        let half = n / 2;
+        if centre >= half && centre - half + n <= samples.len() {
+            return &samples[centre - half..centre - half + n];
+        }
+        pad.iter_mut().for_each(|x| *x = 0.0);
+        // Sample index `i` goes to pad[i + half - centre].
+        let lo = centre.saturating_sub(half);
+        let hi = (centre + half).min(samples.len());
+        if lo < hi {
+            let at = lo + half - centre;
+            pad[at..at + hi - lo].copy_from_slice(&samples[lo..hi]);
+        }
+        pad
+    }
+
+    /// Computes the spectral features of the next frame (`frame.len() == fft`) into `f`:
+    /// everything except `onset`, `onset_time` and `bpm`, which the [`Causal`] stage sets.
+    ///
+    /// Runs [`Self::stages`] compiled for AVX2 when the CPU has it (the lane sums of
+    /// [`spectral`] then use 8-wide vectors); the arithmetic, and so every result, is the
     /// same on either path.
-    fn process_frame(&mut self) {
+    pub fn process(&mut self, frame: &[f32], f: &mut Features) {
+        assert_eq!(frame.len(), self.cfg.fft, "a frame is fft samples long");
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { self.process_frame_avx2() };
+            unsafe { self.stages_avx2(frame, f) };
             return;
         }
-        self.frame_stages();
+        self.stages(frame, f);
     }
 
-    /// [`Self::frame_stages`] compiled with AVX2 enabled.
+    /// [`Self::stages`] compiled with AVX2 enabled.
     ///
     /// # Safety
     /// The CPU must support AVX2 (the only caller checks `is_x86_feature_detected!`).
@@ -285,15 +303,15 @@ impl Analyzer {
     // the caller, who must have checked for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn process_frame_avx2(&mut self) {
-        self.frame_stages();
+    unsafe fn stages_avx2(&mut self, frame: &[f32], f: &mut Features) {
+        self.stages(frame, f);
     }
 
     #[inline(always)]
-    fn frame_stages(&mut self) {
+    fn stages(&mut self, frame: &[f32], f: &mut Features) {
         let n = self.cfg.fft;
         let sr = self.cfg.sample_rate as f64;
-        for ((d, s), w) in self.fft_in.iter_mut().zip(&self.buf).zip(&self.window) {
+        for ((d, s), w) in self.fft_in.iter_mut().zip(frame).zip(&self.window) {
             *d = *s as f64 * w;
         }
         self.fft
@@ -306,13 +324,13 @@ impl Analyzer {
             .zip(&self.spectrum)
         {
             // The FFT runs in f64 like librosa's (a float64 window times the samples);
-            // everything from the magnitudes on runs in f32, as librosa's complex64 output.
-            let p64 = c.norm_sqr();
-            *p = p64 as f32;
-            *m = p64.sqrt() as f32;
+            // everything from the power on runs in f32, as librosa's complex64 output.
+            let p32 = c.norm_sqr() as f32;
+            *p = p32;
+            *m = p32.sqrt();
         }
 
-        let rms = (spectral::sum_zip(&self.buf, &self.buf, |x, _| x * x) / n as f64).sqrt();
+        let rms = (spectral::sum_zip(frame, frame, |x, _| x * x) / n as f64).sqrt();
         let (centroid, bandwidth) = spectral::centroid_bandwidth(&self.mag, &self.freqs);
         let rolloff = spectral::rolloff(&self.mag, &self.freqs, spectral::ROLL_PERCENT);
         let flatness = spectral::flatness(&self.mag, spectral::FLATNESS_AMIN);
@@ -325,7 +343,7 @@ impl Analyzer {
 
         self.mel.apply(&self.mag, &mut self.mel_out);
         for (l, m) in self.mel_log.iter_mut().zip(&self.mel_out) {
-            *l = (ONSET_GAMMA as f32 * m).ln_1p();
+            *l = spectral::fast_ln(1.0 + ONSET_GAMMA as f32 * m);
         }
         let onset_strength = if first {
             0.0
@@ -339,7 +357,6 @@ impl Analyzer {
         let cmax = self.chroma_out.iter().fold(0.0f32, |a, c| a.max(*c));
         let cnorm = if cmax < f32::MIN_POSITIVE { 1.0 } else { cmax };
 
-        let f = &mut self.features;
         f.frame = self.frame;
         f.time = self.frame as f64 * self.cfg.hop as f64 / sr;
         f.rms = rms as f32;
@@ -354,9 +371,6 @@ impl Analyzer {
         }
         // `prev_mag` now holds this frame's magnitudes.
         spectral::bands_db(&self.prev_mag, &self.bands, n, &mut f.bands);
-        if let Some(c) = &mut self.causal {
-            c.apply(f);
-        }
         self.frame += 1;
     }
 }

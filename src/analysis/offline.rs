@@ -2,8 +2,9 @@
 //! plus the per-file summary (mean / standard deviation of every feature, mean chroma,
 //! onset list and a global tempo estimate over the full onset envelope).
 
+use super::analyzer::{Causal, Spectral};
 use super::wav::{self, MonoWav};
-use super::{tempo, AnalysisError, Analyzer, AnalyzerConfig, Features};
+use super::{tempo, AnalysisError, AnalyzerConfig, Features};
 use std::path::Path;
 
 /// Per-frame features of a recording and their summary.
@@ -114,8 +115,7 @@ impl Summary {
         }
         let bpm = if period > 0.0 {
             let env: Vec<f64> = frames.iter().map(|f| f.onset_strength as f64).collect();
-            let mut scratch = vec![0.0; tempo::scratch_len(n)];
-            tempo::estimate(&env, 1.0 / period, &mut scratch) as f32
+            tempo::Estimator::new(n).estimate(&env, 1.0 / period) as f32
         } else {
             0.0
         };
@@ -141,10 +141,11 @@ const MIN_FRAMES_PER_WORKER: usize = 512;
 
 /// Analyses mono samples at `config` (a centred STFT over the whole signal).
 ///
-/// Long signals are cut into one run of frames per thread of rayon's pool; each worker runs
-/// the spectral stage of its frames (starting one frame early so its first flux is exact),
-/// then the causal stage (onsets, tempo) runs over all frames in order. The frames are the
-/// same, bit for bit, as one [`Analyzer`] fed the whole signal (tested).
+/// The spectral stage reads each frame straight from `samples` (no copy into a ring);
+/// long signals are cut into one run of frames per thread of rayon's pool, each worker
+/// starting one frame early so its first flux is exact. The causal stage (onsets, tempo)
+/// then runs over all frames in order. The frames are the same, bit for bit, as one
+/// streaming [`Analyzer`](super::Analyzer) fed the whole signal (tested).
 pub fn analyze_samples(samples: &[f32], config: AnalyzerConfig) -> Result<Analysis, AnalysisError> {
     let workers = rayon::current_num_threads().max(1);
     analyze_samples_with(samples, config, workers)
@@ -159,12 +160,8 @@ pub fn analyze_samples_with(
     config.validate()?;
     let total = 1 + samples.len() / config.hop;
     let workers = workers.clamp(1, (total / MIN_FRAMES_PER_WORKER).max(1));
-    let frames = if workers == 1 {
-        let mut a = Analyzer::new(config)?;
-        let mut frames = Vec::with_capacity(total);
-        a.push(samples, |f| frames.push(*f));
-        a.finish(|f| frames.push(*f));
-        frames
+    let mut frames = if workers == 1 {
+        spectral_frames(samples, config, 0, total)?
     } else {
         let per = total.div_ceil(workers);
         let runs: Vec<(usize, usize)> = (0..workers)
@@ -181,9 +178,9 @@ pub fn analyze_samples_with(
         for p in parts? {
             frames.extend(p);
         }
-        super::analyzer::Causal::new(&config).run_over(&mut frames);
         frames
     };
+    Causal::new(&config).run_over(&mut frames);
     let summary = Summary::from_frames(&frames);
     Ok(Analysis {
         config,
@@ -200,19 +197,20 @@ fn spectral_frames(
     t0: usize,
     t1: usize,
 ) -> Result<Vec<Features>, AnalysisError> {
-    let mut a = Analyzer::spectral_only(config)?;
+    let mut stage = Spectral::new(config)?;
     // Start one frame early so frame t0's flux and onset strength see their previous frame.
     let warm = t0.saturating_sub(1);
-    let from = a.seek(warm as u64);
-    let mut out = Vec::with_capacity(t1 - warm);
-    // Frame t1 - 1 is complete once sample (t1 - 1)·hop + fft/2 - 1 has arrived.
-    let end = (t1 - 1) * config.hop + config.fft / 2;
-    a.push(&samples[from..end.min(samples.len())], |f| out.push(*f));
-    if end > samples.len() {
-        a.finish(|f| out.push(*f));
+    stage.start_at(warm as u64);
+    let mut pad = vec![0.0; config.fft];
+    let mut f = Features::default();
+    let mut out = Vec::with_capacity(t1 - t0);
+    for t in warm..t1 {
+        let frame = stage.frame_of(samples, t, &mut pad);
+        stage.process(frame, &mut f);
+        if t >= t0 {
+            out.push(f);
+        }
     }
-    out.truncate(t1 - warm);
-    out.drain(..t0 - warm);
     Ok(out)
 }
 
@@ -262,7 +260,18 @@ mod tests {
                 hop,
             };
             let x = signal(len);
+            // The live path: one streaming analyzer fed in uneven chunks.
+            let mut a = super::super::Analyzer::new(cfg).unwrap();
+            let mut streamed = Vec::new();
+            for chunk in x.chunks(1000 + len % 777) {
+                a.push(chunk, |f| streamed.push(*f));
+            }
+            a.finish(|f| streamed.push(*f));
             let one = analyze_samples_with(&x, cfg, 1).unwrap();
+            assert!(
+                one.frames == streamed,
+                "one worker: len {len} fft {fft} hop {hop}"
+            );
             for workers in [2, 3, 7] {
                 let many = analyze_samples_with(&x, cfg, workers).unwrap();
                 assert_eq!(one.frames.len(), many.frames.len(), "{len} {fft} {hop}");

@@ -53,6 +53,40 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     sum_zip(a, b, |x, y| x * y)
 }
 
+/// Natural logarithm of a positive `f32`, without branches so that loops over it vectorise
+/// (glibc's `logf`/`log1pf` are one call per value). `x = 2^e · m` with `m` in `[√½, √2)`,
+/// `ln x = e · ln 2 + ln m`, and `ln m` from the minimax polynomial of Cephes' `logf` in
+/// `m − 1` (within 2 ulp of `f32::ln`, tested). Zero, negative and subnormal inputs are
+/// outside its domain (callers pass values ≥ a positive normal floor); infinities and NaN
+/// pass through.
+#[inline(always)]
+pub fn fast_ln(x: f32) -> f32 {
+    const SQRT_HALF_BITS: u32 = 0x3f35_04f3;
+    let bits = x.to_bits();
+    // Exponent such that x / 2^e lands in [√½, √2): an arithmetic shift of the offset bits.
+    let e = (bits.wrapping_sub(SQRT_HALF_BITS) as i32) >> 23;
+    let m = f32::from_bits(bits.wrapping_sub((e as u32) << 23));
+    let f = m - 1.0;
+    let z = f * f;
+    let mut y = 7.037_683_6e-2;
+    y = y * f - 1.151_461e-1;
+    y = y * f + 1.167_699_9e-1;
+    y = y * f - 1.242_014_1e-1;
+    y = y * f + 1.424_932_3e-1;
+    y = y * f - 1.666_805_8e-1;
+    y = y * f + 2.000_071_4e-1;
+    y = y * f - 2.499_999_4e-1;
+    y = y * f + 3.333_333e-1;
+    let ef = e as f32;
+    // ln 2 split in two so that e · ln 2 keeps its precision (Cephes' C1 + C2).
+    let r = (y * f * z - 2.121_944_4e-4 * ef - 0.5 * z + f) + 0.693_359_4 * ef;
+    if x.is_finite() {
+        r
+    } else {
+        x
+    }
+}
+
 /// Periodic Hann window of length `n` (`scipy.signal.get_window("hann", n, fftbins=True)`).
 pub fn hann(n: usize) -> Vec<f64> {
     (0..n)
@@ -88,15 +122,28 @@ pub fn centroid_bandwidth(mag: &[f32], freqs: &[f32]) -> (f64, f64) {
 
 /// Spectral roll-off: the lowest bin frequency at which the cumulative magnitude reaches
 /// `roll_percent` of the total (`librosa.feature.spectral_rolloff`).
+///
+/// The cumulative sum is walked in blocks (a vectorised sum per block) and bin by bin only
+/// inside the block where it crosses the threshold, instead of one dependent `f64` addition
+/// per bin across the whole spectrum.
 #[inline(always)]
 pub fn rolloff(mag: &[f32], freqs: &[f32], roll_percent: f64) -> f64 {
-    let total: f64 = mag.iter().map(|m| *m as f64).sum();
+    const BLOCK: usize = 64;
+    let total: f64 = mag.chunks(BLOCK).map(sum).sum();
     let threshold = roll_percent * total;
     let mut acc = 0.0f64;
-    for (m, f) in mag.iter().zip(freqs) {
-        acc += *m as f64;
-        if acc >= threshold {
-            return *f as f64;
+    for (m, f) in mag.chunks(BLOCK).zip(freqs.chunks(BLOCK)) {
+        let s = sum(m);
+        if acc + s < threshold {
+            acc += s;
+            continue;
+        }
+        // The crossing is in this block (or, through rounding, just after it): walk it.
+        for (k, mk) in m.iter().enumerate() {
+            acc += *mk as f64;
+            if acc >= threshold {
+                return f[k] as f64;
+            }
         }
     }
     // Only reachable through rounding when the threshold equals the total.
@@ -107,41 +154,45 @@ pub fn rolloff(mag: &[f32], freqs: &[f32], roll_percent: f64) -> f64 {
 /// (`librosa.feature.spectral_flatness`, power = 2): geometric mean over arithmetic mean.
 ///
 /// The sum of logarithms is taken as a sum of binary exponents plus the logarithm of
-/// products of mantissas (one `ln` per 16 bins instead of one per bin); `amin` keeps every
-/// value a normal float, so this is exact up to rounding.
+/// products of mantissas: eight lanes multiply the mantissas (each in `[1, 2)`) of their
+/// bins and move the product's exponent into their exponent sum every sixteen bins (the
+/// product then stays below 2^16), so a whole spectrum costs eight `ln` calls instead of one
+/// per bin; `amin` keeps every value a normal float, so this is exact up to rounding.
 #[inline(always)]
 pub fn flatness(mag: &[f32], amin: f64) -> f64 {
+    const L: usize = 8;
+    const RUN: usize = 16 * L;
     let amin = amin as f32;
     debug_assert!(amin >= f32::MIN_POSITIVE);
     let n = mag.len() as f64;
     let total = sum_zip(mag, mag, |m, _| (m * m).max(amin));
-    let mut exponents = 0i64;
-    let mut log_mantissas = 0.0f64;
-    let split = |m: f32| {
-        let bits = (m * m).max(amin).to_bits();
-        let e = ((bits >> 23) & 0xff) as i64 - 127;
-        (e, f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000))
-    };
-    let chunks = mag.chunks_exact(32);
-    for m in chunks.remainder() {
-        let (e, x) = split(*m);
-        exponents += e;
-        log_mantissas += (x as f64).ln();
-    }
-    for chunk in chunks {
-        // Four independent products of eight mantissas in [1, 2) each stay below 2^8;
-        // two of them multiplied stay below 2^16: no overflow, one `ln` per 16 bins.
-        let mut prod = [1.0f32; 4];
-        for quad in chunk.chunks_exact(4) {
-            for l in 0..4 {
-                let (e, x) = split(quad[l]);
-                exponents += e;
-                prod[l] *= x;
+    let exponent = |bits: u32| ((bits >> 23) & 0xff) as i32 - 127;
+    let mantissa = |bits: u32| f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let mut exps = [0i32; L];
+    let mut prods = [1.0f32; L];
+    let runs = mag.chunks_exact(RUN);
+    let rest = runs.remainder();
+    for run in runs {
+        for chunk in run.chunks_exact(L) {
+            for l in 0..L {
+                let bits = (chunk[l] * chunk[l]).max(amin).to_bits();
+                exps[l] += exponent(bits);
+                prods[l] *= mantissa(bits);
             }
         }
-        log_mantissas += ((prod[0] * prod[1]) as f64).ln() + ((prod[2] * prod[3]) as f64).ln();
+        for l in 0..L {
+            let bits = prods[l].to_bits();
+            exps[l] += exponent(bits);
+            prods[l] = mantissa(bits);
+        }
     }
-    let log_sum = exponents as f64 * std::f64::consts::LN_2 + log_mantissas;
+    let mut log_sum = 0.0f64;
+    for m in rest {
+        log_sum += ((m * m).max(amin) as f64).ln();
+    }
+    for l in 0..L {
+        log_sum += exps[l] as f64 * std::f64::consts::LN_2 + (prods[l] as f64).ln();
+    }
     (log_sum / n).exp() / (total / n)
 }
 
@@ -321,6 +372,9 @@ pub fn band_ranges(sr: f64, n_fft: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// `20 / ln 10`: decibels per neper of amplitude.
+const DB_PER_NEPER: f32 = 8.685_889_6;
+
 /// Peak magnitude in each display band, in dB relative to a full-scale sine
 /// (whose Hann-windowed peak magnitude is `n_fft / 4`), floored at [`BAND_FLOOR_DB`].
 #[inline(always)]
@@ -328,8 +382,8 @@ pub fn bands_db(mag: &[f32], ranges: &[(usize, usize)], n_fft: usize, out: &mut 
     let full_scale = n_fft as f64 / 4.0;
     for ((k0, k1), o) in ranges.iter().zip(out.iter_mut()) {
         let peak = mag[*k0..*k1].iter().fold(0.0f32, |a, m| a.max(*m)) as f64;
-        let db = 20.0 * (peak / full_scale).max(1e-12).log10();
-        *o = (db as f32).max(BAND_FLOOR_DB);
+        let level = ((peak / full_scale) as f32).max(1e-12);
+        *o = (DB_PER_NEPER * fast_ln(level)).max(BAND_FLOOR_DB);
     }
 }
 
@@ -347,6 +401,52 @@ mod tests {
             assert!((sum(&a) - plain).abs() < 1e-4, "{n}");
             let plain: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
             assert!((dot(&a, &b) - plain).abs() < 1e-4, "{n}");
+        }
+    }
+
+    #[test]
+    fn fast_ln_is_within_two_ulp_of_ln() {
+        let mut x = f32::MIN_POSITIVE;
+        let mut worst = 0.0f64;
+        while x < 1e30 {
+            for y in [x, x * 1.000_001, x * 1.37, x * std::f32::consts::SQRT_2] {
+                let exact = (y as f64).ln();
+                let got = fast_ln(y) as f64;
+                // ulp of the result, at least that of values near 1 (ln crosses zero there).
+                let ulp = (exact.abs().max(1e-7) as f32).to_bits();
+                let ulp = (f32::from_bits(ulp + 1) - f32::from_bits(ulp)) as f64;
+                worst = worst.max((got - exact).abs() / ulp);
+            }
+            x *= 1.013;
+        }
+        assert!(worst <= 2.0, "worst error {worst} ulp");
+        assert_eq!(fast_ln(1.0), 0.0);
+        assert!(fast_ln(f32::NAN).is_nan());
+        assert_eq!(fast_ln(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn rolloff_matches_a_plain_cumulative_sum() {
+        let freqs: Vec<f32> = fft_frequencies(44100.0, 2048)
+            .into_iter()
+            .map(|f| f as f32)
+            .collect();
+        for seed in 1..50usize {
+            let mag: Vec<f32> = (0..freqs.len())
+                .map(|i| ((i * seed * 7919 % 1009) as f32 / 1009.0).powi(4))
+                .collect();
+            let total: f64 = mag.iter().map(|m| *m as f64).sum();
+            let mut acc = 0.0;
+            let plain = mag
+                .iter()
+                .zip(&freqs)
+                .find(|(m, _)| {
+                    acc += **m as f64;
+                    acc >= ROLL_PERCENT * total
+                })
+                .map(|(_, f)| *f as f64)
+                .unwrap();
+            assert_eq!(rolloff(&mag, &freqs, ROLL_PERCENT), plain, "seed {seed}");
         }
     }
 

@@ -1,11 +1,16 @@
 //! Tempo stage: a running tempo estimate from the onset strength envelope by
-//! autocorrelation (a comb over the first four multiples of each lag), weighted by librosa's
-//! log-normal tempo prior (centre 120 bpm, one octave standard deviation), refined to a fraction of a frame by reading the peak at a
-//! multiple of the beat lag and interpolating it.
+//! autocorrelation (computed by FFT; a comb over the first four multiples of each lag),
+//! weighted by librosa's log-normal tempo prior (centre 120 bpm, one octave standard
+//! deviation), refined to a fraction of a frame by reading the peak at a multiple of the
+//! beat lag and interpolating it.
 //!
 //! The live analyzer keeps the last [`TEMPO_WINDOW_S`] seconds of envelope in a ring and
 //! re-estimates every [`TEMPO_EVERY_S`] seconds; the offline summary runs the same
-//! [`estimate`] over the whole envelope.
+//! [`Estimator`] over the whole envelope.
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::sync::Arc;
 
 /// Seconds of onset envelope the live estimate looks at (librosa's `ac_size`).
 pub const TEMPO_WINDOW_S: f64 = 8.0;
@@ -17,7 +22,7 @@ pub const MAX_BPM: f64 = 300.0;
 /// An autocorrelation peak below this fraction of the zero-lag value means "no tempo".
 pub const MIN_CONFIDENCE: f64 = 0.1;
 
-/// Number of autocorrelation lags [`estimate`] computes for an envelope of `n` frames at
+/// Number of autocorrelation lags [`Estimator::estimate`] computes for an envelope of `n` frames at
 /// `fps`: half the envelope, but no more than the comb and the refinement read (four
 /// slowest beats and a little).
 pub fn lags_needed(n: usize, fps: f64) -> usize {
@@ -25,31 +30,99 @@ pub fn lags_needed(n: usize, fps: f64) -> usize {
     (n / 2 + 2).min(4 * max_lag + 8).min(n)
 }
 
-/// Scratch length [`estimate`] needs for `n` frames: the centred envelope and the lags.
-pub fn scratch_len(n: usize) -> usize {
-    n + n / 2 + 2
+/// The autocorrelation-based tempo estimator, with its FFT plans and every buffer allocated
+/// up front for envelopes of up to `max_len` values, so [`estimate`](Self::estimate) does
+/// not allocate (the live analyzer calls it from its thread every [`TEMPO_EVERY_S`]).
+///
+/// The autocorrelation is computed as the inverse FFT of the power spectrum of the centred,
+/// zero-padded envelope (as `librosa.autocorrelate` does); the padding to at least
+/// `n + n/2 + 2` values keeps every lag that is read free of circular wrap-around.
+#[derive(Clone)]
+pub struct Estimator {
+    max_len: usize,
+    fft: Arc<dyn RealToComplex<f64>>,
+    ifft: Arc<dyn ComplexToReal<f64>>,
+    time: Vec<f64>,
+    spec: Vec<Complex<f64>>,
+    fwd_scratch: Vec<Complex<f64>>,
+    inv_scratch: Vec<Complex<f64>>,
+    ac: Vec<f64>,
 }
 
-/// Estimates the tempo in bpm of the envelope `env` sampled at `fps` frames per second.
-/// `scratch` must hold at least [`scratch_len`]`(env.len())` values. Returns 0 when the
-/// envelope is too short (under two slowest beats) or has no clear periodicity.
-pub fn estimate(env: &[f64], fps: f64, scratch: &mut [f64]) -> f64 {
-    let n = env.len();
-    let min_lag = ((60.0 * fps / MAX_BPM).floor() as usize).max(1);
-    let max_lag = ((60.0 * fps / MIN_BPM).ceil() as usize).min(n / 2);
-    if n < 4 || max_lag <= min_lag + 1 || scratch.len() < scratch_len(n) {
-        return 0.0;
+impl std::fmt::Debug for Estimator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Estimator")
+            .field("max_len", &self.max_len)
+            .field("fft_len", &self.time.len())
+            .finish()
     }
-    let mean = env.iter().sum::<f64>() / n as f64;
-    let (centred, ac) = scratch.split_at_mut(n);
-    for (c, e) in centred.iter_mut().zip(env) {
-        *c = e - mean;
+}
+
+impl Estimator {
+    /// An estimator for envelopes of at most `max_len` values.
+    pub fn new(max_len: usize) -> Self {
+        let size = (max_len + max_len / 2 + 2).next_power_of_two().max(16);
+        let mut planner = RealFftPlanner::<f64>::new();
+        let fft = planner.plan_fft_forward(size);
+        let ifft = planner.plan_fft_inverse(size);
+        Estimator {
+            max_len,
+            time: fft.make_input_vec(),
+            spec: fft.make_output_vec(),
+            fwd_scratch: fft.make_scratch_vec(),
+            inv_scratch: ifft.make_scratch_vec(),
+            ac: ifft.make_output_vec(),
+            fft,
+            ifft,
+        }
     }
-    let lags = lags_needed(n, fps);
-    for (lag, a) in ac.iter_mut().enumerate().take(lags) {
-        // Normalised by overlap so long lags are not penalised by fewer terms.
-        *a = dot(&centred[lag..], &centred[..n - lag]) / (n - lag) as f64;
+
+    /// Estimates the tempo in bpm of the envelope `env` sampled at `fps` frames per second
+    /// (only its last `max_len` values are read). Returns 0 when the envelope is too short
+    /// (under two slowest beats) or has no clear periodicity.
+    pub fn estimate(&mut self, env: &[f64], fps: f64) -> f64 {
+        let env = &env[env.len().saturating_sub(self.max_len)..];
+        let n = env.len();
+        let min_lag = ((60.0 * fps / MAX_BPM).floor() as usize).max(1);
+        let max_lag = ((60.0 * fps / MIN_BPM).ceil() as usize).min(n / 2);
+        if n < 4 || max_lag <= min_lag + 1 {
+            return 0.0;
+        }
+        let lags = lags_needed(n, fps);
+        self.autocorrelate(env, lags);
+        pick_tempo(&mut self.ac[..lags], fps, min_lag, max_lag)
     }
+
+    /// Leaves in `ac[..lags]` the autocorrelation of the centred `env`, each lag divided by
+    /// its number of overlapping terms so long lags are not penalised by fewer terms.
+    fn autocorrelate(&mut self, env: &[f64], lags: usize) {
+        let n = env.len();
+        let mean = env.iter().sum::<f64>() / n as f64;
+        for (c, e) in self.time.iter_mut().zip(env) {
+            *c = e - mean;
+        }
+        self.time[n..].iter_mut().for_each(|c| *c = 0.0);
+        self.fft
+            .process_with_scratch(&mut self.time, &mut self.spec, &mut self.fwd_scratch)
+            .expect("buffers are sized by the plan");
+        for c in self.spec.iter_mut() {
+            *c = Complex::new(c.norm_sqr(), 0.0);
+        }
+        self.ifft
+            .process_with_scratch(&mut self.spec, &mut self.ac, &mut self.inv_scratch)
+            .expect("buffers are sized by the plan");
+        let scale = 1.0 / self.ac.len() as f64;
+        for (lag, a) in self.ac[..lags].iter_mut().enumerate() {
+            *a *= scale / (n - lag) as f64;
+        }
+    }
+}
+
+/// The tempo of the lag-normalised autocorrelation `ac` (smoothed in place): the lag in
+/// `min_lag..=max_lag` with the best prior-weighted comb score, refined to a fraction of a
+/// frame; 0 when no lag is clear enough.
+fn pick_tempo(ac: &mut [f64], fps: f64, min_lag: usize, max_lag: usize) -> f64 {
+    let lags = ac.len();
     if ac[0] <= 0.0 {
         return 0.0;
     }
@@ -60,7 +133,7 @@ pub fn estimate(env: &[f64], fps: f64, scratch: &mut [f64]) -> f64 {
         ac[l] = 0.25 * prev + 0.5 * cur + 0.25 * ac[l + 1];
         prev = cur;
     }
-    let ac = &ac[..lags];
+    let ac = &*ac;
     let prior = |lag: f64| {
         let bpm = 60.0 * fps / lag;
         (-0.5 * (bpm / 120.0).log2().powi(2)).exp()
@@ -107,24 +180,6 @@ pub fn estimate(env: &[f64], fps: f64, scratch: &mut [f64]) -> f64 {
     60.0 * fps / lag
 }
 
-/// `Σ a[i]·b[i]` with eight independent partial sums, so the loop vectorises.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
 /// Sub-sample offset of the vertex of the parabola through `y[i-1], y[i], y[i+1]`.
 fn parabolic(y: &[f64], i: usize) -> f64 {
     if i == 0 || i + 1 >= y.len() {
@@ -146,8 +201,9 @@ pub struct TempoTracker {
     ring: Vec<f64>,
     n: u64,
     every: u64,
-    /// The ring in time order, followed by [`estimate`]'s scratch.
-    scratch: Vec<f64>,
+    /// The ring in time order.
+    ordered: Vec<f64>,
+    estimator: Estimator,
     bpm: f64,
 }
 
@@ -159,7 +215,8 @@ impl TempoTracker {
             ring: vec![0.0; len],
             n: 0,
             every: ((TEMPO_EVERY_S * fps).round() as u64).max(1),
-            scratch: vec![0.0; len + scratch_len(len)],
+            ordered: vec![0.0; len],
+            estimator: Estimator::new(len),
             bpm: 0.0,
         }
     }
@@ -195,8 +252,8 @@ impl TempoTracker {
         let estimates: Vec<f64> = refresh
             .par_iter()
             .map_init(
-                || vec![0.0; scratch_len(len)],
-                |scratch, &n| estimate(&env[n.saturating_sub(len)..n], fps, scratch),
+                || Estimator::new(len),
+                |est, &n| est.estimate(&env[n.saturating_sub(len)..n], fps),
             )
             .collect();
         let mut out = Vec::with_capacity(env.len());
@@ -219,13 +276,12 @@ impl TempoTracker {
         if self.refreshes_at(self.n) {
             let count = self.n.min(len) as usize;
             let start = ((self.n - count as u64) % len) as usize;
-            let (env, scratch) = self.scratch.split_at_mut(len as usize);
-            let env = &mut env[..count];
+            let env = &mut self.ordered[..count];
             // Unroll the ring into time order so the autocorrelation reads plain slices.
             let first = (len as usize - start).min(count);
             env[..first].copy_from_slice(&self.ring[start..start + first]);
             env[first..].copy_from_slice(&self.ring[..count - first]);
-            self.bpm = estimate(env, self.fps, scratch);
+            self.bpm = self.estimator.estimate(env, self.fps);
         }
         self.bpm
     }
@@ -254,8 +310,7 @@ mod tests {
         let fps = 44100.0 / 512.0;
         for bpm in [90.0, 120.0, 133.0, 150.0] {
             let env = pulses(bpm, fps, 700);
-            let mut ac = vec![0.0; scratch_len(env.len())];
-            let got = estimate(&env, fps, &mut ac);
+            let got = Estimator::new(env.len()).estimate(&env, fps);
             assert!((got - bpm).abs() < 1.5, "{bpm} → {got}");
         }
     }
@@ -276,7 +331,29 @@ mod tests {
     #[test]
     fn flat_envelope_has_no_tempo() {
         let env = [0.5; 400];
-        let mut ac = vec![0.0; scratch_len(env.len())];
-        assert_eq!(estimate(&env, 86.0, &mut ac), 0.0);
+        assert_eq!(Estimator::new(env.len()).estimate(&env, 86.0), 0.0);
+    }
+
+    #[test]
+    fn fft_autocorrelation_equals_the_direct_sum() {
+        let fps = 44100.0 / 512.0;
+        for n in [5usize, 64, 689, 1000] {
+            let env: Vec<f64> = (0..n).map(|i| ((i * 7919) % 101) as f64 / 101.0).collect();
+            let lags = lags_needed(n, fps);
+            // A larger estimator than needed: the padding must not change the values.
+            let mut est = Estimator::new(n + 300);
+            est.autocorrelate(&env, lags);
+            let mean = env.iter().sum::<f64>() / n as f64;
+            let c: Vec<f64> = env.iter().map(|e| e - mean).collect();
+            for lag in 0..lags {
+                let direct: f64 =
+                    c[lag..].iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() / (n - lag) as f64;
+                assert!(
+                    (est.ac[lag] - direct).abs() < 1e-12 * (1.0 + direct.abs()),
+                    "n {n} lag {lag}: {} vs {direct}",
+                    est.ac[lag]
+                );
+            }
+        }
     }
 }
