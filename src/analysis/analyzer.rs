@@ -17,12 +17,10 @@
 //! All buffers are allocated in [`Analyzer::new`]; [`Analyzer::push`] does not allocate.
 
 use super::onset::{PeakPicker, PickerConfig};
-use super::spectral::{self, Filterbank};
+use super::spectral::{self, DenseBank, Filterbank};
+use super::stft::PowerFft;
 use super::tempo::TempoTracker;
 use super::{AnalysisError, AnalyzerConfig, Features};
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
-use std::sync::Arc;
 
 /// Compression constant of the onset envelope: `ln(1 + γ · mel magnitude)`.
 pub const ONSET_GAMMA: f64 = 10.0;
@@ -43,12 +41,8 @@ pub struct Analyzer {
 /// its sample buffer, and by offline analysis straight from the recording's samples.
 pub struct Spectral {
     cfg: AnalyzerConfig,
-    window: Vec<f64>,
+    fft: PowerFft,
     freqs: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f64>>,
-    fft_in: Vec<f64>,
-    spectrum: Vec<Complex<f64>>,
-    scratch: Vec<Complex<f64>>,
     mag: Vec<f32>,
     prev_mag: Vec<f32>,
     power: Vec<f32>,
@@ -56,7 +50,7 @@ pub struct Spectral {
     mel_out: Vec<f32>,
     mel_log: Vec<f32>,
     prev_mel_log: Vec<f32>,
-    chroma: Filterbank,
+    chroma: DenseBank<12>,
     chroma_out: [f32; 12],
     bands: Vec<(usize, usize)>,
     /// Index of the next frame.
@@ -221,18 +215,13 @@ impl Spectral {
         cfg.validate()?;
         let sr = cfg.sample_rate as f64;
         let n = cfg.fft;
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
         let bins = n / 2 + 1;
         Ok(Spectral {
-            window: spectral::hann(n),
+            fft: PowerFft::new(spectral::hann(n)),
             freqs: spectral::fft_frequencies(sr, n)
                 .into_iter()
                 .map(|f| f as f32)
                 .collect(),
-            fft_in: fft.make_input_vec(),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
             mag: vec![0.0; bins],
             prev_mag: vec![0.0; bins],
             power: vec![0.0; bins],
@@ -311,25 +300,7 @@ impl Spectral {
     fn stages(&mut self, frame: &[f32], f: &mut Features) {
         let n = self.cfg.fft;
         let sr = self.cfg.sample_rate as f64;
-        for ((d, s), w) in self.fft_in.iter_mut().zip(frame).zip(&self.window) {
-            *d = *s as f64 * w;
-        }
-        self.fft
-            .process_with_scratch(&mut self.fft_in, &mut self.spectrum, &mut self.scratch)
-            .expect("buffers are sized by the plan");
-        for ((m, p), c) in self
-            .mag
-            .iter_mut()
-            .zip(self.power.iter_mut())
-            .zip(&self.spectrum)
-        {
-            // The FFT runs in f64 like librosa's (a float64 window times the samples);
-            // everything from the power on runs in f32, as librosa's complex64 output.
-            let p32 = c.norm_sqr() as f32;
-            *p = p32;
-            *m = p32.sqrt();
-        }
-
+        self.fft.process(frame, &mut self.power, &mut self.mag);
         let rms = (spectral::sum_zip(frame, frame, |x, _| x * x) / n as f64).sqrt();
         let (centroid, bandwidth) = spectral::centroid_bandwidth(&self.mag, &self.freqs);
         let rolloff = spectral::rolloff(&self.mag, &self.freqs, spectral::ROLL_PERCENT);

@@ -18,6 +18,7 @@ pub mod offline;
 pub mod onset;
 pub mod profile;
 pub mod spectral;
+pub mod stft;
 pub mod tempo;
 pub mod wav;
 

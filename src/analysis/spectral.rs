@@ -203,21 +203,47 @@ pub fn positive_flux(cur: &[f32], prev: &[f32]) -> f64 {
     sum_zip(cur, prev, |c, p| (c - p).max(0.0)) / cur.len() as f64
 }
 
+/// Lanes of the filterbank kernels: one 8-wide vector of `f32`.
+const LANES: usize = 8;
+
+/// Sum of the lanes of an 8-wide accumulator, added pairwise in `f32`.
+#[inline(always)]
+fn lane_total(acc: [f32; LANES]) -> f32 {
+    let q = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    (q[0] + q[2]) + (q[1] + q[3])
+}
+
 /// A sparse filterbank: one row of weights per output band over a contiguous bin range.
+///
+/// Each row's span is padded with zero weights to a whole number of 8-bin vectors (moved
+/// left where it would run past the last bin), so even the two-bin rows of the low mel
+/// bands are one vector multiply instead of a scalar loop.
 #[derive(Debug, Clone)]
 pub struct Filterbank {
     rows: Vec<(usize, Vec<f32>)>,
 }
 
 impl Filterbank {
-    /// Keeps only the non-zero span of each dense row.
+    /// Keeps only the non-zero span of each dense row, padded as described above.
     fn from_dense(dense: Vec<Vec<f64>>) -> Self {
         let rows = dense
             .into_iter()
             .map(|row| {
+                let bins = row.len();
                 let first = row.iter().position(|w| *w != 0.0).unwrap_or(0);
                 let last = row.iter().rposition(|w| *w != 0.0).map_or(first, |l| l + 1);
-                (first, row[first..last].iter().map(|w| *w as f32).collect())
+                let len = (last - first).div_ceil(LANES).max(1) * LANES;
+                // Pad at the end if that stays inside the spectrum, else start earlier.
+                let start = first.min(bins.saturating_sub(len));
+                let end = (start + len).min(bins);
+                let mut w: Vec<f32> = row[start..end].iter().map(|w| *w as f32).collect();
+                w.resize(len, 0.0);
+                (start, w)
             })
             .collect();
         Filterbank { rows }
@@ -233,17 +259,73 @@ impl Filterbank {
         self.rows.is_empty()
     }
 
-    /// `out[b] = Σ_k w[b][k] · x[k]`.
+    /// `out[b] = Σ_k w[b][k] · x[k]`. `x` must hold every bin (at least 8).
     #[inline(always)]
     pub fn apply(&self, x: &[f32], out: &mut [f32]) {
         for ((start, w), o) in self.rows.iter().zip(out.iter_mut()) {
-            let x = &x[*start..];
-            // Most mel rows are a handful of bins: a plain loop beats the lane setup there.
-            *o = if w.len() < 16 {
-                w.iter().zip(x).map(|(w, x)| w * x).sum()
-            } else {
-                dot(w, x) as f32
-            };
+            let x = &x[*start..*start + w.len()];
+            let mut acc = [0.0f32; LANES];
+            for (wc, xc) in w.chunks_exact(LANES).zip(x.chunks_exact(LANES)) {
+                for l in 0..LANES {
+                    acc[l] += wc[l] * xc[l];
+                }
+            }
+            *o = lane_total(acc);
+        }
+    }
+}
+
+/// A dense filterbank of `R` rows (chroma: every bin feeds every pitch class), stored one
+/// 8-bin block at a time with the weights of all rows side by side, so each block of the
+/// input is loaded once for all rows and every row keeps its own vector accumulator.
+#[derive(Debug, Clone)]
+pub struct DenseBank<const R: usize> {
+    blocks: Vec<[[f32; LANES]; R]>,
+}
+
+impl<const R: usize> DenseBank<R> {
+    fn from_dense(dense: &[Vec<f64>]) -> Self {
+        assert_eq!(dense.len(), R, "one row per output");
+        let bins = dense.first().map_or(0, |r| r.len());
+        let blocks = (0..bins.div_ceil(LANES))
+            .map(|b| {
+                let mut block = [[0.0f32; LANES]; R];
+                for (r, row) in dense.iter().enumerate() {
+                    for (l, w) in block[r].iter_mut().enumerate() {
+                        *w = row.get(b * LANES + l).map_or(0.0, |w| *w as f32);
+                    }
+                }
+                block
+            })
+            .collect();
+        DenseBank { blocks }
+    }
+
+    /// `out[r] = Σ_k w[r][k] · x[k]` over the bins of `x`.
+    #[inline(always)]
+    pub fn apply(&self, x: &[f32], out: &mut [f32; R]) {
+        let mut acc = [[0.0f32; LANES]; R];
+        let step = |acc: &mut [[f32; LANES]; R], w: &[[f32; LANES]; R], xb: &[f32; LANES]| {
+            for r in 0..R {
+                for l in 0..LANES {
+                    acc[r][l] += w[r][l] * xb[l];
+                }
+            }
+        };
+        let chunks = x.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for (xc, w) in chunks.zip(&self.blocks) {
+            step(&mut acc, w, xc.try_into().expect("8 bins"));
+        }
+        if !tail.is_empty() {
+            if let Some(w) = self.blocks.get(x.len() / LANES) {
+                let mut xb = [0.0f32; LANES];
+                xb[..tail.len()].copy_from_slice(tail);
+                step(&mut acc, w, &xb);
+            }
+        }
+        for (o, a) in out.iter_mut().zip(acc) {
+            *o = lane_total(a);
         }
     }
 }
@@ -303,7 +385,7 @@ pub fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize) -> Filterbank {
 /// ctroct=5, octwidth=2, norm=2, base_c=True)`: Gaussian bumps on the octave-wrapped
 /// log-frequency axis, each column L2-normalised, weighted by a Gaussian over octaves
 /// centred at C5 (≈ 523 Hz) two octaves wide. Row 0 is C.
-pub fn chroma_filterbank(sr: f64, n_fft: usize) -> Filterbank {
+pub fn chroma_filterbank(sr: f64, n_fft: usize) -> DenseBank<12> {
     const N_CHROMA: f64 = 12.0;
     const CTROCT: f64 = 5.0;
     const OCTWIDTH: f64 = 2.0;
@@ -345,7 +427,7 @@ pub fn chroma_filterbank(sr: f64, n_fft: usize) -> Filterbank {
     for row in w.iter_mut() {
         row.truncate(n_fft / 2 + 1);
     }
-    Filterbank::from_dense(w)
+    DenseBank::from_dense(&w)
 }
 
 /// Bin ranges of the display bands: `N_BANDS` log-spaced bands from 30 Hz to
@@ -379,12 +461,33 @@ const DB_PER_NEPER: f32 = 8.685_889_6;
 /// (whose Hann-windowed peak magnitude is `n_fft / 4`), floored at [`BAND_FLOOR_DB`].
 #[inline(always)]
 pub fn bands_db(mag: &[f32], ranges: &[(usize, usize)], n_fft: usize, out: &mut [f32]) {
-    let full_scale = n_fft as f64 / 4.0;
+    let scale = 4.0 / n_fft as f32;
     for ((k0, k1), o) in ranges.iter().zip(out.iter_mut()) {
-        let peak = mag[*k0..*k1].iter().fold(0.0f32, |a, m| a.max(*m)) as f64;
-        let level = ((peak / full_scale) as f32).max(1e-12);
-        *o = (DB_PER_NEPER * fast_ln(level)).max(BAND_FLOOR_DB);
+        *o = (peak(&mag[*k0..*k1]) * scale).max(1e-12);
     }
+    for o in out.iter_mut() {
+        *o = (DB_PER_NEPER * fast_ln(*o)).max(BAND_FLOOR_DB);
+    }
+}
+
+/// Largest value of `x` (0 for an empty or all-negative slice), in eight lanes. A plain
+/// comparison instead of `f32::max`, whose NaN handling costs a compare and a blend per
+/// value in one dependent chain; NaN values are skipped either way.
+#[inline(always)]
+fn peak(x: &[f32]) -> f32 {
+    let pick = |a: f32, b: f32| if b > a { b } else { a };
+    let chunks = x.chunks_exact(LANES);
+    let mut p = chunks.remainder().iter().fold(0.0f32, |a, b| pick(a, *b));
+    let mut lanes = [0.0f32; LANES];
+    for c in chunks {
+        for l in 0..LANES {
+            lanes[l] = pick(lanes[l], c[l]);
+        }
+    }
+    for l in lanes {
+        p = pick(p, l);
+    }
+    p
 }
 
 #[cfg(test)]
