@@ -39,6 +39,8 @@ pub struct Analyzer {
 /// The spectral stage: the window, the FFT and every feature that needs only this frame and
 /// the previous one, with all of its buffers. It is fed whole frames: by [`Analyzer`] from
 /// its sample buffer, and by offline analysis straight from the recording's samples.
+/// Clones (one per offline worker) share the FFT plan and copy the filterbanks.
+#[derive(Clone)]
 pub struct Spectral {
     cfg: AnalyzerConfig,
     fft: PowerFft,
@@ -235,6 +237,10 @@ impl Spectral {
             frame: 0,
             cfg,
         })
+    }
+
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.cfg
     }
 
     /// Starts over: the next frame processed is frame `frame`, and it has no previous frame

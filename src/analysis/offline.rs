@@ -160,22 +160,23 @@ pub fn analyze_samples_with(
     config.validate()?;
     let total = 1 + samples.len() / config.hop;
     let workers = workers.clamp(1, (total / MIN_FRAMES_PER_WORKER).max(1));
+    let stage = Spectral::new(config)?;
     let mut frames = if workers == 1 {
-        spectral_frames(samples, config, 0, total)?
+        spectral_frames(samples, stage, 0, total)
     } else {
         let per = total.div_ceil(workers);
         let runs: Vec<(usize, usize)> = (0..workers)
             .map(|w| (w * per, ((w + 1) * per).min(total)))
             .filter(|(a, b)| a < b)
             .collect();
-        let parts: Result<Vec<Vec<Features>>, AnalysisError> = {
+        let parts: Vec<Vec<Features>> = {
             use rayon::prelude::*;
             runs.par_iter()
-                .map(|&(t0, t1)| spectral_frames(samples, config, t0, t1))
+                .map(|&(t0, t1)| spectral_frames(samples, stage.clone(), t0, t1))
                 .collect()
         };
         let mut frames = Vec::with_capacity(total);
-        for p in parts? {
+        for p in parts {
             frames.extend(p);
         }
         frames
@@ -191,17 +192,11 @@ pub fn analyze_samples_with(
 }
 
 /// The spectral stage of frames `t0..t1` of the centred STFT of `samples`.
-fn spectral_frames(
-    samples: &[f32],
-    config: AnalyzerConfig,
-    t0: usize,
-    t1: usize,
-) -> Result<Vec<Features>, AnalysisError> {
-    let mut stage = Spectral::new(config)?;
+fn spectral_frames(samples: &[f32], mut stage: Spectral, t0: usize, t1: usize) -> Vec<Features> {
     // Start one frame early so frame t0's flux and onset strength see their previous frame.
     let warm = t0.saturating_sub(1);
     stage.start_at(warm as u64);
-    let mut pad = vec![0.0; config.fft];
+    let mut pad = vec![0.0; stage.config().fft];
     let mut f = Features::default();
     let mut out = Vec::with_capacity(t1 - t0);
     for t in warm..t1 {
@@ -211,7 +206,7 @@ fn spectral_frames(
             out.push(f);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Reads `path` and analyses it at its own sample rate with the given frame settings.

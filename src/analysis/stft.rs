@@ -9,7 +9,9 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
-/// The window, the FFT plan and every buffer for frames of one length.
+/// The window, the FFT plan and every buffer for frames of one length. Clones share the
+/// plan and have buffers of their own.
+#[derive(Clone)]
 pub struct PowerFft {
     window: Vec<f64>,
     fft: Arc<dyn RealToComplex<f64>>,

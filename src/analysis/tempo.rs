@@ -47,6 +47,9 @@ pub struct Estimator {
     fwd_scratch: Vec<Complex<f64>>,
     inv_scratch: Vec<Complex<f64>>,
     ac: Vec<f64>,
+    /// The tempo prior of each lag at `prior_fps` (computed once per frame rate).
+    prior: Vec<f64>,
+    prior_fps: f64,
 }
 
 impl std::fmt::Debug for Estimator {
@@ -72,6 +75,8 @@ impl Estimator {
             fwd_scratch: fft.make_scratch_vec(),
             inv_scratch: ifft.make_scratch_vec(),
             ac: ifft.make_output_vec(),
+            prior: vec![0.0; max_len / 2 + 3],
+            prior_fps: f64::NAN,
             fft,
             ifft,
         }
@@ -90,7 +95,15 @@ impl Estimator {
         }
         let lags = lags_needed(n, fps);
         self.autocorrelate(env, lags);
-        pick_tempo(&mut self.ac[..lags], fps, min_lag, max_lag)
+        if fps != self.prior_fps {
+            self.prior_fps = fps;
+            for (lag, p) in self.prior.iter_mut().enumerate().skip(1) {
+                // librosa's log-normal prior: centre 120 bpm, one octave standard deviation.
+                let bpm = 60.0 * fps / lag as f64;
+                *p = (-0.5 * (bpm / 120.0).log2().powi(2)).exp();
+            }
+        }
+        pick_tempo(&mut self.ac[..lags], &self.prior, fps, min_lag, max_lag)
     }
 
     /// Leaves in `ac[..lags]` the autocorrelation of the centred `env`, each lag divided by
@@ -121,7 +134,7 @@ impl Estimator {
 /// The tempo of the lag-normalised autocorrelation `ac` (smoothed in place): the lag in
 /// `min_lag..=max_lag` with the best prior-weighted comb score, refined to a fraction of a
 /// frame; 0 when no lag is clear enough.
-fn pick_tempo(ac: &mut [f64], fps: f64, min_lag: usize, max_lag: usize) -> f64 {
+fn pick_tempo(ac: &mut [f64], prior: &[f64], fps: f64, min_lag: usize, max_lag: usize) -> f64 {
     let lags = ac.len();
     if ac[0] <= 0.0 {
         return 0.0;
@@ -134,10 +147,6 @@ fn pick_tempo(ac: &mut [f64], fps: f64, min_lag: usize, max_lag: usize) -> f64 {
         prev = cur;
     }
     let ac = &*ac;
-    let prior = |lag: f64| {
-        let bpm = 60.0 * fps / lag;
-        (-0.5 * (bpm / 120.0).log2().powi(2)).exp()
-    };
     // Comb score: mean over the multiples m·L (m = 1..=4 that fit) of the largest
     // autocorrelation within ±m/2 lags of m·L, so the whole pulse train votes for its period.
     let score = |l: usize| {
@@ -156,9 +165,15 @@ fn pick_tempo(ac: &mut [f64], fps: f64, min_lag: usize, max_lag: usize) -> f64 {
             f64::MIN
         }
     };
-    let best = (min_lag..=max_lag.min(lags - 2))
-        .max_by(|&a, &b| (score(a) * prior(a as f64)).total_cmp(&(score(b) * prior(b as f64))));
-    let Some(l0) = best else { return 0.0 };
+    // The best prior-weighted score; on a tie the longer lag (as `Iterator::max_by`).
+    let mut best: Option<(usize, f64)> = None;
+    for l in min_lag..=max_lag.min(lags - 2) {
+        let v = score(l) * prior[l];
+        if best.is_none_or(|(_, b)| v.total_cmp(&b).is_ge()) {
+            best = Some((l, v));
+        }
+    }
+    let Some((l0, _)) = best else { return 0.0 };
     if score(l0) < MIN_CONFIDENCE * ac[0] {
         return 0.0;
     }
