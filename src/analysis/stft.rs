@@ -2,8 +2,10 @@
 //!
 //! Everything up to the power is `f64`, as librosa's STFT (a float64 window times the
 //! float32 samples, a float64 FFT); the power and magnitude are stored as `f32`, as
-//! librosa's complex64 result. (A hand-written split-radix post-processing step that went
-//! straight to `|X[k]|²` measured no faster than realfft's, so realfft does the transform.)
+//! librosa's complex64 result. (Two hand-written real-FFT steps on top of a complex FFT of
+//! `n/2` values going straight to `|X|²` — one vectorised over split arrays, one over bin
+//! pairs `k`, `n/2 − k` — both measured slower than realfft followed by `norm_sqr`, so
+//! realfft does the transform.)
 
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
