@@ -390,26 +390,24 @@ pub fn chroma_filterbank(sr: f64, n_fft: usize) -> DenseBank<12> {
     const CTROCT: f64 = 5.0;
     const OCTWIDTH: f64 = 2.0;
     let a440 = 440.0;
+    // Only the columns of the rFFT bins 0..=n_fft/2 are kept; each column depends only on
+    // its own bin and the next one, so the others are not computed.
+    let bins = n_fft / 2 + 1;
     // frequencies = linspace(0, sr, n_fft, endpoint=False)[1:] → octave-bin numbers.
-    let mut frqbins: Vec<f64> = (1..n_fft)
+    let mut frqbins: Vec<f64> = (1..=bins)
         .map(|k| {
             let f = k as f64 * sr / n_fft as f64;
             N_CHROMA * (f / (a440 / 16.0)).log2()
         })
         .collect();
     frqbins.insert(0, frqbins[0] - 1.5 * N_CHROMA);
-    let binwidth: Vec<f64> = (0..n_fft)
-        .map(|k| {
-            if k + 1 < n_fft {
-                (frqbins[k + 1] - frqbins[k]).max(1.0)
-            } else {
-                1.0
-            }
-        })
+    // (librosa's last column, k = n_fft − 1, has width 1; it is never among the kept bins.)
+    let binwidth: Vec<f64> = (0..bins)
+        .map(|k| (frqbins[k + 1] - frqbins[k]).max(1.0))
         .collect();
     let half = (N_CHROMA / 2.0).round();
-    let mut w = vec![vec![0.0; n_fft]; 12];
-    for k in 0..n_fft {
+    let mut w = vec![vec![0.0; bins]; 12];
+    for k in 0..bins {
         for (c, row) in w.iter_mut().enumerate() {
             let d = (frqbins[k] - c as f64 + half + 10.0 * N_CHROMA).rem_euclid(N_CHROMA) - half;
             row[k] = (-0.5 * (2.0 * d / binwidth[k]).powi(2)).exp();
@@ -424,9 +422,6 @@ pub fn chroma_filterbank(sr: f64, n_fft: usize) -> DenseBank<12> {
     }
     // base_c: roll by -3 so that row 0 is C instead of A.
     w.rotate_left(3);
-    for row in w.iter_mut() {
-        row.truncate(n_fft / 2 + 1);
-    }
     DenseBank::from_dense(&w)
 }
 

@@ -156,11 +156,13 @@ fn fast_path(
             return Err(truncated(std::io::ErrorKind::UnexpectedEof.into()));
         }
         let mut out = vec![0.0f32; frames];
+        advise_huge_pages(&mut out);
         data.read_exact(bytemuck::cast_slice_mut(&mut out))
             .map_err(truncated)?;
         return Ok(Some(out));
     }
     let mut out = Vec::with_capacity(frames.min(file_frames));
+    advise_huge_pages(&mut out);
     let per_block = ((256 << 10) / frame_bytes).max(1);
     let mut block = vec![0u8; frame_bytes * per_block];
     let mut left = frames;
@@ -187,6 +189,29 @@ fn fast_path(
         left -= n;
     }
     Ok(Some(out))
+}
+
+/// Asks Linux to back the 2 MiB-aligned middle of a large, not yet touched buffer with
+/// transparent huge pages (where the system allows it on request): a minute of audio is
+/// then a handful of page faults instead of thousands, which was a tenth of the CPU time of
+/// analysing a file. Advice only: contents and validity of the memory do not change.
+fn advise_huge_pages<T>(v: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_mut_ptr() as usize;
+        let end = start + v.capacity() * std::mem::size_of::<T>();
+        let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if hi > lo {
+            // SAFETY: `lo..hi` lies inside the vector's allocation, and MADV_HUGEPAGE only
+            // changes how the kernel backs those pages, not what they hold.
+            unsafe {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 /// Decodes interleaved `W`-byte samples of `channels` channels from `buf` and appends their
