@@ -368,14 +368,17 @@ pub fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize) -> Filterbank {
         .map(|i| {
             let (lo, mid, hi) = (mel_f[i], mel_f[i + 1], mel_f[i + 2]);
             let enorm = 2.0 / (hi - lo);
-            fftfreqs
-                .iter()
-                .map(|f| {
-                    let lower = (f - lo) / (mid - lo);
-                    let upper = (hi - f) / (hi - mid);
-                    lower.min(upper).max(0.0) * enorm
-                })
-                .collect()
+            // The triangle is zero outside (lo, hi): evaluate it only on the bins around it.
+            let df = sr / n_fft as f64;
+            let k0 = ((lo / df).floor() as usize).min(fftfreqs.len());
+            let k1 = ((hi / df).ceil() as usize + 1).min(fftfreqs.len());
+            let mut row = vec![0.0; fftfreqs.len()];
+            for (w, f) in row[k0..k1].iter_mut().zip(&fftfreqs[k0..k1]) {
+                let lower = (f - lo) / (mid - lo);
+                let upper = (hi - f) / (hi - mid);
+                *w = lower.min(upper).max(0.0) * enorm;
+            }
+            row
         })
         .collect();
     Filterbank::from_dense(dense)
