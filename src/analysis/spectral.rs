@@ -229,20 +229,25 @@ pub struct Filterbank {
 }
 
 impl Filterbank {
-    /// Keeps only the non-zero span of each dense row, padded as described above.
-    fn from_dense(dense: Vec<Vec<f64>>) -> Self {
-        let rows = dense
+    /// Builds the bank from each row's first bin and weights (over a spectrum of `bins`
+    /// bins): zero weights at either end are dropped, and the span padded as described
+    /// above.
+    fn from_spans(spans: Vec<(usize, Vec<f64>)>, bins: usize) -> Self {
+        let rows = spans
             .into_iter()
-            .map(|row| {
-                let bins = row.len();
+            .map(|(at, row)| {
                 let first = row.iter().position(|w| *w != 0.0).unwrap_or(0);
                 let last = row.iter().rposition(|w| *w != 0.0).map_or(first, |l| l + 1);
+                let (first, last) = (at + first, at + last);
                 let len = (last - first).div_ceil(LANES).max(1) * LANES;
                 // Pad at the end if that stays inside the spectrum, else start earlier.
                 let start = first.min(bins.saturating_sub(len));
-                let end = (start + len).min(bins);
-                let mut w: Vec<f32> = row[start..end].iter().map(|w| *w as f32).collect();
-                w.resize(len, 0.0);
+                let mut w = vec![0.0f32; len];
+                for (k, x) in w.iter_mut().enumerate() {
+                    if let Some(v) = (start + k).checked_sub(at).and_then(|i| row.get(i)) {
+                        *x = *v as f32;
+                    }
+                }
                 (start, w)
             })
             .collect();
@@ -364,7 +369,7 @@ pub fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize) -> Filterbank {
     let mel_f: Vec<f64> = (0..n_mels + 2)
         .map(|i| mel_to_hz(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64))
         .collect();
-    let dense = (0..n_mels)
+    let spans = (0..n_mels)
         .map(|i| {
             let (lo, mid, hi) = (mel_f[i], mel_f[i + 1], mel_f[i + 2]);
             let enorm = 2.0 / (hi - lo);
@@ -372,16 +377,18 @@ pub fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize) -> Filterbank {
             let df = sr / n_fft as f64;
             let k0 = ((lo / df).floor() as usize).min(fftfreqs.len());
             let k1 = ((hi / df).ceil() as usize + 1).min(fftfreqs.len());
-            let mut row = vec![0.0; fftfreqs.len()];
-            for (w, f) in row[k0..k1].iter_mut().zip(&fftfreqs[k0..k1]) {
-                let lower = (f - lo) / (mid - lo);
-                let upper = (hi - f) / (hi - mid);
-                *w = lower.min(upper).max(0.0) * enorm;
-            }
-            row
+            let row = fftfreqs[k0..k1]
+                .iter()
+                .map(|f| {
+                    let lower = (f - lo) / (mid - lo);
+                    let upper = (hi - f) / (hi - mid);
+                    lower.min(upper).max(0.0) * enorm
+                })
+                .collect();
+            (k0, row)
         })
         .collect();
-    Filterbank::from_dense(dense)
+    Filterbank::from_spans(spans, fftfreqs.len())
 }
 
 /// Chroma filterbank as `librosa.filters.chroma(sr, n_fft, n_chroma=12, tuning=0,
@@ -412,7 +419,12 @@ pub fn chroma_filterbank(sr: f64, n_fft: usize) -> DenseBank<12> {
     let mut w = vec![vec![0.0; bins]; 12];
     for k in 0..bins {
         for (c, row) in w.iter_mut().enumerate() {
-            let d = (frqbins[k] - c as f64 + half + 10.0 * N_CHROMA).rem_euclid(N_CHROMA) - half;
+            // np.remainder as x − 12·floor(x / 12) (`rem_euclid` is a slow `fmod` call, and
+            // this ran 12 × 1025 times per analyzer); the two differ by rounding only, and
+            // the bump is symmetric in d, so even a remainder of exactly 12 gives the weight
+            // of 0.
+            let x = frqbins[k] - c as f64 + half + 10.0 * N_CHROMA;
+            let d = x - N_CHROMA * (x / N_CHROMA).floor() - half;
             row[k] = (-0.5 * (2.0 * d / binwidth[k]).powi(2)).exp();
         }
         let norm = w.iter().map(|row| row[k] * row[k]).sum::<f64>().sqrt();

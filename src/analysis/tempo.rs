@@ -284,7 +284,8 @@ impl TempoTracker {
         let estimates: Vec<f64> = refresh
             .par_iter()
             .map_init(
-                || Estimator::new(len),
+                // Clones share the FFT plans; planning is the costly part of a new one.
+                || t.estimator.clone(),
                 |est, &n| est.estimate(&env[n.saturating_sub(len)..n], fps),
             )
             .collect();
