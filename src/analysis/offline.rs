@@ -138,6 +138,9 @@ impl Summary {
 
 /// Frames per worker below which offline analysis stays on one thread.
 const MIN_FRAMES_PER_WORKER: usize = 512;
+/// Runs of frames per worker thread (each run costs one extra frame and a copy of the
+/// spectral stage's buffers).
+const RUNS_PER_WORKER: usize = 4;
 
 /// Analyses mono samples at `config` (a centred STFT over the whole signal).
 ///
@@ -164,8 +167,13 @@ pub fn analyze_samples_with(
     let mut frames = if workers == 1 {
         spectral_frames(samples, stage, 0, total)
     } else {
-        let per = total.div_ceil(workers);
-        let runs: Vec<(usize, usize)> = (0..workers)
+        // Four runs per thread, so a thread that the machine slows down (shared hosts)
+        // leaves its last runs to the others instead of keeping everyone waiting.
+        let n_runs = (workers * RUNS_PER_WORKER)
+            .min(total / MIN_FRAMES_PER_WORKER)
+            .max(workers);
+        let per = total.div_ceil(n_runs);
+        let runs: Vec<(usize, usize)> = (0..n_runs)
             .map(|w| (w * per, ((w + 1) * per).min(total)))
             .filter(|(a, b)| a < b)
             .collect();
