@@ -465,7 +465,7 @@ pub fn band_ranges(sr: f64, n_fft: usize) -> Vec<(usize, usize)> {
 }
 
 /// `20 / ln 10`: decibels per neper of amplitude.
-const DB_PER_NEPER: f32 = 8.685_889_6;
+const DB_PER_NEPER: f32 = 8.685_89;
 
 /// Peak magnitude in each display band, in dB relative to a full-scale sine
 /// (whose Hann-windowed peak magnitude is `n_fft / 4`), floored at [`BAND_FLOOR_DB`].

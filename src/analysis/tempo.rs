@@ -184,8 +184,9 @@ fn pick_tempo(ac: &mut [f64], prior: &[f64], fps: f64, min_lag: usize, max_lag: 
     };
     // The best prior-weighted score; on a tie the longer lag (as `Iterator::max_by`).
     let mut best: Option<(usize, f64)> = None;
-    for l in min_lag..=max_lag.min(lags - 2) {
-        let v = score(l) * prior[l];
+    let top = max_lag.min(lags - 2);
+    for (l, p) in prior.iter().enumerate().take(top + 1).skip(min_lag) {
+        let v = score(l) * p;
         if best.is_none_or(|(_, b)| v.total_cmp(&b).is_ge()) {
             best = Some((l, v));
         }
