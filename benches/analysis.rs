@@ -70,7 +70,14 @@ fn librosa_seconds(file: &Path) -> Option<(f64, String)> {
     let out = Command::new(python)
         .arg(root.join("benches/peers/analysis/speed.py"))
         .arg(file)
-        .args(["--fft", "2048", "--hop", "512", "--repeat", &REPEAT.to_string()])
+        .args([
+            "--fft",
+            "2048",
+            "--hop",
+            "512",
+            "--repeat",
+            &REPEAT.to_string(),
+        ])
         .output()
         .ok()?;
     if !out.status.success() {
