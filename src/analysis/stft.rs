@@ -2,10 +2,11 @@
 //!
 //! Everything up to the power is `f64`, as librosa's STFT (a float64 window times the
 //! float32 samples, a float64 FFT); the power and magnitude are stored as `f32`, as
-//! librosa's complex64 result. (Two hand-written real-FFT steps on top of a complex FFT of
-//! `n/2` values going straight to `|X|²` — one vectorised over split arrays, one over bin
-//! pairs `k`, `n/2 − k` — both measured slower than realfft followed by `norm_sqr`, so
-//! realfft does the transform.)
+//! librosa's complex64 result. (Hand-written real-FFT steps on top of a complex FFT of `n/2`
+//! values going straight to `|X|²` were tried: one vectorised over split arrays and one over
+//! bin pairs `k`, `n/2 − k` measured slower than realfft followed by `norm_sqr`; one in AVX2
+//! intrinsics, bit-identical to realfft's, was only 4 % faster for this whole step (4.24 vs
+//! 4.42 µs at 2048), not worth its unsafe code. So realfft does the transform.)
 
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
