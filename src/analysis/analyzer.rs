@@ -264,8 +264,9 @@ impl Spectral {
         }
         pad.iter_mut().for_each(|x| *x = 0.0);
         // Sample index `i` goes to pad[i + half - centre].
+        // The frame covers samples centre − half .. centre − half + n (n may be odd).
         let lo = centre.saturating_sub(half);
-        let hi = (centre + half).min(samples.len());
+        let hi = (centre + (n - half)).min(samples.len());
         if lo < hi {
             let at = lo + half - centre;
             pad[at..at + hi - lo].copy_from_slice(&samples[lo..hi]);

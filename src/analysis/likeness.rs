@@ -207,7 +207,8 @@ fn run(
         // to within one turn of this loop: frames that arrived since the control messages
         // were last read (`fresh`) may have been sent before or after a message. A session
         // takes them at both ends: a recording's profile covers it, give or take one turn
-        // (at most 100 ms), and never misses its first or last frames.
+        // (100 ms plus any ranking or saving done in the turn before), and never misses its
+        // first or last frames.
         let mut fresh = 0usize;
         let first = match frames.recv_timeout(Duration::from_millis(100)) {
             Ok(f) => Some(f),

@@ -145,8 +145,8 @@ const RUNS_PER_WORKER: usize = 4;
 /// Analyses mono samples at `config` (a centred STFT over the whole signal).
 ///
 /// The spectral stage reads each frame straight from `samples` (no copy into a ring);
-/// long signals are cut into one run of frames per thread of rayon's pool, each worker
-/// starting one frame early so its first flux is exact. The causal stage (onsets, tempo)
+/// long signals are cut into up to four runs of frames per thread of rayon's pool, each
+/// run starting one frame early so its first flux is exact. The causal stage (onsets, tempo)
 /// then runs over all frames in order. The frames are the same, bit for bit, as one
 /// streaming [`Analyzer`](super::Analyzer) fed the whole signal (tested).
 pub fn analyze_samples(samples: &[f32], config: AnalyzerConfig) -> Result<Analysis, AnalysisError> {
@@ -161,7 +161,12 @@ pub fn analyze_samples_with(
     workers: usize,
 ) -> Result<Analysis, AnalysisError> {
     config.validate()?;
-    let total = 1 + samples.len() / config.hop;
+    // Frames of the centred stream (fft/2 zeros, the samples, fft/2 zeros), as the
+    // streaming analyzer emits them: 1 + len / hop for an even fft.
+    let half = config.fft / 2;
+    let total = (samples.len() + 2 * half)
+        .checked_sub(config.fft)
+        .map_or(0, |d| d / config.hop + 1);
     let workers = workers.clamp(1, (total / MIN_FRAMES_PER_WORKER).max(1));
     let stage = Spectral::new(config)?;
     let mut frames = if workers == 1 {
@@ -250,12 +255,36 @@ mod tests {
     }
 
     #[test]
+    fn short_signals_give_the_streaming_frames_for_odd_and_even_frame_lengths() {
+        for (fft, hop) in [(2048, 512), (1025, 512), (513, 513)] {
+            let cfg = AnalyzerConfig {
+                sample_rate: 44_100,
+                fft,
+                hop,
+            };
+            for len in [0usize, 1, 511, 512, 513, 1024, 1025, 1026, 3000] {
+                let x = signal(len);
+                let mut a = super::super::Analyzer::new(cfg).unwrap();
+                let mut streamed = Vec::new();
+                a.push(&x, |f| streamed.push(*f));
+                a.finish(|f| streamed.push(*f));
+                let offline = analyze_samples_with(&x, cfg, 1).unwrap();
+                assert_eq!(offline.frames.len(), streamed.len(), "fft {fft} len {len}");
+                assert!(offline.frames == streamed, "fft {fft} hop {hop} len {len}");
+            }
+        }
+    }
+
+    #[test]
     fn parallel_frames_equal_one_analyzer_bit_for_bit() {
         for (len, fft, hop) in [
             (44_100 * 6, 2048, 512),
             (44_100 * 6 + 777, 4096, 1024),
             (300_001, 1024, 300),
             (2_000_000, 512, 512),
+            // Odd and non-power-of-two frame lengths.
+            (300_001, 1025, 300),
+            (44_100 * 3 + 5, 1537, 700),
         ] {
             let cfg = AnalyzerConfig {
                 sample_rate: 44_100,
