@@ -45,6 +45,7 @@ fn time(name: &str, mut f: impl FnMut(usize)) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+// SAFETY: no unsafe operations inside; `target_feature` makes the caller check for AVX2.
 unsafe fn run() {
     let x = signal();
     let freqs: Vec<f32> = sp::fft_frequencies(SR, N)

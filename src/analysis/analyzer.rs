@@ -27,7 +27,6 @@ pub const ONSET_GAMMA: f64 = 10.0;
 
 /// Streaming feature extractor; see the module docs.
 pub struct Analyzer {
-    cfg: AnalyzerConfig,
     /// Sample buffer of one frame; `filled` samples are valid.
     buf: Vec<f32>,
     filled: usize,
@@ -138,20 +137,19 @@ impl Analyzer {
             spectral: Spectral::new(cfg)?,
             causal: Causal::new(&cfg),
             features: Features::default(),
-            cfg,
         };
         a.reset();
         Ok(a)
     }
 
     pub fn config(&self) -> &AnalyzerConfig {
-        &self.cfg
+        self.spectral.config()
     }
 
     /// Returns to the state right after construction (start of a new stream).
     pub fn reset(&mut self) {
         self.buf.iter_mut().for_each(|x| *x = 0.0);
-        self.filled = self.cfg.fft / 2;
+        self.filled = self.config().fft / 2;
         self.spectral.start_at(0);
         self.causal.reset();
         self.features = Features::default();
@@ -159,7 +157,7 @@ impl Analyzer {
 
     /// Latency from an input sample to the frame centred on it: `fft / 2` samples.
     pub fn frame_latency_samples(&self) -> usize {
-        self.cfg.fft / 2
+        self.config().fft / 2
     }
 
     /// Latency from an onset to the frame that reports it: the envelope peaks at the frame
@@ -167,7 +165,8 @@ impl Analyzer {
     /// later, and that frame is complete `fft/2` samples after its centre:
     /// `fft/4 + 3·hop/2` samples (1280 = 29.0 ms at 44.1 kHz, 2048/512).
     pub fn onset_latency_samples(&self) -> usize {
-        (self.cfg.fft / 2 + self.cfg.hop).saturating_sub(self.onset_bias().round() as usize)
+        (self.config().fft / 2 + self.config().hop)
+            .saturating_sub(self.onset_bias().round() as usize)
     }
 
     /// Where an onset lies relative to the centre of the frame at which the onset envelope
@@ -176,12 +175,12 @@ impl Analyzer {
     /// window falls fastest (around `3·fft/4` of frame `t−1`, `3·fft/4 − hop` of frame `t`),
     /// i.e. `fft/4 − hop/2` after the centre of frame `t`.
     pub fn onset_bias(&self) -> f64 {
-        onset_bias(&self.cfg)
+        onset_bias(self.config())
     }
 
     /// Feeds mono samples; calls `on_frame` once for every completed frame.
     pub fn push(&mut self, mono: &[f32], mut on_frame: impl FnMut(&Features)) {
-        let n = self.cfg.fft;
+        let AnalyzerConfig { fft: n, hop, .. } = *self.config();
         let mut rest = mono;
         while !rest.is_empty() {
             let take = (n - self.filled).min(rest.len());
@@ -192,8 +191,8 @@ impl Analyzer {
                 self.spectral.process(&self.buf, &mut self.features);
                 self.causal.apply(&mut self.features);
                 on_frame(&self.features);
-                self.buf.copy_within(self.cfg.hop.., 0);
-                self.filled = n - self.cfg.hop;
+                self.buf.copy_within(hop.., 0);
+                self.filled = n - hop;
             }
         }
     }
@@ -201,7 +200,7 @@ impl Analyzer {
     /// Ends an offline stream: feeds the trailing `fft / 2` zeros of a centred STFT.
     pub fn finish(&mut self, mut on_frame: impl FnMut(&Features)) {
         const ZEROS: [f32; 256] = [0.0; 256];
-        let mut left = self.cfg.fft / 2;
+        let mut left = self.config().fft / 2;
         while left > 0 {
             let k = left.min(ZEROS.len());
             self.push(&ZEROS[..k], &mut on_frame);
@@ -295,10 +294,10 @@ impl Spectral {
     ///
     /// # Safety
     /// The CPU must support AVX2 (the only caller checks `is_x86_feature_detected!`).
-    // SAFETY: no unsafe operations inside; `unsafe` is what `target_feature` requires of
-    // the caller, who must have checked for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
+    // SAFETY: no unsafe operations inside; `unsafe` is what `target_feature` requires of
+    // the caller, who must have checked for AVX2.
     unsafe fn stages_avx2(&mut self, frame: &[f32], f: &mut Features) {
         self.stages(frame, f);
     }

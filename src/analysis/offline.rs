@@ -254,6 +254,17 @@ mod tests {
             .collect()
     }
 
+    /// The frames of the live path: one streaming analyzer fed `x` in chunks of `chunk`.
+    fn streamed(x: &[f32], cfg: AnalyzerConfig, chunk: usize) -> Vec<Features> {
+        let mut a = super::super::Analyzer::new(cfg).unwrap();
+        let mut out = Vec::new();
+        for c in x.chunks(chunk) {
+            a.push(c, |f| out.push(*f));
+        }
+        a.finish(|f| out.push(*f));
+        out
+    }
+
     #[test]
     fn short_signals_give_the_streaming_frames_for_odd_and_even_frame_lengths() {
         for (fft, hop) in [(2048, 512), (1025, 512), (513, 513)] {
@@ -264,10 +275,7 @@ mod tests {
             };
             for len in [0usize, 1, 511, 512, 513, 1024, 1025, 1026, 3000] {
                 let x = signal(len);
-                let mut a = super::super::Analyzer::new(cfg).unwrap();
-                let mut streamed = Vec::new();
-                a.push(&x, |f| streamed.push(*f));
-                a.finish(|f| streamed.push(*f));
+                let streamed = streamed(&x, cfg, x.len().max(1));
                 let offline = analyze_samples_with(&x, cfg, 1).unwrap();
                 assert_eq!(offline.frames.len(), streamed.len(), "fft {fft} len {len}");
                 assert!(offline.frames == streamed, "fft {fft} hop {hop} len {len}");
@@ -292,13 +300,8 @@ mod tests {
                 hop,
             };
             let x = signal(len);
-            // The live path: one streaming analyzer fed in uneven chunks.
-            let mut a = super::super::Analyzer::new(cfg).unwrap();
-            let mut streamed = Vec::new();
-            for chunk in x.chunks(1000 + len % 777) {
-                a.push(chunk, |f| streamed.push(*f));
-            }
-            a.finish(|f| streamed.push(*f));
+            // The live path, fed in uneven chunks.
+            let streamed = streamed(&x, cfg, 1000 + len % 777);
             let one = analyze_samples_with(&x, cfg, 1).unwrap();
             assert!(
                 one.frames == streamed,

@@ -128,12 +128,17 @@ pub fn centroid_bandwidth(mag: &[f32], freqs: &[f32]) -> (f64, f64) {
 /// per bin across the whole spectrum.
 #[inline(always)]
 pub fn rolloff(mag: &[f32], freqs: &[f32], roll_percent: f64) -> f64 {
-    const BLOCK: usize = 64;
-    let total: f64 = mag.chunks(BLOCK).map(sum).sum();
-    let threshold = roll_percent * total;
+    // At most MAX_BLOCKS sums, kept on the stack: 64-bin blocks for every spectrum up to
+    // fft 8192 (4097 bins), longer blocks beyond.
+    const MAX_BLOCKS: usize = 65;
+    let block = mag.len().div_ceil(MAX_BLOCKS).max(64);
+    let mut sums = [0.0f64; MAX_BLOCKS];
+    for (s, m) in sums.iter_mut().zip(mag.chunks(block)) {
+        *s = sum(m);
+    }
+    let threshold = roll_percent * sums.iter().sum::<f64>();
     let mut acc = 0.0f64;
-    for (m, f) in mag.chunks(BLOCK).zip(freqs.chunks(BLOCK)) {
-        let s = sum(m);
+    for ((m, f), s) in mag.chunks(block).zip(freqs.chunks(block)).zip(sums) {
         if acc + s < threshold {
             acc += s;
             continue;

@@ -6,7 +6,7 @@
 //! values going straight to `|X|²` were tried: one vectorised over split arrays and one over
 //! bin pairs `k`, `n/2 − k` measured slower than realfft followed by `norm_sqr`; one in AVX2
 //! intrinsics, bit-identical to realfft's, was only 4 % faster for this whole step (4.24 vs
-//! 4.42 µs at 2048), not worth its unsafe code. So realfft does the transform.)
+//! 4.42 µs at 2048), not worth hand-written intrinsics. So realfft does the transform.)
 
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
