@@ -1,13 +1,15 @@
 //! Analysis bench (harness = false): prints
 //! 1. offline analysis speed of a 60 s, 44.1 kHz file (read + all features) in × real time,
 //! 2. the ratio against librosa computing the same features on the same file in the same
-//!    run, when the peer venv exists (`bash benches/peers/analysis/make_venv.sh`),
+//!    run, weft's and librosa's runs alternating, when the peer venv exists
+//!    (`bash benches/peers/analysis/make_venv.sh`),
 //! 3. the live analyzer thread's CPU use at default settings, fed in real time.
 //!
 //! Run: `cargo bench --bench analysis`.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 use weft::analysis::{analyze_file, live, AnalyzerConfig};
@@ -60,38 +62,70 @@ fn write_wav(path: &Path, x: &[f32]) {
     w.finalize().expect("finish bench wav");
 }
 
-fn librosa_seconds(file: &Path) -> Option<(f64, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join("benches/peers/.venv-analysis/bin/python");
-    if !python.exists() {
-        println!("librosa peer: skipped (no venv; run bash benches/peers/analysis/make_venv.sh)");
-        return None;
+/// The librosa peer (`speed.py --serve`) as a child process, warmed up, timing one run of
+/// the same work per request, so weft's and librosa's runs can alternate.
+struct Librosa {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    version: String,
+}
+
+impl Librosa {
+    fn start(file: &Path) -> Option<Librosa> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("benches/peers/.venv-analysis/bin/python");
+        if !python.exists() {
+            println!(
+                "librosa peer: skipped (no venv; run bash benches/peers/analysis/make_venv.sh)"
+            );
+            return None;
+        }
+        let mut child = Command::new(python)
+            .arg(root.join("benches/peers/analysis/speed.py"))
+            .arg(file)
+            .args(["--fft", "2048", "--hop", "512", "--serve"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| println!("librosa peer failed to start: {e}"))
+            .ok()?;
+        let input = child.stdin.take()?;
+        let mut output = BufReader::new(child.stdout.take()?).lines();
+        let ready = Self::json(&mut output)?;
+        Some(Librosa {
+            version: ready["librosa"].as_str().unwrap_or("?").to_string(),
+            child,
+            input,
+            output,
+        })
     }
-    let out = Command::new(python)
-        .arg(root.join("benches/peers/analysis/speed.py"))
-        .arg(file)
-        .args([
-            "--fft",
-            "2048",
-            "--hop",
-            "512",
-            "--repeat",
-            &REPEAT.to_string(),
-        ])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        println!(
-            "librosa peer failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
+
+    fn json(
+        lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
+    ) -> Option<serde_json::Value> {
+        match lines.next() {
+            Some(Ok(line)) => serde_json::from_str(&line).ok(),
+            _ => {
+                println!("librosa peer: no answer (see its error output above)");
+                None
+            }
+        }
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some((
-        v["seconds"].as_f64()?,
-        v["librosa"].as_str().unwrap_or("?").to_string(),
-    ))
+
+    /// One timed librosa run (read + every feature), in seconds.
+    fn run(&mut self) -> Option<f64> {
+        writeln!(self.input, "run").ok()?;
+        self.input.flush().ok()?;
+        Self::json(&mut self.output)?["seconds"].as_f64()
+    }
+}
+
+impl Drop for Librosa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn main() {
@@ -101,16 +135,31 @@ fn main() {
     let x = render();
     write_wav(&file, &x);
 
-    // 1. Offline: read + analyse, best of REPEAT.
+    // 1. Offline: read + analyse, and 2. librosa on the same file, in one run: the two
+    // alternate, so both see the same load of this shared host; each side is the best of
+    // REPEAT runs, and the ratio of each adjacent pair is kept for its median.
+    let mut librosa = Librosa::start(&file);
     let mut best = f64::MAX;
+    let mut peer_best = f64::MAX;
+    let mut pair_ratios = Vec::new();
     let mut frames = 0;
     let mut bpm = 0.0;
     for _ in 0..REPEAT {
         let t0 = Instant::now();
         let (_, a) = analyze_file(&file, 2048, 512).expect("analyse bench file");
-        best = best.min(t0.elapsed().as_secs_f64());
+        let secs = t0.elapsed().as_secs_f64();
+        best = best.min(secs);
         frames = a.frames.len();
         bpm = a.summary.bpm;
+        if let Some(peer) = librosa.as_mut() {
+            match peer.run() {
+                Some(p) => {
+                    peer_best = peer_best.min(p);
+                    pair_ratios.push(p / secs);
+                }
+                None => librosa = None,
+            }
+        }
     }
     println!(
         "offline: {SECS} s of 44.1 kHz audio, fft 2048 hop 512, {frames} frames: {:.1} ms = {:.0}x real time ({:.2} us/frame), tempo {bpm:.1} bpm, {} threads",
@@ -119,6 +168,22 @@ fn main() {
         best * 1e6 / frames as f64,
         rayon::current_num_threads()
     );
+    if let Some(peer) = &librosa {
+        pair_ratios.sort_by(f64::total_cmp);
+        println!(
+            "librosa {}: {:.1} ms = {:.0}x real time; weft is {:.1}x faster (best against best; goal >= 20x); per alternating pair: median {:.1}x, range {:.1}-{:.1}x over {} pairs",
+            peer.version,
+            peer_best * 1e3,
+            SECS as f64 / peer_best,
+            peer_best / best,
+            pair_ratios[pair_ratios.len() / 2],
+            pair_ratios[0],
+            pair_ratios[pair_ratios.len() - 1],
+            pair_ratios.len()
+        );
+    }
+    drop(librosa);
+
     // Where the time goes: reading the file, and analysis on one thread.
     let (mut read, mut one) = (f64::MAX, f64::MAX);
     for _ in 0..3 {
@@ -136,16 +201,6 @@ fn main() {
         one * 1e3,
         one * 1e6 / frames as f64
     );
-
-    // 2. librosa on the same file, same run.
-    if let Some((secs, version)) = librosa_seconds(&file) {
-        println!(
-            "librosa {version}: {:.1} ms = {:.0}x real time; weft is {:.1}x faster (goal >= 20x)",
-            secs * 1e3,
-            SECS as f64 / secs,
-            secs / best
-        );
-    }
 
     // 3. Live: feed 10 s in real time, 512-sample blocks, measure the thread's CPU time.
     let cfg = AnalyzerConfig::new(SR);
