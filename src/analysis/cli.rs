@@ -6,7 +6,7 @@
 //! ranks the WAV files in DIR by profile cosine similarity to FILE ([`super::profile`]).
 
 use super::offline::{analyze_file, Analysis, Summary};
-use super::wav::MonoWav;
+use super::wav::WavInfo;
 use super::{profile, AnalysisError, Features};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -131,7 +131,7 @@ struct FileJson<'a> {
 
 fn write_json(
     path: &Path,
-    wav: &MonoWav,
+    wav: &WavInfo,
     a: &Analysis,
     out: &mut impl Write,
 ) -> serde_json::Result<()> {
@@ -155,7 +155,7 @@ const PITCH: [&str; 12] = [
 
 fn write_summary(
     path: &Path,
-    wav: &MonoWav,
+    wav: &WavInfo,
     a: &Analysis,
     out: &mut impl Write,
 ) -> std::io::Result<()> {

@@ -74,13 +74,12 @@ impl Library {
                         Err(e) => lib.errors.push(e),
                     }
                 } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
-                    // One thread: this runs while the music plays.
-                    let prof = super::wav::read_mono(&p).and_then(|w| {
-                        let cfg = super::AnalyzerConfig::new(w.sample_rate);
-                        super::analyze_samples_with(&w.samples, cfg, 1)
-                    });
+                    // One thread: this runs while the music plays. Streamed from the
+                    // file run by run, so a long recording is never in memory whole.
+                    let prof =
+                        super::analyze_file_with(&p, super::DEFAULT_FFT, super::DEFAULT_HOP, 1);
                     match prof {
-                        Ok(a) => lib
+                        Ok((_, a)) => lib
                             .entries
                             .push((name, Profile::from_frames(&a.frames).vector)),
                         Err(e) => lib.errors.push(e.to_string()),

@@ -23,11 +23,17 @@ pub mod tempo;
 pub mod wav;
 
 pub use analyzer::{Analyzer, Causal};
-pub use offline::{analyze_file, analyze_samples, analyze_samples_with, Analysis, Summary};
+pub use offline::{
+    analyze_file, analyze_file_with, analyze_samples, analyze_samples_with, Analysis, Summary,
+};
 pub use profile::{similar, Profile};
 pub use spectral::N_BANDS;
 
 use std::path::PathBuf;
+
+/// Default frame length and hop (librosa's defaults), in samples.
+pub const DEFAULT_FFT: usize = 2048;
+pub const DEFAULT_HOP: usize = 512;
 
 /// Analyzer settings. `fft` is the frame (and FFT) length in samples, `hop` the distance
 /// between frames.
@@ -46,8 +52,8 @@ impl AnalyzerConfig {
     pub fn new(sample_rate: u32) -> Self {
         AnalyzerConfig {
             sample_rate,
-            fft: 2048,
-            hop: 512,
+            fft: DEFAULT_FFT,
+            hop: DEFAULT_HOP,
         }
     }
 

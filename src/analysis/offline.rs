@@ -3,7 +3,7 @@
 //! onset list and a global tempo estimate over the full onset envelope).
 
 use super::analyzer::{Causal, Spectral};
-use super::wav::{self, MonoWav};
+use super::wav::{self, WavInfo};
 use super::{tempo, AnalysisError, AnalyzerConfig, Features};
 use std::path::Path;
 
@@ -138,17 +138,36 @@ impl Summary {
 
 /// Frames per worker below which offline analysis stays on one thread.
 const MIN_FRAMES_PER_WORKER: usize = 512;
-/// Runs of frames per worker thread (each run costs one extra frame and a copy of the
-/// spectral stage's buffers).
-const RUNS_PER_WORKER: usize = 4;
+/// Frames per run. Runs are handed to the threads as they come free, so a short run keeps
+/// the threads finishing together when one of them is slowed by other load; each run costs
+/// one extra frame (see [`Spectral::start_at`]).
+const RUN_FRAMES: usize = 128;
+
+/// Where the spectral stage reads its frames from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Samples in memory, read in place.
+    Memory(&'a [f32]),
+    /// A packed WAV file, each run decoded from the file into a buffer of the run's own.
+    File(&'a wav::PackedWav),
+}
+
+impl Source<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Source::Memory(x) => x.len(),
+            Source::File(w) => w.info().frames,
+        }
+    }
+}
 
 /// Analyses mono samples at `config` (a centred STFT over the whole signal).
 ///
 /// The spectral stage reads each frame straight from `samples` (no copy into a ring);
-/// long signals are cut into up to four runs of frames per thread of rayon's pool, each
-/// run starting one frame early so its first flux is exact. The causal stage (onsets, tempo)
-/// then runs over all frames in order. The frames are the same, bit for bit, as one
-/// streaming [`Analyzer`](super::Analyzer) fed the whole signal (tested).
+/// long signals are cut into runs of [`RUN_FRAMES`] frames shared out among the threads of
+/// rayon's pool, each run starting one frame early so its first flux is exact. The causal
+/// stage (onsets, tempo) then runs over all frames in order. The frames are the same, bit
+/// for bit, as one streaming [`Analyzer`](super::Analyzer) fed the whole signal (tested).
 pub fn analyze_samples(samples: &[f32], config: AnalyzerConfig) -> Result<Analysis, AnalysisError> {
     let workers = rayon::current_num_threads().max(1);
     analyze_samples_with(samples, config, workers)
@@ -160,82 +179,156 @@ pub fn analyze_samples_with(
     config: AnalyzerConfig,
     workers: usize,
 ) -> Result<Analysis, AnalysisError> {
+    analyze_source(Source::Memory(samples), config, workers)
+}
+
+fn analyze_source(
+    source: Source,
+    config: AnalyzerConfig,
+    workers: usize,
+) -> Result<Analysis, AnalysisError> {
     config.validate()?;
     // Frames of the centred stream (fft/2 zeros, the samples, fft/2 zeros), as the
     // streaming analyzer emits them: 1 + len / hop for an even fft.
     let half = config.fft / 2;
-    let total = (samples.len() + 2 * half)
+    let len = source.len();
+    let total = (len + 2 * half)
         .checked_sub(config.fft)
         .map_or(0, |d| d / config.hop + 1);
     let workers = workers.clamp(1, (total / MIN_FRAMES_PER_WORKER).max(1));
     let stage = Spectral::new(config)?;
-    let mut frames = if workers == 1 {
-        spectral_frames(samples, stage, 0, total)
-    } else {
-        // Four runs per thread, so a thread that the machine slows down (shared hosts)
-        // leaves its last runs to the others instead of keeping everyone waiting.
-        let n_runs = (workers * RUNS_PER_WORKER)
-            .min(total / MIN_FRAMES_PER_WORKER)
-            .max(workers);
-        let per = total.div_ceil(n_runs);
-        let runs: Vec<(usize, usize)> = (0..n_runs)
-            .map(|w| (w * per, ((w + 1) * per).min(total)))
-            .filter(|(a, b)| a < b)
-            .collect();
-        let parts: Vec<Vec<Features>> = {
-            use rayon::prelude::*;
-            runs.par_iter()
-                .map(|&(t0, t1)| spectral_frames(samples, stage.clone(), t0, t1))
-                .collect()
-        };
-        let mut frames = Vec::with_capacity(total);
-        for p in parts {
-            frames.extend(p);
-        }
-        frames
+    let mut frames = vec![Features::default(); total];
+    let run = |state: &mut RunState, (k, out): (usize, &mut [Features])| {
+        state.run(source, k * RUN_FRAMES, out)
     };
+    let fresh = || RunState {
+        stage: stage.clone(),
+        buf: Vec::new(),
+        scratch: Vec::new(),
+    };
+    match source {
+        // In memory on one thread: a single run, no frame computed twice.
+        Source::Memory(_) if workers == 1 => run(&mut fresh(), (0, &mut frames[..]))?,
+        _ if workers == 1 => {
+            let mut state = fresh();
+            frames
+                .chunks_mut(RUN_FRAMES)
+                .enumerate()
+                .try_for_each(|job| run(&mut state, job))?
+        }
+        _ => {
+            use rayon::prelude::*;
+            frames
+                .par_chunks_mut(RUN_FRAMES)
+                .enumerate()
+                .try_for_each_init(fresh, run)?
+        }
+    }
     Causal::new(&config).run_over(&mut frames);
     let summary = Summary::from_frames(&frames);
     Ok(Analysis {
         config,
-        samples: samples.len(),
+        samples: len,
         frames,
         summary,
     })
 }
 
-/// The spectral stage of frames `t0..t1` of the centred STFT of `samples`.
-fn spectral_frames(samples: &[f32], mut stage: Spectral, t0: usize, t1: usize) -> Vec<Features> {
-    // Start one frame early so frame t0's flux and onset strength see their previous frame.
-    let warm = t0.saturating_sub(1);
-    stage.start_at(warm as u64);
-    let mut pad = vec![0.0; stage.config().fft];
-    let mut f = Features::default();
-    let mut out = Vec::with_capacity(t1 - t0);
-    for t in warm..t1 {
-        let frame = stage.frame_of(samples, t, &mut pad);
-        stage.process(frame, &mut f);
-        if t >= t0 {
-            out.push(f);
-        }
-    }
-    out
+/// One thread's spectral stage and buffers, reused from run to run.
+struct RunState {
+    stage: Spectral,
+    /// The run's stretch of the centred stream (file sources only).
+    buf: Vec<f32>,
+    /// Raw bytes for decoding (file sources only).
+    scratch: Vec<u8>,
 }
 
-/// Reads `path` and analyses it at its own sample rate with the given frame settings.
+impl RunState {
+    /// Computes the spectral features of frames `t0 .. t0 + out.len()` into `out`.
+    fn run(
+        &mut self,
+        source: Source,
+        t0: usize,
+        out: &mut [Features],
+    ) -> Result<(), AnalysisError> {
+        let cfg = *self.stage.config();
+        let (n, hop) = (cfg.fft, cfg.hop);
+        let warm = t0.saturating_sub(1);
+        let t1 = t0 + out.len();
+        self.stage.start_at(warm as u64);
+        let mut f = Features::default();
+        match source {
+            Source::Memory(samples) => {
+                self.buf.resize(n, 0.0);
+                for t in warm..t1 {
+                    let frame = self.stage.frame_of(samples, t, &mut self.buf);
+                    self.stage.process(frame, &mut f);
+                    if t >= t0 {
+                        out[t - t0] = f;
+                    }
+                }
+            }
+            Source::File(wav) => {
+                // Centred-stream positions p = warm·hop .. (t1 − 1)·hop + n hold sample
+                // p − n/2, or the zeros of the padding outside the file.
+                let start = warm * hop;
+                let span = (t1 - 1 - warm) * hop + n;
+                self.buf.clear();
+                self.buf.resize(span, 0.0);
+                let half = n / 2;
+                let lo = start.max(half);
+                let hi = (start + span).min(half + wav.info().frames);
+                if lo < hi {
+                    wav.read_into(
+                        lo - half,
+                        &mut self.buf[lo - start..hi - start],
+                        &mut self.scratch,
+                    )?;
+                }
+                for t in warm..t1 {
+                    let at = (t - warm) * hop;
+                    self.stage.process(&self.buf[at..at + n], &mut f);
+                    if t >= t0 {
+                        out[t - t0] = f;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads and analyses a WAV file. Packed layouts (16/24/32-bit integer, 32-bit float) are
+/// decoded run by run inside the analysis, so the file is never in memory whole; other
+/// layouts are read first with [`wav::read_mono`]. Same frames either way (tested).
 pub fn analyze_file(
     path: &Path,
     fft: usize,
     hop: usize,
-) -> Result<(MonoWav, Analysis), AnalysisError> {
-    let wav = wav::read_mono(path)?;
-    let cfg = AnalyzerConfig {
-        sample_rate: wav.sample_rate,
+) -> Result<(WavInfo, Analysis), AnalysisError> {
+    analyze_file_with(path, fft, hop, rayon::current_num_threads().max(1))
+}
+
+/// [`analyze_file`] with at most `workers` threads.
+pub fn analyze_file_with(
+    path: &Path,
+    fft: usize,
+    hop: usize,
+    workers: usize,
+) -> Result<(WavInfo, Analysis), AnalysisError> {
+    let cfg = |sample_rate| AnalyzerConfig {
+        sample_rate,
         fft,
         hop,
     };
-    let analysis = analyze_samples(&wav.samples, cfg)?;
-    Ok((wav, analysis))
+    if let Some(packed) = wav::PackedWav::open(path)? {
+        let info = packed.info();
+        let analysis = analyze_source(Source::File(&packed), cfg(info.sample_rate), workers)?;
+        return Ok((info, analysis));
+    }
+    let wav = wav::read_mono(path)?;
+    let analysis = analyze_samples_with(&wav.samples, cfg(wav.sample_rate), workers)?;
+    Ok((wav.info(), analysis))
 }
 
 #[cfg(test)]
@@ -318,5 +411,85 @@ mod tests {
             }
             assert!(one.frames.iter().any(|f| f.onset), "the clicks are found");
         }
+    }
+
+    fn write(path: &Path, x: &[f32], channels: u16, bits: u16, float: bool) {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 44_100,
+            bits_per_sample: bits,
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        let full = ((1i64 << (bits - 1)) - 1) as f32;
+        for (i, s) in x.iter().enumerate() {
+            for c in 0..channels {
+                // Channels differ, so the mix-down is exercised.
+                let v = (s * (1.0 - 0.2 * c as f32) + 0.01 * ((i + c as usize) % 3) as f32)
+                    .clamp(-1.0, 1.0);
+                match float {
+                    true => w.write_sample(v).unwrap(),
+                    false => w.write_sample((v * full) as i32).unwrap(),
+                }
+            }
+        }
+        w.finalize().unwrap();
+    }
+
+    #[test]
+    fn files_streamed_run_by_run_give_the_frames_of_the_whole_file_read_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for (channels, bits, float) in [
+            (1, 32, true),
+            (2, 16, false),
+            (3, 24, false),
+            (1, 32, false),
+            (1, 8, false),
+        ] {
+            for len in [0usize, 100, 3000, 200_003] {
+                let path = dir
+                    .path()
+                    .join(format!("s{channels}_{bits}_{float}_{len}.wav"));
+                write(&path, &signal(len), channels, bits, float);
+                let whole = wav::read_mono(&path).unwrap();
+                for (fft, hop) in [(2048, 512), (1025, 300)] {
+                    let cfg = AnalyzerConfig {
+                        sample_rate: 44_100,
+                        fft,
+                        hop,
+                    };
+                    let want = analyze_samples_with(&whole.samples, cfg, 1).unwrap();
+                    let what = format!("{channels} ch {bits}-bit float {float}, {len} samples, fft {fft} hop {hop}");
+                    let (info, got) = analyze_file(&path, fft, hop).unwrap();
+                    assert_eq!(info, whole.info(), "{what}");
+                    assert!(got.frames == want.frames, "analyze_file: {what}");
+                    assert_eq!(got.summary, want.summary, "{what}");
+                    // The packed layouts also on one thread, run after run.
+                    if let Some(packed) = wav::PackedWav::open(&path).unwrap() {
+                        let one = analyze_source(Source::File(&packed), cfg, 1).unwrap();
+                        assert!(one.frames == want.frames, "one thread: {what}");
+                    } else {
+                        assert_eq!(bits, 8, "only 8-bit is not a packed layout here");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_shorter_than_its_header_is_one_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.wav");
+        write(&good, &signal(50_000), 2, 24, false);
+        let bytes = std::fs::read(&good).unwrap();
+        let cut = dir.path().join("cut.wav");
+        std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
+        let e = analyze_file(&cut, 2048, 512).unwrap_err().to_string();
+        assert!(e.contains("cut.wav") && e.contains("truncated"), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
     }
 }

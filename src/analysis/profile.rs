@@ -15,8 +15,7 @@
 //! The chroma block is halved because it has twice as many entries as the rest together.
 
 use super::offline::Summary;
-use super::wav;
-use super::{analyze_samples, AnalysisError, AnalyzerConfig, Features};
+use super::{analyze_file, AnalysisError, Features, DEFAULT_FFT, DEFAULT_HOP};
 use std::path::{Path, PathBuf};
 
 /// Frequency scale of the profile (Hz): the Nyquist frequency of 22.05 kHz audio.
@@ -72,8 +71,7 @@ impl Profile {
 
     /// Profile of a WAV file at default frame settings (fft 2048, hop 512).
     pub fn from_wav(path: &Path) -> Result<Profile, AnalysisError> {
-        let w = wav::read_mono(path)?;
-        let a = analyze_samples(&w.samples, AnalyzerConfig::new(w.sample_rate))?;
+        let (_, a) = analyze_file(path, DEFAULT_FFT, DEFAULT_HOP)?;
         Ok(Profile::from_frames(&a.frames))
     }
 
