@@ -94,14 +94,17 @@ impl Causal {
         f.bpm = self.tempo.push(f.onset_strength as f64) as f32;
     }
 
-    /// Runs the causal stage over a whole stream of frames in order. The tempo refreshes,
-    /// which depend only on the onset envelope, run on rayon's threads; the result equals
-    /// [`apply`](Self::apply) on every frame in turn (tested).
-    pub fn run_over(&mut self, frames: &mut [Features]) {
-        let env: Vec<f64> = frames.iter().map(|f| f.onset_strength as f64).collect();
-        let bpm = TempoTracker::run_over(self.tempo.fps(), &env);
+    /// Runs the causal stage over a whole stream of frames in order, `env` being their
+    /// onset strengths as f64. The tempo refreshes, which depend only on the onset
+    /// envelope, run on rayon's threads while this thread picks the onsets; the result
+    /// equals [`apply`](Self::apply) on every frame in turn (tested).
+    pub fn run_over(&mut self, frames: &mut [Features], env: &[f64]) {
+        let fps = self.tempo.fps();
+        let (bpm, ()) = rayon::join(
+            || TempoTracker::run_over(fps, env),
+            || frames.iter_mut().for_each(|f| self.apply_onsets(f)),
+        );
         for (f, b) in frames.iter_mut().zip(bpm) {
-            self.apply_onsets(f);
             f.bpm = b as f32;
         }
     }

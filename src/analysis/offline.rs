@@ -73,15 +73,26 @@ pub struct Summary {
 impl Summary {
     /// Summarises frames of one stream (consecutive, as the analyzer emits them).
     pub fn from_frames(frames: &[Features]) -> Summary {
+        Summary::with_tempo(frames, Summary::tempo(period(frames), &envelope(frames)))
+    }
+
+    /// The tempo over the whole onset envelope `env` of frames `period` seconds apart
+    /// (0 when there is none, or for fewer than two frames).
+    fn tempo(period: f64, env: &[f64]) -> f32 {
+        if period > 0.0 {
+            tempo::Estimator::new(env.len()).estimate(env, 1.0 / period) as f32
+        } else {
+            0.0
+        }
+    }
+
+    /// [`from_frames`](Self::from_frames) with the whole-file tempo already estimated.
+    fn with_tempo(frames: &[Features], bpm: f32) -> Summary {
         let n = frames.len();
         if n == 0 {
             return Summary::default();
         }
-        let period = if n >= 2 {
-            frames[1].time - frames[0].time
-        } else {
-            0.0
-        };
+        let period = period(frames);
         let mut sum = [0.0f64; 7];
         let mut sq = [0.0f64; 7];
         let mut csum = [0.0f64; 12];
@@ -113,12 +124,6 @@ impl Summary {
             chroma_mean[i] = m as f32;
             chroma_std[i] = s as f32;
         }
-        let bpm = if period > 0.0 {
-            let env: Vec<f64> = frames.iter().map(|f| f.onset_strength as f64).collect();
-            tempo::Estimator::new(n).estimate(&env, 1.0 / period) as f32
-        } else {
-            0.0
-        };
         Summary {
             duration: nf * period,
             frames: n,
@@ -134,6 +139,19 @@ impl Summary {
             bpm,
         }
     }
+}
+
+/// Seconds from one frame to the next (0 for fewer than two frames).
+fn period(frames: &[Features]) -> f64 {
+    match frames {
+        [a, b, ..] => b.time - a.time,
+        _ => 0.0,
+    }
+}
+
+/// The frames' onset strengths, as f64 (the tempo estimators' input).
+fn envelope(frames: &[Features]) -> Vec<f64> {
+    frames.iter().map(|f| f.onset_strength as f64).collect()
 }
 
 /// Frames per worker below which offline analysis stays on one thread.
@@ -224,8 +242,14 @@ fn analyze_source(
                 .try_for_each_init(fresh, run)?
         }
     }
-    Causal::new(&config).run_over(&mut frames);
-    let summary = Summary::from_frames(&frames);
+    // The causal stage and the whole-file tempo both read only the onset envelope: side
+    // by side.
+    let (env, period) = (envelope(&frames), period(&frames));
+    let ((), bpm) = rayon::join(
+        || Causal::new(&config).run_over(&mut frames, &env),
+        || Summary::tempo(period, &env),
+    );
+    let summary = Summary::with_tempo(&frames, bpm);
     Ok(Analysis {
         config,
         samples: len,
