@@ -57,6 +57,9 @@ impl Library {
     /// are skipped), sorted by name.
     pub fn load(dirs: &[PathBuf]) -> Library {
         let mut lib = Library::default();
+        // One thread: this runs while the music plays. The profiles' own parallel steps
+        // (tempo refreshes) then run on this pool's one thread, not on every core.
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
         for dir in dirs {
             let Ok(rd) = std::fs::read_dir(dir) else {
                 continue;
@@ -74,10 +77,14 @@ impl Library {
                         Err(e) => lib.errors.push(e),
                     }
                 } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
-                    // One thread: this runs while the music plays. Streamed from the
-                    // file run by run, so a long recording is never in memory whole.
-                    let prof =
-                        super::analyze_file_with(&p, super::DEFAULT_FFT, super::DEFAULT_HOP, 1);
+                    // Streamed from the file run by run, so a long recording is never in
+                    // memory whole.
+                    let profile =
+                        || super::analyze_file_with(&p, super::DEFAULT_FFT, super::DEFAULT_HOP, 1);
+                    let prof = match &one {
+                        Some(pool) => pool.install(profile),
+                        None => profile(),
+                    };
                     match prof {
                         Ok((_, a)) => lib
                             .entries

@@ -166,7 +166,7 @@ const RUN_FRAMES: usize = 128;
 enum Source<'a> {
     /// Samples in memory, read in place.
     Memory(&'a [f32]),
-    /// A packed WAV file, each run decoded from the file into a buffer of the run's own.
+    /// A packed WAV file, each run decoded from the file into its thread's buffer.
     File(&'a wav::PackedWav),
 }
 
