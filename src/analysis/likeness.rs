@@ -168,9 +168,10 @@ pub enum Update {
 
 /// Starts the worker: loads the library from `dirs` on a helper thread (frames and
 /// recordings are handled from the start, rankings begin once it has loaded), then ranks
-/// what arrives on `frames` until [`Control::Shutdown`], until `frames` is closed, or until
-/// `out` is dropped. Queued control messages are always handled before it stops, so a
-/// recording that finished just before quitting still gets its session profile.
+/// what arrives on `frames` until [`Control::Shutdown`], until `control` is closed, or
+/// until `out` is dropped. When `frames` closes first (the analyzer stops as the engine
+/// quits) it keeps handling control messages, so a recording that finished while quitting
+/// still gets its session profile even when its message comes after the last frame.
 pub fn spawn(
     frames: Receiver<Features>,
     control: Receiver<Control>,
@@ -207,6 +208,7 @@ fn run(
     let mut window: VecDeque<Features> = VecDeque::new();
     let mut session: Option<Vec<Features>> = None;
     let mut last_rank = Instant::now();
+    let mut frames_closed = false;
     loop {
         let mut closed = false;
         // Frames and control messages come on two channels, so their order is known only
@@ -216,12 +218,23 @@ fn run(
         // (100 ms plus any ranking or saving done in the turn before), and never misses its
         // first or last frames.
         let mut fresh = 0usize;
-        let first = match frames.recv_timeout(Duration::from_millis(100)) {
-            Ok(f) => Some(f),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                closed = true;
-                None
+        // With no more frames to wait for, wait for the next control message instead.
+        let mut waiting = None;
+        let first = if frames_closed {
+            match control.recv_timeout(Duration::from_millis(100)) {
+                Ok(c) => waiting = Some(c),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            None
+        } else {
+            match frames.recv_timeout(Duration::from_millis(100)) {
+                Ok(f) => Some(f),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    frames_closed = true;
+                    None
+                }
             }
         };
         for f in first.into_iter().chain(frames.try_iter()) {
@@ -242,7 +255,7 @@ fn run(
                 }
             }
         }
-        for c in control.try_iter() {
+        for c in waiting.into_iter().chain(control.try_iter()) {
             // Frames sent before this message may have arrived since the drain above.
             for f in frames.try_iter() {
                 take_frame(f, &mut window, &mut session);
@@ -432,5 +445,31 @@ mod tests {
         h.join().unwrap();
         assert!(dir.path().join("last.profile.json").is_file());
         assert_eq!(Library::load(&[dir.path().to_path_buf()]).entries.len(), 3);
+    }
+
+    #[test]
+    fn a_recording_that_finishes_after_the_last_frame_is_still_profiled() {
+        use std::sync::mpsc::channel;
+        let dir = tempfile::tempdir().unwrap();
+        let (ftx, frx) = channel();
+        let (ctx, crx) = channel();
+        let (utx, urx) = channel();
+        let h = spawn(frx, crx, vec![dir.path().to_path_buf()], utx).unwrap();
+        assert!(matches!(
+            urx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Update::Loaded { .. }
+        ));
+        ctx.send(Control::RecordingStarted).unwrap();
+        for f in frames(800.0, 1.0) {
+            ftx.send(f).unwrap();
+        }
+        // As on quit: the analyzer stops (its frames end) before the engine's report that
+        // the recording finished reaches the worker.
+        drop(ftx);
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = ctx.send(Control::RecordingFinished(dir.path().join("quit.mid")));
+        let _ = ctx.send(Control::Shutdown);
+        h.join().unwrap();
+        assert!(dir.path().join("quit.profile.json").is_file());
     }
 }
