@@ -31,17 +31,8 @@ impl MonoWav {
 /// Reads and mixes down `path`. A missing, malformed, unsupported or truncated file is one
 /// [`AnalysisError::Wav`] naming the path and the problem.
 pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
-    let err = |msg: String| AnalysisError::Wav {
-        path: path.to_path_buf(),
-        msg,
-    };
-    let open = || -> Result<_, AnalysisError> {
-        let file =
-            std::fs::File::open(path).map_err(|e| err(describe(hound::Error::IoError(e))))?;
-        hound::WavReader::new(std::io::BufReader::with_capacity(1 << 16, file))
-            .map_err(|e| err(describe(e)))
-    };
-    let reader = open()?;
+    let err = |msg: String| wav_error(path, msg);
+    let reader = open_reader(path)?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
         return Err(err(
@@ -53,7 +44,7 @@ pub fn read_mono(path: &Path) -> Result<MonoWav, AnalysisError> {
     if let Some(packed) = PackedWav::from_reader(path, reader, declared)? {
         return packed.read_all();
     }
-    let mut reader = open()?;
+    let mut reader = open_reader(path)?;
     // Sized from the header up front (capped by the file's length, in case the header lies)
     // so the read does not grow and copy the buffer.
     let file_len = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
@@ -176,10 +167,7 @@ impl PackedWav {
     /// it with [`read_mono`]). A file shorter than its header declares is an error here,
     /// before anything is decoded.
     pub fn open(path: &Path) -> Result<Option<PackedWav>, AnalysisError> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| wav_error(path, describe(hound::Error::IoError(e))))?;
-        let reader = hound::WavReader::new(std::io::BufReader::with_capacity(1 << 16, file))
-            .map_err(|e| wav_error(path, describe(e)))?;
+        let reader = open_reader(path)?;
         let declared = reader.len() as usize;
         PackedWav::from_reader(path, reader, declared)
     }
@@ -350,6 +338,16 @@ impl PackedWav {
             )
         })
     }
+}
+
+/// hound's reader on `path`, its header parsed.
+fn open_reader(
+    path: &Path,
+) -> Result<hound::WavReader<std::io::BufReader<std::fs::File>>, AnalysisError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| wav_error(path, describe(hound::Error::IoError(e))))?;
+    hound::WavReader::new(std::io::BufReader::with_capacity(1 << 16, file))
+        .map_err(|e| wav_error(path, describe(e)))
 }
 
 fn wav_error(path: &Path, msg: String) -> AnalysisError {
