@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod audio;
 pub mod event;
+pub mod fault;
 pub mod forecast;
 pub mod live;
 pub mod logs;

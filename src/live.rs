@@ -123,6 +123,8 @@ pub struct Status {
     pub time_sig: (u8, u8),
     pub lookahead_ms: f64,
     pub late_events: u64,
+    /// Events the synth's ring had no room for.
+    pub dropped_events: u64,
     pub files: Vec<FileStatus>,
     pub tracks: Vec<(TrackInfo, bool, bool)>,
     pub recent: Vec<RecentNote>,
@@ -150,6 +152,16 @@ pub enum Report {
     /// Events emitted after their frame had already passed.
     Late {
         count: u64,
+    },
+    /// Events the synth's ring had no room for (note-ons first: note-offs have reserved room).
+    Dropped {
+        count: u64,
+    },
+    /// A thread of the engine died (a bug in weft, never a patch's fault). The recording, if
+    /// any, was finished before this report; `Stopped` follows.
+    Died {
+        thread: String,
+        message: String,
     },
     RecordingStarted(PathBuf),
     RecordingFinished {
@@ -219,6 +231,12 @@ pub fn describe_report(r: &Report) -> Option<String> {
         }
         Report::Notice(n) => describe(n),
         Report::Late { count } => format!("warning: {count} late events"),
+        Report::Dropped { count } => {
+            format!("warning: {count} events dropped (the synth's queue was full)")
+        }
+        Report::Died { thread, message } => {
+            format!("error: the {thread} thread died ({message}); the music stopped")
+        }
         Report::RecordingStarted(p) => format!("recording to {}", p.display()),
         Report::RecordingFinished {
             path,
@@ -452,7 +470,13 @@ pub fn start_with_features(
                 current_bar,
                 stop2,
             );
-            s.run(rx);
+            // A panic here is a bug in weft, never a patch's fault (patch runs are guarded
+            // where they happen). It must not end the session silently: the take is finished
+            // from what was recorded, and the performer is told what died.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run(rx)));
+            if let Err(p) = ran {
+                s.died("scheduler", crate::fault::panic_message(&*p));
+            }
         })
         .expect("spawn scheduler thread");
     Ok(LiveHandle {
@@ -489,14 +513,31 @@ fn compile_worker(
             state: Some(state),
         };
         let from = current_bar.load(Ordering::Relaxed) + 1;
-        let result = Patch::dry_run(path, src, opts.clone(), from, bars, steps.as_mut())
-            .and_then(|_| Patch::load(path, src, opts))
-            .and_then(|mut p| {
-                if is_new {
-                    p.start()?;
-                }
-                Ok(p)
-            });
+        // A panic while loading is a bug in weft; it rejects this save like an error would
+        // (the last good version keeps playing) instead of killing the worker, after which no
+        // save would ever load again.
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::fault::compile_file(&file);
+            Patch::dry_run(path, src, opts.clone(), from, bars, steps.as_mut())
+                .and_then(|_| Patch::load(path, src, opts))
+                .and_then(|mut p| {
+                    if is_new {
+                        p.start()?;
+                    }
+                    Ok(p)
+                })
+        }));
+        let result = loaded.unwrap_or_else(|p| {
+            Err(PatchError {
+                path: path.display().to_string(),
+                line: 0,
+                col: 0,
+                message: format!(
+                    "internal error while loading ({}); please report it",
+                    crate::fault::panic_message(&*p)
+                ),
+            })
+        });
         let msg = match result {
             Ok(patch) => SchedMsg::Ready {
                 file,
@@ -584,16 +625,82 @@ impl Clock for AudioClock {
 }
 
 /// The scheduler → synth ring (lock-free SPSC; the audio callback is the consumer).
+///
+/// The last [`RingOut::RESERVED`] slots are kept for note-offs: when the ring is that full,
+/// new note-ons and parameter changes are dropped (and counted) so that a note that did start
+/// can always be stopped — a dropped note-off would be a note hanging forever.
 pub struct RingOut(pub rtrb::Producer<TimedEvent>);
+
+impl RingOut {
+    /// Slots only note-offs may use.
+    pub const RESERVED: usize = 256;
+}
 
 impl EventOut for RingOut {
     fn send(&mut self, events: &[TimedEvent]) -> usize {
         let mut dropped = 0;
         for e in events {
-            if self.0.push(*e).is_err() {
+            let room = self.0.slots();
+            let fits = match e.event {
+                Event::NoteOff { .. } => room > 0,
+                _ => room > Self::RESERVED,
+            };
+            if !fits || self.0.push(*e).is_err() {
                 dropped += 1;
             }
         }
         dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Sound;
+
+    fn on(key: u8) -> TimedEvent {
+        TimedEvent {
+            tick: 0,
+            frame: 0,
+            event: Event::NoteOn {
+                track: 0,
+                channel: 0,
+                key,
+                vel: 100,
+                sound: Sound::default(),
+            },
+        }
+    }
+    fn off(key: u8) -> TimedEvent {
+        TimedEvent {
+            tick: 1,
+            frame: 1,
+            event: Event::NoteOff {
+                track: 0,
+                channel: 0,
+                key,
+            },
+        }
+    }
+
+    #[test]
+    fn a_full_ring_drops_note_ons_counted_but_keeps_room_for_every_note_off() {
+        let (p, mut c) = rtrb::RingBuffer::<TimedEvent>::new(RingOut::RESERVED + 100);
+        let mut out = RingOut(p);
+        let ons: Vec<TimedEvent> = (0..300).map(|i| on((i % 128) as u8)).collect();
+        let dropped = out.send(&ons);
+        assert_eq!(dropped, 200, "only the unreserved slots take note-ons");
+        let offs: Vec<TimedEvent> = (0..100).map(|i| off((i % 128) as u8)).collect();
+        assert_eq!(out.send(&offs), 0, "every note-off of a started note fits");
+        let mut n_on = 0;
+        let mut n_off = 0;
+        while let Ok(e) = c.pop() {
+            match e.event {
+                Event::NoteOn { .. } => n_on += 1,
+                Event::NoteOff { .. } => n_off += 1,
+                _ => {}
+            }
+        }
+        assert_eq!((n_on, n_off), (100, 100));
     }
 }

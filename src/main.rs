@@ -62,8 +62,8 @@ struct PlayArgs {
     lookahead: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Fixed tempo in BPM (overrides the patches' tempo()).
-    #[arg(long)]
+    /// Fixed tempo in BPM, 20..400 (overrides the patches' tempo()).
+    #[arg(long, value_parser = weft::transport::parse_bpm)]
     tempo: Option<f64>,
     /// Do not open an audio device: run on the silent real-time clock.
     #[arg(long)]
@@ -116,8 +116,8 @@ struct RenderArgs {
     /// Seed for prob, `?` and rand().
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Fixed tempo in BPM (overrides the patches' tempo()).
-    #[arg(long)]
+    /// Fixed tempo in BPM, 20..400 (overrides the patches' tempo()).
+    #[arg(long, value_parser = weft::transport::parse_bpm)]
     tempo: Option<f64>,
     /// Also render the audio through the synth to this WAV file.
     #[arg(long)]
@@ -383,7 +383,7 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         let meters = audio.meters();
         let device = (!audio.is_null()).then(|| audio.device_name());
         let sr = audio.sample_rate();
-        weft::screen::run(
+        let died = weft::screen::run(
             handle,
             move || {
                 let st = meters.stats();
@@ -404,6 +404,11 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         )?;
         drop(analyzer);
         drop(audio);
+        if let Some(why) = died {
+            // The screen showed it; say it again on the restored terminal.
+            eprintln!("weft: {why}");
+            return Ok(ExitCode::FAILURE);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     for m in &messages {
@@ -417,15 +422,29 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     ] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
+    // The session ends cleanly only with `Stopped` after no `Died`; an engine thread that
+    // ended any other way is a failure the exit code reports.
+    let mut clean = false;
+    let mut died = false;
+    let show = |r: &Report, clean: &mut bool, died: &mut bool| {
+        match r {
+            Report::Stopped => *clean = !*died,
+            Report::Died { .. } => *died = true,
+            _ => {}
+        }
+        if let Some(line) = live::describe_report(r) {
+            eprintln!("{line}");
+        }
+    };
     loop {
         match handle
             .reports
             .recv_timeout(std::time::Duration::from_millis(100))
         {
-            Ok(Report::Stopped) => break,
             Ok(r) => {
-                if let Some(line) = live::describe_report(&r) {
-                    eprintln!("{line}");
+                show(&r, &mut clean, &mut died);
+                if matches!(r, Report::Stopped) {
+                    break;
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -438,11 +457,15 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     }
     stop.store(true, Ordering::SeqCst);
     for r in handle.reports.try_iter() {
-        if let Some(line) = live::describe_report(&r) {
-            eprintln!("{line}");
-        }
+        show(&r, &mut clean, &mut died);
     }
     handle.join();
+    if !clean {
+        if !died {
+            eprintln!("error: the engine stopped unexpectedly; the music stopped");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -234,7 +234,8 @@ struct Likeness {
     latest: Vec<(String, f32)>,
 }
 
-/// Runs the screen over a started engine until the performer quits. Blocks.
+/// Runs the screen over a started engine until the performer quits. Blocks. Returns why the
+/// engine died, if one of its threads did (the screen showed it; the caller exits non-zero).
 pub fn run(
     handle: LiveHandle,
     audio: impl Fn() -> AudioFacts + Send + 'static,
@@ -242,7 +243,7 @@ pub fn run(
     startup_messages: Vec<String>,
     logs: Option<(std::path::PathBuf, Option<String>)>,
     likeness_source: Option<LikenessSource>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<String>> {
     let (app_tx, app_rx) = std::sync::mpsc::channel::<AppEvent>();
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<UiCommand>();
     if let Some((path, user)) = logs {
@@ -287,14 +288,16 @@ pub fn run(
     engine.quit();
     let _ = cmd_thread.join();
     drop(guard);
-    let _ = bridge.join();
+    let died = bridge
+        .join()
+        .unwrap_or_else(|_| Some("the screen's bridge thread died".into()));
     // The bridge has forwarded the engine's last reports (a recording finished on quit);
     // let the worker write that session's profile before the program ends.
     if let Some((h, ctl)) = likeness_worker {
         let _ = ctl.send(likeness::Control::Shutdown);
         let _ = h.join();
     }
-    r
+    r.map(|_| died)
 }
 
 fn forward_commands(rx: Receiver<UiCommand>, engine: live::EngineCommands) {
@@ -320,10 +323,12 @@ fn bridge(
     audio: impl Fn() -> AudioFacts,
     panes: PaneSources,
     mut likeness: Option<Likeness>,
-) {
+) -> Option<String> {
     // Once the screen has closed there is no one to draw for, but the engine's last reports
     // (a recording finished on quit) still go to the likeness worker, until `Stopped`.
     let mut screen_open = true;
+    let mut last: Option<Box<live::Status>> = None;
+    let mut died = None;
     loop {
         if let Some(l) = &mut likeness {
             for u in l.updates.try_iter() {
@@ -362,8 +367,25 @@ fn bridge(
                     let snap = snapshot(&s, &audio(), &panes, like);
                     screen_open = tx.send(AppEvent::Snapshot(Box::new(snap))).is_ok();
                 }
+                last = Some(s);
             }
-            Ok(Report::Stopped) => return,
+            Ok(Report::Stopped) => return died,
+            Ok(Report::Died { thread, message }) => {
+                let line = live::describe_report(&Report::Died {
+                    thread: thread.clone(),
+                    message: message.clone(),
+                })
+                .unwrap_or_default();
+                // The transport shows what is true: nothing plays any more.
+                if let (true, Some(mut s)) = (screen_open, last.take()) {
+                    s.playing = false;
+                    let like = likeness.as_ref().map_or(&[][..], |l| &l.latest[..]);
+                    let snap = snapshot(&s, &audio(), &panes, like);
+                    let _ = tx.send(AppEvent::Snapshot(Box::new(snap)));
+                }
+                let _ = tx.send(AppEvent::Message(Level::Error, line.clone()));
+                died = Some(line);
+            }
             Ok(r) => {
                 if let Some(l) = &likeness {
                     match &r {
@@ -380,7 +402,7 @@ fn bridge(
                 }
                 let level = match &r {
                     Report::Rejected { .. } | Report::RecordingFailed(_) => Level::Error,
-                    Report::Late { .. } => Level::Warn,
+                    Report::Late { .. } | Report::Dropped { .. } => Level::Warn,
                     Report::Notice(crate::scheduler::Notice::RuntimeError { .. }) => Level::Error,
                     _ => Level::Info,
                 };
@@ -389,7 +411,9 @@ fn bridge(
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => return,
+            Err(_) => {
+                return died.or_else(|| Some("the engine stopped unexpectedly".to_string()));
+            }
         }
     }
 }

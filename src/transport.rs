@@ -69,9 +69,24 @@ impl TimeSig {
 /// Tempo in milli-beats-per-minute (quarter notes): exact for any tempo typed with up to three decimals.
 pub type MilliBpm = u64;
 
-/// Converts BPM to milli-BPM, clamped to the supported range.
+/// Converts BPM to milli-BPM, clamped to the supported range. A tempo that is not a number
+/// (NaN) becomes the slowest supported one: a divide by a zero tempo must never be reachable,
+/// whatever a command line or a caller passes (callers validate and report first).
 pub fn bpm_to_milli(bpm: f64) -> MilliBpm {
+    let bpm = if bpm.is_nan() { MIN_BPM } else { bpm };
     (bpm.clamp(MIN_BPM, MAX_BPM) * 1000.0).round() as MilliBpm
+}
+
+/// Parses a tempo typed by a person (`--tempo`): a finite number of BPM in the supported range.
+pub fn parse_bpm(s: &str) -> Result<f64, String> {
+    let b: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of BPM"))?;
+    if !b.is_finite() || !(MIN_BPM..=MAX_BPM).contains(&b) {
+        return Err(format!("{s} is outside {MIN_BPM}..{MAX_BPM} BPM"));
+    }
+    Ok(b)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,6 +250,22 @@ impl std::fmt::Display for Quantize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn typed_tempos_are_checked_and_nan_never_divides_by_zero() {
+        assert_eq!(parse_bpm("120"), Ok(120.0));
+        for bad in [
+            "NaN", "nan", "inf", "-inf", "0", "19.9", "400.1", "1e308", "fast", "",
+        ] {
+            assert!(parse_bpm(bad).is_err(), "{bad} accepted");
+        }
+        assert_eq!(bpm_to_milli(f64::NAN), 20_000);
+        assert_eq!(bpm_to_milli(f64::INFINITY), 400_000);
+        let mut m = TempoMap::new(48_000, f64::NAN);
+        m.set_tempo(960, f64::NAN);
+        assert!(m.tick_to_frame(1920) > 0);
+        assert!(m.frame_to_tick(48_000) > 0);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

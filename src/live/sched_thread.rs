@@ -25,6 +25,8 @@ pub(super) struct SchedThread {
     rec: Option<RecSession>,
     late: u64,
     late_reported: u64,
+    dropped: u64,
+    dropped_reported: u64,
     errors: HashMap<String, PatchError>,
     reload_ms: HashMap<String, f64>,
     awaiting_first: HashMap<String, (u32, Instant)>,
@@ -98,6 +100,8 @@ impl SchedThread {
             rec: None,
             late: 0,
             late_reported: 0,
+            dropped: 0,
+            dropped_reported: 0,
             errors: HashMap::new(),
             reload_ms: HashMap::new(),
             awaiting_first: HashMap::new(),
@@ -502,7 +506,7 @@ impl SchedThread {
             }
         }
         if let Some(out) = self.out.as_mut() {
-            out.send(&events);
+            self.dropped += out.send(&events) as u64;
         }
         self.feed_recorder(&events);
     }
@@ -555,6 +559,7 @@ impl SchedThread {
             time_sig: (sig.num, sig.den),
             lookahead_ms: self.cfg.lookahead.as_secs_f64() * 1000.0,
             late_events: self.late,
+            dropped_events: self.dropped,
             files,
             tracks: self
                 .sched
@@ -633,10 +638,9 @@ impl SchedThread {
                     to = to.min(e);
                 }
                 let events = self.sched.advance(to);
-                self.current_bar.store(
-                    self.sched.time_sig().bar_of(self.sched.emitted_to()),
-                    Ordering::Relaxed,
-                );
+                let bar = self.sched.time_sig().bar_of(self.sched.emitted_to());
+                crate::fault::scheduler_bar(bar);
+                self.current_bar.store(bar, Ordering::Relaxed);
                 for n in self.sched.take_notices() {
                     self.report(Report::Notice(n));
                 }
@@ -648,6 +652,12 @@ impl SchedThread {
                         count: self.late - self.late_reported,
                     });
                     self.late_reported = self.late;
+                }
+                if self.dropped > self.dropped_reported {
+                    self.report(Report::Dropped {
+                        count: self.dropped - self.dropped_reported,
+                    });
+                    self.dropped_reported = self.dropped;
                 }
                 if let Some(e) = end_tick {
                     if self.sched.emitted_to() >= e {
@@ -670,6 +680,26 @@ impl SchedThread {
         self.deliver(offs);
         self.finish_recording();
         self.append_session_log();
+        self.report(Report::Stopped);
+    }
+
+    /// After a panic on this thread: stop the sounding notes if the scheduler can still say
+    /// which, finish the recording (the journal has everything emitted so far), write the
+    /// session log, and tell the performer what died. Each step is guarded on its own, so one
+    /// that fails again does not prevent the others.
+    pub(super) fn died(&mut self, thread: &str, message: String) {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        self.playing = false;
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let offs = self.sched.stop();
+            self.deliver(offs);
+        }));
+        let _ = catch_unwind(AssertUnwindSafe(|| self.finish_recording()));
+        let _ = catch_unwind(AssertUnwindSafe(|| self.append_session_log()));
+        self.report(Report::Died {
+            thread: thread.to_string(),
+            message,
+        });
         self.report(Report::Stopped);
     }
 
