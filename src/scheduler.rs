@@ -851,4 +851,110 @@ mod tests {
             vec![("on", 0), ("off", 960), ("on", 960), ("off", 1824)]
         );
     }
+
+    /// One step of a performer's session against the scheduler.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Install {
+            file: usize,
+            rhythm: usize,
+            quantize: usize,
+            legato: bool,
+        },
+        Remove {
+            file: usize,
+        },
+        Advance {
+            ticks: u64,
+        },
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..2usize, 0..5usize, 0..3usize, any::<bool>()).prop_map(
+                |(file, rhythm, quantize, legato)| Op::Install {
+                    file,
+                    rhythm,
+                    quantize,
+                    legato
+                }
+            ),
+            (0..2usize).prop_map(|file| Op::Remove { file }),
+            (1..9000u64).prop_map(|ticks| Op::Advance { ticks }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Whatever the order of saves, removals and advances: events come in tick order,
+        /// every note-on is ended by exactly one note-off (none left after stop), a key never
+        /// overlaps itself on a channel, and a swap cuts exactly at its tick — each version's
+        /// notes start at or after its own swap tick and before the next swap of its file.
+        #[test]
+        fn scheduler_invariants_hold_for_any_session(ops in proptest::collection::vec(op(), 1..30)) {
+            const RHYTHMS: [&str; 5] = ["x x x x", "x*8", "x _ x", "[x x] ~ x", "<x [x x]> x"];
+            const QUANT: [&str; 3] = ["bar", "beat", "now"];
+            let files = ["a.rhai", "b.rhai"];
+            let mut s = Scheduler::new(48_000, 120.0, Box::new(NoModels));
+            let mut evs = Vec::new();
+            // Per install: (file, key, swap tick).
+            let mut installs: Vec<(usize, u8, Tick)> = Vec::new();
+            let mut to = 0;
+            for o in ops {
+                match o {
+                    Op::Install { file, rhythm, quantize, legato } => {
+                        let key = 20 + installs.len() as u8;
+                        let src = format!(
+                            "quantize(\"{}\"); voice(\"v\", #{{ synth: \"saw\", channel: {} }}).notes([{key}], \"{}\"){};",
+                            QUANT[quantize], file + 1, RHYTHMS[rhythm],
+                            if legato { ".gate(1.0)" } else { "" }
+                        );
+                        let p = Patch::load(Path::new(files[file]), &src, LoadOptions::default()).unwrap();
+                        let at = s.install(files[file], p);
+                        installs.push((file, key, at));
+                    }
+                    Op::Remove { file } => {
+                        s.remove(files[file]);
+                    }
+                    Op::Advance { ticks } => {
+                        to += ticks;
+                        evs.extend(s.advance(to));
+                    }
+                }
+            }
+            evs.extend(s.stop());
+            let mut sounding: HashMap<(u8, u8), u64> = HashMap::new();
+            let mut last_tick = 0;
+            for e in &evs {
+                proptest::prop_assert!(e.tick >= last_tick, "out of order at {}", e.tick);
+                last_tick = e.tick;
+                match e.event {
+                    Event::NoteOn { channel, key, .. } => {
+                        proptest::prop_assert!(
+                            sounding.insert((channel, key), e.tick).is_none(),
+                            "key {key} overlaps itself at {}", e.tick
+                        );
+                        let (file, _, at) = installs.iter().find(|i| i.1 == key).copied().unwrap();
+                        // The last swap of this file applied at or before the note's tick.
+                        let last_swap = s.markers().iter().rev()
+                            .filter(|(t, m)| *t <= e.tick && m.starts_with(files[file]))
+                            .map(|(t, _)| *t).next();
+                        proptest::prop_assert_eq!(last_swap, Some(at), "key {} at {}", key, e.tick);
+                        let latest_there = installs.iter().rev()
+                            .find(|i| i.0 == file && i.2 == at).map(|i| i.1);
+                        proptest::prop_assert_eq!(latest_there, Some(key));
+                    }
+                    Event::NoteOff { channel, key, .. } => {
+                        proptest::prop_assert!(
+                            sounding.remove(&(channel, key)).is_some(),
+                            "note-off without a note-on: key {key} at {}", e.tick
+                        );
+                    }
+                    Event::Param { .. } => {}
+                }
+            }
+            proptest::prop_assert!(sounding.is_empty(), "hanging after stop: {sounding:?}");
+        }
+    }
 }
