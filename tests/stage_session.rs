@@ -134,3 +134,107 @@ fn a_panic_while_loading_rejects_that_save_and_the_rest_plays() {
         "b.rhai never loaded"
     );
 }
+
+/// The events the engine hands to the synth, kept for the test.
+struct Collect(std::sync::mpsc::Sender<weft::event::TimedEvent>);
+impl weft::live::EventOut for Collect {
+    fn send(&mut self, events: &[weft::event::TimedEvent]) -> usize {
+        for e in events {
+            let _ = self.0.send(*e);
+        }
+        0
+    }
+}
+
+#[test]
+fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use weft::event::Event;
+    use weft::live::{self, LiveConfig, ManualClock, Report};
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(
+        scripts.join("steady.rhai"),
+        "voice(\"s\", #{ synth: \"hat\", channel: 16 }).pattern(\"x*8\");\n",
+    )
+    .unwrap();
+    // Passes its dry run (bars 1-4), then throws from bar 5 and runs away from bar 7.
+    std::fs::write(
+        scripts.join("bad.rhai"),
+        "voice(\"b\", #{ synth: \"saw\" }).notes([40], \"x ~ x ~\");\n\
+         fn on_bar(bar) { if bar >= 7 { loop {} } if bar >= 5 { throw \"bar \" + bar; } }\n",
+    )
+    .unwrap();
+    let clock = ManualClock::new(48_000);
+    let mut cfg = LiveConfig::new(&scripts);
+    cfg.tempo = Some(120.0);
+    cfg.status = true;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let steps: live::StepFactory = Arc::new(|| Box::new(weft::patch::NoModels));
+    let h = live::start(
+        cfg,
+        Box::new(clock.clone()),
+        Some(Box::new(Collect(tx))),
+        steps,
+    )
+    .unwrap();
+    // Step one bar (2 s = 96,000 frames at 120 BPM) at a time and wait until the engine has
+    // handed over that bar's eight steady notes: time moves only when the engine is ready.
+    let bars = 10u64;
+    let mut steady = Vec::new();
+    let mut bad = 0;
+    let mut reports = Vec::new();
+    // The transport starts once both files are loaded, a quarter second (its lead-in) after
+    // the clock's time then.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        match h.reports.recv_timeout(Duration::from_millis(20)) {
+            Ok(Report::Status(s)) if s.playing => break,
+            Ok(Report::Status(_)) | Err(_) => {}
+            Ok(r) => reports.push(r),
+        }
+    }
+    clock.advance(24_000);
+    for bar in 0..bars {
+        clock.advance(96_000);
+        let t = Instant::now();
+        while (steady.len() as u64) < (bar + 1) * 8 && t.elapsed() < Duration::from_secs(20) {
+            if let Ok(e) = rx.recv_timeout(Duration::from_millis(20)) {
+                if let Event::NoteOn { channel, .. } = e.event {
+                    if channel == 15 {
+                        steady.push(e.tick);
+                    } else {
+                        bad += 1;
+                    }
+                }
+            }
+        }
+    }
+    reports.extend(h.reports.try_iter());
+    drop(h);
+    assert!(
+        steady.len() as u64 >= bars * 8,
+        "steady notes: {}",
+        steady.len()
+    );
+    assert!(
+        steady.windows(2).all(|w| w[1] - w[0] == 480),
+        "a steady eighth moved or went missing: {steady:?}"
+    );
+    // The failing file fell back to its last good bar (its notes keep coming) and said so
+    // once per distinct error, at the bar where it happened.
+    assert!(bad >= 2 * bars as usize - 4, "bad.rhai notes: {bad}");
+    let errors: Vec<String> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Notice(n @ weft::scheduler::Notice::RuntimeError { .. }) => {
+                Some(live::describe(n))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(errors.iter().any(|e| e.contains("bar 5")), "{errors:?}");
+    assert!(!reports.iter().any(|r| matches!(r, Report::Late { .. })));
+}
