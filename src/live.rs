@@ -347,6 +347,10 @@ enum SchedMsg {
         file: String,
         patch: Box<Patch>,
         first_event: Option<Instant>,
+        /// Provenance lines of the LSTM models the patch uses (model name, line), computed
+        /// here so that starting a recording never loads or hashes a model file on the
+        /// scheduler thread.
+        models: Vec<(String, String)>,
     },
     Rejected(PatchError),
     Removed(String),
@@ -484,9 +488,12 @@ pub fn start_with_features(
         let bars = cfg.dry_run_bars;
         let current_bar = current_bar.clone();
         let steps = steps.clone();
+        let models_dir = cfg.models_dir.clone();
         thread::Builder::new()
             .name("weft-compile".into())
-            .spawn(move || compile_worker(dir, seed, bars, current_bar, steps, changes, tx))
+            .spawn(move || {
+                compile_worker(dir, seed, bars, current_bar, models_dir, steps, changes, tx)
+            })
             .expect("spawn compile worker");
     }
 
@@ -528,6 +535,7 @@ fn compile_worker(
     seed: u64,
     bars: u64,
     current_bar: Arc<AtomicU64>,
+    models_dir: Option<PathBuf>,
     steps: StepFactory,
     changes: Receiver<FileChange>,
     tx: Sender<SchedMsg>,
@@ -574,6 +582,14 @@ fn compile_worker(
         });
         let msg = match result {
             Ok(patch) => SchedMsg::Ready {
+                models: match &models_dir {
+                    Some(d) => {
+                        let names = crate::neural::models_of(&patch);
+                        let lines = crate::neural::model_provenance(d, &names);
+                        names.into_iter().zip(lines).collect()
+                    }
+                    None => Vec::new(),
+                },
                 file,
                 patch: Box::new(patch),
                 first_event,

@@ -36,7 +36,8 @@ pub(super) struct SchedThread {
     started: Instant,
     started_wall: std::time::SystemTime,
     played: std::collections::BTreeSet<String>,
-    models: std::collections::BTreeSet<String>,
+    /// Provenance line of each LSTM model a loaded patch uses, by model name.
+    models: std::collections::BTreeMap<String, String>,
     recorded: Option<PathBuf>,
     features: Option<Receiver<crate::analysis::Features>>,
     last_features: Option<crate::analysis::Features>,
@@ -216,15 +217,12 @@ impl SchedThread {
                 file,
                 patch,
                 first_event,
+                models,
             } => {
                 let ready_ms = first_event.map(|t| t.elapsed().as_secs_f64() * 1000.0);
                 self.hashes.insert(file.clone(), patch.source_hash());
                 self.played.insert(file.clone());
-                for v in patch.base_voices() {
-                    if let crate::patch::Source::Lstm(spec) = &v.source {
-                        self.models.insert(spec.model.clone());
-                    }
-                }
+                self.models.extend(models);
                 self.installs += 1;
                 match patch.analyze_spec() {
                     Some(spec) => {
@@ -362,12 +360,7 @@ impl SchedThread {
             provenance: provenance(
                 &prov_patches,
                 self.cfg.seed,
-                &self.cfg.models_dir.as_deref().map_or_else(Vec::new, |d| {
-                    crate::neural::model_provenance(
-                        d,
-                        &self.models.iter().cloned().collect::<Vec<_>>(),
-                    )
-                }),
+                &self.models.values().cloned().collect::<Vec<_>>(),
             ),
             slow_disk: self.cfg.slow_disk,
         };
@@ -726,7 +719,7 @@ impl SchedThread {
             self.started.elapsed().as_secs_f64(),
             self.played.iter().cloned().collect(),
         );
-        line.models = self.models.iter().cloned().collect();
+        line.models = self.models.keys().cloned().collect();
         line.tempo_min = tempos.iter().copied().reduce(f64::min);
         line.tempo_max = tempos.iter().copied().reduce(f64::max);
         line.file = self.recorded.as_ref().map(|p| p.display().to_string());
