@@ -97,7 +97,7 @@ struct CheckArgs {
     /// Patch files.
     #[arg(required = true)]
     patches: Vec<PathBuf>,
-    /// Bars to dry-run.
+    /// Bars to dry-run (1 to 100000).
     #[arg(long, default_value_t = 4)]
     bars: u64,
 }
@@ -107,10 +107,10 @@ struct RenderArgs {
     /// Patch files (all play together).
     #[arg(required = true)]
     patches: Vec<PathBuf>,
-    /// Number of bars.
+    /// Number of bars (1 to 100000; a render holds at most 4,000,000 events).
     #[arg(long, default_value_t = 16)]
     bars: u64,
-    /// Output MIDI file.
+    /// Output MIDI file (never an input; an existing file is replaced only if it is MIDI).
     #[arg(short = 'o', long = "out")]
     out: Option<PathBuf>,
     /// Seed for prob, `?` and rand().
@@ -131,6 +131,7 @@ struct RenderArgs {
 }
 
 fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
+    weft::render::check_bars(a.bars)?;
     let mut failed = 0;
     for p in &a.patches {
         let dir = p
@@ -154,9 +155,7 @@ fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
-    if a.bars == 0 {
-        bail!("--bars must be at least 1");
-    }
+    weft::render::check_bars(a.bars)?;
     if let Some(t) = a.tempo {
         if !(20.0..=400.0).contains(&t) {
             bail!("--tempo {t} is outside 20..400 BPM");
@@ -173,6 +172,18 @@ fn cmd_render(a: RenderArgs) -> anyhow::Result<ExitCode> {
     };
     if !(8_000..=192_000).contains(&a.sample_rate) {
         bail!("--sample-rate {} is outside 8000..192000", a.sample_rate);
+    }
+    // Outputs are checked before the render, so a refused one costs nothing.
+    if let Some(out) = &a.out {
+        weft::render::check_midi_output(out, &a.patches)?;
+    }
+    if let Some(wav) = &a.wav {
+        let mut taken = a.patches.clone();
+        taken.extend(a.out.clone());
+        if a.out.as_ref() == Some(wav) {
+            bail!("{}: -o and --wav name the same file", wav.display());
+        }
+        weft::render::check_wav_output(wav, &taken)?;
     }
     let dir = a.patches[0]
         .parent()
@@ -263,7 +274,10 @@ fn likeness_dirs(patches: &std::path::Path, recordings: &std::path::Path) -> Vec
     dirs
 }
 
+/// Recovers each journal; returns how many were dealt with (recovered, or left alone because
+/// their recording is still running in another weft).
 fn recover_all(journals: &[PathBuf]) -> usize {
+    use weft::record::RecordError;
     let mut n = 0;
     for j in journals {
         match weft::record::recover(j) {
@@ -274,11 +288,18 @@ fn recover_all(journals: &[PathBuf]) -> usize {
                     j.display(),
                     f.path.display(),
                     if jc.cut > 0 {
-                        format!(" ({} damaged records cut)", jc.cut)
+                        format!(
+                            " ({} damaged stretches, {} bytes, skipped)",
+                            jc.cut, jc.skipped_bytes
+                        )
                     } else {
                         String::new()
                     }
                 );
+                n += 1;
+            }
+            Err(e @ (RecordError::InUse { .. } | RecordError::Gone { .. })) => {
+                eprintln!("weft: {e}");
                 n += 1;
             }
             Err(e) => eprintln!("weft: cannot recover {}: {e}", j.display()),
@@ -305,7 +326,7 @@ fn cmd_recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
+fn cmd_play(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
     use std::sync::atomic::Ordering;
     use weft::live::{self, LiveConfig, Report};
     if !a.dir.is_dir() {
@@ -325,6 +346,12 @@ fn cmd_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     }
     for d in &dirs {
         recover_all(&weft::record::find_journals(d));
+    }
+    // After recovery, so a just-recovered take.mid counts as taken too.
+    if let Some(r) = &a.record {
+        let t = weft::record::choose_target(r)?;
+        t.note.iter().for_each(|n| eprintln!("weft: {n}"));
+        a.record = Some(t.path);
     }
     let mut cfg = LiveConfig::new(&a.dir);
     cfg.lookahead = std::time::Duration::from_millis(a.lookahead.clamp(5, 2000));

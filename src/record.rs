@@ -27,7 +27,7 @@ use crate::smf::SessionMidi;
 use crate::transport::TimeSig;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
@@ -42,6 +42,14 @@ pub enum RecordError {
     Exists { path: String },
     #[error("{path}: not a weft journal (bad header)")]
     NotAJournal { path: String },
+    #[error("{path}: in use by another weft; left alone")]
+    InUse { path: String },
+    #[error("{path}: finished or replaced by its own weft meanwhile; left alone")]
+    Gone { path: String },
+    #[error("{path}: cannot record here: {error}")]
+    Unwritable { path: String, error: std::io::Error },
+    #[error("{path}: no free recording name (tried {tries} numbered names)")]
+    NoFreeName { path: String, tries: u32 },
     #[error(transparent)]
     Smf(#[from] crate::smf::SmfError),
 }
@@ -113,24 +121,142 @@ pub struct RecordOptions {
     pub slow_disk: Option<std::time::Duration>,
 }
 
+/// Takes the journal lock (`flock(LOCK_EX | LOCK_NB)`) on an open journal. `Ok(false)`: another
+/// process holds it (a live recording). The lock lasts as long as the file stays open.
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor this `File` owns and keeps open for the call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// Whether an open file is still the one at `path` (not removed or replaced since it was opened).
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether a recording may use this name: neither the file nor its journal exists (a dangling
+/// symlink counts as existing).
+fn name_free(target: &Path) -> bool {
+    std::fs::symlink_metadata(target).is_err()
+        && std::fs::symlink_metadata(journal_path(target)).is_err()
+}
+
+/// `take.mid` → `take-<n>.mid` (`take` → `take-<n>`).
+fn numbered(target: &Path, n: u32) -> PathBuf {
+    let stem = target
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match target.extension() {
+        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    target.with_file_name(name)
+}
+
+const MAX_NUMBERED: u32 = 10_000;
+
+/// `target` if it is free, else the first free `take-2.mid`, `take-3.mid`, … (a name is taken
+/// when the file or its journal exists).
+pub fn next_free(target: &Path) -> Result<PathBuf, RecordError> {
+    if name_free(target) {
+        return Ok(target.to_path_buf());
+    }
+    (2..MAX_NUMBERED)
+        .map(|n| numbered(target, n))
+        .find(|p| name_free(p))
+        .ok_or_else(|| RecordError::NoFreeName {
+            path: target.display().to_string(),
+            tries: MAX_NUMBERED - 2,
+        })
+}
+
+/// Where a requested recording will go, chosen before the music starts.
+#[derive(Debug)]
+pub struct RecordTarget {
+    pub path: PathBuf,
+    /// Set when the requested name was taken: says which name is used instead.
+    pub note: Option<String>,
+}
+
+/// Chooses the file a `--record` recording goes to: the folder is created and must be
+/// writable (checked now, with a probe file, so a bad target is an error before the music
+/// starts), and an existing recording or journal is never reused: the next free numbered name
+/// is taken instead (the note says so). Call it after recovery, so a just-recovered
+/// `take.mid` also counts as taken.
+pub fn choose_target(wanted: &Path) -> Result<RecordTarget, RecordError> {
+    let unwritable = |p: &Path| {
+        let path = p.display().to_string();
+        move |error| RecordError::Unwritable { path, error }
+    };
+    if wanted.file_name().is_none() || wanted.is_dir() {
+        return Err(RecordError::Unwritable {
+            path: wanted.display().to_string(),
+            error: std::io::Error::other("is a folder, not a file name"),
+        });
+    }
+    let dir = wanted
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(unwritable(dir))?;
+    let probe = dir.join(format!(".weft-probe-{}", std::process::id()));
+    OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(&probe)
+        .map_err(unwritable(dir))?;
+    let _ = std::fs::remove_file(&probe);
+    let path = next_free(wanted)?;
+    let note = (path != wanted).then(|| {
+        format!(
+            "{} is taken; recording to {} instead",
+            wanted.display(),
+            path.display()
+        )
+    });
+    Ok(RecordTarget { path, note })
+}
+
 impl Recorder {
-    /// Creates the journal (refusing to overwrite an existing target) and starts the thread.
+    /// Creates and locks the journal and starts the thread. An existing recording is never
+    /// overwritten: when the target (or its journal) exists, the next free numbered name is
+    /// used (`Recorder::target` says which).
     pub fn start(opts: RecordOptions) -> Result<Recorder, RecordError> {
-        let target = opts.target.clone();
-        if target.exists() {
-            return Err(RecordError::Exists {
-                path: target.display().to_string(),
-            });
-        }
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = opts.target.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        let jpath = journal_path(&target);
-        let file = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&jpath)
-            .map_err(io_err(&jpath))?;
+        // Creating the journal claims the name; a name taken in between moves on to the next.
+        let (target, jpath, file) = loop {
+            let target = next_free(&opts.target)?;
+            let jpath = journal_path(&target);
+            match OpenOptions::new().create_new(true).write(true).open(&jpath) {
+                Ok(f) => break (target, jpath, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_err(&jpath)(e)),
+            }
+        };
+        // Held for the recorder's lifetime: recovery elsewhere leaves a locked journal alone.
+        if !try_lock(&file).map_err(io_err(&jpath))? {
+            // Only a recovery attempt can hold a journal this new; it finds it empty.
+            drop(file);
+            let _ = std::fs::remove_file(&jpath);
+            return Err(RecordError::InUse {
+                path: jpath.display().to_string(),
+            });
+        }
         let mut w = BufWriter::new(file);
         let mut head = line(&format!(
             "H weft-journal 1 {} {}",
@@ -277,8 +403,10 @@ fn run(
         }
         if stop.is_some() {
             w.get_ref().sync_all().map_err(io_err(&jpath))?;
+            // The lock (held by `w`) lasts until the journal is gone.
+            let done = finish_journal(&jpath).map(|f| Finished { max_backlog, ..f });
             drop(w);
-            return finish_journal(&jpath).map(|f| Finished { max_backlog, ..f });
+            return done;
         }
     }
     // The scheduler went away without a stop: leave the journal for recovery.
@@ -292,69 +420,121 @@ fn run(
 #[derive(Debug, Default)]
 pub struct JournalContents {
     pub midi: SessionMidi,
-    /// Records read and records cut (a torn or corrupt tail).
+    /// Records read, and damaged stretches skipped (a torn tail, a corrupt record, a record
+    /// that verifies but does not parse): each skipped stretch counts once.
     pub records: usize,
     pub cut: usize,
+    /// Bytes in the skipped stretches.
+    pub skipped_bytes: usize,
     pub clean_end: bool,
     pub notes: usize,
 }
 
-/// Reads a journal, keeping every whole record before the first damaged one.
+/// Reads a journal, keeping every whole record: a damaged record is skipped and reading
+/// resumes at the next record whose checksum verifies.
 pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
-    let f = File::open(path).map_err(io_err(path))?;
-    let mut r = BufReader::new(f);
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    parse_journal(&bytes, path)
+}
+
+/// The record starting at `pos` if it is whole and its checksum verifies: its text and
+/// where the next record starts.
+fn record_at(bytes: &[u8], pos: usize) -> Option<(&str, usize)> {
+    let nl = pos + bytes.get(pos..)?.iter().position(|&b| b == b'\n')?;
+    let (body, hash) = split_record(&bytes[pos..nl])?;
+    (u64::from_str_radix(hash, 16).ok()? == fnv1a(&[body.as_bytes()])).then_some((body, nl + 1))
+}
+
+/// Whether a line ends like a record: ` ~<16 lowercase hex digits>` after some text.
+fn record_shaped(line: &[u8]) -> bool {
+    let n = line.len();
+    n >= 19
+        && &line[n - 18..n - 16] == b" ~"
+        && line[n - 16..]
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A line's text and checksum digits, if it has the shape `<text> ~<16 lowercase hex>`.
+fn split_record(line: &[u8]) -> Option<(&str, &str)> {
+    if !record_shaped(line) {
+        return None;
+    }
+    let n = line.len();
+    let body = std::str::from_utf8(&line[..n - 18]).ok()?;
+    Some((body, std::str::from_utf8(&line[n - 16..]).ok()?))
+}
+
+/// The first offset at or after `from` where a verifying record starts. Only lines ending in a
+/// checksum-shaped tail are searched, so a long garbage tail costs one pass.
+fn resync(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut start = from;
+    while start < bytes.len() {
+        let nl = start + bytes[start..].iter().position(|&b| b == b'\n')?;
+        if record_shaped(&bytes[start..nl]) {
+            if let Some(q) = (start..nl).find(|&q| record_at(bytes, q).is_some()) {
+                return Some(q);
+            }
+        }
+        start = nl + 1;
+    }
+    None
+}
+
+/// Parses a journal's bytes (see [`read_journal`]); `path` names it in errors.
+pub fn parse_journal(bytes: &[u8], path: &Path) -> Result<JournalContents, RecordError> {
+    let not_a_journal = || RecordError::NotAJournal {
+        path: path.display().to_string(),
+    };
     let mut jc = JournalContents::default();
-    let mut raw = Vec::new();
-    let mut first = true;
     let mut open: HashMap<(u8, u8), (u16, Tick)> = HashMap::new();
     let mut max_tick: Tick = 0;
-    let mut cut = false;
-    loop {
-        raw.clear();
-        let n = r.read_until(b'\n', &mut raw).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        if cut {
-            jc.cut += 1;
-            continue;
-        }
-        let ok_line = raw.last() == Some(&b'\n');
-        let text = String::from_utf8_lossy(&raw);
-        let text = text.trim_end_matches('\n');
-        let parsed = ok_line
-            .then(|| text.rsplit_once(" ~"))
-            .flatten()
-            .filter(|(body, h)| u64::from_str_radix(h, 16).ok() == Some(fnv1a(&[body.as_bytes()])))
-            .map(|(body, _)| body.to_string());
-        let Some(body) = parsed else {
-            cut = true;
-            jc.cut += 1;
+    let mut pos = 0;
+    // Whether the previous stretch was damaged (a run of bad records counts once).
+    let mut in_damage = false;
+    while pos < bytes.len() {
+        let Some((body, next)) = record_at(bytes, pos) else {
+            let resume = resync(bytes, pos + 1).unwrap_or(bytes.len());
+            jc.skipped_bytes += resume - pos;
+            if !in_damage {
+                jc.cut += 1;
+            }
+            in_damage = true;
+            pos = resume;
             continue;
         };
+        let (at_start, rec_len) = (pos == 0, next - pos);
+        pos = next;
         let f: Vec<&str> = body.splitn(6, ' ').collect();
-        if first {
-            if f.len() < 5 || f[0] != "H" || f[1] != "weft-journal" {
-                return Err(RecordError::NotAJournal {
-                    path: path.display().to_string(),
-                });
+        if f[0] == "H" {
+            if f.len() < 5 || f[1] != "weft-journal" || jc.records > 0 {
+                if at_start {
+                    return Err(not_a_journal());
+                }
+            } else {
+                jc.midi.time_sig =
+                    TimeSig::new(f[3].parse().unwrap_or(4), f[4].parse().unwrap_or(4))
+                        .unwrap_or_default();
+                jc.records += 1;
+                in_damage = false;
+                continue;
             }
-            jc.midi.time_sig = TimeSig::new(f[3].parse().unwrap_or(4), f[4].parse().unwrap_or(4))
-                .unwrap_or_default();
-            first = false;
-            jc.records += 1;
-            continue;
+        } else if at_start {
+            // A file whose first line verifies must begin with the header.
+            return Err(not_a_journal());
         }
         let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
+        let track = |i: usize| f.get(i).and_then(|s| s.parse::<u16>().ok());
+        let byte = |i: usize| f.get(i).and_then(|s| s.parse::<u8>().ok());
         let ok = match f[0] {
             "T" => {
                 let rest: Vec<&str> = body.splitn(5, ' ').collect();
-                match (num(1), num(2), rest.get(3), rest.get(4)) {
+                match (track(1), byte(2), rest.get(3), rest.get(4)) {
                     (Some(id), Some(ch), Some(p), Some(name)) => {
                         jc.midi.tracks.push(TrackInfo {
-                            id: id as u16,
+                            id,
                             name: name.to_string(),
-                            channel: ch as u8,
+                            channel: ch,
                             program: p.parse().ok(),
                         });
                         true
@@ -363,7 +543,7 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
                 }
             }
             "P" => match (num(1), f.get(2).and_then(|s| s.parse::<f64>().ok())) {
-                (Some(t), Some(bpm)) => {
+                (Some(t), Some(bpm)) if bpm.is_finite() && bpm > 0.0 => {
                     jc.midi.tempo.retain(|(x, _)| *x < t);
                     jc.midi.tempo.push((t, bpm));
                     true
@@ -384,9 +564,8 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
                     .push(body.get(2..).unwrap_or("").to_string());
                 true
             }
-            "N" => match (num(1), num(2), num(3), num(4), num(5)) {
+            "N" => match (num(1), track(2), byte(3), byte(4), byte(5)) {
                 (Some(t), Some(tr), Some(ch), Some(k), Some(v)) => {
-                    let (ch, k) = (ch as u8, k as u8);
                     if let Some((otr, _)) = open.remove(&(ch, k)) {
                         jc.midi.events.push((
                             t,
@@ -397,14 +576,14 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
                             },
                         ));
                     }
-                    open.insert((ch, k), (tr as u16, t));
+                    open.insert((ch, k), (tr, t));
                     jc.midi.events.push((
                         t,
                         Event::NoteOn {
-                            track: tr as u16,
+                            track: tr,
                             channel: ch,
                             key: k,
-                            vel: v as u8,
+                            vel: v,
                             sound: Sound::default(),
                         },
                     ));
@@ -414,15 +593,15 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
                 }
                 _ => false,
             },
-            "F" => match (num(1), num(2), num(3), num(4)) {
+            "F" => match (num(1), track(2), byte(3), byte(4)) {
                 (Some(t), Some(tr), Some(ch), Some(k)) => {
-                    if open.remove(&(ch as u8, k as u8)).is_some() {
+                    if open.remove(&(ch, k)).is_some() {
                         jc.midi.events.push((
                             t,
                             Event::NoteOff {
-                                track: tr as u16,
-                                channel: ch as u8,
-                                key: k as u8,
+                                track: tr,
+                                channel: ch,
+                                key: k,
                             },
                         ));
                     }
@@ -444,15 +623,18 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
         };
         if ok {
             jc.records += 1;
+            in_damage = false;
         } else {
-            cut = true;
-            jc.cut += 1;
+            // Verifies but does not parse (a newer weft's record?): skip it, keep reading.
+            jc.skipped_bytes += rec_len;
+            if !in_damage {
+                jc.cut += 1;
+            }
+            in_damage = true;
         }
     }
-    if first {
-        return Err(RecordError::NotAJournal {
-            path: path.display().to_string(),
-        });
+    if jc.records == 0 {
+        return Err(not_a_journal());
     }
     // Close every open note at the end.
     // (At least one tick after the last open note-on, so no note is empty.)
@@ -477,13 +659,33 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, RecordError> {
     Ok(jc)
 }
 
+/// Writes the SMF to the first of `names` that does not exist (never replacing a file).
+fn write_fresh(
+    midi: &SessionMidi,
+    names: impl Iterator<Item = PathBuf>,
+) -> Result<PathBuf, RecordError> {
+    let mut last = None;
+    for p in names.take(MAX_NUMBERED as usize) {
+        match midi.write_new(&p) {
+            Ok(()) => return Ok(p),
+            Err(crate::smf::SmfError::Exists { .. }) => last = Some(p),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(RecordError::NoFreeName {
+        path: last.map(|p| p.display().to_string()).unwrap_or_default(),
+        tries: MAX_NUMBERED,
+    })
+}
+
 fn finish_journal(jpath: &Path) -> Result<Finished, RecordError> {
     let jc = read_journal(jpath)?;
     let target = target_of(jpath);
-    jc.midi.write(&target)?;
+    let names = std::iter::once(target.clone()).chain((2..).map(|n| numbered(&target, n)));
+    let path = write_fresh(&jc.midi, names)?;
     std::fs::remove_file(jpath).map_err(io_err(jpath))?;
     Ok(Finished {
-        path: target,
+        path,
         notes: jc.notes,
         end: jc.midi.end,
         max_backlog: 0,
@@ -492,20 +694,35 @@ fn finish_journal(jpath: &Path) -> Result<Finished, RecordError> {
 
 /// Turns a journal left by a crash into its MIDI file (never overwriting: a numbered name is
 /// chosen when the target exists). Returns where it went and how much was kept.
+///
+/// A journal whose recording is still running (its lock is held by another weft) is left
+/// alone: [`RecordError::InUse`], nothing read, written or removed.
 pub fn recover(journal: &Path) -> Result<(Finished, JournalContents), RecordError> {
-    let jc = read_journal(journal)?;
-    let mut target = target_of(journal);
-    let mut n = 1;
-    while target.exists() {
-        let stem = target_of(journal).with_extension("");
-        target = PathBuf::from(format!("{}-recovered-{n}.mid", stem.display()));
-        n += 1;
+    let file = File::open(journal).map_err(io_err(journal))?;
+    if !try_lock(&file).map_err(io_err(journal))? {
+        return Err(RecordError::InUse {
+            path: journal.display().to_string(),
+        });
     }
-    jc.midi.write(&target)?;
+    // Locked, but the owner may have finished and removed it between our open and the lock.
+    if !still_at(&file, journal) {
+        return Err(RecordError::Gone {
+            path: journal.display().to_string(),
+        });
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(io_err(journal))?;
+    let jc = parse_journal(&bytes, journal)?;
+    let first = target_of(journal);
+    let stem = first.with_extension("");
+    let names = std::iter::once(first)
+        .chain((1..).map(|n| PathBuf::from(format!("{}-recovered-{n}.mid", stem.display()))));
+    let path = write_fresh(&jc.midi, names)?;
     std::fs::remove_file(journal).map_err(io_err(journal))?;
+    drop(file);
     Ok((
         Finished {
-            path: target,
+            path,
             notes: jc.notes,
             end: jc.midi.end,
             max_backlog: 0,
@@ -625,19 +842,127 @@ mod tests {
         assert_eq!(rb.notes.len(), 2);
         assert_eq!(rb.notes[1].end, 3840, "open note closed at the stop");
         assert!(rb.problems.is_empty());
-        // Never overwrites.
-        assert!(matches!(start_err(dir.path()), RecordError::Exists { .. }));
+        // Never overwrites: a second take goes to the next free name.
+        let before = std::fs::read(&f.path).unwrap();
+        let r2 = start(dir.path());
+        assert_eq!(r2.target, dir.path().join("take-2.mid"));
+        let f2 = r2.finish(3840).unwrap();
+        assert_eq!(f2.path, dir.path().join("take-2.mid"));
+        assert_eq!(std::fs::read(&f.path).unwrap(), before);
     }
 
-    fn start_err(dir: &Path) -> RecordError {
-        Recorder::start(RecordOptions {
-            target: dir.join("take.mid"),
-            time_sig: TimeSig::default(),
-            provenance: vec![],
-            slow_disk: None,
+    #[test]
+    fn a_live_journal_is_locked_and_recovery_leaves_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = start(dir.path());
+        r.send(RecordMsg::Events(vec![ev(0, true, 60)]));
+        let j = journal_path(&r.target);
+        // Wait (deterministically) until the recorder wrote the event.
+        while !std::fs::read_to_string(&j).unwrap().contains("\nN 0 ") {
+            std::thread::yield_now();
+        }
+        let before = std::fs::read(&j).unwrap();
+        // Another open of the journal (as another process's recovery makes) cannot lock it.
+        let e = recover(&j).unwrap_err();
+        assert!(matches!(e, RecordError::InUse { .. }), "{e}");
+        assert!(e.to_string().contains("in use by another weft; left alone"));
+        assert_eq!(std::fs::read(&j).unwrap(), before, "journal untouched");
+        assert!(!dir.path().join("take.mid").exists(), "nothing recovered");
+        let f = r.finish(960).unwrap();
+        assert_eq!(f.notes, 1);
+        assert!(!j.exists());
+    }
+
+    #[test]
+    fn choose_target_takes_the_next_free_name_and_checks_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let want = dir.path().join("sub/take.mid");
+        let t = choose_target(&want).unwrap();
+        assert_eq!((t.path.as_path(), t.note.is_none()), (want.as_path(), true));
+        std::fs::write(&want, b"MThd").unwrap();
+        std::fs::write(journal_path(&dir.path().join("sub/take-2.mid")), b"").unwrap();
+        let t = choose_target(&want).unwrap();
+        assert_eq!(t.path, dir.path().join("sub/take-3.mid"));
+        assert!(t.note.unwrap().contains("take-3.mid"));
+        // A folder that cannot be made is an error now, not a silent take-less session.
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let e = choose_target(&file.join("take.mid")).unwrap_err();
+        assert!(matches!(e, RecordError::Unwritable { .. }), "{e}");
+        assert!(
+            choose_target(dir.path()).is_err(),
+            "a folder is not a file name"
+        );
+    }
+
+    /// A small journal and, for each record, its byte range and whether it is a note-on.
+    fn journal(recs: &[String]) -> (Vec<u8>, Vec<(usize, usize, bool)>) {
+        let mut out = Vec::new();
+        let mut spans = Vec::new();
+        for r in recs {
+            let a = out.len();
+            out.extend_from_slice(line(r).as_bytes());
+            spans.push((a, out.len(), r.starts_with("N ")));
+        }
+        (out, spans)
+    }
+
+    fn records_strategy() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        let rec = prop_oneof![
+            (0u64..10_000, 0u8..128, 1u8..128).prop_map(|(t, k, v)| format!("N {t} 0 0 {k} {v}")),
+            (0u64..10_000, 0u8..128).prop_map(|(t, k)| format!("F {t} 0 0 {k}")),
+            (0u64..10_000, "[a-z ~]{0,12}").prop_map(|(t, m)| format!("M {t} {m}")),
+            (0u64..10_000, 40u32..300).prop_map(|(t, b)| format!("P {t} {b}")),
+        ];
+        proptest::collection::vec(rec, 1..12).prop_map(|mut v| {
+            v.insert(0, "T 0 0 - a.lead".into());
+            v.insert(0, "H weft-journal 1 4 4".into());
+            v
         })
-        .err()
-        .unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Cut anywhere: every whole record before the cut is kept, nothing panics. One byte
+        /// damaged anywhere: only the record holding it is lost; reading resyncs after it.
+        #[test]
+        fn recovery_keeps_every_record_damage_did_not_touch(recs in records_strategy()) {
+            let (bytes, spans) = journal(&recs);
+            let p = Path::new("t.mid.weftjournal");
+            let header_end = spans[0].1;
+            for cut in 0..=bytes.len() {
+                let r = parse_journal(&bytes[..cut], p);
+                if cut < header_end {
+                    proptest::prop_assert!(r.is_err());
+                    continue;
+                }
+                let jc = r.unwrap();
+                let whole: Vec<_> = spans.iter().filter(|s| s.1 <= cut).collect();
+                proptest::prop_assert_eq!(jc.records, whole.len());
+                proptest::prop_assert_eq!(jc.notes, whole.iter().filter(|s| s.2).count());
+                let kept_to = whole.last().map_or(0, |s| s.1);
+                proptest::prop_assert_eq!(jc.cut, usize::from(cut > kept_to));
+                proptest::prop_assert_eq!(jc.skipped_bytes, cut - kept_to);
+            }
+            for at in 0..bytes.len() {
+                for flip in [0x01u8, 0x20, 0x80, b'\n' ^ bytes[at]] {
+                    if flip == 0 {
+                        continue;
+                    }
+                    let mut bad = bytes.clone();
+                    bad[at] ^= flip;
+                    let hit = spans.iter().position(|s| s.0 <= at && at < s.1).unwrap();
+                    let jc = parse_journal(&bad, p).unwrap();
+                    proptest::prop_assert_eq!(jc.records, spans.len() - 1, "byte {} ^ {:#x}", at, flip);
+                    let notes = spans.iter().enumerate().filter(|(i, s)| *i != hit && s.2).count();
+                    proptest::prop_assert_eq!(jc.notes, notes);
+                    proptest::prop_assert_eq!(jc.cut, 1);
+                    proptest::prop_assert_eq!(jc.skipped_bytes, spans[hit].1 - spans[hit].0);
+                }
+            }
+        }
     }
 
     #[test]
@@ -662,13 +987,21 @@ mod tests {
         assert_eq!((rb.notes[1].start, rb.notes[1].end), (960, 961));
         assert!(rb.problems.is_empty());
         assert!(!j.exists());
-        // A corrupted (bit-flipped) record also stops the read there.
+        // A corrupted (bit-flipped) record is skipped and reading goes on after it: the
+        // note-off after the damaged note-on has no note to end, the note before is kept.
         let mut bad = s.clone().into_bytes();
         let pos = whole - 10;
         bad[pos] ^= 1;
         std::fs::write(&j, &bad).unwrap();
         let jc = read_journal(&j).unwrap();
-        assert_eq!(jc.notes, 1);
+        assert_eq!((jc.notes, jc.cut, jc.records), (1, 1, 6));
+        // A damaged record in the middle no longer drops the ones after it.
+        let mut mid = s.clone().into_bytes();
+        let second = line("H weft-journal 1 4 4").len() + 3;
+        mid[second] ^= 1;
+        std::fs::write(&j, &mid).unwrap();
+        let jc = read_journal(&j).unwrap();
+        assert_eq!((jc.notes, jc.cut, jc.records), (2, 1, 6), "{jc:?}");
     }
 
     #[test]

@@ -5,11 +5,19 @@
 //! and machines.
 
 use crate::event::{Tick, TimedEvent};
-use crate::patch::{LoadOptions, Patch, PatchError, StepSource};
+use crate::patch::{LoadOptions, LstmSpec, Patch, PatchError, StepSource, VoiceSpec};
 use crate::scheduler::{Notice, Scheduler};
 use crate::smf::SessionMidi;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use thiserror::Error;
+
+/// Most bars `weft render` and `weft check` take (about 55 hours at 120 BPM in 4/4).
+pub const MAX_BARS: u64 = 100_000;
+/// Most events one render holds in memory (a dense patch over many bars reaches it first).
+pub const MAX_EVENTS: usize = 4_000_000;
+/// Bars rendered between two checks of [`MAX_EVENTS`].
+const CHUNK_BARS: u64 = 64;
 
 #[derive(Debug, Error)]
 pub enum RenderError {
@@ -17,8 +25,101 @@ pub enum RenderError {
     Patch(#[from] PatchError),
     #[error("--bars must be at least 1")]
     NoBars,
+    #[error("--bars {0} is more than {MAX_BARS}")]
+    TooManyBars(u64),
+    #[error("the render passed {MAX_EVENTS} events by bar {bar} (of {bars}); render fewer --bars")]
+    TooManyEvents { bar: u64, bars: u64 },
+    #[error("{out}: is also an input ({input}); weft will not write over it")]
+    OutputIsInput { out: String, input: String },
+    #[error("{0} exists and is not a WAV file; weft will not overwrite it")]
+    NotWav(String),
     #[error(transparent)]
     Smf(#[from] crate::smf::SmfError),
+}
+
+/// Checks a `--bars` count against `1..=MAX_BARS`.
+pub fn check_bars(bars: u64) -> Result<(), RenderError> {
+    match bars {
+        0 => Err(RenderError::NoBars),
+        b if b > MAX_BARS => Err(RenderError::TooManyBars(b)),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses an output path that is one of the inputs (the same file, by device and inode, so
+/// another spelling or a link to it counts too).
+pub fn check_not_input(out: &Path, inputs: &[PathBuf]) -> Result<(), RenderError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(o) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if let Ok(i) = std::fs::metadata(input) {
+            if (i.dev(), i.ino()) == (o.dev(), o.ino()) {
+                return Err(RenderError::OutputIsInput {
+                    out: out.display().to_string(),
+                    input: input.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks `-o`: not an input, and only an existing MIDI file may be replaced.
+pub fn check_midi_output(out: &Path, inputs: &[PathBuf]) -> Result<(), RenderError> {
+    check_not_input(out, inputs)?;
+    crate::smf::check_replaceable(out)?;
+    Ok(())
+}
+
+/// Checks `--wav`: not an input (nor the MIDI output), and only an existing WAV file (one that
+/// starts with `RIFF`) may be replaced.
+pub fn check_wav_output(wav: &Path, taken: &[PathBuf]) -> Result<(), RenderError> {
+    check_not_input(wav, taken)?;
+    let Ok(meta) = std::fs::metadata(wav) else {
+        return Ok(());
+    };
+    let mut head = [0u8; 4];
+    let is_wav = meta.is_file()
+        && std::fs::File::open(wav)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+        && &head == b"RIFF";
+    if is_wav {
+        Ok(())
+    } else {
+        Err(RenderError::NotWav(wav.display().to_string()))
+    }
+}
+
+/// The step source of a render, noting the first error it gives (a missing or broken
+/// model): live play falls back and plays on, but a render with a voice that cannot play is
+/// not the piece the patch describes, so the render fails with it.
+struct Watched {
+    inner: Box<dyn StepSource + Send>,
+    failed: Arc<Mutex<Option<(String, String)>>>,
+}
+
+impl StepSource for Watched {
+    fn steps(
+        &mut self,
+        file: &str,
+        voice: &VoiceSpec,
+        spec: &LstmSpec,
+        n: usize,
+    ) -> Result<Vec<Option<(u8, u32)>>, String> {
+        let r = self.inner.steps(file, voice, spec, n);
+        if let Err(m) = &r {
+            let mut f = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+            f.get_or_insert_with(|| (file.to_string(), m.clone()));
+        }
+        r
+    }
+
+    fn top_k(&self, file: &str, voice: &str, k: usize) -> Option<Vec<(String, f32)>> {
+        self.inner.top_k(file, voice, k)
+    }
 }
 
 /// What to render.
@@ -60,9 +161,12 @@ pub fn render(
     spec: &RenderSpec,
     steps: Box<dyn StepSource + Send>,
 ) -> Result<Rendered, RenderError> {
-    if spec.bars == 0 {
-        return Err(RenderError::NoBars);
-    }
+    check_bars(spec.bars)?;
+    let failed = Arc::new(Mutex::new(None));
+    let steps = Box::new(Watched {
+        inner: steps,
+        failed: failed.clone(),
+    });
     let mut sched = Scheduler::new(spec.sample_rate, spec.tempo.unwrap_or(120.0), steps);
     if let Some(t) = spec.tempo {
         sched.lock_tempo(t);
@@ -87,10 +191,50 @@ pub fn render(
     }
     let end = sched.time_sig().bar_start(spec.bars);
     sched.mark("start");
-    let mut events = sched.advance(end);
+    let mut events = Vec::new();
+    let mut bar = 0;
+    while bar < spec.bars {
+        bar = (bar + CHUNK_BARS).min(spec.bars);
+        let to = if bar == spec.bars {
+            end
+        } else {
+            sched.time_sig().bar_start(bar).min(end)
+        };
+        events.extend(sched.advance(to));
+        if failed.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            break;
+        }
+        if events.len() > MAX_EVENTS {
+            return Err(RenderError::TooManyEvents {
+                bar,
+                bars: spec.bars,
+            });
+        }
+    }
+    let notices = sched.take_notices();
+    if let Some((file, message)) = failed.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        // The scheduler's report of it carries the patch's location.
+        let located = notices.iter().find_map(|n| match n {
+            Notice::RuntimeError { error, .. }
+                if error.path == file && error.message.contains(&message) =>
+            {
+                Some(error.clone())
+            }
+            _ => None,
+        });
+        return Err(located
+            .unwrap_or(PatchError {
+                path: file,
+                line: 0,
+                col: 0,
+                message,
+            })
+            .into());
+    }
     events.extend(sched.stop());
     sched.mark("stop");
-    let notices = sched.take_notices();
+    let mut notices = notices;
+    notices.extend(sched.take_notices());
     let midi = SessionMidi::from_events(
         sched.tempo_map(),
         sched.time_sig(),
