@@ -301,7 +301,20 @@ impl Recorder {
         self.backlog.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Stops cleanly at `end` and waits for the SMF.
+    /// Asks the recorder to stop at `end` and write the SMF, without waiting: the caller
+    /// polls [`Recorder::is_done`] and then collects the result with [`Recorder::finish`]
+    /// (which then returns at once). The scheduler thread never waits for the disk.
+    pub fn request_stop(&self, end: Tick) {
+        let _ = self.tx.send(RecordMsg::Stop(end));
+    }
+
+    /// True once the recorder thread has ended (the SMF written, or an error).
+    pub fn is_done(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    /// Stops cleanly at `end` and waits for the SMF. After [`Recorder::request_stop`] the
+    /// `end` given there wins (the recorder has already stopped).
     pub fn finish(mut self, end: Tick) -> Result<Finished, RecordError> {
         let _ = self.tx.send(RecordMsg::Stop(end));
         self.handle

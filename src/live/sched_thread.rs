@@ -23,6 +23,8 @@ pub(super) struct SchedThread {
     stop: Arc<AtomicBool>,
     playing: bool,
     rec: Option<RecSession>,
+    /// Recordings told to stop whose files are still being written (off this thread).
+    finishing: Vec<Recorder>,
     late: u64,
     late_reported: u64,
     dropped: u64,
@@ -99,6 +101,7 @@ impl SchedThread {
             stop,
             playing: false,
             rec: None,
+            finishing: Vec::new(),
             late: 0,
             late_reported: 0,
             dropped: 0,
@@ -299,7 +302,7 @@ impl SchedThread {
                 }
                 Command::ToggleRecord => {
                     if self.rec.is_some() {
-                        self.finish_recording();
+                        self.stop_recording();
                     } else {
                         let t = crate::record::default_target(&self.cfg.record_dir);
                         self.start_recording(t);
@@ -431,24 +434,44 @@ impl SchedThread {
         }
     }
 
-    fn finish_recording(&mut self) {
+    /// Tells the recording to stop; its file is written on the recorder's thread and reported
+    /// by [`SchedThread::collect_recordings`] when it is done.
+    fn stop_recording(&mut self) {
         let Some(rs) = self.rec.take() else {
             return;
         };
         let end = self.sched.emitted_to().saturating_sub(rs.t0);
         // Notes still sounding are closed at `end` by the recorder when it writes the file.
         rs.rec.send(RecordMsg::Marker(end, "stop".into()));
-        match rs.rec.finish(end) {
-            Ok(f) => {
-                self.recorded = Some(f.path.clone());
-                self.report(Report::RecordingFinished {
-                    path: f.path,
-                    notes: f.notes,
-                    max_backlog: f.max_backlog,
-                })
+        rs.rec.request_stop(end);
+        self.finishing.push(rs.rec);
+    }
+
+    /// Reports the recordings whose files are written (all of them, waiting, when `wait`).
+    fn collect_recordings(&mut self, wait: bool) {
+        let (done, busy): (Vec<Recorder>, Vec<Recorder>) = std::mem::take(&mut self.finishing)
+            .into_iter()
+            .partition(|r| wait || r.is_done());
+        self.finishing = busy;
+        for rec in done {
+            match rec.finish(0) {
+                Ok(f) => {
+                    self.recorded = Some(f.path.clone());
+                    self.report(Report::RecordingFinished {
+                        path: f.path,
+                        notes: f.notes,
+                        max_backlog: f.max_backlog,
+                    })
+                }
+                Err(e) => self.report(Report::RecordingFailed(e.to_string())),
             }
-            Err(e) => self.report(Report::RecordingFailed(e.to_string())),
         }
+    }
+
+    /// Stops the recording and waits for every file to be written (shutdown).
+    fn finish_recording(&mut self) {
+        self.stop_recording();
+        self.collect_recordings(true);
     }
 
     fn deliver(&mut self, events: Vec<TimedEvent>) {
@@ -622,6 +645,9 @@ impl SchedThread {
                 break;
             }
             self.run_features();
+            if !self.finishing.is_empty() {
+                self.collect_recordings(false);
+            }
             if self.playing {
                 let now = self.clock.now();
                 let target =
