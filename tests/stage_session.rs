@@ -238,3 +238,87 @@ fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
     assert!(errors.iter().any(|e| e.contains("bar 5")), "{errors:?}");
     assert!(!reports.iter().any(|r| matches!(r, Report::Late { .. })));
 }
+
+#[test]
+fn stopping_a_recording_on_a_slow_disk_does_not_hold_up_the_music() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use weft::event::Event;
+    use weft::live::{self, Command, LiveConfig, ManualClock, Report};
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(
+        scripts.join("steady.rhai"),
+        "voice(\"s\", #{ synth: \"hat\", channel: 16 }).pattern(\"x*8\");\n",
+    )
+    .unwrap();
+    let clock = ManualClock::new(48_000);
+    let mut cfg = LiveConfig::new(&scripts);
+    cfg.tempo = Some(120.0);
+    cfg.status = true;
+    cfg.record_dir = dir.path().join("rec");
+    // Every message the recorder takes costs it 150 ms: stopping leaves seconds of backlog.
+    cfg.slow_disk = Some(Duration::from_millis(150));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let steps: live::StepFactory = Arc::new(|| Box::new(weft::patch::NoModels));
+    let h = live::start(
+        cfg,
+        Box::new(clock.clone()),
+        Some(Box::new(Collect(tx))),
+        steps,
+    )
+    .unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        if let Ok(Report::Status(s)) = h.reports.recv_timeout(Duration::from_millis(20)) {
+            if s.playing {
+                break;
+            }
+        }
+    }
+    h.command(Command::ToggleRecord);
+    let mut steady = 0u64;
+    let mut wait_notes = |n: u64, steady: &mut u64| {
+        let t = Instant::now();
+        while *steady < n && t.elapsed() < Duration::from_secs(20) {
+            if let Ok(e) = rx.recv_timeout(Duration::from_millis(10)) {
+                if matches!(e.event, Event::NoteOn { channel: 15, .. }) {
+                    *steady += 1;
+                }
+            }
+        }
+    };
+    clock.advance(24_000);
+    // Two bars recorded, in quarter-bar steps (many small journal messages).
+    for _ in 0..8 {
+        clock.advance(24_000);
+        wait_notes(steady + 2, &mut steady);
+    }
+    h.command(Command::ToggleRecord);
+    // The next bar plays at once although the recorder is still writing.
+    clock.advance(96_000);
+    wait_notes(steady + 8, &mut steady);
+    let early: Vec<Report> = h.reports.try_iter().collect();
+    assert!(
+        !early
+            .iter()
+            .any(|r| matches!(r, Report::RecordingFinished { .. })),
+        "the scheduler waited for the recorder before playing on"
+    );
+    assert!(steady >= 24, "steady notes: {steady}");
+    // And the file is still finished and reported.
+    let t = Instant::now();
+    let mut path = None;
+    while t.elapsed() < Duration::from_secs(60) && path.is_none() {
+        if let Ok(Report::RecordingFinished { path: p, .. }) =
+            h.reports.recv_timeout(Duration::from_millis(50))
+        {
+            path = Some(p);
+        }
+    }
+    let path = path.expect("recording finished");
+    let back = weft::smf::read(&std::fs::read(&path).unwrap(), "take").unwrap();
+    assert!(back.notes.len() >= 12, "{}", back.notes.len());
+    drop(h);
+}
