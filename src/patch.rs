@@ -769,6 +769,9 @@ mod tests {
             "let a = []; loop { a.push(1); }",
             "let s = \"x\"; loop { s += s; }",
             "let a = [0]; a.pad(1000000000, 0);",
+            "let s = \"x\"; s.pad(1000000000, \"x\");",
+            "let a = []; for i in range(0, 1000000000) { a.push(i); }",
+            "let m = #{}; for i in 0..1000000000 { m[`${i}`] = i; }",
         ] {
             let e = load(src).unwrap_err();
             assert_eq!(e.line, 1, "{src}: {e}");
