@@ -553,18 +553,25 @@ pub(super) fn build_engine(
         })
     });
     let c = ctx.clone();
-    engine.register_fn("every", move |r: &mut VoiceRef, n: i64, f: FnPtr| {
-        if n < 1 {
-            return rt_err("every(n, fn): n must be at least 1");
-        }
-        edit(&c, r, |v| {
-            if v.every.len() >= 16 {
-                return rt_err("at most 16 every() transforms per voice");
+    engine.register_fn(
+        "every",
+        move |cx: NativeCallContext, r: &mut VoiceRef, n: i64, f: FnPtr| {
+            let at = (
+                cx.call_position().line().unwrap_or(0),
+                cx.call_position().position().unwrap_or(0),
+            );
+            if n < 1 {
+                return rt_err("every(n, fn): n must be at least 1");
             }
-            v.every.push((n as u64, f));
-            Ok(())
-        })
-    });
+            edit(&c, r, |v| {
+                if v.every.len() >= 16 {
+                    return rt_err("at most 16 every() transforms per voice");
+                }
+                v.every.push((n as u64, f, at));
+                Ok(())
+            })
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("set", move |r: &mut VoiceRef, opts: Map| {
         edit(&c, r, |v| apply_opts(v, &opts, false))

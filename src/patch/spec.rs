@@ -121,7 +121,8 @@ pub struct VoiceSpec {
     /// Chance each note plays (seeded).
     pub prob: f32,
     pub transpose: i32,
-    pub every: Vec<(u64, FnPtr)>,
+    /// `every(n, fn)` transforms with where each was registered (line, col) for errors.
+    pub every: Vec<(u64, FnPtr, (usize, usize))>,
 }
 
 impl VoiceSpec {
