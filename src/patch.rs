@@ -7,9 +7,12 @@
 //! ticks. Nothing here runs on the audio thread.
 //!
 //! Safety: every run (top level, `on_start`, `on_bar`, `on_features`, `every` functions) has
-//! an operation budget, call-depth, string/array/map limits and a wall-clock deadline, and no
-//! file, process, network, `eval` or `import` is reachable. Every failure becomes a
-//! [`PatchError`] printed as `path:line:col: message`.
+//! an operation budget, call-depth, string/array/map limits, a wall-clock deadline and an
+//! allocation budget (with [`crate::alloc_meter`] installed), and runs inside `catch_unwind`
+//! (a panic becomes an error like a throw); `state` has a size limit. The engine holds only
+//! non-blocking functions (no `sleep`, clock, file, process, network, `eval` or `import`;
+//! `tests/stage_patch.rs` checks the list). Every failure becomes a [`PatchError`] printed as
+//! `path:line:col: message`.
 
 mod api;
 mod spec;
