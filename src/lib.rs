@@ -2,6 +2,7 @@
 //!
 //! One module per stage of the data flow; see `ARCHITECTURE.md`.
 
+pub mod alloc_meter;
 pub mod analysis;
 pub mod audio;
 pub mod event;

@@ -35,7 +35,7 @@ pub struct Rat {
     pub den: u64,
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         (a, b) = (b, a % b);
     }
@@ -45,25 +45,54 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 impl Rat {
     pub const ZERO: Rat = Rat { num: 0, den: 1 };
     pub const ONE: Rat = Rat { num: 1, den: 1 };
+    /// `num / den` reduced; a zero denominator is treated as 1.
     pub fn new(num: u64, den: u64) -> Rat {
+        Rat::reduce(num as u128, den as u128)
+    }
+    /// Reduces a 128-bit fraction; saturates in the (unreachable for parsed patterns, whose
+    /// denominators are bounded by [`MAX_DEN`]) case that it does not fit in 64 bits.
+    fn reduce(num: u128, den: u128) -> Rat {
+        let den = den.max(1);
         let g = gcd(num, den);
+        let (mut n, mut d) = (num / g, den / g);
+        while n > u64::MAX as u128 || d > u64::MAX as u128 {
+            n >>= 1;
+            d = (d >> 1).max(1);
+        }
         Rat {
-            num: num / g,
-            den: den / g,
+            num: n as u64,
+            den: d as u64,
         }
     }
     pub fn plus(self, o: Rat) -> Rat {
-        Rat::new(self.num * o.den + o.num * self.den, self.den * o.den)
+        let (a, b, c, d) = (
+            self.num as u128,
+            self.den as u128,
+            o.num as u128,
+            o.den as u128,
+        );
+        // a/b + c/d over lcm(b, d): stays in 128 bits for 64-bit inputs.
+        let g = gcd(b, d);
+        let l = b / g * d;
+        Rat::reduce(a * (l / b) + c * (l / d), l)
     }
     pub fn times(self, o: Rat) -> Rat {
-        Rat::new(self.num * o.num, self.den * o.den)
+        Rat::reduce(
+            self.num as u128 * o.num as u128,
+            self.den as u128 * o.den as u128,
+        )
     }
     pub fn div_int(self, n: u64) -> Rat {
-        Rat::new(self.num, self.den * n)
+        Rat::reduce(self.num as u128, self.den as u128 * n.max(1) as u128)
+    }
+    /// Compares two positions exactly.
+    pub fn cmp_pos(self, o: Rat) -> std::cmp::Ordering {
+        (self.num as u128 * o.den as u128).cmp(&(o.num as u128 * self.den as u128))
     }
     /// `self` of `total` ticks, rounded down.
     pub fn of(self, total: u64) -> u64 {
-        ((self.num as u128 * total as u128) / self.den as u128) as u64
+        let x = (self.num as u128 * total as u128) / self.den.max(1) as u128;
+        x.min(u64::MAX as u128) as u64
     }
 }
 
@@ -119,8 +148,14 @@ pub struct Pattern {
 
 const MAX_DEPTH: usize = 16;
 const MAX_REPEAT: u32 = 64;
-/// Upper bound on hits per cycle, so `[x*64]*64` style input cannot flood the scheduler.
+/// Upper bound on events (steps, rests included) per cycle, so `[x*64]*64` or `.*64*64*64`
+/// style input cannot flood the scheduler or make a query loop for hours. Checked on the
+/// parsed tree before anything is expanded.
 pub const MAX_HITS: usize = 4096;
+/// Upper bound on how finely a cycle may be subdivided (the product of group sizes and
+/// repeat counts along any path): far below a tick, and small enough that exact positions
+/// never overflow 64 bits.
+pub const MAX_DEN: u64 = 1 << 32;
 
 impl Pattern {
     /// Parses a mini-notation string.
@@ -139,16 +174,24 @@ impl Pattern {
             root,
             source: src.to_string(),
         };
-        // Reject patterns that explode, at parse time rather than every bar.
-        let mut probe = Vec::new();
-        pat.root
-            .query(0, Rat::ZERO, Rat::ONE, &mut probe, 1.0, None);
-        if probe.len() > MAX_HITS {
+        // Reject patterns that explode, from the tree alone (before expanding anything).
+        match pat.root.events() {
+            Some(n) if n <= MAX_HITS as u64 => {}
+            n => {
+                let n = n.map_or("too many".to_string(), |n| n.to_string());
+                return Err(MiniError {
+                    col: 1,
+                    msg: format!(
+                        "pattern makes {n} events per bar (the limit is {MAX_HITS}): use fewer or smaller repeats"
+                    ),
+                });
+            }
+        }
+        if pat.root.finest().is_none_or(|d| d > MAX_DEN) {
             return Err(MiniError {
                 col: 1,
                 msg: format!(
-                    "pattern makes {} hits per bar (limit {MAX_HITS})",
-                    probe.len()
+                    "pattern subdivides a bar more finely than 1/{MAX_DEN}: nest fewer groups"
                 ),
             });
         }
@@ -165,12 +208,48 @@ impl Pattern {
         self.root
             .query(cycle, Rat::ZERO, Rat::ONE, &mut out, 1.0, None);
         out.truncate(MAX_HITS);
-        out.sort_by(|a, b| (a.start.num * b.start.den).cmp(&(b.start.num * a.start.den)));
+        out.sort_by(|a, b| a.start.cmp_pos(b.start));
         out
     }
 }
 
 impl Node {
+    /// An upper bound on the events one cycle of this node produces (rests and empty groups
+    /// count as one, so the bound also bounds the work of a query); None on overflow.
+    fn events(&self) -> Option<u64> {
+        match self {
+            Node::Rest | Node::Hold | Node::Atom { .. } => Some(1),
+            Node::Seq(items) => items
+                .iter()
+                .try_fold(0u64, |acc, n| acc.checked_add(n.events()?))
+                .map(|n| n.max(1)),
+            Node::Alt(items) => items
+                .iter()
+                .try_fold(1u64, |acc, n| Some(acc.max(n.events()?))),
+            Node::Repeat(node, t) => node.events()?.checked_mul(*t as u64),
+            Node::Chance(node, _) | Node::Index(node, _) => node.events(),
+        }
+    }
+
+    /// The largest denominator a position inside this node can have (product of the group
+    /// sizes and repeat counts along the deepest path); None on overflow.
+    fn finest(&self) -> Option<u64> {
+        match self {
+            Node::Rest | Node::Hold | Node::Atom { .. } => Some(1),
+            Node::Seq(items) => {
+                let inner = items
+                    .iter()
+                    .try_fold(1u64, |acc, n| Some(acc.max(n.finest()?)))?;
+                inner.checked_mul(items.len().max(1) as u64)
+            }
+            Node::Alt(items) => items
+                .iter()
+                .try_fold(1u64, |acc, n| Some(acc.max(n.finest()?))),
+            Node::Repeat(node, t) => node.finest()?.checked_mul(*t as u64),
+            Node::Chance(node, _) | Node::Index(node, _) => node.finest(),
+        }
+    }
+
     fn query(
         &self,
         cycle: u64,
@@ -233,7 +312,15 @@ impl Node {
                 let sub = span.div_int(t);
                 for k in 0..t {
                     let s = start.plus(sub.times(Rat::new(k, 1)));
-                    node.query(cycle * t + k, s, sub, out, chance, index);
+                    // Wrapping: only `% n` / `/ n` of this counter reach alternations.
+                    node.query(
+                        cycle.wrapping_mul(t).wrapping_add(k),
+                        s,
+                        sub,
+                        out,
+                        chance,
+                        index,
+                    );
                 }
             }
             Node::Chance(node, c) => node.query(cycle, start, span, out, chance * c, index),
@@ -486,7 +573,84 @@ mod tests {
         assert!(Pattern::parse("[x*64]*64 [x*64]*64").is_err());
     }
 
+    #[test]
+    fn exploding_patterns_are_rejected_before_expanding() {
+        // Rests repeated 64^8 times used to loop for hours (no hits ever reached the cap).
+        let e = Pattern::parse(".*64*64*64*64*64*64*64*64").unwrap_err();
+        assert!(e.msg.contains("limit is 4096"), "{e}");
+        let e = Pattern::parse("[]*64*64*64*64").unwrap_err();
+        assert!(e.msg.contains("limit is 4096"), "{e}");
+        // Eight nested groups of 256 steps used to divide by zero (denominator 256^8 = 2^64).
+        let mut src = "x".to_string();
+        for _ in 0..8 {
+            src = format!("[{} {}]", src, vec!["."; 255].join(" "));
+        }
+        let e = Pattern::parse(&src).unwrap_err();
+        assert!(e.msg.contains("more finely"), "{e}");
+        // Deep but small nesting with big denominators stays exact and in range.
+        let mut src = "x".to_string();
+        for _ in 0..12 {
+            src = format!("[{src} . . . . .]");
+        }
+        let p = Pattern::parse(&src).unwrap();
+        for c in [0, 1, u64::MAX / 2] {
+            assert_eq!(p.query(c).len(), 1);
+        }
+        assert_eq!(Pattern::parse("x*64*64").unwrap().query(0).len(), 4096);
+        let p = Pattern::parse("<x <x x*2>>*32*64").unwrap();
+        assert!(p.query(u64::MAX).len() <= MAX_HITS);
+    }
+
+    #[test]
+    fn exact_arithmetic_with_large_denominators() {
+        let a = Rat::new(1, 1 << 40);
+        let b = Rat::new(3, (1 << 40) + 1);
+        let s = a.plus(b);
+        assert_eq!(s.cmp_pos(a), std::cmp::Ordering::Greater);
+        assert_eq!(Rat::new(u64::MAX - 1, u64::MAX).of(3840), 3839);
+        assert_eq!(Rat::new(5, 0), Rat::new(5, 1));
+    }
+
+    /// A pattern of `depth` nested groups, each of `width` steps, each group repeated `rep`.
+    fn nested(depth: usize, width: usize, rep: u32, leaf: &str) -> String {
+        let mut s = leaf.to_string();
+        for d in 0..depth {
+            let mut items = vec![s.clone()];
+            items.extend(std::iter::repeat_n(
+                (if d % 2 == 0 { "." } else { "x" }).to_string(),
+                width - 1,
+            ));
+            s = format!("[{}]*{rep}", items.join(" "));
+        }
+        s
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn nesting_and_repeats_are_bounded(
+            depth in 0usize..16,
+            width in 1usize..300,
+            rep in 1u32..=64,
+            leaf in prop::sample::select(vec![".", "x", "x*64", "<x .>*64", "[]", "c4?:3"]),
+            cycle in any::<u64>(),
+        ) {
+            let src = nested(depth, width, rep, leaf);
+            match Pattern::parse(&src) {
+                Ok(p) => {
+                    for c in [0, 1, cycle] {
+                        let hits = p.query(c);
+                        prop_assert!(hits.len() <= MAX_HITS);
+                        for h in hits {
+                            prop_assert!(h.start.num < h.start.den || h.start.num == 0);
+                            prop_assert!(h.dur.num > 0 && h.dur.den > 0);
+                        }
+                    }
+                }
+                Err(e) => prop_assert!(!e.msg.is_empty()),
+            }
+        }
+
         #[test]
         fn arbitrary_input_never_panics(s in ".{0,64}") {
             match Pattern::parse(&s) {

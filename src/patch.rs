@@ -7,9 +7,12 @@
 //! ticks. Nothing here runs on the audio thread.
 //!
 //! Safety: every run (top level, `on_start`, `on_bar`, `on_features`, `every` functions) has
-//! an operation budget, call-depth, string/array/map limits and a wall-clock deadline, and no
-//! file, process, network, `eval` or `import` is reachable. Every failure becomes a
-//! [`PatchError`] printed as `path:line:col: message`.
+//! an operation budget, call-depth, string/array/map limits, a wall-clock deadline and an
+//! allocation budget (with [`crate::alloc_meter`] installed), and runs inside `catch_unwind`
+//! (a panic becomes an error like a throw); `state` has a size limit. The engine holds only
+//! non-blocking functions (no `sleep`, clock, file, process, network, `eval` or `import`;
+//! `tests/stage_patch.rs` checks the list). Every failure becomes a [`PatchError`] printed as
+//! `path:line:col: message`.
 
 mod api;
 mod spec;
@@ -20,12 +23,13 @@ use crate::transport::{Quantize, TimeSig};
 use api::*;
 use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map, Module,
-    Position, Scope, AST,
+    NativeCallContext, Position, Scope, AST,
 };
 pub use spec::*;
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -63,8 +67,11 @@ pub struct Patch {
     engine: Engine,
     ast: AST,
     ctx: Arc<Mutex<Ctx>>,
-    deadline: Arc<AtomicU64>,
+    guard: Arc<Guard>,
     clock: Instant,
+    /// Where each `fn` of the source starts (name, line, col), for errors Rhai reports
+    /// without a position (runaway loops inside a callback).
+    fn_lines: Vec<(String, usize, usize)>,
     limits: Limits,
     base: Vec<VoiceSpec>,
     has_on_bar: bool,
@@ -109,15 +116,29 @@ impl Patch {
             state,
             top_level: true,
         }));
-        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let guard = Arc::new(Guard {
+            deadline: AtomicU64::new(u64::MAX),
+            alloc_base: AtomicI64::new(0),
+        });
         let clock = Instant::now();
-        let engine = build_engine(&ctx, &deadline, clock, &opts.limits);
-        let ast = engine.compile(src).map_err(|e| PatchError {
-            path: display.clone(),
-            line: e.1.line().unwrap_or(0),
-            col: e.1.position().unwrap_or(0),
-            message: e.0.to_string(),
-        })?;
+        let engine = build_engine(&ctx, &guard, clock, &opts.limits);
+        let compiled = catch_unwind(AssertUnwindSafe(|| engine.compile(src)));
+        let ast = match compiled {
+            Ok(r) => r.map_err(|e| PatchError {
+                path: display.clone(),
+                line: e.1.line().unwrap_or(0),
+                col: e.1.position().unwrap_or(0),
+                message: e.0.to_string(),
+            })?,
+            Err(panic) => {
+                return Err(PatchError {
+                    path: display.clone(),
+                    line: 0,
+                    col: 0,
+                    message: format!("internal error in compile: {}", panic_message(&*panic)),
+                })
+            }
+        };
         let has = |name: &str, arity: usize| {
             ast.iter_functions()
                 .any(|f| f.name == name && f.params.len() == arity)
@@ -132,8 +153,9 @@ impl Patch {
             engine,
             ast,
             ctx,
-            deadline,
+            guard,
             clock,
+            fn_lines: fn_lines(src),
             limits: opts.limits,
             base: Vec::new(),
         };
@@ -141,9 +163,47 @@ impl Patch {
         Ok(patch)
     }
 
-    fn arm(&self, budget: Duration) {
+    /// Arms the deadline and the allocation budget for one run, then runs `f` so that a
+    /// panic inside Rhai or a registered function becomes a [`PatchError`] like a throw.
+    fn guarded<T>(
+        &self,
+        what: &str,
+        at_fn: (usize, usize),
+        budget: Duration,
+        f: impl FnOnce() -> Result<T, Box<EvalAltResult>>,
+    ) -> Result<(), PatchError> {
         let at = self.clock.elapsed() + budget;
-        self.deadline.store(at.as_nanos() as u64, Ordering::Relaxed);
+        self.guard.deadline.store(
+            at.as_nanos().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+        self.guard
+            .alloc_base
+            .store(crate::alloc_meter::net_allocated(), Ordering::Relaxed);
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.error(*e, at_fn, budget)),
+            Err(panic) => {
+                // `lock` clears the poison a panic inside a registered function left behind.
+                let state = lock(&self.ctx).state.clone();
+                drop(lock(&state.0));
+                let (line, col) = at_fn;
+                Err(PatchError {
+                    path: self.display.clone(),
+                    line,
+                    col,
+                    message: format!("internal error in {what}: {}", panic_message(&*panic)),
+                })
+            }
+        }
+    }
+
+    /// Where `fn name` starts in the source ((0, 0) for the top level or an unknown name).
+    fn fn_position(&self, name: &str) -> (usize, usize) {
+        self.fn_lines
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map_or((0, 0), |(_, l, c)| (*l, *c))
     }
 
     fn run_top_level(&mut self) -> Result<(), PatchError> {
@@ -152,18 +212,24 @@ impl Patch {
             c.voices.clear();
             c.top_level = true;
         }
-        self.arm(self.limits.top_level_deadline);
-        let r = self.engine.run_ast(&self.ast);
+        let r = self.guarded(
+            "the top level",
+            (0, 0),
+            self.limits.top_level_deadline,
+            || self.engine.run_ast(&self.ast),
+        );
         let mut c = lock(&self.ctx);
         c.top_level = false;
-        r.map_err(|e| self.error(*e, self.limits.top_level_deadline))?;
+        r?;
         self.base = c.voices.clone();
         Ok(())
     }
 
     /// Turns a Rhai error into a located [`PatchError`], unwrapping nested function calls to the
-    /// innermost position (where the fault really is).
-    fn error(&self, e: EvalAltResult, deadline: Duration) -> PatchError {
+    /// innermost position (where the fault really is). Rhai drops the position of "system"
+    /// errors (operation limit, deadline, stack) at each function boundary; when none is left,
+    /// the error is placed at `at_fn`: the `fn` that was running, or the `every(...)` call.
+    fn error(&self, e: EvalAltResult, at_fn: (usize, usize), deadline: Duration) -> PatchError {
         let mut err = e;
         let mut pos = err.position();
         while let EvalAltResult::ErrorInFunctionCall(_, _, inner, p) = err {
@@ -180,11 +246,22 @@ impl Patch {
                 "stopped after {} operations (the limit): does it loop forever?",
                 self.limits.max_operations
             ),
+            EvalAltResult::ErrorTerminated(token, _)
+                if token.clone().into_string().is_ok_and(|t| t == STOP_ALLOC) =>
+            {
+                format!(
+                    "stopped: allocated more than {} MB (runaway allocation?)",
+                    self.limits.max_alloc_bytes >> 20
+                )
+            }
             EvalAltResult::ErrorTerminated(_, _) => format!(
                 "stopped: ran longer than its {} ms deadline",
                 deadline.as_millis()
             ),
-            EvalAltResult::ErrorStackOverflow(_) | EvalAltResult::ErrorTooManyModules(_) => {
+            EvalAltResult::ErrorTooManyModules(_) | EvalAltResult::ErrorModuleNotFound(_, _) => {
+                "import is not available in patches".to_string()
+            }
+            EvalAltResult::ErrorStackOverflow(_) => {
                 format!(
                     "stopped: calls nested deeper than {} levels (runaway recursion?)",
                     self.limits.max_call_levels
@@ -206,10 +283,14 @@ impl Patch {
                 }
             }
         };
+        let (line, col) = match (pos.line(), pos.position()) {
+            (Some(l), c) => (l, c.unwrap_or(0)),
+            (None, _) => at_fn,
+        };
         PatchError {
             path: self.display.clone(),
-            line: pos.line().unwrap_or(0),
-            col: pos.position().unwrap_or(0),
+            line,
+            col,
             message,
         }
     }
@@ -219,12 +300,20 @@ impl Patch {
         if !self.has_on_start {
             return Ok(());
         }
-        self.arm(self.limits.top_level_deadline);
-        let r = self
-            .engine
-            .call_fn::<Dynamic>(&mut Scope::new(), &self.ast, "on_start", ());
-        r.map(|_| ())
-            .map_err(|e| self.error(*e, self.limits.top_level_deadline))?;
+        self.guarded(
+            "on_start",
+            self.fn_position("on_start"),
+            self.limits.top_level_deadline,
+            || {
+                self.engine.call_fn_with_options::<Dynamic>(
+                    once(),
+                    &mut Scope::new(),
+                    &self.ast,
+                    "on_start",
+                    (),
+                )
+            },
+        )?;
         // on_start may define or change voices: they become the base.
         let c = lock(&self.ctx);
         self.base = c.voices.clone();
@@ -246,33 +335,43 @@ impl Patch {
             c.rng = SplitMix(c.seed ^ fnv1a(&[self.display.as_bytes(), &bar.to_le_bytes()]));
         }
         if self.has_on_bar {
-            self.arm(self.limits.callback_deadline);
-            let r = self.engine.call_fn::<Dynamic>(
-                &mut Scope::new(),
-                &self.ast,
+            let bar = i64::try_from(bar).map_err(|_| PatchError {
+                path: self.display.clone(),
+                line: 0,
+                col: 0,
+                message: format!("bar {bar} is too large"),
+            })?;
+            self.guarded(
                 "on_bar",
-                (bar as i64,),
-            );
-            r.map(|_| ())
-                .map_err(|e| self.error(*e, self.limits.callback_deadline))?;
+                self.fn_position("on_bar"),
+                self.limits.callback_deadline,
+                || {
+                    self.engine.call_fn_with_options::<Dynamic>(
+                        once(),
+                        &mut Scope::new(),
+                        &self.ast,
+                        "on_bar",
+                        (bar,),
+                    )
+                },
+            )?;
         }
         // every(n, fn): apply the transforms due this bar.
-        let due: Vec<(String, FnPtr)> = lock(&self.ctx)
+        let due: Vec<(String, FnPtr, (usize, usize))> = lock(&self.ctx)
             .voices
             .iter()
             .flat_map(|v| {
                 v.every
                     .iter()
-                    .filter(|(n, _)| *n > 0 && bar % *n == 0)
-                    .map(|(_, f)| (v.name.clone(), f.clone()))
+                    .filter(|(n, _, _)| *n > 0 && bar % *n == 0)
+                    .map(|(_, f, at)| (v.name.clone(), f.clone(), *at))
                     .collect::<Vec<_>>()
             })
             .collect();
-        for (name, f) in due {
-            self.arm(self.limits.callback_deadline);
-            let r = f.call::<Dynamic>(&self.engine, &self.ast, (VoiceRef { name: name.into() },));
-            r.map(|_| ())
-                .map_err(|e| self.error(*e, self.limits.callback_deadline))?;
+        for (name, f, at) in due {
+            self.guarded("every", at, self.limits.callback_deadline, || {
+                f.call::<Dynamic>(&self.engine, &self.ast, (VoiceRef { name: name.into() },))
+            })?;
         }
         let (voices, params, prints, seed, sig) = {
             let c = lock(&self.ctx);
@@ -313,15 +412,20 @@ impl Patch {
             c.voices = self.base.clone();
             c.params.clear();
         }
-        self.arm(self.limits.callback_deadline);
-        let r = self.engine.call_fn::<Dynamic>(
-            &mut Scope::new(),
-            &self.ast,
+        self.guarded(
             "on_features",
-            (Dynamic::from_map(features),),
-        );
-        r.map(|_| ())
-            .map_err(|e| self.error(*e, self.limits.callback_deadline))?;
+            self.fn_position("on_features"),
+            self.limits.callback_deadline,
+            || {
+                self.engine.call_fn_with_options::<Dynamic>(
+                    once(),
+                    &mut Scope::new(),
+                    &self.ast,
+                    "on_features",
+                    (Dynamic::from_map(features),),
+                )
+            },
+        )?;
         let mut c = lock(&self.ctx);
         // Parameter changes made here persist in the base voices, so later notes keep them.
         let params = std::mem::take(&mut c.params);
@@ -346,7 +450,7 @@ impl Patch {
         let state = opts.state.as_ref().map(State::snapshot);
         let mut p = Patch::load(path, src, LoadOptions { state, ..opts })?;
         p.start()?;
-        for b in from_bar..from_bar + bars {
+        for b in from_bar..from_bar.saturating_add(bars) {
             p.plan_bar(b, steps)?;
         }
         Ok(())
@@ -387,6 +491,67 @@ impl Patch {
     pub fn take_prints(&mut self) -> Vec<String> {
         std::mem::take(&mut lock(&self.ctx).prints)
     }
+}
+
+/// The signature of every function a patch can call (Rhai's packages included), sorted and
+/// deduplicated: `tests/stage_patch.rs` holds this list to a committed allow-list, so a Rhai
+/// upgrade or a new registration cannot make a blocking function reachable unnoticed.
+pub fn engine_functions() -> Vec<String> {
+    let p = Patch::load(Path::new("functions.rhai"), "", LoadOptions::default())
+        .expect("the empty patch loads");
+    let mut v = p.engine.gen_fn_signatures(true);
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Options for calling a callback: only the function. (Rhai's `call_fn` evaluates the whole
+/// top level again first, which re-ran every `state.x = ...` initialisation and every
+/// `voice(...)` before each `on_bar`, under the callback's deadline.)
+fn once() -> rhai::CallFnOptions<'static> {
+    rhai::CallFnOptions::new().eval_ast(false)
+}
+
+/// The text of a caught panic's payload.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+/// Where each `fn NAME(` of a source starts (1-based line and column of `fn`), skipping
+/// `//` comments: used to place errors Rhai reports without a position.
+fn fn_lines(src: &str) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    for (i, line) in src.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut from = 0;
+        while let Some(at) = code[from..].find("fn ") {
+            let start = from + at;
+            from = start + 3;
+            let word_start = start == 0
+                || !code[..start]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if !word_start {
+                continue;
+            }
+            let name: String = code[start + 3..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push((name, i + 1, code[..start].chars().count() + 1));
+            }
+        }
+    }
+    out
 }
 
 /// Expands one voice for one bar into notes (ticks relative to the bar start).
@@ -462,7 +627,7 @@ fn expand_voice(
             };
             let per_bar = onsets.len() as u64;
             for (j, (start, len)) in onsets.into_iter().enumerate() {
-                let idx = (bar * per_bar + j as u64) % pitches.len() as u64;
+                let idx = (bar as u128 * per_bar as u128 + j as u128) % pitches.len() as u128;
                 for key in &pitches[idx as usize] {
                     push(start, len, *key, v.vel, 1.0, out);
                 }
@@ -626,6 +791,9 @@ mod tests {
             "let a = []; loop { a.push(1); }",
             "let s = \"x\"; loop { s += s; }",
             "let a = [0]; a.pad(1000000000, 0);",
+            "let s = \"x\"; s.pad(1000000000, \"x\");",
+            "let a = []; for i in range(0, 1000000000) { a.push(i); }",
+            "let m = #{}; for i in 0..1000000000 { m[`${i}`] = i; }",
         ] {
             let e = load(src).unwrap_err();
             assert_eq!(e.line, 1, "{src}: {e}");
@@ -640,5 +808,258 @@ mod tests {
     fn no_file_or_eval_access() {
         assert!(load(r#"eval("1")"#).is_err());
         assert!(load(r#"import "x" as y;"#).is_err());
+    }
+
+    #[test]
+    fn import_says_it_is_not_available_at_its_line() {
+        let e = load("let a = 1;\n  import \"x\" as y;").unwrap_err();
+        assert_eq!(e.message, "import is not available in patches", "{e}");
+        assert_eq!((e.line, e.col), (2, 3), "{e}");
+    }
+
+    #[test]
+    fn sleep_and_other_core_functions_are_not_reachable() {
+        // `sleep` froze the music (on_bar), hung `check` (top level) or panicked (1e30).
+        for src in [
+            "sleep(1000000.0);",
+            "sleep(1e30);",
+            "sleep(1);",
+            "exit();",
+            "timestamp();",
+        ] {
+            let e = load(src).unwrap_err();
+            assert!(e.message.contains("Function not found"), "{src}: {e}");
+        }
+        let mut p = load("let a = 1;\nfn on_bar(b) {\n    sleep(1000000.0);\n}").unwrap();
+        let e = p.plan_bar(0, &mut NoModels).unwrap_err();
+        assert!(e.message.contains("Function not found"), "{e}");
+        assert_eq!(e.line, 3, "{e}");
+    }
+
+    #[test]
+    fn full_range_int_does_not_divide_by_zero() {
+        let mut p = load(
+            "fn on_bar(b) { state.x = rand(1).int(-9223372036854775807 - 1, 9223372036854775807); }",
+        )
+        .unwrap();
+        p.plan_bar(0, &mut NoModels).unwrap();
+        let mut p = load("let r = rand(3); let a = r.int(5, 5); let b = r.int(-2, 2);\nif a != 5 || b < -2 || b > 2 { throw \"range\"; }").unwrap();
+        p.plan_bar(0, &mut NoModels).unwrap();
+        let e = load("rand(1).int(3, 2);").unwrap_err();
+        assert!(e.message.contains("hi must be >= lo"), "{e}");
+        let e =
+            load("voice(\"a\", #{}).pattern(\"x\").transpose(9223372036854775807);").unwrap_err();
+        assert!(e.message.contains("-48..48"), "{e}");
+    }
+
+    #[test]
+    fn a_panic_in_any_callback_becomes_an_error_and_the_patch_keeps_working() {
+        let src = "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x\");\n\
+                   fn on_bar(b) {\n    if b == 1 { __test_panic(\"boom\"); }\n}\n\
+                   fn on_features(f) { __test_panic(\"feat\"); }";
+        let mut p = load(src).unwrap();
+        assert_eq!(keys(&mut p, 0).len(), 1);
+        let e = p.plan_bar(1, &mut NoModels).unwrap_err();
+        assert_eq!(e.message, "internal error in on_bar: boom", "{e}");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(
+            !p.ctx.is_poisoned(),
+            "the run's mutex must not stay poisoned"
+        );
+        assert_eq!(keys(&mut p, 2).len(), 1);
+        let e = p.on_features(Map::new()).unwrap_err();
+        assert_eq!(e.message, "internal error in on_features: feat", "{e}");
+        assert!(!p.ctx.is_poisoned());
+        let e = load("let x = 1;\n__test_panic(\"top\");").unwrap_err();
+        assert_eq!(e.message, "internal error in the top level: top", "{e}");
+        let mut p =
+            load("voice(\"k\", #{}).pattern(\"x\").every(2, |v| __test_panic(\"ev\"));").unwrap();
+        let e = p.plan_bar(0, &mut NoModels).unwrap_err();
+        assert_eq!(e.message, "internal error in every: ev", "{e}");
+        let e = Patch::dry_run(
+            Path::new("t.rhai"),
+            "fn on_start() { __test_panic(\"st\"); }",
+            LoadOptions::default(),
+            0,
+            1,
+            &mut NoModels,
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "internal error in on_start: st", "{e}");
+    }
+
+    #[test]
+    fn state_has_a_size_limit_at_the_writing_line() {
+        // 300 keys x 32 KB per bar grew without bound (531 MB in 60 s).
+        let src = "fn on_bar(b) {\n    let s = \"x\"; s.pad(32000, \"x\");\n    for i in 0..300 { state[`k${b}_${i}`] = s; }\n}";
+        let slow = || LoadOptions {
+            limits: Limits {
+                callback_deadline: Duration::from_secs(600),
+                ..Limits::default()
+            },
+            ..LoadOptions::default()
+        };
+        let mut p = Patch::load(Path::new("t.rhai"), src, slow()).unwrap();
+        let mut err = None;
+        for b in 0..4 {
+            if let Err(e) = p.plan_bar(b, &mut NoModels) {
+                err = Some(e);
+                break;
+            }
+        }
+        let e = err.unwrap_or_else(|| {
+            panic!(
+                "state must fill up: {} bytes, k0_0 {:?}",
+                p.state().bytes(),
+                p.state().get("k0_0").map(|v| v.type_name())
+            )
+        });
+        assert!(e.message.contains("state is full"), "{e}");
+        assert!(e.message.contains("limit is 16 MB"), "{e}");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(p.state().bytes() <= 16 << 20);
+        // Growing a value in place (`state.list.push`) goes through the same bound.
+        let opts = LoadOptions {
+            limits: Limits {
+                max_state_bytes: 64 << 10,
+                ..slow().limits
+            },
+            ..LoadOptions::default()
+        };
+        let src = "state.list = [];\nfn on_bar(b) {\n    let s = 1;\n    for i in 0..1000 { state.list.push(s); }\n}";
+        let mut p = Patch::load(Path::new("t.rhai"), src, opts).unwrap();
+        let mut err = None;
+        for b in 0..8 {
+            if let Err(e) = p.plan_bar(b, &mut NoModels) {
+                err = Some(e);
+                break;
+            }
+        }
+        let e = err.unwrap_or_else(|| {
+            panic!(
+                "state.list.push must hit the bound: {:?} bytes {}",
+                p.state().get("list").map(|l| l.into_array().unwrap().len()),
+                p.state().bytes()
+            )
+        });
+        assert!(e.message.contains("state is full"), "{e}");
+        assert_eq!((e.line, e.col), (4, 29), "{e}");
+        assert!(e.message.contains("the limit is 64 KB"), "{e}");
+        let len = p.state().get("list").unwrap().into_array().unwrap().len();
+        assert!((3000..4096).contains(&len), "{len}");
+        // Replacing a big value with a small one is always allowed.
+        let mut p = Patch::load(
+            Path::new("t.rhai"),
+            "fn on_bar(b) { state.list = []; }",
+            LoadOptions {
+                state: Some(p.state()),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+        p.plan_bar(0, &mut NoModels).unwrap();
+    }
+
+    #[test]
+    fn callbacks_do_not_rerun_the_top_level() {
+        let src =
+            "state.list = [];\nstate.runs = if state.runs == () { 1 } else { state.runs + 1 };\n\
+                   fn on_bar(b) { state.list.push(b); }";
+        let mut p = load(src).unwrap();
+        for b in 0..3 {
+            p.plan_bar(b, &mut NoModels).unwrap();
+        }
+        assert_eq!(p.state().get("runs").unwrap().as_int().unwrap(), 1);
+        assert_eq!(
+            p.state().get("list").unwrap().into_array().unwrap().len(),
+            3
+        );
+    }
+
+    #[test]
+    fn runaway_callbacks_are_placed_in_the_patch_not_at_1_1() {
+        let src = "voice(\"k\", #{}).pattern(\"x\");\n\n  fn on_bar(b) {\n    let x = 0;\n    loop { x += 1; }\n}";
+        let mut p = load(src).unwrap();
+        let e = p.plan_bar(0, &mut NoModels).unwrap_err();
+        assert!(e.message.contains("stopped"), "{e}");
+        // Rhai drops the loop's own position at the callback boundary: the callback's `fn`.
+        assert_eq!((e.line, e.col), (3, 3), "{e}");
+        let src = "let a = 1;\nfn f(n) { f(n + 1) }\nfn on_bar(b) {\n    f(0);\n}";
+        let mut p = load(src).unwrap();
+        let e = p.plan_bar(0, &mut NoModels).unwrap_err();
+        assert!(e.message.contains("nested deeper"), "{e}");
+        assert!(e.line >= 2, "{e}");
+        let src = "let a = 1;\nfn on_features(f) {\n    loop {}\n}";
+        let mut p = load(src).unwrap();
+        let e = p.on_features(Map::new()).unwrap_err();
+        assert!(e.message.contains("stopped"), "{e}");
+        assert!(e.line >= 2, "{e}");
+    }
+
+    #[test]
+    fn every_callback_has_a_deadline_and_an_operation_budget() {
+        let mut p =
+            load("let a = 1;\nvoice(\"k\", #{}).pattern(\"x\")\n    .every(1, |v| { loop {} });")
+                .unwrap();
+        let e = p.plan_bar(0, &mut NoModels).unwrap_err();
+        assert!(e.message.contains("stopped"), "{e}");
+        assert_eq!(e.line, 3, "placed at its every(...), not 1:1: {e}");
+        let e = Patch::dry_run(
+            Path::new("t.rhai"),
+            "fn on_start() { loop {} }",
+            LoadOptions::default(),
+            0,
+            1,
+            &mut NoModels,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("stopped"), "{e}");
+    }
+
+    #[test]
+    fn bad_option_values_are_rejected_at_their_line() {
+        for (src, needle) in [
+            ("voice(\"a\", #{}).gate(0.0 / 0.0);", "gate must be"),
+            ("voice(\"a\", #{ gate: -1.0 });", "gate must be"),
+            (
+                "voice(\"a\", #{ cutoff: 1.0 / 0.0 });",
+                "cutoff must be a number in 20..20000",
+            ),
+            (
+                "voice(\"a\", #{ pan: 3 });",
+                "pan must be a number in -1..1",
+            ),
+            ("voice(\"a\", #{ vel: -5 });", "vel must be"),
+            ("voice(\"a\", #{}).prob(2.0);", "prob must be"),
+            (
+                "voice(\"a\", #{}).lstm(#{ temperature: 0.0 / 0.0 });",
+                "temperature",
+            ),
+            (
+                "voice(\"a\", #{}).lstm(#{ temperature: -1.0 });",
+                "temperature",
+            ),
+            (
+                "voice(\"a\", #{}).lstm(#{ density: -5 });",
+                "lstm option density must be a number in 0..1",
+            ),
+            ("voice(\"a\", #{}).lstm(#{ top_k: 2.5 });", "top_k"),
+            ("voice(\"a\", #{}).lstm(#{ seed: -1 });", "seed"),
+            (
+                "voice(\"a\", #{}).lstm(#{ part: \"lead\" });",
+                "unknown part",
+            ),
+            ("param(\"a.cutoff\", 0.0 / 0.0);", "finite"),
+            ("let c = chord(\"G9\", \"maj9\");", "above 127"),
+            (
+                "let s = scale(\"C4\", \"major\", 9);",
+                "octaves must be 1..8",
+            ),
+            ("let n = note_name(200);", "0..127"),
+        ] {
+            let e = load(&format!("let x = 1;\n{src}")).unwrap_err();
+            assert!(e.message.contains(needle), "{src}: {e}");
+            assert_eq!(e.line, 2, "{src}: {e}");
+        }
     }
 }

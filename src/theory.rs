@@ -13,6 +13,12 @@ pub enum TheoryError {
     BadScale(String),
     #[error("unknown chord '{0}' (known: {known})", known = CHORDS.iter().map(|s| s.0).collect::<Vec<_>>().join(", "))]
     BadChord(String),
+    #[error("{what} from {root} reaches note {top}, above 127 (choose a lower root)")]
+    TooHigh {
+        what: String,
+        root: String,
+        top: u32,
+    },
     #[error("euclid({k}, {n}): need 0 <= k <= n and 1 <= n <= 64")]
     BadEuclid { k: i64, n: i64 },
 }
@@ -110,16 +116,22 @@ fn lookup<'a>(table: &'a [(&str, &'a [u8])], name: &str) -> Option<&'a [u8]> {
     table.iter().find(|(n, _)| *n == key).map(|(_, s)| *s)
 }
 
-/// The notes of `mode` from `root` upward for `octaves` octaves (plus nothing else).
+/// The notes of `mode` from `root` upward for `octaves` octaves (plus nothing else). A scale
+/// that would reach above MIDI note 127 is an error (not silently shortened).
 pub fn scale(root: u8, mode: &str, octaves: u8) -> Result<Vec<u8>, TheoryError> {
     let steps = lookup(SCALES, mode).ok_or_else(|| TheoryError::BadScale(mode.to_string()))?;
     let mut out = Vec::with_capacity(steps.len() * octaves as usize);
     for o in 0..octaves.max(1) as u32 {
         for s in steps {
             let n = root as u32 + o * 12 + *s as u32;
-            if n <= 127 {
-                out.push(n as u8);
+            if n > 127 {
+                return Err(TheoryError::TooHigh {
+                    what: format!("scale '{mode}' over {} octave(s)", octaves.max(1)),
+                    root: note_name(root),
+                    top: n,
+                });
             }
+            out.push(n as u8);
         }
     }
     Ok(out)
@@ -138,12 +150,15 @@ pub fn scale_mask(root: u8, mode: &str) -> Result<[bool; 12], TheoryError> {
 /// The notes of a chord of `kind` on `root`.
 pub fn chord(root: u8, kind: &str) -> Result<Vec<u8>, TheoryError> {
     let steps = lookup(CHORDS, kind).ok_or_else(|| TheoryError::BadChord(kind.to_string()))?;
-    Ok(steps
-        .iter()
-        .map(|s| root as u32 + *s as u32)
-        .filter(|n| *n <= 127)
-        .map(|n| n as u8)
-        .collect())
+    let top = root as u32 + steps.iter().copied().max().unwrap_or(0) as u32;
+    if top > 127 {
+        return Err(TheoryError::TooHigh {
+            what: format!("chord '{kind}'"),
+            root: note_name(root),
+            top,
+        });
+    }
+    Ok(steps.iter().map(|s| root + *s).collect())
 }
 
 /// Euclidean rhythm E(k, n) rotated left by `rotation` steps: k onsets spread as evenly as
@@ -242,6 +257,13 @@ mod tests {
         assert_eq!(chord(57, "min7").unwrap(), vec![57, 60, 64, 67]);
         assert_eq!(chord(57, "m7").unwrap(), vec![57, 60, 64, 67]);
         assert_eq!(chord(60, "7").unwrap(), vec![60, 64, 67, 70]);
+        // Notes above 127 are an error, never dropped or clamped into one note.
+        let e = chord(127, "maj9").unwrap_err().to_string();
+        assert!(e.contains("chord 'maj9' from G9 reaches note 141"), "{e}");
+        assert!(chord(121, "major").is_err());
+        assert_eq!(chord(120, "sus2").unwrap(), vec![120, 122, 127]);
+        assert!(scale(120, "major", 1).is_err());
+        assert!(scale(60, "major", 6).is_err());
         let mask = scale_mask(57, "minor").unwrap();
         assert!(mask[9] && mask[0] && !mask[1]);
     }

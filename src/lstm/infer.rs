@@ -70,6 +70,12 @@ impl Model {
             path: cfg_path.clone(),
             reason: e.to_string(),
         })?;
+        if let Err(reason) = saved.model.validate() {
+            return Err(LstmError::BadModel {
+                path: cfg_path,
+                reason,
+            });
+        }
         if saved.representation != REPRESENTATION {
             return Err(LstmError::BadModel {
                 path: cfg_path,
@@ -108,6 +114,7 @@ impl Model {
         cfg: ModelConfig,
         map: &HashMap<String, Tensor>,
     ) -> std::result::Result<Model, String> {
+        cfg.validate()?;
         let mut flat: HashMap<String, Vec<f32>> = HashMap::new();
         let mut hashed = Vec::new();
         for (tname, shape) in cfg.tensor_shapes() {
@@ -301,8 +308,51 @@ mod tests {
         let err = Model::load(dir.path()).err().unwrap().to_string();
         assert!(err.contains("model.safetensors"), "{err}");
 
-        let net = Net::new(cfg, 1).unwrap();
+        let net = Net::new(cfg.clone(), 1).unwrap();
         net.save(&dir.path().join(WEIGHTS_FILE)).unwrap();
+        // A config with a zero size is rejected when it loads (it used to panic on the first
+        // step), naming the file and the field.
+        for (field, bad) in [
+            (
+                "layers",
+                ModelConfig {
+                    layers: 0,
+                    ..cfg.clone()
+                },
+            ),
+            (
+                "hidden",
+                ModelConfig {
+                    hidden: 0,
+                    ..cfg.clone()
+                },
+            ),
+            (
+                "vocab",
+                ModelConfig {
+                    vocab: 0,
+                    ..cfg.clone()
+                },
+            ),
+        ] {
+            let saved = SavedConfig {
+                model: bad,
+                ..saved.clone()
+            };
+            std::fs::write(
+                dir.path().join(CONFIG_FILE),
+                serde_json::to_string(&saved).unwrap(),
+            )
+            .unwrap();
+            let err = Model::load(dir.path()).err().unwrap().to_string();
+            assert!(err.contains("config.json"), "{err}");
+            assert!(err.contains(&format!("model.{field} is 0")), "{err}");
+        }
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            serde_json::to_string(&saved).unwrap(),
+        )
+        .unwrap();
         let m = Model::load(dir.path()).unwrap();
         assert_eq!(m.name(), "x");
         assert_eq!(m.weights_hash().len(), 16);

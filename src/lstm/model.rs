@@ -23,7 +23,28 @@ pub struct ModelConfig {
     pub layers: usize,
 }
 
+/// Largest size `validate` accepts for any dimension (far above any model weft trains).
+pub const MAX_DIM: usize = 1 << 16;
+/// Largest layer count `validate` accepts.
+pub const MAX_LAYERS: usize = 64;
+
 impl ModelConfig {
+    /// Every size must be at least 1 and sane: a config with `layers: 0` or `hidden: 0` would
+    /// build a model that panics on its first step. The message names the bad field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, v, max) in [
+            ("vocab", self.vocab, MAX_DIM),
+            ("embed", self.embed, MAX_DIM),
+            ("hidden", self.hidden, MAX_DIM),
+            ("layers", self.layers, MAX_LAYERS),
+        ] {
+            if v == 0 || v > max {
+                return Err(format!("model.{name} is {v}; it must be 1..={max}"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn layer_input(&self, l: usize) -> usize {
         if l == 0 {
             self.embed

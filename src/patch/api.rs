@@ -35,6 +35,41 @@ pub(super) fn as_f64(v: &Dynamic, what: &str) -> RResult<f64> {
     }
 }
 
+/// A finite number within `lo..=hi`, or an error naming the option and its range.
+pub(super) fn in_range(v: &Dynamic, what: &str, lo: f64, hi: f64) -> RResult<f64> {
+    let x = as_f64(v, what)?;
+    check_range(x, what, lo, hi)
+}
+
+pub(super) fn check_range(x: f64, what: &str, lo: f64, hi: f64) -> RResult<f64> {
+    if !x.is_finite() || x < lo || x > hi {
+        return rt_err(format!("{what} must be a number in {lo}..{hi}, got {x}"));
+    }
+    Ok(x)
+}
+
+/// A finite whole number within `lo..=hi`.
+pub(super) fn whole_in(v: &Dynamic, what: &str, lo: f64, hi: f64) -> RResult<f64> {
+    let x = as_f64(v, what)?;
+    if !x.is_finite() || x.fract() != 0.0 || x < lo || x > hi {
+        return rt_err(format!(
+            "{what} must be a whole number in {lo}..{hi}, got {x}"
+        ));
+    }
+    Ok(x)
+}
+
+/// The range each voice parameter accepts (the same ranges the synth clamps live `param`s to).
+pub(super) fn param_range(p: Param) -> (f64, f64) {
+    match p {
+        Param::Cutoff => (20.0, 20_000.0),
+        Param::Resonance | Param::Sustain => (0.0, 1.0),
+        Param::Gain => (0.0, 4.0),
+        Param::Pan => (-1.0, 1.0),
+        Param::Attack | Param::Decay | Param::Release => (0.0, 10.0),
+    }
+}
+
 /// A positive whole number (`2048` or `2048.0`, not `2048.5`).
 pub(super) fn whole(v: &Dynamic, what: &str) -> RResult<usize> {
     let x = as_f64(v, what)?;
@@ -110,31 +145,33 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
         }
     }
     for (k, val) in opts {
-        let f = || as_f64(val, k);
+        let param = |p: Param, sound: &mut Sound| -> RResult<()> {
+            let (lo, hi) = param_range(p);
+            p.apply(sound, in_range(val, k, lo, hi)? as f32);
+            Ok(())
+        };
         match k.as_str() {
             "synth" => {}
             "channel" => {
-                let c = f()?;
-                if !(1.0..=16.0).contains(&c) {
-                    return rt_err("channel must be 1..16 (drums are 10)");
-                }
+                let c = whole_in(val, "channel", 1.0, 16.0)
+                    .or_else(|_| rt_err("channel must be 1..16 (drums are 10)"))?;
                 v.channel = c as u8 - 1;
             }
             "note" => v.note = as_note(val, "note")?,
-            "attack" => Param::Attack.apply(&mut v.sound, f()? as f32),
-            "decay" => Param::Decay.apply(&mut v.sound, f()? as f32),
-            "sustain" => Param::Sustain.apply(&mut v.sound, f()? as f32),
-            "release" => Param::Release.apply(&mut v.sound, f()? as f32),
-            "cutoff" => Param::Cutoff.apply(&mut v.sound, f()? as f32),
-            "resonance" => Param::Resonance.apply(&mut v.sound, f()? as f32),
-            "gain" => Param::Gain.apply(&mut v.sound, f()? as f32),
-            "pan" => Param::Pan.apply(&mut v.sound, f()? as f32),
-            "sample" => v.sound.sample = f()?.clamp(0.0, 999.0) as u16,
-            "program" => v.sound.program = f()?.clamp(0.0, 127.0) as u8,
-            "vel" => v.vel = vel_of(f()?),
-            "gate" => v.gate = f()?.clamp(0.01, 1.0) as f32,
-            "prob" => v.prob = f()?.clamp(0.0, 1.0) as f32,
-            "transpose" => v.transpose = f()?.clamp(-48.0, 48.0) as i32,
+            "attack" => param(Param::Attack, &mut v.sound)?,
+            "decay" => param(Param::Decay, &mut v.sound)?,
+            "sustain" => param(Param::Sustain, &mut v.sound)?,
+            "release" => param(Param::Release, &mut v.sound)?,
+            "cutoff" => param(Param::Cutoff, &mut v.sound)?,
+            "resonance" => param(Param::Resonance, &mut v.sound)?,
+            "gain" => param(Param::Gain, &mut v.sound)?,
+            "pan" => param(Param::Pan, &mut v.sound)?,
+            "sample" => v.sound.sample = whole_in(val, "sample", 0.0, 999.0)? as u16,
+            "program" => v.sound.program = whole_in(val, "program", 0.0, 127.0)? as u8,
+            "vel" => v.vel = vel_of(as_f64(val, "vel")?)?,
+            "gate" => v.gate = gate_of(as_f64(val, "gate")?)?,
+            "prob" => v.prob = check_range(as_f64(val, "prob")?, "prob", 0.0, 1.0)? as f32,
+            "transpose" => v.transpose = whole_in(val, "transpose", -48.0, 48.0)? as i32,
             other => {
                 return rt_err(format!(
                     "unknown voice option '{other}' (known: {})",
@@ -147,12 +184,23 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
 }
 
 /// Velocity from a patch: 0..=1 floats scale to 0..=127, larger numbers are MIDI velocities.
-pub(super) fn vel_of(x: f64) -> u8 {
-    if x <= 1.0 {
-        (x.max(0.0) * 127.0).round() as u8
+pub(super) fn vel_of(x: f64) -> RResult<u8> {
+    let x = check_range(x, "vel", 0.0, 127.0)?;
+    Ok(if x <= 1.0 {
+        (x * 127.0).round() as u8
     } else {
-        x.min(127.0).round() as u8
+        x.round() as u8
+    })
+}
+
+/// Gate: the fraction of the step a note sounds, more than 0 and at most 1.
+pub(super) fn gate_of(x: f64) -> RResult<f32> {
+    if !x.is_finite() || x <= 0.0 || x > 1.0 {
+        return rt_err(format!(
+            "gate must be a number in 0..1 (more than 0), got {x}"
+        ));
     }
+    Ok((x as f32).max(0.01))
 }
 
 pub(super) fn pitch_list(arr: &Array) -> RResult<Vec<Vec<u8>>> {
@@ -207,16 +255,21 @@ pub(super) fn lstm_spec(opts: &Map, default_seed: u64) -> RResult<LstmSpec> {
         steps: 16,
     };
     for (k, v) in opts {
-        let f = || as_f64(v, k);
         match k.as_str() {
             "model" => spec.model = v.clone().into_string().or_else(|_| rt_err("model must be a string"))?,
-            "temperature" => spec.temperature = f()?.clamp(0.05, 5.0) as f32,
-            "top_k" => spec.top_k = f()?.clamp(0.0, 512.0) as usize,
-            "top_p" => spec.top_p = f()?.clamp(0.01, 1.0) as f32,
-            "density" => spec.density = f()?.clamp(0.0, 1.0) as f32,
-            "seed" => spec.seed = f()? as u64,
-            "steps" => spec.steps = f()?.clamp(1.0, 64.0) as u32,
-            "part" => spec.part = v.clone().into_string().or_else(|_| rt_err("part must be a string"))?,
+            "temperature" => spec.temperature = in_range(v, "lstm option temperature", 0.05, 5.0)? as f32,
+            "top_k" => spec.top_k = whole_in(v, "lstm option top_k", 0.0, 512.0)? as usize,
+            "top_p" => spec.top_p = in_range(v, "lstm option top_p", 0.01, 1.0)? as f32,
+            "density" => spec.density = in_range(v, "lstm option density", 0.0, 1.0)? as f32,
+            "seed" => spec.seed = whole_in(v, "lstm option seed", 0.0, 9_007_199_254_740_992.0)? as u64,
+            "steps" => spec.steps = whole_in(v, "lstm option steps", 1.0, 64.0)? as u32,
+            "part" => {
+                let part = v.clone().into_string().or_else(|_| rt_err("part must be a string"))?;
+                if crate::lstm::Part::from_name(&part).is_none() {
+                    return rt_err(format!("unknown part '{part}' (soprano, alto, tenor, bass)"));
+                }
+                spec.part = part;
+            }
             "prime" => {
                 let arr = v.clone().try_cast::<Array>().map_or_else(|| rt_err("prime must be an array of notes"), Ok)?;
                 spec.prime = arr.iter().map(|n| as_note(n, "prime")).collect::<RResult<_>>()?;
@@ -235,13 +288,48 @@ pub(super) fn lstm_spec(opts: &Map, default_seed: u64) -> RResult<LstmSpec> {
     Ok(spec)
 }
 
+/// The packages a patch engine gets: Rhai's standard library minus `LanguageCorePackage`
+/// (`sleep`, `exit`, `parse_json`, reflection), `BasicTimePackage` (wall-clock time breaks
+/// determinism) and `BasicBlobPackage`. Nothing here blocks, does I/O or reads the clock;
+/// `tests/stage_patch.rs` holds the engine's whole function list to an allow-list.
+fn register_packages(engine: &mut Engine) {
+    use rhai::packages::{
+        ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage,
+        BasicMapPackage, BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage,
+        MoreStringPackage, Package,
+    };
+    engine.register_global_module(ArithmeticPackage::new().as_shared_module());
+    engine.register_global_module(BasicStringPackage::new().as_shared_module());
+    engine.register_global_module(BasicIteratorPackage::new().as_shared_module());
+    engine.register_global_module(BasicFnPackage::new().as_shared_module());
+    engine.register_global_module(BitFieldPackage::new().as_shared_module());
+    engine.register_global_module(LogicPackage::new().as_shared_module());
+    engine.register_global_module(BasicMathPackage::new().as_shared_module());
+    engine.register_global_module(BasicArrayPackage::new().as_shared_module());
+    engine.register_global_module(BasicMapPackage::new().as_shared_module());
+    engine.register_global_module(MoreStringPackage::new().as_shared_module());
+}
+
+/// What the progress callback stops a run for (carried in Rhai's `ErrorTerminated` token).
+pub(super) const STOP_DEADLINE: &str = "weft:deadline";
+pub(super) const STOP_ALLOC: &str = "weft:alloc";
+
+/// Per-run bookkeeping the progress callback reads: the deadline (ns since `clock`) and the
+/// thread's net allocated bytes when the run started (see [`crate::alloc_meter`]).
+#[derive(Debug, Default)]
+pub(super) struct Guard {
+    pub(super) deadline: AtomicU64,
+    pub(super) alloc_base: AtomicI64,
+}
+
 pub(super) fn build_engine(
     ctx: &Arc<Mutex<Ctx>>,
-    deadline: &Arc<AtomicU64>,
+    guard: &Arc<Guard>,
     clock: Instant,
     limits: &Limits,
 ) -> Engine {
-    let mut engine = Engine::new();
+    let mut engine = Engine::new_raw();
+    register_packages(&mut engine);
     engine.set_max_operations(limits.max_operations);
     engine.set_max_call_levels(limits.max_call_levels);
     engine.set_max_string_size(limits.max_string_size);
@@ -252,15 +340,21 @@ pub(super) fn build_engine(
     engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
     engine.disable_symbol("eval");
     {
-        let deadline = deadline.clone();
+        let guard = guard.clone();
+        let max_alloc = limits.max_alloc_bytes as i64;
         engine.on_progress(move |ops| {
-            if ops % 512 == 0
-                && clock.elapsed().as_nanos() as u64 > deadline.load(Ordering::Relaxed)
-            {
-                Some(Dynamic::UNIT)
-            } else {
-                None
+            // Every operation: one thread-local read (the allocation meter).
+            let grown = crate::alloc_meter::net_allocated()
+                .wrapping_sub(guard.alloc_base.load(Ordering::Relaxed));
+            if grown > max_alloc {
+                return Some(Dynamic::from(STOP_ALLOC));
             }
+            if ops % 256 == 0
+                && clock.elapsed().as_nanos() as u64 > guard.deadline.load(Ordering::Relaxed)
+            {
+                return Some(Dynamic::from(STOP_DEADLINE));
+            }
+            None
         });
     }
     {
@@ -273,16 +367,22 @@ pub(super) fn build_engine(
     // `state`: the per-file map that survives reloads.
     engine.register_type_with_name::<State>("State");
     engine.register_indexer_get(|s: &mut State, k: &str| -> Dynamic {
-        lock(&s.0).get(k).cloned().unwrap_or(Dynamic::UNIT)
+        lock(&s.0).map.get(k).cloned().unwrap_or(Dynamic::UNIT)
     });
     let mut m = Module::new();
-    // Registered as pure so `state.x = 1` works on the resolver's (read-only) handle.
+    // Registered as pure so `state.x = 1` works on the resolver's (read-only) handle. Every
+    // write to `state` comes through here — `state.list.push(x)` too: Rhai mutates the
+    // getter's copy and writes it back through this setter — so the size bound holds.
+    let max_state = limits.max_state_bytes;
     FuncRegistration::new("index$set$")
         .with_purity(true)
         .in_global_namespace()
-        .set_into_module(&mut m, |s: &mut State, k: &str, v: Dynamic| {
-            lock(&s.0).insert(k.into(), v);
-        });
+        .set_into_module(
+            &mut m,
+            move |s: &mut State, k: &str, v: Dynamic| -> RResult<()> {
+                lock(&s.0).insert(k, v, max_state).or_else(rt_err)
+            },
+        );
     engine.register_global_module(m.into());
     {
         let c = ctx.clone();
@@ -417,48 +517,61 @@ pub(super) fn build_engine(
     );
     let c = ctx.clone();
     engine.register_fn("vel", move |r: &mut VoiceRef, x: Dynamic| {
-        let x = as_f64(&x, "vel")?;
+        let x = vel_of(as_f64(&x, "vel")?)?;
         edit(&c, r, |v| {
-            v.vel = vel_of(x);
+            v.vel = x;
             Ok(())
         })
     });
     let c = ctx.clone();
     engine.register_fn("gate", move |r: &mut VoiceRef, x: Dynamic| {
-        let x = as_f64(&x, "gate")?;
+        let x = gate_of(as_f64(&x, "gate")?)?;
         edit(&c, r, |v| {
-            v.gate = x.clamp(0.01, 1.0) as f32;
+            v.gate = x;
             Ok(())
         })
     });
     let c = ctx.clone();
     engine.register_fn("prob", move |r: &mut VoiceRef, x: Dynamic| {
-        let x = as_f64(&x, "prob")?;
+        let x = check_range(as_f64(&x, "prob")?, "prob", 0.0, 1.0)? as f32;
         edit(&c, r, |v| {
-            v.prob = x.clamp(0.0, 1.0) as f32;
+            v.prob = x;
             Ok(())
         })
     });
     let c = ctx.clone();
     engine.register_fn("transpose", move |r: &mut VoiceRef, x: i64| {
-        edit(&c, r, |v| {
-            v.transpose = (v.transpose as i64 + x).clamp(-48, 48) as i32;
-            Ok(())
+        edit(&c, r, |v| match (v.transpose as i64).checked_add(x) {
+            Some(t) if (-48..=48).contains(&t) => {
+                v.transpose = t as i32;
+                Ok(())
+            }
+            _ => rt_err(format!(
+                "transpose({x}): the voice's transposition ({} + {x}) must stay in -48..48",
+                v.transpose
+            )),
         })
     });
     let c = ctx.clone();
-    engine.register_fn("every", move |r: &mut VoiceRef, n: i64, f: FnPtr| {
-        if n < 1 {
-            return rt_err("every(n, fn): n must be at least 1");
-        }
-        edit(&c, r, |v| {
-            if v.every.len() >= 16 {
-                return rt_err("at most 16 every() transforms per voice");
+    engine.register_fn(
+        "every",
+        move |cx: NativeCallContext, r: &mut VoiceRef, n: i64, f: FnPtr| {
+            let at = (
+                cx.call_position().line().unwrap_or(0),
+                cx.call_position().position().unwrap_or(0),
+            );
+            if n < 1 {
+                return rt_err("every(n, fn): n must be at least 1");
             }
-            v.every.push((n as u64, f));
-            Ok(())
-        })
-    });
+            edit(&c, r, |v| {
+                if v.every.len() >= 16 {
+                    return rt_err("at most 16 every() transforms per voice");
+                }
+                v.every.push((n as u64, f, at));
+                Ok(())
+            })
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("set", move |r: &mut VoiceRef, opts: Map| {
         edit(&c, r, |v| apply_opts(v, &opts, false))
@@ -477,7 +590,11 @@ pub(super) fn build_engine(
     // Live parameters: `param("bass.cutoff", 800.0)`.
     let c = ctx.clone();
     engine.register_fn("param", move |target: &str, value: Dynamic| -> RResult<()> {
-        let value = as_f64(&value, "param value")? as f32;
+        let value = as_f64(&value, "param value")?;
+        if !value.is_finite() {
+            return rt_err(format!("param \"{target}\": the value must be a finite number, got {value}"));
+        }
+        let value = value as f32;
         let Some((voice, p)) = target.split_once('.') else {
             return rt_err(format!("param \"{target}\": write \"voice.parameter\", e.g. \"bass.cutoff\""));
         };
@@ -544,12 +661,18 @@ pub(super) fn build_engine(
     engine.register_fn("note", |n: Dynamic| -> RResult<i64> {
         as_note(&n, "note").map(|n| n as i64)
     });
-    engine.register_fn("note_name", |n: i64| -> String {
-        theory::note_name(n.clamp(0, 127) as u8)
+    engine.register_fn("note_name", |n: i64| -> RResult<String> {
+        if !(0..=127).contains(&n) {
+            return rt_err(format!("note_name({n}): the note must be 0..127"));
+        }
+        Ok(theory::note_name(n as u8))
     });
     fn scale_fn(root: Dynamic, mode: &str, octaves: i64) -> RResult<Array> {
         let root = as_note(&root, "scale root")?;
-        theory::scale(root, mode, octaves.clamp(1, 8) as u8)
+        if !(1..=8).contains(&octaves) {
+            return rt_err(format!("scale: octaves must be 1..8, got {octaves}"));
+        }
+        theory::scale(root, mode, octaves as u8)
             .map(|v| v.into_iter().map(|n| Dynamic::from(n as i64)).collect())
             .or_else(|e| rt_err(e.to_string()))
     }
@@ -583,8 +706,11 @@ pub(super) fn build_engine(
             if hi < lo {
                 return rt_err("int(lo, hi): hi must be >= lo");
             }
-            let span = (hi - lo) as u64 + 1;
-            Ok(lo + (r.0.next_u64() % span) as i64)
+            // In i128 so the full i64 range (a span of 2^64) neither overflows nor divides by 0.
+            let span = hi as i128 - lo as i128 + 1;
+            let x = r.0.next_u64() as i128;
+            let off = if span > u64::MAX as i128 { x } else { x % span };
+            i64::try_from(lo as i128 + off).or_else(|_| rt_err("int(lo, hi): out of range"))
         },
     );
     engine.register_fn(
@@ -596,6 +722,19 @@ pub(super) fn build_engine(
             Ok(arr[(r.0.next_u64() % arr.len() as u64) as usize].clone())
         },
     );
-    engine.register_fn("chance", |r: &mut ScriptRng, p: f64| r.0.next_f64() < p);
+    #[cfg(test)]
+    {
+        // Test-only: a registered function that panics while holding the run's lock, to
+        // prove a panic becomes a PatchError and leaves no poisoned mutex behind.
+        let c = ctx.clone();
+        engine.register_fn("__test_panic", move |msg: &str| -> bool {
+            let _g = lock(&c);
+            panic!("{msg}")
+        });
+    }
+    engine.register_fn("chance", |r: &mut ScriptRng, p: f64| -> RResult<bool> {
+        let p = check_range(p, "chance(p)", 0.0, 1.0)?;
+        Ok(r.0.next_f64() < p)
+    });
     engine
 }

@@ -40,6 +40,11 @@ pub struct Limits {
     pub top_level_deadline: Duration,
     /// Wall-clock deadline for each callback (`on_bar`, `on_features`, `every` functions).
     pub callback_deadline: Duration,
+    /// How much one run may grow the heap (net bytes, measured by [`crate::alloc_meter`]
+    /// when the binary installs it).
+    pub max_alloc_bytes: usize,
+    /// Total size of a file's `state` (string bytes + 16 per value, counted recursively).
+    pub max_state_bytes: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +57,8 @@ impl Default for Limits {
             max_map_size: 10_000,
             top_level_deadline: Duration::from_millis(500),
             callback_deadline: Duration::from_millis(20),
+            max_alloc_bytes: 256 << 20,
+            max_state_bytes: 16 << 20,
         }
     }
 }
@@ -114,7 +121,8 @@ pub struct VoiceSpec {
     /// Chance each note plays (seeded).
     pub prob: f32,
     pub transpose: i32,
-    pub every: Vec<(u64, FnPtr)>,
+    /// `every(n, fn)` transforms with where each was registered (line, col) for errors.
+    pub every: Vec<(u64, FnPtr, (usize, usize))>,
 }
 
 impl VoiceSpec {
@@ -206,7 +214,65 @@ pub const FEATURE_NAMES: [&str; 11] = [
 
 /// The shared `state` map of a file; survives reloads of the same file.
 #[derive(Clone, Debug, Default)]
-pub struct State(pub(super) Arc<Mutex<Map>>);
+pub struct State(pub(super) Arc<Mutex<StateMap>>);
+
+/// The map behind `state` and its size as [`value_bytes`] counts it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct StateMap {
+    pub(super) map: Map,
+    pub(super) bytes: usize,
+}
+
+impl StateMap {
+    /// Sets `key`, unless the state would grow past `max` bytes (then an error, unchanged).
+    pub(super) fn insert(&mut self, key: &str, v: Dynamic, max: usize) -> Result<(), String> {
+        let old = self.map.get(key).map_or(0, |o| entry_bytes(key, o));
+        let new = entry_bytes(key, &v);
+        let total = self.bytes.saturating_sub(old).saturating_add(new);
+        if new > old && total > max {
+            return Err(format!(
+                "state is full: setting state.{key} would make it {} (the limit is {})",
+                size_text(total),
+                size_text(max)
+            ));
+        }
+        self.map.insert(key.into(), v);
+        self.bytes = total;
+        Ok(())
+    }
+}
+
+fn size_text(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{} MB", n >> 20)
+    } else {
+        format!("{} KB", n.div_ceil(1024))
+    }
+}
+
+fn entry_bytes(key: &str, v: &Dynamic) -> usize {
+    key.len().saturating_add(value_bytes(v))
+}
+
+/// The size of a script value for the `state` bound: 16 bytes per value plus string bytes,
+/// counted recursively through arrays and maps (keys included).
+pub fn value_bytes(v: &Dynamic) -> usize {
+    let inner = if let Some(s) = v.read_lock::<ImmutableString>() {
+        s.len()
+    } else if let Some(a) = v.read_lock::<Array>() {
+        a.iter()
+            .fold(0usize, |n, x| n.saturating_add(value_bytes(x)))
+    } else if let Some(m) = v.read_lock::<Map>() {
+        m.iter().fold(0usize, |n, (k, x)| {
+            n.saturating_add(k.len()).saturating_add(value_bytes(x))
+        })
+    } else if let Some(b) = v.read_lock::<rhai::Blob>() {
+        b.len()
+    } else {
+        0
+    };
+    16usize.saturating_add(inner)
+}
 
 impl State {
     /// A deep copy (for dry runs that must not touch the playing state).
@@ -214,13 +280,21 @@ impl State {
         State(Arc::new(Mutex::new(lock(&self.0).clone())))
     }
     pub fn get(&self, key: &str) -> Option<Dynamic> {
-        lock(&self.0).get(key).cloned()
+        lock(&self.0).map.get(key).cloned()
+    }
+    /// The state's size as the limit counts it ([`value_bytes`] of each entry).
+    pub fn bytes(&self) -> usize {
+        lock(&self.0).bytes
     }
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves plain data behind; keep going with it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    // A panic while holding the lock leaves plain data behind (every caller re-initialises
+    // what a run writes); take it and clear the poison so later runs see a normal mutex.
+    m.lock().unwrap_or_else(|e| {
+        m.clear_poison();
+        e.into_inner()
+    })
 }
 
 pub use crate::rng::SplitMix;
