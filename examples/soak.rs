@@ -26,6 +26,10 @@ use std::time::{Duration, Instant};
 use weft::event::{Event, TimedEvent};
 use weft::live::{self, Clock, EventOut, LiveConfig, Report, SystemClock};
 
+/// As in the binary: patch evaluations that allocate without bound are stopped.
+#[global_allocator]
+static ALLOC: weft::alloc_meter::CountingAlloc = weft::alloc_meter::CountingAlloc;
+
 /// What the output saw (shared with the main thread only for the final count).
 #[derive(Default)]
 struct Seen {

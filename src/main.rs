@@ -9,6 +9,11 @@ use weft::neural::{models_dir_for, LstmVoices};
 use weft::patch::check_file;
 use weft::render::{render, RenderSpec};
 
+/// Counts each thread's allocations so a patch evaluation that allocates without bound is
+/// stopped at its budget (see `weft::alloc_meter`); otherwise the system allocator.
+#[global_allocator]
+static ALLOC: weft::alloc_meter::CountingAlloc = weft::alloc_meter::CountingAlloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "weft",

@@ -66,6 +66,10 @@ pub struct Patch {
     source_hash: u64,
     engine: Engine,
     ast: AST,
+    /// What callbacks run on: the functions plus only the top level's `const` statements, so
+    /// `global::NAME` works inside `on_bar` without re-running the whole top level (its
+    /// `voice(...)` calls and `state` initialisation) before every callback.
+    callbacks: AST,
     ctx: Arc<Mutex<Ctx>>,
     guard: Arc<Guard>,
     clock: Instant,
@@ -135,10 +139,22 @@ impl Patch {
                     path: display.clone(),
                     line: 0,
                     col: 0,
-                    message: format!("internal error in compile: {}", panic_message(&*panic)),
+                    message: format!(
+                        "internal error in compile: {}",
+                        crate::fault::panic_message(&*panic)
+                    ),
                 })
             }
         };
+        let callbacks = AST::new(
+            ast.statements()
+                .iter()
+                .filter(|s| {
+                    matches!(s, rhai::Stmt::Var(_, flags, _) if flags.contains(rhai::ASTFlags::CONSTANT))
+                })
+                .cloned(),
+            ast.shared_lib().clone(),
+        );
         let has = |name: &str, arity: usize| {
             ast.iter_functions()
                 .any(|f| f.name == name && f.params.len() == arity)
@@ -152,6 +168,7 @@ impl Patch {
             source_hash: fnv1a(&[src.as_bytes()]),
             engine,
             ast,
+            callbacks,
             ctx,
             guard,
             clock,
@@ -192,7 +209,10 @@ impl Patch {
                     path: self.display.clone(),
                     line,
                     col,
-                    message: format!("internal error in {what}: {}", panic_message(&*panic)),
+                    message: format!(
+                        "internal error in {what}: {}",
+                        crate::fault::panic_message(&*panic)
+                    ),
                 })
             }
         }
@@ -308,7 +328,7 @@ impl Patch {
                 self.engine.call_fn_with_options::<Dynamic>(
                     once(),
                     &mut Scope::new(),
-                    &self.ast,
+                    &self.callbacks,
                     "on_start",
                     (),
                 )
@@ -349,7 +369,7 @@ impl Patch {
                     self.engine.call_fn_with_options::<Dynamic>(
                         once(),
                         &mut Scope::new(),
-                        &self.ast,
+                        &self.callbacks,
                         "on_bar",
                         (bar,),
                     )
@@ -420,7 +440,7 @@ impl Patch {
                 self.engine.call_fn_with_options::<Dynamic>(
                     once(),
                     &mut Scope::new(),
-                    &self.ast,
+                    &self.callbacks,
                     "on_features",
                     (Dynamic::from_map(features),),
                 )
@@ -505,22 +525,12 @@ pub fn engine_functions() -> Vec<String> {
     v
 }
 
-/// Options for calling a callback: only the function. (Rhai's `call_fn` evaluates the whole
-/// top level again first, which re-ran every `state.x = ...` initialisation and every
-/// `voice(...)` before each `on_bar`, under the callback's deadline.)
+/// Options for calling a callback on [`Patch::callbacks`]: its statements (only the top
+/// level's `const`s, for `global::NAME`) run first. Running the whole top level again, as
+/// Rhai's `call_fn` does by default, re-ran every `state.x = ...` initialisation and every
+/// `voice(...)` before each `on_bar`, under the callback's deadline.
 fn once() -> rhai::CallFnOptions<'static> {
-    rhai::CallFnOptions::new().eval_ast(false)
-}
-
-/// The text of a caught panic's payload.
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
-    }
+    rhai::CallFnOptions::new().eval_ast(true)
 }
 
 /// Where each `fn NAME(` of a source starts (1-based line and column of `fn`), skipping
@@ -974,6 +984,20 @@ mod tests {
             p.state().get("list").unwrap().into_array().unwrap().len(),
             3
         );
+    }
+
+    #[test]
+    fn top_level_constants_are_visible_in_callbacks_as_global() {
+        let src =
+            "const ROOT = 45;\nstate.runs = if state.runs == () { 1 } else { state.runs + 1 };\n\
+                   voice(\"b\", #{}).notes([ROOT], \"x\");\n\
+                   fn on_bar(b) { state.seen = global::ROOT; }";
+        let mut p = load(src).unwrap();
+        for b in 0..3 {
+            p.plan_bar(b, &mut NoModels).unwrap();
+        }
+        assert_eq!(p.state().get("seen").unwrap().as_int().unwrap(), 45);
+        assert_eq!(p.state().get("runs").unwrap().as_int().unwrap(), 1);
     }
 
     #[test]
