@@ -509,3 +509,33 @@ fn similar_skips_a_bad_wav_and_ranks_the_rest() {
     assert!(line.contains("skipped"), "{line}");
     assert_eq!(line.matches("broken.wav").count(), 1, "{line}");
 }
+
+#[test]
+fn file_errors_say_their_cause_once_through_anyhow() {
+    let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    let cause = io().to_string();
+    let errs: Vec<anyhow::Error> = vec![
+        weft::synth::SynthError::Io("x.wav".into(), io()).into(),
+        weft::audio::AudioError::Thread(io()).into(),
+        weft::logs::LogError::Io {
+            path: "x.json".into(),
+            error: io(),
+        }
+        .into(),
+        weft::analysis::AnalysisError::Io {
+            path: "x.wav".into(),
+            error: io(),
+        }
+        .into(),
+        weft::watch::WatchError::Folder {
+            path: "scripts".into(),
+            error: io(),
+        }
+        .into(),
+    ];
+    for e in errs {
+        // What `main` prints: `weft: {e:#}`.
+        let s = format!("{e:#}");
+        assert_eq!(s.matches(&cause).count(), 1, "{s}");
+    }
+}
