@@ -365,7 +365,7 @@ pub struct LiveHandle {
     pub reports: Receiver<Report>,
     join: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
-    _watcher: Option<notify::RecommendedWatcher>,
+    _watcher: Option<crate::watch::WatchGuard>,
 }
 
 impl LiveHandle {
@@ -474,7 +474,10 @@ pub fn start_with_features(
             error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
         });
     }
-    let (watcher, changes) = DirWatcher::start(&cfg.dir)?.into_parts();
+    let watcher = DirWatcher::start(&cfg.dir)?;
+    // The canonical folder: startup files and the watcher's events name a file the same way.
+    let dir = watcher.dir().to_path_buf();
+    let (watcher, changes) = watcher.into_parts();
     let (tx, rx) = mpsc::channel::<SchedMsg>();
     let (rep_tx, rep_rx) = mpsc::channel::<Report>();
     let current_bar = Arc::new(AtomicU64::new(0));
@@ -483,7 +486,7 @@ pub fn start_with_features(
     // Compile worker.
     {
         let tx = tx.clone();
-        let dir = cfg.dir.clone();
+        let reports = rep_tx.clone();
         let seed = cfg.seed;
         let bars = cfg.dry_run_bars;
         let current_bar = current_bar.clone();
@@ -492,7 +495,17 @@ pub fn start_with_features(
         thread::Builder::new()
             .name("weft-compile".into())
             .spawn(move || {
-                compile_worker(dir, seed, bars, current_bar, models_dir, steps, changes, tx)
+                compile_worker(
+                    dir,
+                    seed,
+                    bars,
+                    current_bar,
+                    models_dir,
+                    steps,
+                    changes,
+                    tx,
+                    reports,
+                )
             })
             .expect("spawn compile worker");
     }
@@ -539,6 +552,7 @@ fn compile_worker(
     steps: StepFactory,
     changes: Receiver<FileChange>,
     tx: Sender<SchedMsg>,
+    reports: Sender<Report>,
 ) {
     let mut states: HashMap<String, State> = HashMap::new();
     let mut steps = steps();
@@ -643,11 +657,29 @@ fn compile_worker(
                 }
                 tx.send(SchedMsg::Renamed(f, t)).is_ok()
             }
+            FileChange::FolderGone { dir } => folder_notice(
+                &reports,
+                &dir,
+                "patch folder gone; the last patches keep playing (watching for it to come back)",
+            ),
+            FileChange::FolderBack { dir } => {
+                folder_notice(&reports, &dir, "patch folder back; watching again")
+            }
         };
         if !ok {
             return;
         }
     }
+}
+
+/// Tells the performer what happened to the patch folder itself. The report channel may be
+/// gone while the scheduler stops; that is no reason to stop compiling.
+fn folder_notice(reports: &Sender<Report>, dir: &Path, what: &str) -> bool {
+    let _ = reports.send(Report::Notice(Notice::Print {
+        file: dir.display().to_string(),
+        line: what.to_string(),
+    }));
+    true
 }
 
 /// The audio device's (or null sink's) frame counter as the engine's clock.

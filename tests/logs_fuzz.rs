@@ -62,8 +62,11 @@ fn garbage_files_and_a_broken_zip_in_a_folder_load_without_panic() {
     std::fs::write(dir.path().join("a.json"), b"[{\"ts\": 1,").unwrap();
     std::fs::write(dir.path().join("b.zip"), b"PK\x03\x04garbage").unwrap();
     std::fs::write(dir.path().join("c.tsv"), b"\xff\xfe\x00").unwrap();
-    // The broken zip is an error for the whole load (reported, not a panic).
-    assert!(logs::load(dir.path(), PlayRule::default()).is_err());
+    // The broken zip is skipped and reported (issue #15); the other files still load.
+    let l = logs::load(dir.path(), PlayRule::default()).unwrap();
+    assert_eq!(l.report.skipped.len(), 1, "{:?}", l.report.skipped);
+    assert!(l.report.skipped[0].contains("b.zip"));
+    assert_eq!(l.report.bad, 1);
     std::fs::remove_file(dir.path().join("b.zip")).unwrap();
     let l = logs::load(dir.path(), PlayRule::default()).unwrap();
     assert_eq!(l.report.bad, 1);

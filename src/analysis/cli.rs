@@ -30,21 +30,42 @@ pub struct AnalyzeArgs {
     pub similar: Option<PathBuf>,
 }
 
-/// Runs the command, printing to stdout.
+/// What the output is called in errors writing it.
+const OUTPUT: &str = "<output>";
+
+/// Runs the command, printing to stdout. A closed stdout (`weft analyze … --json | head`)
+/// ends the command quietly, as it ends `cat`.
 pub fn run(args: &AnalyzeArgs) -> Result<(), AnalysisError> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    run_to(args, &mut lock)
+    let r = run_to(args, &mut lock).and_then(|_| {
+        lock.flush().map_err(|error| AnalysisError::Io {
+            path: OUTPUT.into(),
+            error,
+        })
+    });
+    match r {
+        Err(AnalysisError::Io { path, error })
+            if path == Path::new(OUTPUT) && error.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 /// Runs the command, writing its output to `out`.
 pub fn run_to(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalysisError> {
-    let io = |e| AnalysisError::Io {
-        path: "<output>".into(),
-        source: e,
+    let io = |error| AnalysisError::Io {
+        path: OUTPUT.into(),
+        error,
     };
     if let Some(dir) = &args.similar {
-        let ranked = profile::similar(dir, &args.file)?;
+        let profile::Similar { ranked, skipped } = profile::rank_similar(dir, &args.file)?;
+        // One unreadable file does not spoil the ranking of the others; say which it was.
+        for (_, e) in &skipped {
+            let _ = writeln!(std::io::stderr(), "weft: skipped {e}");
+        }
         if args.json {
             let rows: Vec<_> = ranked
                 .iter()

@@ -146,7 +146,7 @@ pub fn spawn_with_monitor(
         .spawn(move || run(tap, analyzer, outs, ctl_rx, &s))
         .map_err(|e| AnalysisError::Io {
             path: "<analyzer thread>".into(),
-            source: e,
+            error: e,
         })?;
     Ok(LiveHandle {
         shared,

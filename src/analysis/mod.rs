@@ -154,10 +154,10 @@ pub enum AnalysisError {
     Config(String),
     #[error("{}: {msg}", path.display())]
     Wav { path: PathBuf, msg: String },
-    #[error("{}: {source}", path.display())]
+    /// The cause is in the message and not a `source()`, so `anyhow`'s `{:#}` says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }

@@ -97,12 +97,33 @@ pub fn cosine(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// Ranks the `.wav` files in `dir` (not recursive; `file` itself excluded) by cosine
-/// similarity of their profile to the profile of `file`, most similar first.
+/// similarity of their profile to the profile of `file`, most similar first. Any file in
+/// `dir` that cannot be analysed is an error ([`rank_similar`] skips it instead).
 pub fn similar(dir: &Path, file: &Path) -> Result<Vec<(PathBuf, f32)>, AnalysisError> {
+    let r = rank_similar(dir, file)?;
+    match r.skipped.into_iter().next() {
+        Some((_, e)) => Err(e),
+        None => Ok(r.ranked),
+    }
+}
+
+/// The files of a folder ranked by similarity, and those that could not be analysed.
+#[derive(Debug)]
+pub struct Similar {
+    /// Most similar first.
+    pub ranked: Vec<(PathBuf, f32)>,
+    /// Files left out of the ranking, with why (unreadable, not a WAV weft reads, …).
+    pub skipped: Vec<(PathBuf, AnalysisError)>,
+}
+
+/// Like [`similar`], but a file in `dir` that cannot be analysed is skipped and listed in
+/// [`Similar::skipped`] instead of ending the ranking. A bad `file` or an unreadable `dir`
+/// is still an error.
+pub fn rank_similar(dir: &Path, file: &Path) -> Result<Similar, AnalysisError> {
     let seed = Profile::from_wav(file)?;
-    let io = |e| AnalysisError::Io {
+    let io = |error| AnalysisError::Io {
         path: dir.to_path_buf(),
-        source: e,
+        error,
     };
     let me = file.canonicalize().ok();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -110,18 +131,28 @@ pub fn similar(dir: &Path, file: &Path) -> Result<Vec<(PathBuf, f32)>, AnalysisE
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()
         .map_err(io)?;
+    // Regular files only (`is_file` follows symlinks; a FIFO named x.wav would block).
     paths.retain(|p| {
         p.is_file()
             && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"))
             && p.canonicalize().ok() != me
     });
     paths.sort();
-    let mut ranked = paths
-        .into_iter()
-        .map(|p| Profile::from_wav(&p).map(|prof| (p, Profile::cosine(&seed, &prof))))
-        .collect::<Result<Vec<_>, _>>()?;
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    Ok(ranked)
+    let mut out = Similar {
+        ranked: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for p in paths {
+        match Profile::from_wav(&p) {
+            Ok(prof) => {
+                let s = Profile::cosine(&seed, &prof);
+                out.ranked.push((p, s));
+            }
+            Err(e) => out.skipped.push((p, e)),
+        }
+    }
+    out.ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(out)
 }
 
 #[cfg(test)]

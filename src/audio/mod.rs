@@ -37,7 +37,7 @@ pub enum AudioError {
     #[error("audio device '{device}': {message}")]
     Device { device: String, message: String },
     #[error("could not start the null sink thread: {0}")]
-    Thread(#[source] std::io::Error),
+    Thread(std::io::Error),
 }
 
 /// How to open the output.

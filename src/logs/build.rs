@@ -133,6 +133,9 @@ pub struct LoadReport {
     pub not_a_play: u64,
     pub duplicates: u64,
     pub notes: Vec<String>,
+    /// Files not read, each as `path: why` (not a regular file, a symlink loop, too deep,
+    /// unreadable, a broken zip); the other files still load.
+    pub skipped: Vec<String>,
 }
 
 impl fmt::Display for LoadReport {
@@ -158,6 +161,9 @@ impl fmt::Display for LoadReport {
         }
         for n in &self.notes {
             writeln!(f, "  note: {n}")?;
+        }
+        for s in &self.skipped {
+            writeln!(f, "  skipped {s}")?;
         }
         Ok(())
     }
@@ -238,6 +244,11 @@ impl Builder {
 
     pub fn note(&mut self, s: String) {
         self.logs.report.notes.push(s);
+    }
+
+    /// Records a file that was not read (`path: why`); the load goes on without it.
+    pub fn skip(&mut self, s: String) {
+        self.logs.report.skipped.push(s);
     }
 
     fn item_for(&mut self, r: &Record<'_>) -> u32 {

@@ -6,6 +6,7 @@ use super::{load, synth, PlayRule};
 use crate::forecast::{self, By};
 use crate::recommend::{self, eval as reval, Mode};
 use clap::{Args, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// How the logs are read.
@@ -31,7 +32,8 @@ impl LoadArgs {
                 drop_skipped: !self.keep_skipped,
             },
         )?;
-        eprint!("{}", logs.report);
+        // stderr may be a closed pipe too; the report is not worth a panic.
+        let _ = write!(std::io::stderr(), "{}", logs.report);
         Ok(logs)
     }
 }
@@ -120,18 +122,43 @@ pub enum Command {
     Logs(LogsCommand),
 }
 
-/// Run one of this module's commands.
+/// Run one of this module's commands, printing to stdout. A closed stdout (`weft forecast
+/// … | head`) ends the command quietly, as it ends `cat`.
 pub fn run(cmd: Command) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    quiet_on_closed_pipe(run_to(cmd, &mut out).and_then(|_| Ok(out.flush()?)))
+}
+
+/// `Ok` for a result whose error is a write to a closed pipe, else `r` itself.
+pub fn quiet_on_closed_pipe(r: anyhow::Result<()>) -> anyhow::Result<()> {
+    match r {
+        Err(e) if is_closed_pipe(&e) => Ok(()),
+        r => r,
+    }
+}
+
+/// True when `e` (or a cause of it) is a write to a pipe whose reader has gone.
+pub fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Run one of this module's commands, writing its output to `out`.
+pub fn run_to(cmd: Command, out: &mut dyn Write) -> anyhow::Result<()> {
     match cmd {
-        Command::Recommend(a) => run_recommend(a),
-        Command::Forecast(a) => run_forecast(a),
-        Command::Logs(LogsCommand::Synth(a)) => run_synth(a),
+        Command::Recommend(a) => run_recommend(a, out),
+        Command::Forecast(a) => run_forecast(a, out),
+        Command::Logs(LogsCommand::Synth(a)) => run_synth(a, out),
         Command::Logs(LogsCommand::Check(a)) => {
             let logs = a.load()?;
             for (f, fmt, rows) in &logs.report.files {
-                println!("{fmt:<18} {rows:>8} rows  {f}");
+                writeln!(out, "{fmt:<18} {rows:>8} rows  {f}")?;
             }
-            println!(
+            writeln!(
+                out,
                 "{} users, {} artists, {} items, {} music plays, {} episode plays, {} daily series",
                 logs.users.len(),
                 logs.artists.len(),
@@ -139,13 +166,13 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 logs.plays.len(),
                 logs.episodes.len(),
                 logs.daily.len()
-            );
+            )?;
             Ok(())
         }
     }
 }
 
-pub fn run_recommend(a: RecommendArgs) -> anyhow::Result<()> {
+pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let logs = a.load.load()?;
     if a.eval {
         let split = reval::split(&logs, 0.8, a.max_cases);
@@ -158,16 +185,17 @@ pub fn run_recommend(a: RecommendArgs) -> anyhow::Result<()> {
         };
         let rows = reval::evaluate(&split, &names);
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "temporal split at {} — train {} plays, test {} plays, catalogue {} items",
                 super::time::iso_string(split.cutoff),
                 split.train_events.len(),
                 split.test_events.len(),
                 split.train.pop.iter().filter(|&&p| p > 0.0).count()
-            );
-            print!("{}", reval::table(&rows));
+            )?;
+            write!(out, "{}", reval::table(&rows))?;
             for mode in ["next", "discover"] {
                 let pop = rows
                     .iter()
@@ -177,10 +205,11 @@ pub fn run_recommend(a: RecommendArgs) -> anyhow::Result<()> {
                     .filter(|r| r.mode == mode)
                     .max_by(|x, y| x.hr10.total_cmp(&y.hr10));
                 if let (Some(p), Some(b)) = (pop, best) {
-                    println!(
+                    writeln!(
+                        out,
                         "{mode}: best HR@10 {} {:.4} vs popularity {:.4}",
                         b.model, b.hr10, p.hr10
-                    );
+                    )?;
                 }
             }
         }
@@ -188,27 +217,28 @@ pub fn run_recommend(a: RecommendArgs) -> anyhow::Result<()> {
     }
     let v = recommend::recommend(&logs, a.user.as_deref(), a.mode, a.n, a.model.as_deref())?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        println!("{} for {} ({}):", v.mode, v.user, v.model);
+        writeln!(out, "{} for {} ({}):", v.mode, v.user, v.model)?;
         for (k, it) in v.items.iter().enumerate() {
-            println!(
+            writeln!(
+                out,
                 "{:>3}. {} – {}  [{:.3}]  because {}",
                 k + 1,
                 it.artist,
                 it.title,
                 it.score,
                 it.because
-            );
+            )?;
         }
         if let Some(n) = &v.note {
-            println!("note: {n}");
+            writeln!(out, "note: {n}")?;
         }
     }
     Ok(())
 }
 
-pub fn run_forecast(a: ForecastArgs) -> anyhow::Result<()> {
+pub fn run_forecast(a: ForecastArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let logs = a.load.load()?;
     let series = forecast::series(&logs, a.by, a.top);
     if series.is_empty() {
@@ -222,14 +252,15 @@ pub fn run_forecast(a: ForecastArgs) -> anyhow::Result<()> {
         let rows =
             forecast::eval::backtest(&series, &forecast::models::NAMES, &horizons, a.windows);
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "rolling-origin backtest: {} series, {} windows a week apart",
                 series.len(),
                 a.windows
-            );
-            print!("{}", forecast::eval::table(&rows));
+            )?;
+            write!(out, "{}", forecast::eval::table(&rows))?;
             for h in horizons {
                 let sn = rows.iter().find(|r| r.h == h && r.model == "snaive");
                 let best = rows
@@ -237,10 +268,11 @@ pub fn run_forecast(a: ForecastArgs) -> anyhow::Result<()> {
                     .filter(|r| r.h == h)
                     .min_by(|x, y| x.mase.total_cmp(&y.mase));
                 if let (Some(s), Some(b)) = (sn, best) {
-                    println!(
+                    writeln!(
+                        out,
                         "h={h}: best MASE {} {:.3} vs seasonal naive {:.3}",
                         b.model, b.mase, s.mase
-                    );
+                    )?;
                 }
             }
         }
@@ -251,26 +283,27 @@ pub fn run_forecast(a: ForecastArgs) -> anyhow::Result<()> {
         .map(|s| forecast::forecast_series(s, &a.model, a.horizon, 28))
         .collect::<Result<Vec<_>, _>>()?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&views)?)?;
     } else {
         for v in &views {
-            println!("{} — {}", v.series_name, v.model);
-            println!("  date        mean     80%              95%");
+            writeln!(out, "{} — {}", v.series_name, v.model)?;
+            writeln!(out, "  date        mean     80%              95%")?;
             for f in &v.forecast {
-                println!(
+                writeln!(
+                    out,
                     "  {}  {:>7.1}  [{:>6.1}, {:>6.1}]  [{:>6.1}, {:>6.1}]",
                     f.0, f.1, f.2, f.3, f.4, f.5
-                );
+                )?;
             }
             if let Some(n) = &v.note {
-                println!("  note: {n}");
+                writeln!(out, "  note: {n}")?;
             }
         }
     }
     Ok(())
 }
 
-pub fn run_synth(a: SynthArgs) -> anyhow::Result<()> {
+pub fn run_synth(a: SynthArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let cfg = synth::SynthConfig {
         users: a.users,
         days: a.days,
@@ -278,11 +311,12 @@ pub fn run_synth(a: SynthArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let n = synth::write(&cfg, &a.out)?;
-    println!(
+    writeln!(
+        out,
         "wrote {n} generated plays for {} users over {} days to {}",
         a.users,
         a.days,
         a.out.display()
-    );
+    )?;
     Ok(())
 }

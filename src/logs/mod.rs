@@ -24,24 +24,29 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// Errors that stop a load altogether (a single bad row never does).
+/// Errors that stop a load altogether (a single bad row never does, nor a bad file in a
+/// folder: that one is skipped and listed in [`LoadReport::skipped`]).
+///
+/// Each message names the file once and says the cause once: the cause is part of the
+/// message, not a `source()` that `anyhow`'s `{:#}` would print a second time.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: zip: {source}")]
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error("{path}: not a usable zip: {error}")]
     Zip {
         path: String,
-        #[source]
-        source: zip::result::ZipError,
+        error: zip::result::ZipError,
     },
     #[error("{0}: no listening logs found (no file in a known format)")]
     Empty(String),
+    /// A folder whose every candidate file was skipped (`why` lists them).
+    #[error("{path}: no listening logs read; skipped {why}")]
+    AllSkipped { path: String, why: String },
 }
+
+/// How deep a logs folder is followed (`logs/user/year/month/…`); deeper folders are skipped.
+pub const MAX_DEPTH: usize = 16;
 
 /// Music or spoken word; episodes and audiobook chapters are kept apart from music.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -150,27 +155,70 @@ pub fn read_format<R: BufRead>(
     }
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> LogError {
+fn io_err(path: &Path, error: std::io::Error) -> LogError {
     LogError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LogError> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| io_err(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
+/// The files below a logs folder, sorted, and what was left out and why.
+///
+/// Only regular files are listed: a FIFO would block the reader forever, a device could be
+/// endless. Symlinks are followed (to files and folders), but every folder and file is
+/// visited once by its canonical path, so a symlink loop ends at once, and folders deeper
+/// than [`MAX_DEPTH`] are not entered.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    skipped: Vec<String>,
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn dir(&mut self, dir: &Path, depth: usize) -> Result<(), LogError> {
+        if let Ok(c) = dir.canonicalize() {
+            if !self.seen.insert(c) {
+                self.skipped.push(format!(
+                    "{}: folder already read (symlink loop)",
+                    dir.display()
+                ));
+                return Ok(());
+            }
         }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| io_err(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            let meta = match std::fs::metadata(&p) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.skipped.push(format!("{}: {e}", p.display()));
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                if depth >= MAX_DEPTH {
+                    self.skipped.push(format!(
+                        "{}: folder nested deeper than {MAX_DEPTH} levels",
+                        p.display()
+                    ));
+                } else if let Err(e) = self.dir(&p, depth + 1) {
+                    self.skipped.push(e.to_string());
+                }
+            } else if !meta.is_file() {
+                self.skipped
+                    .push(format!("{}: not a regular file", p.display()));
+            } else if p.canonicalize().is_ok_and(|c| !self.seen.insert(c)) {
+                // The same file through a symlink: read once.
+            } else {
+                self.files.push(p);
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Load a file or a folder (recursively, zips included) with the given play rule.
@@ -182,43 +230,64 @@ pub fn load(path: &Path, rule: PlayRule) -> Result<Logs, LogError> {
     load_into(path, &mut b)?;
     let logs = b.finish();
     if logs.report.files.is_empty() {
-        return Err(LogError::Empty(path.display().to_string()));
+        let path = path.display().to_string();
+        if logs.report.skipped.is_empty() {
+            return Err(LogError::Empty(path));
+        }
+        let why = logs.report.skipped.join("; ");
+        return Err(LogError::AllSkipped { path, why });
     }
     Ok(logs)
 }
 
 /// Like [`load`] but into an existing builder (to merge several paths).
+///
+/// A path named directly is read whatever it is (`--logs <(zcat …)` is a pipe); in a folder
+/// only regular files are read, and a file that cannot be read or is a broken zip is skipped
+/// and listed in the report, as bad rows are.
 pub fn load_into(path: &Path, b: &mut Builder) -> Result<(), LogError> {
-    let mut files = Vec::new();
-    if path.is_dir() {
-        walk(path, &mut files)?;
-    } else {
-        files.push(path.to_path_buf());
-    }
-    for f in files {
-        let user = if path.is_dir() {
-            f.strip_prefix(path)
-                .ok()
-                .and_then(|rel| {
-                    let mut c = rel.components();
-                    let first = c.next()?;
-                    c.next()?;
-                    Some(first.as_os_str().to_string_lossy().into_owned())
-                })
-                .unwrap_or_else(|| "me".into())
-        } else {
-            "me".into()
-        };
-        let name = f.display().to_string();
-        if name.to_ascii_lowercase().ends_with(".zip") {
-            load_zip(&f, &user, b)?;
-            continue;
+    let in_folder = path.is_dir();
+    let files = if in_folder {
+        let mut w = Walk::default();
+        w.dir(path, 0)?;
+        for s in w.skipped {
+            b.skip(s);
         }
-        let file = File::open(&f).map_err(|e| io_err(&f, e))?;
-        load_stream(&name, &user, BufReader::with_capacity(1 << 18, file), b)
-            .map_err(|e| io_err(&f, e))?;
+        w.files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    for f in files {
+        match load_file(path, &f, b) {
+            Ok(()) => {}
+            Err(e) if in_folder => b.skip(e.to_string()),
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
+}
+
+/// Loads `f`, found under `path` (or `path` itself).
+fn load_file(path: &Path, f: &Path, b: &mut Builder) -> Result<(), LogError> {
+    let user = if path.is_dir() {
+        f.strip_prefix(path)
+            .ok()
+            .and_then(|rel| {
+                let mut c = rel.components();
+                let first = c.next()?;
+                c.next()?;
+                Some(first.as_os_str().to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "me".into())
+    } else {
+        "me".into()
+    };
+    let name = f.display().to_string();
+    if name.to_ascii_lowercase().ends_with(".zip") {
+        return load_zip(f, &user, b);
+    }
+    let file = File::open(f).map_err(|e| io_err(f, e))?;
+    load_stream(&name, &user, BufReader::with_capacity(1 << 18, file), b).map_err(|e| io_err(f, e))
 }
 
 fn load_stream<R: BufRead>(
@@ -243,9 +312,9 @@ fn load_stream<R: BufRead>(
 }
 
 fn load_zip(path: &Path, user: &str, b: &mut Builder) -> Result<(), LogError> {
-    let zerr = |source| LogError::Zip {
+    let zerr = |error| LogError::Zip {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let file = File::open(path).map_err(|e| io_err(path, e))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zerr)?;
@@ -287,8 +356,12 @@ fn load_zip(path: &Path, user: &str, b: &mut Builder) -> Result<(), LogError> {
             continue;
         }
         let full = format!("{}!{}", path.display(), n);
-        load_stream(&full, &zuser, BufReader::with_capacity(1 << 16, entry), b)
-            .map_err(|e| io_err(path, e))?;
+        load_stream(&full, &zuser, BufReader::with_capacity(1 << 16, entry), b).map_err(
+            |error| LogError::Io {
+                path: full.clone(),
+                error,
+            },
+        )?;
     }
     Ok(())
 }
@@ -404,5 +477,28 @@ mod tests {
         assert_eq!(logs.items.len(), 1);
         assert_eq!(logs.plays.len(), 2);
         assert_eq!(logs.report.duplicates, 1);
+    }
+
+    #[test]
+    fn walk_reads_regular_files_once_and_bounds_depth() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::write(root.join("a.csv"), "x").unwrap();
+        // A folder deeper than MAX_DEPTH, with a file at the bottom.
+        let mut deep = root.join("deep");
+        for i in 0..MAX_DEPTH + 2 {
+            deep = deep.join(format!("d{i}"));
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("z.csv"), "x").unwrap();
+        // The same file again through a symlink, and the root again through a symlink.
+        std::os::unix::fs::symlink(root.join("a.csv"), root.join("b.csv")).unwrap();
+        std::os::unix::fs::symlink(root, root.join("up")).unwrap();
+        let mut w = Walk::default();
+        w.dir(root, 0).unwrap();
+        assert_eq!(w.files, vec![root.join("a.csv")]);
+        assert_eq!(w.skipped.len(), 2, "{:?}", w.skipped);
+        assert!(w.skipped.iter().any(|s| s.contains("deeper than")));
+        assert!(w.skipped.iter().any(|s| s.contains("symlink loop")));
     }
 }

@@ -103,6 +103,55 @@ impl Default for SynthConfig {
     }
 }
 
+/// Largest `--users` [`write`] accepts.
+pub const MAX_USERS: usize = 10_000;
+/// Largest `--days` (a century).
+pub const MAX_DAYS: i64 = 36_500;
+/// Largest users × days: the whole world is generated in memory before it is written, at
+/// about ten plays per user-day (half a million user-days ≈ 5 M plays, a few hundred MB).
+pub const MAX_USER_DAYS: u64 = 500_000;
+/// Largest catalogue (`artists`) and number of taste clusters.
+pub const MAX_ARTISTS: usize = 100_000;
+
+/// A generator size out of range.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SizeError(String);
+
+impl SynthConfig {
+    /// Checks the sizes before anything is generated: a too-large size would otherwise end
+    /// in an allocation failure (an abort, not an error) after minutes of work.
+    pub fn check(&self) -> Result<(), SizeError> {
+        if self.users > MAX_USERS {
+            return Err(SizeError(format!(
+                "--users {} is more than the generator makes ({MAX_USERS} at most)",
+                self.users
+            )));
+        }
+        if !(0..=MAX_DAYS).contains(&self.days) {
+            return Err(SizeError(format!(
+                "--days {} is out of range (0 to {MAX_DAYS})",
+                self.days
+            )));
+        }
+        let user_days = self.users as u64 * self.days as u64;
+        if user_days > MAX_USER_DAYS {
+            return Err(SizeError(format!(
+                "--users {} × --days {} = {user_days} user-days is more than the generator makes \
+                 ({MAX_USER_DAYS} at most; all plays are generated in memory first)",
+                self.users, self.days
+            )));
+        }
+        if self.artists > MAX_ARTISTS || self.clusters > MAX_ARTISTS {
+            return Err(SizeError(format!(
+                "{} artists in {} clusters is more than the generator makes ({MAX_ARTISTS} at most)",
+                self.artists, self.clusters
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One generated play (before it is written in some format).
 #[derive(Clone, Debug)]
 pub struct SynthPlay {
@@ -314,7 +363,12 @@ fn csvq(s: &str) -> String {
 }
 
 /// Generate and write all files into `dir`. Returns the number of plays generated.
+///
+/// Sizes out of range ([`SynthConfig::check`]) are an `InvalidInput` error before anything
+/// is generated or written.
 pub fn write(cfg: &SynthConfig, dir: &Path) -> std::io::Result<usize> {
+    cfg.check()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let w = generate(cfg);
     std::fs::create_dir_all(dir)?;
     let user_name = |u: usize| format!("user{u:02}");
@@ -525,4 +579,40 @@ pub fn write(cfg: &SynthConfig, dir: &Path) -> std::io::Result<usize> {
         append_session_log(&log, &l)?;
     }
     Ok(w.plays.len())
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked_before_anything_is_generated() {
+        let ok = SynthConfig::default();
+        assert!(ok.check().is_ok());
+        for bad in [
+            SynthConfig {
+                users: 100_000_000,
+                ..ok.clone()
+            },
+            SynthConfig {
+                days: -1,
+                ..ok.clone()
+            },
+            SynthConfig {
+                users: MAX_USERS,
+                days: MAX_DAYS,
+                ..ok.clone()
+            },
+            SynthConfig {
+                artists: usize::MAX,
+                ..ok.clone()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+            let d = tempfile::tempdir().unwrap();
+            let e = write(&bad, &d.path().join("out")).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+            assert!(!d.path().join("out").exists());
+        }
+    }
 }

@@ -31,10 +31,11 @@ const OFFLINE_BLOCK: usize = 512;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
+    // Causes are in the messages, not `source()`s, so `anyhow`'s `{:#}` says each once.
     #[error("{0}: {1}")]
-    Io(String, #[source] std::io::Error),
+    Io(String, std::io::Error),
     #[error("{0}: {1}")]
-    Wav(String, #[source] hound::Error),
+    Wav(String, hound::Error),
     #[error("{0}: not a usable SoundFont: {1}")]
     SoundFont(String, String),
     #[error("invalid synth configuration: {0}")]
