@@ -279,7 +279,7 @@ fn stopping_a_recording_on_a_slow_disk_does_not_hold_up_the_music() {
     }
     h.command(Command::ToggleRecord);
     let mut steady = 0u64;
-    let mut wait_notes = |n: u64, steady: &mut u64| {
+    let wait_notes = |n: u64, steady: &mut u64| {
         let t = Instant::now();
         while *steady < n && t.elapsed() < Duration::from_secs(20) {
             if let Ok(e) = rx.recv_timeout(Duration::from_millis(10)) {
