@@ -408,8 +408,8 @@ impl Patch {
             expand_voice(i, v, bar, sig, seed, &self.display, steps, &mut notes).map_err(|m| {
                 PatchError {
                     path: self.display.clone(),
-                    line: 0,
-                    col: 0,
+                    line: v.source_at.0,
+                    col: v.source_at.1,
                     message: format!("voice '{}': {m}", v.name),
                 }
             })?;

@@ -286,5 +286,7 @@ fn a_render_whose_model_is_missing_fails_with_the_model_error() {
         "{err}"
     );
     assert!(err.contains("nope"), "{err}");
+    // At the `.lstm(...)` call that names the model, not at 1:1.
+    assert!(err.contains("nomodel.rhai:2:17:"), "{err}");
     assert!(!out.exists(), "no file from a failed render");
 }

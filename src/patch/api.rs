@@ -322,6 +322,12 @@ pub(super) struct Guard {
     pub(super) alloc_base: AtomicI64,
 }
 
+/// Where in the patch a registered function was called (line, col).
+fn call_at(cx: &NativeCallContext) -> (usize, usize) {
+    let p = cx.call_position();
+    (p.line().unwrap_or(0), p.position().unwrap_or(0))
+}
+
 pub(super) fn build_engine(
     ctx: &Arc<Mutex<Ctx>>,
     guard: &Arc<Guard>,
@@ -477,15 +483,19 @@ pub(super) fn build_engine(
         }
     }
     let c = ctx.clone();
-    engine.register_fn("pattern", move |r: &mut VoiceRef, s: &str| {
-        let p = parse_pattern(s)?;
-        edit(&c, r, |v| {
-            v.source = Source::Pattern(p);
-            Ok(())
-        })
-    });
+    engine.register_fn(
+        "pattern",
+        move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
+            let p = parse_pattern(s)?;
+            edit(&c, r, |v| {
+                v.source = Source::Pattern(p);
+                v.source_at = call_at(&cx);
+                Ok(())
+            })
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("notes", move |r: &mut VoiceRef, pitches: Array, rhythm: Array| {
+    engine.register_fn("notes", move |cx: NativeCallContext, r: &mut VoiceRef, pitches: Array, rhythm: Array| {
         let pitches = pitch_list(&pitches)?;
         let steps: Vec<bool> = rhythm
             .iter()
@@ -497,13 +507,14 @@ pub(super) fn build_engine(
         }
         edit(&c, r, |v| {
             v.source = Source::Notes { pitches, rhythm: Rhythm::Steps(steps) };
+            v.source_at = call_at(&cx);
             Ok(())
         })
     });
     let c = ctx.clone();
     engine.register_fn(
         "notes",
-        move |r: &mut VoiceRef, pitches: Array, rhythm: &str| {
+        move |cx: NativeCallContext, r: &mut VoiceRef, pitches: Array, rhythm: &str| {
             let pitches = pitch_list(&pitches)?;
             let p = parse_pattern(rhythm)?;
             edit(&c, r, |v| {
@@ -511,6 +522,7 @@ pub(super) fn build_engine(
                     pitches,
                     rhythm: Rhythm::Pattern(p),
                 };
+                v.source_at = call_at(&cx);
                 Ok(())
             })
         },
@@ -556,10 +568,7 @@ pub(super) fn build_engine(
     engine.register_fn(
         "every",
         move |cx: NativeCallContext, r: &mut VoiceRef, n: i64, f: FnPtr| {
-            let at = (
-                cx.call_position().line().unwrap_or(0),
-                cx.call_position().position().unwrap_or(0),
-            );
+            let at = call_at(&cx);
             if n < 1 {
                 return rt_err("every(n, fn): n must be at least 1");
             }
@@ -577,14 +586,18 @@ pub(super) fn build_engine(
         edit(&c, r, |v| apply_opts(v, &opts, false))
     });
     let c = ctx.clone();
-    engine.register_fn("lstm", move |r: &mut VoiceRef, opts: Map| {
-        let seed = lock(&c).seed;
-        let spec = lstm_spec(&opts, seed)?;
-        edit(&c, r, |v| {
-            v.source = Source::Lstm(spec);
-            Ok(())
-        })
-    });
+    engine.register_fn(
+        "lstm",
+        move |cx: NativeCallContext, r: &mut VoiceRef, opts: Map| {
+            let seed = lock(&c).seed;
+            let spec = lstm_spec(&opts, seed)?;
+            edit(&c, r, |v| {
+                v.source = Source::Lstm(spec);
+                v.source_at = call_at(&cx);
+                Ok(())
+            })
+        },
+    );
     engine.register_get("name", |r: &mut VoiceRef| r.name.clone());
 
     // Live parameters: `param("bass.cutoff", 800.0)`.

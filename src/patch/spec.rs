@@ -115,6 +115,9 @@ pub struct VoiceSpec {
     /// The key an `x` step plays.
     pub note: u8,
     pub source: Source,
+    /// Where the source was set (`.pattern`, `.notes`, `.lstm`: line, col), for errors the
+    /// voice meets when it plays (a model that cannot load, say).
+    pub source_at: (usize, usize),
     pub vel: u8,
     /// Fraction of the step a note sounds (0 < gate ≤ 1).
     pub gate: f32,
@@ -133,6 +136,7 @@ impl VoiceSpec {
             channel: 0,
             note: 60,
             source: Source::Silent,
+            source_at: (0, 0),
             vel: 100,
             gate: 0.9,
             prob: 1.0,
