@@ -90,6 +90,9 @@ struct Slot {
     /// The last bar plan that worked, replayed while on_bar fails.
     last_good: Option<BarPlan>,
     failing: Option<String>,
+    /// Its `on_bar`/`every` ran away (a limit stopped it): not called again for this version,
+    /// which plays its last good bar — a runaway costs its whole budget only once.
+    runaway: bool,
     tempo_seen: Option<f64>,
 }
 
@@ -443,6 +446,12 @@ impl Scheduler {
     /// Plans `bar` for slot `si`, falling back to its last good plan on error.
     fn plan_slot(&mut self, si: usize, bar: u64, from: Tick) {
         let file = self.slots[si].file.clone();
+        if self.slots[si].runaway {
+            if let Some(plan) = self.slots[si].last_good.clone() {
+                self.queue_plan(si, bar, &plan, from);
+            }
+            return;
+        }
         let result = {
             let slot = &mut self.slots[si];
             slot.patch.plan_bar(bar, self.steps.as_mut())
@@ -465,8 +474,12 @@ impl Scheduler {
                 self.slots[si].last_good = Some(plan.clone());
                 plan
             }
-            Err(error) => {
+            Err(mut error) => {
                 let slot = &mut self.slots[si];
+                if error.is_runaway() {
+                    slot.runaway = true;
+                    error.message.push_str(crate::patch::CALLBACK_OFF);
+                }
                 if slot.failing.as_deref() != Some(error.to_string().as_str()) {
                     slot.failing = Some(error.to_string());
                     self.notices.push(Notice::RuntimeError { error, bar });
@@ -535,6 +548,7 @@ impl Scheduler {
                         slot.patch = patch;
                         slot.version += 1;
                         slot.failing = None;
+                        slot.runaway = false;
                         slot.last_good = None;
                         slot.tempo_seen = None;
                         i
@@ -548,6 +562,7 @@ impl Scheduler {
                             version: 1,
                             last_good: None,
                             failing: None,
+                            runaway: false,
                             tempo_seen: None,
                         };
                         // Keep slots sorted by file name: planning order is deterministic.
@@ -832,6 +847,36 @@ mod tests {
             .filter(|n| matches!(n, Notice::RuntimeError { .. }))
             .collect();
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn a_runaway_on_bar_is_called_once_then_its_last_good_bar_plays() {
+        let mut s = Scheduler::new(48_000, 120.0, Box::new(NoModels));
+        let p = patch(
+            r#"voice("k", #{ synth: "kick" }).pattern("x x");
+               fn on_bar(b) { state.calls = if state.calls == () { 1 } else { state.calls + 1 };
+                              if b >= 2 { loop {} } }"#,
+        );
+        s.install("a.rhai", p);
+        let evs = s.advance(6 * 3840);
+        // Every bar still plays (bars 2-5 replay bar 1).
+        assert_eq!(ons(&evs).len(), 12);
+        let calls = s.patch("a.rhai").unwrap().state().get("calls").unwrap();
+        assert_eq!(
+            calls.as_int().unwrap(),
+            3,
+            "on_bar ran again after running away"
+        );
+        let errors: Vec<String> = s
+            .take_notices()
+            .into_iter()
+            .filter_map(|n| match n {
+                Notice::RuntimeError { error, .. } => Some(error.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("off for this version"), "{errors:?}");
     }
 
     #[test]

@@ -215,3 +215,39 @@ fn on_features_gets_only_the_features_the_patch_names() {
     drop(h);
     assert!(seen, "on_features saw exactly the named feature");
 }
+
+#[test]
+fn a_runaway_on_features_is_turned_off_for_that_version() {
+    let dir = tempfile::tempdir().unwrap();
+    // Loud frames make it run away; quiet ones would set the cutoff — if it were still called.
+    let listen =
+        "fn on_features(f) { if f.rms > 0.5 { loop {} } param(\"bass.cutoff\", 900.0); }\n";
+    let (h, captured, ftx) = start_bass_and_listener(dir.path(), listen);
+    std::thread::sleep(Duration::from_millis(500));
+    let loud = Features {
+        rms: 0.9,
+        ..Default::default()
+    };
+    let quiet = Features {
+        rms: 0.1,
+        ..Default::default()
+    };
+    // Wait for the runaway's report (it says the callback is off now).
+    let t = Instant::now();
+    let mut reported = None;
+    while reported.is_none() && t.elapsed() < Duration::from_secs(20) {
+        let _ = ftx.try_send(loud);
+        if let Ok(live::Report::Notice(n)) = h.reports.recv_timeout(Duration::from_millis(50)) {
+            if matches!(n, weft::scheduler::Notice::RuntimeError { .. }) {
+                reported = Some(live::describe(&n));
+            }
+        }
+    }
+    let reported = reported.expect("the runaway was reported");
+    assert!(reported.contains("off for this version"), "{reported}");
+    assert!(
+        !feed_until_cutoff(&ftx, quiet, &captured, 900.0, Duration::from_secs(2)),
+        "on_features ran again after running away"
+    );
+    drop(h);
+}

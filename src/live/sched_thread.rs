@@ -45,6 +45,8 @@ pub(super) struct SchedThread {
     last_features: Option<crate::analysis::Features>,
     features_dropped: u64,
     feature_errors: HashMap<String, String>,
+    /// (file, version) whose `on_features` ran away: not called again for that version.
+    features_off: std::collections::HashSet<(String, u32)>,
     analyzer: Option<crate::analysis::live::Control>,
     /// `analyze(#{...})` requests of the loaded patches, with the install order.
     analyze_requests: HashMap<String, (u64, crate::patch::AnalyzeSpec)>,
@@ -121,6 +123,7 @@ impl SchedThread {
             last_features: None,
             features_dropped: 0,
             feature_errors: HashMap::new(),
+            features_off: Default::default(),
             analyzer,
             analyze_requests: HashMap::new(),
             installs: 0,
@@ -157,6 +160,15 @@ impl SchedThread {
                 if let Some(keys) = wanted {
                     map.retain(|k, _| keys.iter().any(|w| w == k.as_str()));
                 }
+                let version = self
+                    .sched
+                    .files()
+                    .iter()
+                    .find(|f| &f.0 == file)
+                    .map_or(0, |f| f.1);
+                if self.features_off.contains(&(file.clone(), version)) {
+                    continue;
+                }
                 let Some(p) = self.sched.patch_mut(file) else {
                     continue;
                 };
@@ -167,7 +179,12 @@ impl SchedThread {
                             self.sched.apply_params(file, &params);
                         }
                     }
-                    Err(e) => {
+                    Err(mut e) => {
+                        if e.is_runaway() {
+                            // Each frame would cost the whole budget again.
+                            self.features_off.insert((file.clone(), version));
+                            e.message.push_str(crate::patch::CALLBACK_OFF);
+                        }
                         let msg = e.to_string();
                         if self.feature_errors.get(file) != Some(&msg) {
                             self.feature_errors.insert(file.clone(), msg);

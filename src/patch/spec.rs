@@ -15,6 +15,18 @@ pub struct PatchError {
     pub message: String,
 }
 
+impl PatchError {
+    /// True when a run was stopped by a limit (operations, deadline, call depth, allocation):
+    /// `Patch` words every such error `stopped: …`. Such a callback would cost its whole budget
+    /// again at every call, so the scheduler stops calling it for that version.
+    pub fn is_runaway(&self) -> bool {
+        self.message.starts_with("stopped:")
+    }
+}
+
+/// Appended to a runaway callback's error when the engine turns that callback off.
+pub const CALLBACK_OFF: &str = " — it is off for this version until the file is saved again";
+
 impl fmt::Display for PatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
