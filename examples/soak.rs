@@ -144,6 +144,8 @@ fn version(kind: &str, r: &mut Rng) -> String {
                 "fn f(n) { f(n + 1) }\nf(0);\n",
                 "voice(\"v\", #{ synth: \"saw\" }).pattern(\"x\");\nfn on_bar(bar) { loop {} }\n",
                 "voice(\"v\", #{ synth: \"saw\" }).pattern(\"x\");\nfn on_bar(bar) { let i = 0; while true { i += 1; } }\n",
+                // Passes its dry run, runs away a few bars later (at run time).
+                "voice(\"v\", #{ synth: \"saw\" }).pattern(\"x x\");\nfn on_bar(bar) { state.k = (state.k ?? 0) + 1; if state.k > 6 { loop {} } }\n",
             ])
             .to_string(),
         "sleeping" => r
