@@ -247,8 +247,9 @@ fn main() {
     cfg.record_dir = dir.path().join("rec");
     cfg.seed = seed;
     let models = PathBuf::from("models");
+    let cache = Arc::new(weft::neural::ModelCache::new(&models));
     let steps: live::StepFactory =
-        Arc::new(move || Box::new(weft::neural::LstmVoices::new(&models)));
+        Arc::new(move || Box::new(weft::neural::LstmVoices::with_cache(cache.clone())));
     // Both clocks start now: the checker's clock and the engine's agree to well under a ms.
     let handle = live::start(
         cfg,

@@ -398,7 +398,11 @@ fn cmd_play(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
     ));
     let models = models_dir_for(&a.dir);
     cfg.models_dir = Some(models.clone());
-    let steps: live::StepFactory = std::sync::Arc::new(move || Box::new(LstmVoices::new(&models)));
+    // One model cache for every thread that plans bars: the compile worker loads a patch's
+    // models before it is ready, so the scheduler thread never reads a model file.
+    let cache = std::sync::Arc::new(weft::neural::ModelCache::new(&models));
+    let steps: live::StepFactory =
+        std::sync::Arc::new(move || Box::new(LstmVoices::with_cache(cache.clone())));
     cfg.status = !a.headless;
     let clock = live::AudioClock::new(audio.meters(), audio.sample_rate());
     let handle = live::start_with_features(

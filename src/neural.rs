@@ -12,26 +12,34 @@ use crate::lstm::{Controls, Generator, Model, Part, Step};
 use crate::patch::{LstmSpec, StepSource, VoiceSpec};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-/// Generators for every LSTM voice, by (file, voice).
-pub struct LstmVoices {
-    models_dir: PathBuf,
-    models: HashMap<String, Arc<Model>>,
-    gens: HashMap<(String, String), Generator>,
+/// Loaded models by name, shared by every thread that plans bars. The compile worker's dry
+/// run of a patch loads its models here before the patch is ready, so the scheduler thread
+/// finds them loaded and never reads a model file itself. The lock is held only to look up
+/// or insert, never while a model loads.
+pub struct ModelCache {
+    dir: PathBuf,
+    loaded: Mutex<HashMap<String, Arc<Model>>>,
+    loads: std::sync::atomic::AtomicU64,
 }
 
-impl LstmVoices {
-    pub fn new(models_dir: &Path) -> LstmVoices {
-        LstmVoices {
-            models_dir: models_dir.to_path_buf(),
-            models: HashMap::new(),
-            gens: HashMap::new(),
+impl ModelCache {
+    pub fn new(models_dir: &Path) -> ModelCache {
+        ModelCache {
+            dir: models_dir.to_path_buf(),
+            loaded: Mutex::new(HashMap::new()),
+            loads: Default::default(),
         }
     }
 
-    fn model(&mut self, name: &str) -> Result<Arc<Model>, String> {
-        if let Some(m) = self.models.get(name) {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Model>>> {
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The model `name`, loaded from `models/<name>/` the first time any thread asks.
+    pub fn get(&self, name: &str) -> Result<Arc<Model>, String> {
+        if let Some(m) = self.map().get(name) {
             return Ok(m.clone());
         }
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
@@ -39,9 +47,41 @@ impl LstmVoices {
                 "model name '{name}' must be a folder name in models/"
             ));
         }
-        let m = Model::load(&self.models_dir.join(name)).map_err(|e| e.to_string())?;
-        self.models.insert(name.to_string(), m.clone());
-        Ok(m)
+        let m = Model::load(&self.dir.join(name)).map_err(|e| e.to_string())?;
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Two threads may have loaded it at once: the first one stored wins.
+        Ok(self.map().entry(name.to_string()).or_insert(m).clone())
+    }
+
+    /// How many times a model file was read (for tests).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Generators for every LSTM voice, by (file, voice).
+pub struct LstmVoices {
+    models: Arc<ModelCache>,
+    gens: HashMap<(String, String), Generator>,
+}
+
+impl LstmVoices {
+    /// With a cache of its own (one-off runs: `render`, `check`).
+    pub fn new(models_dir: &Path) -> LstmVoices {
+        LstmVoices::with_cache(Arc::new(ModelCache::new(models_dir)))
+    }
+
+    /// Sharing `cache` with the other threads of a live session.
+    pub fn with_cache(cache: Arc<ModelCache>) -> LstmVoices {
+        LstmVoices {
+            models: cache,
+            gens: HashMap::new(),
+        }
+    }
+
+    fn model(&mut self, name: &str) -> Result<Arc<Model>, String> {
+        self.models.get(name)
     }
 
     /// The most likely next events of a voice (for the voices pane).
@@ -150,4 +190,29 @@ pub fn models_of(patch: &crate::patch::Patch) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::{LoadOptions, Patch};
+
+    #[test]
+    fn threads_sharing_a_cache_read_each_model_file_once() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models"));
+        let cache = Arc::new(ModelCache::new(dir));
+        let src = "voice(\"m\", #{}).lstm(#{ model: \"chorales\" });";
+        let mut compile = LstmVoices::with_cache(cache.clone());
+        let mut sched = LstmVoices::with_cache(cache.clone());
+        let mut p = Patch::load(Path::new("a.rhai"), src, LoadOptions::default()).unwrap();
+        p.plan_bar(0, &mut compile).unwrap();
+        assert_eq!(cache.loads(), 1);
+        p.plan_bar(1, &mut sched).unwrap();
+        assert_eq!(
+            cache.loads(),
+            1,
+            "the second thread read the model file again"
+        );
+        assert!(cache.get("../x").is_err());
+    }
 }
