@@ -146,20 +146,49 @@ impl weft::live::EventOut for Collect {
     }
 }
 
-#[test]
-fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
-    use std::sync::Arc;
-    use std::time::{Duration, Instant};
-    use weft::event::Event;
-    use weft::live::{self, LiveConfig, ManualClock, Report};
-    let dir = tempfile::tempdir().unwrap();
-    let scripts = dir.path().join("scripts");
+/// A patch folder holding `steady.rhai`: eighth notes on channel 16.
+fn steady_folder(dir: &Path) -> std::path::PathBuf {
+    let scripts = dir.join("scripts");
     std::fs::create_dir(&scripts).unwrap();
     std::fs::write(
         scripts.join("steady.rhai"),
         "voice(\"s\", #{ synth: \"hat\", channel: 16 }).pattern(\"x*8\");\n",
     )
     .unwrap();
+    scripts
+}
+
+/// A manual clock and an engine config on it: 120 BPM (a bar is 96,000 frames), status on.
+fn manual(scripts: &Path) -> (weft::live::ManualClock, weft::live::LiveConfig) {
+    let mut cfg = weft::live::LiveConfig::new(scripts);
+    cfg.tempo = Some(120.0);
+    cfg.status = true;
+    (weft::live::ManualClock::new(48_000), cfg)
+}
+
+/// Waits until the engine reports its transport playing, keeping the other reports.
+fn wait_playing(h: &weft::live::LiveHandle, keep: &mut Vec<weft::live::Report>) {
+    use std::time::{Duration, Instant};
+    use weft::live::Report;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        match h.reports.recv_timeout(Duration::from_millis(20)) {
+            Ok(Report::Status(s)) if s.playing => return,
+            Ok(Report::Status(_)) | Err(_) => {}
+            Ok(r) => keep.push(r),
+        }
+    }
+    panic!("the transport never started");
+}
+
+#[test]
+fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use weft::event::Event;
+    use weft::live::{self, Report};
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = steady_folder(dir.path());
     // Passes its dry run (bars 1-4), then throws from bar 5 and runs away from bar 7.
     std::fs::write(
         scripts.join("bad.rhai"),
@@ -167,10 +196,7 @@ fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
          fn on_bar(bar) { if bar >= 7 { loop {} } if bar >= 5 { throw \"bar \" + bar; } }\n",
     )
     .unwrap();
-    let clock = ManualClock::new(48_000);
-    let mut cfg = LiveConfig::new(&scripts);
-    cfg.tempo = Some(120.0);
-    cfg.status = true;
+    let (clock, cfg) = manual(&scripts);
     let (tx, rx) = std::sync::mpsc::channel();
     let steps: live::StepFactory = Arc::new(|| Box::new(weft::patch::NoModels));
     let h = live::start(
@@ -188,14 +214,7 @@ fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
     let mut reports = Vec::new();
     // The transport starts once both files are loaded, a quarter second (its lead-in) after
     // the clock's time then.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(30) {
-        match h.reports.recv_timeout(Duration::from_millis(20)) {
-            Ok(Report::Status(s)) if s.playing => break,
-            Ok(Report::Status(_)) | Err(_) => {}
-            Ok(r) => reports.push(r),
-        }
-    }
+    wait_playing(&h, &mut reports);
     clock.advance(24_000);
     for bar in 0..bars {
         clock.advance(96_000);
@@ -244,19 +263,10 @@ fn stopping_a_recording_on_a_slow_disk_does_not_hold_up_the_music() {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
     use weft::event::Event;
-    use weft::live::{self, Command, LiveConfig, ManualClock, Report};
+    use weft::live::{self, Command, Report};
     let dir = tempfile::tempdir().unwrap();
-    let scripts = dir.path().join("scripts");
-    std::fs::create_dir(&scripts).unwrap();
-    std::fs::write(
-        scripts.join("steady.rhai"),
-        "voice(\"s\", #{ synth: \"hat\", channel: 16 }).pattern(\"x*8\");\n",
-    )
-    .unwrap();
-    let clock = ManualClock::new(48_000);
-    let mut cfg = LiveConfig::new(&scripts);
-    cfg.tempo = Some(120.0);
-    cfg.status = true;
+    let scripts = steady_folder(dir.path());
+    let (clock, mut cfg) = manual(&scripts);
     cfg.record_dir = dir.path().join("rec");
     // Every message the recorder takes costs it 150 ms: stopping leaves seconds of backlog.
     cfg.slow_disk = Some(Duration::from_millis(150));
@@ -269,14 +279,7 @@ fn stopping_a_recording_on_a_slow_disk_does_not_hold_up_the_music() {
         steps,
     )
     .unwrap();
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(30) {
-        if let Ok(Report::Status(s)) = h.reports.recv_timeout(Duration::from_millis(20)) {
-            if s.playing {
-                break;
-            }
-        }
-    }
+    wait_playing(&h, &mut Vec::new());
     h.command(Command::ToggleRecord);
     let mut steady = 0u64;
     let wait_notes = |n: u64, steady: &mut u64| {
