@@ -169,6 +169,9 @@ fn version(kind: &str, r: &mut Rng) -> String {
                 "voice(\"v\", #{ synth: \"saw\" }).pattern(\"x\");\nfn on_bar(bar) { for i in 0..300 { state[\"k\" + i + \"_\" + bar] = \"x\".pad(32000, \"x\"); } }\n",
                 "let m = #{}; for i in 0..10000000 { m[\"k\" + i] = \"x\".pad(60000, \"x\"); }\n",
                 "let a = []; for i in 0..10000000 { a.push([i, i, i, i, i, i, i, i]); }\n",
+                // Distinct 60 KB strings into one map: only the allocation budget stops this.
+                "let m = #{}; let s = \"x\"; s.pad(60000, \"x\"); for i in 0..20000 { m[\"k\" + i] = s + i; }\n",
+                "voice(\"v\", #{ synth: \"saw\" }).pattern(\"x\");\nfn on_bar(bar) { let m = #{}; let s = \"x\"; s.pad(60000, \"x\"); for i in 0..20000 { m[\"k\" + i] = s + i; } }\n",
             ])
             .to_string(),
         _ => unreachable!(),
