@@ -66,9 +66,11 @@ pub struct Patch {
     source_hash: u64,
     engine: Engine,
     ast: AST,
-    /// What callbacks run on: the functions plus only the top level's `const` statements, so
-    /// `global::NAME` works inside `on_bar` without re-running the whole top level (its
-    /// `voice(...)` calls and `state` initialisation) before every callback.
+    /// What callbacks run on: the functions, plus one statement per top-level constant that
+    /// binds its name to the value the top level computed (`const NAME = <value>;`), so
+    /// `global::NAME` works inside `on_bar` without re-running the top level (its `voice(...)`
+    /// calls and `state` initialisation) before every callback. Literal values, not the
+    /// original statements: those refer to top-level variables by compile-time index.
     callbacks: AST,
     ctx: Arc<Mutex<Ctx>>,
     guard: Arc<Guard>,
@@ -146,15 +148,8 @@ impl Patch {
                 })
             }
         };
-        let callbacks = AST::new(
-            ast.statements()
-                .iter()
-                .filter(|s| {
-                    matches!(s, rhai::Stmt::Var(_, flags, _) if flags.contains(rhai::ASTFlags::CONSTANT))
-                })
-                .cloned(),
-            ast.shared_lib().clone(),
-        );
+        // Until the top level has run, callbacks see no constants (see `run_top_level`).
+        let callbacks = ast.clone_functions_only();
         let has = |name: &str, arity: usize| {
             ast.iter_functions()
                 .any(|f| f.name == name && f.params.len() == arity)
@@ -232,16 +227,19 @@ impl Patch {
             c.voices.clear();
             c.top_level = true;
         }
+        let mut scope = Scope::new();
         let r = self.guarded(
             "the top level",
             (0, 0),
             self.limits.top_level_deadline,
-            || self.engine.run_ast(&self.ast),
+            || self.engine.run_ast_with_scope(&mut scope, &self.ast),
         );
         let mut c = lock(&self.ctx);
         c.top_level = false;
         r?;
         self.base = c.voices.clone();
+        drop(c);
+        self.callbacks = callbacks_with_constants(&self.ast, &scope);
         Ok(())
     }
 
@@ -523,6 +521,34 @@ pub fn engine_functions() -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// The functions of `ast` plus a `const NAME = <value>;` statement for each constant the top
+/// level left in `scope` (in declaration order; a later one of the same name wins, as it
+/// did at the top level).
+fn callbacks_with_constants(ast: &AST, scope: &Scope) -> AST {
+    let mut consts: Vec<(String, Dynamic)> = scope
+        .iter_raw()
+        .filter(|(_, constant, _)| *constant)
+        .map(|(name, _, value)| (name.to_string(), value.clone()))
+        .collect();
+    // `iter_raw` walks from the newest entry: declaration order is the reverse.
+    consts.reverse();
+    let statements = consts.into_iter().map(|(name, value)| {
+        rhai::Stmt::Var(
+            Box::new((
+                rhai::Ident {
+                    name: name.into(),
+                    pos: Position::NONE,
+                },
+                rhai::Expr::DynamicConstant(Box::new(value), Position::NONE),
+                None,
+            )),
+            rhai::ASTFlags::CONSTANT,
+            Position::NONE,
+        )
+    });
+    AST::new(statements, ast.shared_lib().clone())
 }
 
 /// Options for calling a callback on [`Patch::callbacks`]: its statements (only the top
@@ -984,6 +1010,21 @@ mod tests {
             p.state().get("list").unwrap().into_array().unwrap().len(),
             3
         );
+    }
+
+    #[test]
+    fn constants_computed_from_top_level_variables_keep_their_values_in_callbacks() {
+        // Review finding: keeping only the `const` statements broke Rhai's compile-time
+        // variable indexes (D read A's value; `root + 7` underflowed an index).
+        let src = "const A = 1;\nlet b = 2;\nconst C = 3;\nconst D = b;\nlet root = 60;\n\
+                   const CH = root + 7;\nconst A = 5;\n\
+                   fn on_bar(x) { state.d = global::D; state.ch = global::CH; state.a = global::A; }";
+        let mut p = load(src).unwrap();
+        p.plan_bar(0, &mut NoModels).unwrap();
+        let st = p.state();
+        assert_eq!(st.get("d").unwrap().as_int().unwrap(), 2);
+        assert_eq!(st.get("ch").unwrap().as_int().unwrap(), 67);
+        assert_eq!(st.get("a").unwrap().as_int().unwrap(), 5);
     }
 
     #[test]
