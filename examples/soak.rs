@@ -37,6 +37,8 @@ struct Seen {
     sounding: HashMap<(u8, u8), u32>,
     events: u64,
     late_at_output: u64,
+    /// The latest an event arrived after its own frame, in frames.
+    worst_late: u64,
 }
 
 struct Checker {
@@ -52,6 +54,7 @@ impl EventOut for Checker {
             s.events += 1;
             if e.frame < now {
                 s.late_at_output += 1;
+                s.worst_late = s.worst_late.max(now - e.frame);
             }
             match e.event {
                 Event::NoteOn { channel, key, .. } => {
@@ -249,6 +252,7 @@ fn main() {
     let mut cfg = LiveConfig::new(&scripts);
     cfg.record_dir = dir.path().join("rec");
     cfg.seed = seed;
+    cfg.realtime = true;
     let models = PathBuf::from("models");
     let cache = Arc::new(weft::neural::ModelCache::new(&models));
     let steps: live::StepFactory =
@@ -294,6 +298,10 @@ fn main() {
                     }
                     Report::Dropped { count } => {
                         dropped.fetch_add(*count, Ordering::Relaxed);
+                        continue;
+                    }
+                    Report::Info(line) => {
+                        eprintln!("soak: engine: {line}");
                         continue;
                     }
                     Report::Died { thread, message } => {
@@ -378,7 +386,10 @@ fn main() {
             .join(", ")
     );
     println!("steady voice: {} notes, {gaps} gaps", s.steady_ticks.len());
-    println!("late events: {late_n}");
+    println!(
+        "late events: {late_n} (the latest {:.1} ms after its time)",
+        s.worst_late as f64 / 48.0
+    );
     println!("dropped events: {dropped_n}");
     println!("hanging notes: {hanging}");
     println!(

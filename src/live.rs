@@ -220,6 +220,8 @@ pub enum Report {
         at: Instant,
     },
     Stopped,
+    /// A line for the performer that needs no action (e.g. the scheduler's priority).
+    Info(String),
 }
 
 /// One line for stderr / the messages pane.
@@ -288,6 +290,7 @@ pub fn describe_report(r: &Report) -> Option<String> {
             None => format!("analysis: fft {fft}, hop {hop} (default)"),
         },
         Report::Stopped => "stopped".to_string(),
+        Report::Info(line) => line.clone(),
         Report::Status(_) | Report::FirstEvent { .. } => return None,
     })
 }
@@ -320,6 +323,9 @@ pub struct LiveConfig {
     pub session_log: Option<PathBuf>,
     /// Where LSTM models live (for the recording's provenance).
     pub models_dir: Option<PathBuf>,
+    /// Ask for real-time scheduling for the scheduler thread (`weft play`, the soak); tests
+    /// leave it off so that many engines in one test run stay ordinary threads.
+    pub realtime: bool,
 }
 
 impl LiveConfig {
@@ -338,6 +344,7 @@ impl LiveConfig {
             slow_disk: None,
             session_log: None,
             models_dir: None,
+            realtime: false,
         }
     }
 }

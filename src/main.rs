@@ -366,6 +366,7 @@ fn cmd_play(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
     cfg.record = a.record.clone();
     cfg.record_dir = a.record_dir.clone();
     cfg.session_log = Some(a.record_dir.join("sessions.jsonl"));
+    cfg.realtime = true;
     // Audio first (before the screen: probing a missing device makes alsa-lib talk).
     let (producer, consumer) = rtrb::RingBuffer::<weft::event::TimedEvent>::new(8192);
     let audio_cfg = weft::audio::AudioConfig {

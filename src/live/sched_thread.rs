@@ -637,6 +637,16 @@ impl SchedThread {
 
     pub(super) fn run(&mut self, rx: Receiver<SchedMsg>) {
         let end_tick = self.cfg.bars.map(|b| self.sched.time_sig().bar_start(b));
+        if self.cfg.realtime {
+            self.report(Report::Info(match promote_to_realtime() {
+                Ok(()) => format!(
+                    "scheduler: real-time priority (SCHED_FIFO {REALTIME_PRIORITY})"
+                ),
+                Err(e) => format!(
+                    "scheduler: normal priority (real-time not permitted: {e}); a busy machine may make notes late"
+                ),
+            }));
+        }
         loop {
             // Wake on messages at once (low reload latency) or every 2 ms to keep ahead.
             match rx.recv_timeout(Duration::from_millis(2)) {
@@ -773,4 +783,30 @@ impl SchedThread {
             )));
         }
     }
+}
+
+/// The SCHED_FIFO priority the scheduler thread asks for: above every normal thread (builds,
+/// editors), below what audio servers such as JACK use for their own threads (70+).
+pub const REALTIME_PRIORITY: i32 = 10;
+
+/// Asks the OS to run the calling thread with real-time (SCHED_FIFO) scheduling, so a busy
+/// machine does not delay planning past the lookahead. The thread sleeps between passes and
+/// every patch callback has a deadline, so it never holds a core for long.
+#[cfg(target_os = "linux")]
+fn promote_to_realtime() -> Result<(), std::io::Error> {
+    let param = libc::sched_param {
+        sched_priority: REALTIME_PRIORITY,
+    };
+    // SAFETY: `pthread_self()` is the calling thread and `param` a valid sched_param.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::from_raw_os_error(rc))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn promote_to_realtime() -> Result<(), std::io::Error> {
+    Err(std::io::Error::other("not supported on this system"))
 }
