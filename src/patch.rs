@@ -1028,6 +1028,30 @@ mod tests {
     }
 
     #[test]
+    fn state_refuses_closures_and_itself_at_the_writing_line() {
+        // Review finding: a closure chain in `state` grew to 580 MB past the 16 MB bound
+        // (captured values are not counted), and `state.s = state` made a cycle.
+        for (src, what) in [
+            ("state.f = || 0;", "function"),
+            (
+                "let big = [1, 2];\nstate.f = [1, || big.len()];",
+                "function",
+            ),
+            ("state.s = #{ inner: state };", "state itself"),
+            ("fn on_bar(b) {\n  state.s = state;\n}", "state itself"),
+        ] {
+            let e = match load(src) {
+                Err(e) => e,
+                Ok(mut p) => p.plan_bar(0, &mut NoModels).unwrap_err(),
+            };
+            assert!(e.message.contains(what), "{src}: {e}");
+            assert!(e.line >= 1 && !e.message.contains("internal"), "{src}: {e}");
+        }
+        let mut p = load("state.x = [1, #{ a: \"b\" }, 2.5, true];").unwrap();
+        p.plan_bar(0, &mut NoModels).unwrap();
+    }
+
+    #[test]
     fn top_level_constants_are_visible_in_callbacks_as_global() {
         let src =
             "const ROOT = 45;\nstate.runs = if state.runs == () { 1 } else { state.runs + 1 };\n\

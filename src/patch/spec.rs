@@ -242,6 +242,12 @@ pub(super) struct StateMap {
 impl StateMap {
     /// Sets `key`, unless the state would grow past `max` bytes (then an error, unchanged).
     pub(super) fn insert(&mut self, key: &str, v: Dynamic, max: usize) -> Result<(), String> {
+        if let Some(what) = not_plain_data(&v) {
+            return Err(format!(
+                "state.{key} cannot hold {what}: state keeps plain data (numbers, strings, \
+                 arrays, maps) across bars and reloads"
+            ));
+        }
         let old = self.map.get(key).map_or(0, |o| entry_bytes(key, o));
         let new = entry_bytes(key, &v);
         let total = self.bytes.saturating_sub(old).saturating_add(new);
@@ -255,6 +261,23 @@ impl StateMap {
         self.map.insert(key.into(), v);
         self.bytes = total;
         Ok(())
+    }
+}
+
+/// What in `v` the state must not keep: a function pointer or closure (its captured values are
+/// invisible to the size bound, so a closure chain grows without limit), or `state` itself (a
+/// cycle that is never freed). Searched through arrays and maps.
+fn not_plain_data(v: &Dynamic) -> Option<&'static str> {
+    if v.is::<rhai::FnPtr>() {
+        Some("a function or closure")
+    } else if v.is::<State>() {
+        Some("state itself")
+    } else if let Some(a) = v.read_lock::<Array>() {
+        a.iter().find_map(not_plain_data)
+    } else if let Some(m) = v.read_lock::<Map>() {
+        m.values().find_map(not_plain_data)
+    } else {
+        None
     }
 }
 
