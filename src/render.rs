@@ -16,8 +16,9 @@ use thiserror::Error;
 pub const MAX_BARS: u64 = 100_000;
 /// Most events one render holds in memory (a dense patch over many bars reaches it first).
 pub const MAX_EVENTS: usize = 4_000_000;
-/// Bars rendered between two checks of [`MAX_EVENTS`].
-const CHUNK_BARS: u64 = 64;
+/// Bars rendered between two checks of [`MAX_EVENTS`]: one, because a single bar can hold
+/// 64 voices × 4,096 events (a check every 64 bars let a dense patch reach 1.6 GB first).
+const CHUNK_BARS: u64 = 1;
 
 #[derive(Debug, Error)]
 pub enum RenderError {
