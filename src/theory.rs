@@ -116,22 +116,18 @@ fn lookup<'a>(table: &'a [(&str, &'a [u8])], name: &str) -> Option<&'a [u8]> {
     table.iter().find(|(n, _)| *n == key).map(|(_, s)| *s)
 }
 
-/// The notes of `mode` from `root` upward for `octaves` octaves (plus nothing else). A scale
-/// that would reach above MIDI note 127 is an error (not silently shortened).
+/// The notes of `mode` from `root` upward for `octaves` octaves, up to MIDI note 127: a
+/// scale is a set of notes to pick from, so the notes that exist are kept and the list ends
+/// at the top of the range (a chord, which must sound whole, is an error instead).
 pub fn scale(root: u8, mode: &str, octaves: u8) -> Result<Vec<u8>, TheoryError> {
     let steps = lookup(SCALES, mode).ok_or_else(|| TheoryError::BadScale(mode.to_string()))?;
     let mut out = Vec::with_capacity(steps.len() * octaves as usize);
     for o in 0..octaves.max(1) as u32 {
         for s in steps {
             let n = root as u32 + o * 12 + *s as u32;
-            if n > 127 {
-                return Err(TheoryError::TooHigh {
-                    what: format!("scale '{mode}' over {} octave(s)", octaves.max(1)),
-                    root: note_name(root),
-                    top: n,
-                });
+            if n <= 127 {
+                out.push(n as u8);
             }
-            out.push(n as u8);
         }
     }
     Ok(out)
@@ -262,8 +258,12 @@ mod tests {
         assert!(e.contains("chord 'maj9' from G9 reaches note 141"), "{e}");
         assert!(chord(121, "major").is_err());
         assert_eq!(chord(120, "sus2").unwrap(), vec![120, 122, 127]);
-        assert!(scale(120, "major", 1).is_err());
-        assert!(scale(60, "major", 6).is_err());
+        // Scales end at the top of the MIDI range; chords (below) must sound whole.
+        assert_eq!(
+            scale(120, "major", 1).unwrap(),
+            vec![120, 122, 124, 125, 127]
+        );
+        assert_eq!(*scale(60, "major", 6).unwrap().last().unwrap(), 127);
         let mask = scale_mask(57, "minor").unwrap();
         assert!(mask[9] && mask[0] && !mask[1]);
     }

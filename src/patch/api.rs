@@ -35,17 +35,27 @@ pub(super) fn as_f64(v: &Dynamic, what: &str) -> RResult<f64> {
     }
 }
 
-/// A finite number within `lo..=hi`, or an error naming the option and its range.
+/// A number for an option whose range is `lo..=hi`; see [`check_range`].
 pub(super) fn in_range(v: &Dynamic, what: &str, lo: f64, hi: f64) -> RResult<f64> {
     let x = as_f64(v, what)?;
     check_range(x, what, lo, hi)
 }
 
+/// The policy for numbers a patch passes: NaN and infinities are errors, and so is a negative
+/// value for something that cannot be negative (a density, a temperature, a velocity) — those
+/// are mistakes. A finite value past an end of the range is clamped to it: a cutoff that
+/// sweeps past 20 kHz or a `chance(bar / 8.0)` that passes 1 is music, not a mistake, and an
+/// error there would only surface bars later (after the dry run) and stop the part.
 pub(super) fn check_range(x: f64, what: &str, lo: f64, hi: f64) -> RResult<f64> {
-    if !x.is_finite() || x < lo || x > hi {
+    if !x.is_finite() {
         return rt_err(format!("{what} must be a number in {lo}..{hi}, got {x}"));
     }
-    Ok(x)
+    if x < 0.0 && lo >= 0.0 {
+        return rt_err(format!(
+            "{what} cannot be negative (its range is {lo}..{hi}), got {x}"
+        ));
+    }
+    Ok(x.clamp(lo, hi))
 }
 
 /// A finite whole number within `lo..=hi`.
@@ -171,7 +181,14 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
             "vel" => v.vel = vel_of(as_f64(val, "vel")?)?,
             "gate" => v.gate = gate_of(as_f64(val, "gate")?)?,
             "prob" => v.prob = check_range(as_f64(val, "prob")?, "prob", 0.0, 1.0)? as f32,
-            "transpose" => v.transpose = whole_in(val, "transpose", -48.0, 48.0)? as i32,
+            "transpose" => {
+                v.transpose = check_range(
+                    whole_in(val, "transpose", -1e9, 1e9)?,
+                    "transpose",
+                    -48.0,
+                    48.0,
+                )? as i32
+            }
             other => {
                 return rt_err(format!(
                     "unknown voice option '{other}' (known: {})",
@@ -193,14 +210,9 @@ pub(super) fn vel_of(x: f64) -> RResult<u8> {
     })
 }
 
-/// Gate: the fraction of the step a note sounds, more than 0 and at most 1.
+/// Gate: the fraction of the step a note sounds, 0.01..=1 (see [`check_range`]).
 pub(super) fn gate_of(x: f64) -> RResult<f32> {
-    if !x.is_finite() || x <= 0.0 || x > 1.0 {
-        return rt_err(format!(
-            "gate must be a number in 0..1 (more than 0), got {x}"
-        ));
-    }
-    Ok((x as f32).max(0.01))
+    Ok(check_range(x, "gate", 0.01, 1.0)? as f32)
 }
 
 pub(super) fn pitch_list(arr: &Array) -> RResult<Vec<Vec<u8>>> {
@@ -553,15 +565,10 @@ pub(super) fn build_engine(
     });
     let c = ctx.clone();
     engine.register_fn("transpose", move |r: &mut VoiceRef, x: i64| {
-        edit(&c, r, |v| match (v.transpose as i64).checked_add(x) {
-            Some(t) if (-48..=48).contains(&t) => {
-                v.transpose = t as i32;
-                Ok(())
-            }
-            _ => rt_err(format!(
-                "transpose({x}): the voice's transposition ({} + {x}) must stay in -48..48",
-                v.transpose
-            )),
+        // Clamped to -48..48 like the option (see `check_range`); no overflow whatever x is.
+        edit(&c, r, |v| {
+            v.transpose = (v.transpose as i64).saturating_add(x).clamp(-48, 48) as i32;
+            Ok(())
         })
     });
     let c = ctx.clone();
@@ -682,10 +689,10 @@ pub(super) fn build_engine(
     });
     fn scale_fn(root: Dynamic, mode: &str, octaves: i64) -> RResult<Array> {
         let root = as_note(&root, "scale root")?;
-        if !(1..=8).contains(&octaves) {
+        if octaves < 1 {
             return rt_err(format!("scale: octaves must be 1..8, got {octaves}"));
         }
-        theory::scale(root, mode, octaves as u8)
+        theory::scale(root, mode, octaves.min(8) as u8)
             .map(|v| v.into_iter().map(|n| Dynamic::from(n as i64)).collect())
             .or_else(|e| rt_err(e.to_string()))
     }
