@@ -63,6 +63,18 @@ pub fn net_allocated() -> i64 {
     NET.try_with(Cell::get).unwrap_or(0)
 }
 
+/// Returns freed heap memory to the system (glibc keeps freed memory of a thread's arena for
+/// reuse, so a burst of allocation — a patch stopped at its allocation budget — would stay in
+/// the process's RSS for the rest of the session). Call it off the audio and scheduler
+/// threads, after such a burst was freed; elsewhere it does nothing.
+pub fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory at the heap's end and in free pages.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -620,6 +620,9 @@ fn compile_worker(
                     // Keep no state for a file that never played.
                     states.remove(&file_name(path));
                 }
+                // A rejected save may have allocated up to its budget (hundreds of MB) before
+                // it was stopped; it is all freed now, so hand it back to the system.
+                crate::alloc_meter::give_back_freed_memory();
                 SchedMsg::Rejected(e)
             }
         };
