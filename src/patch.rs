@@ -74,6 +74,8 @@ pub struct Patch {
     callbacks: AST,
     ctx: Arc<Mutex<Ctx>>,
     guard: Arc<Guard>,
+    /// Which limit stopped the last run, if one did (0 = none; see `Stop`).
+    last_stop: std::sync::atomic::AtomicU8,
     clock: Instant,
     /// Where each `fn` of the source starts (name, line, col), for errors Rhai reports
     /// without a position (runaway loops inside a callback).
@@ -166,6 +168,7 @@ impl Patch {
             callbacks,
             ctx,
             guard,
+            last_stop: Default::default(),
             clock,
             fn_lines: fn_lines(src),
             limits: opts.limits,
@@ -184,6 +187,7 @@ impl Patch {
         budget: Duration,
         f: impl FnOnce() -> Result<T, Box<EvalAltResult>>,
     ) -> Result<(), PatchError> {
+        self.last_stop.store(0, Ordering::Relaxed);
         let at = self.clock.elapsed() + budget;
         self.guard.deadline.store(
             at.as_nanos().min(u64::MAX as u128) as u64,
@@ -259,6 +263,26 @@ impl Patch {
                 pos = err.position();
             }
         }
+        let stop = match &err {
+            EvalAltResult::ErrorTooManyOperations(_) => Some(Stop::Operations),
+            EvalAltResult::ErrorTerminated(token, _)
+                if token.clone().into_string().is_ok_and(|t| t == STOP_ALLOC) =>
+            {
+                Some(Stop::Memory)
+            }
+            EvalAltResult::ErrorTerminated(_, _) => Some(Stop::Deadline),
+            EvalAltResult::ErrorStackOverflow(_) => Some(Stop::Recursion),
+            EvalAltResult::ErrorDataTooLarge(_, _) => Some(Stop::Memory),
+            _ => None,
+        };
+        let code = match stop {
+            None => 0,
+            Some(Stop::Operations) => 1,
+            Some(Stop::Deadline) => 2,
+            Some(Stop::Recursion) => 3,
+            Some(Stop::Memory) => 4,
+        };
+        self.last_stop.store(code, Ordering::Relaxed);
         let message = match &err {
             EvalAltResult::ErrorTooManyOperations(_) => format!(
                 "stopped after {} operations (the limit): does it loop forever?",
@@ -310,6 +334,17 @@ impl Patch {
             line,
             col,
             message,
+        }
+    }
+
+    /// Which limit stopped the last run (`plan_bar`, `on_features`, …), if one did.
+    pub fn last_stop(&self) -> Option<Stop> {
+        match self.last_stop.load(Ordering::Relaxed) {
+            1 => Some(Stop::Operations),
+            2 => Some(Stop::Deadline),
+            3 => Some(Stop::Recursion),
+            4 => Some(Stop::Memory),
+            _ => None,
         }
     }
 

@@ -93,6 +93,8 @@ struct Slot {
     /// Its `on_bar`/`every` ran away (a limit stopped it): not called again for this version,
     /// which plays its last good bar — a runaway costs its whole budget only once.
     runaway: bool,
+    /// Deadline overruns in a row (two turn the callbacks off; one may be a busy machine).
+    overruns: u8,
     tempo_seen: Option<f64>,
 }
 
@@ -459,6 +461,7 @@ impl Scheduler {
         let plan = match result {
             Ok(plan) => {
                 let slot = &mut self.slots[si];
+                slot.overruns = 0;
                 if slot.failing.take().is_some() {
                     self.notices.push(Notice::Recovered {
                         file: file.clone(),
@@ -476,7 +479,15 @@ impl Scheduler {
             }
             Err(mut error) => {
                 let slot = &mut self.slots[si];
-                if error.is_runaway() {
+                let off = match slot.patch.last_stop() {
+                    Some(s) if s.recurs() => true,
+                    Some(_) => {
+                        slot.overruns += 1;
+                        slot.overruns >= 2
+                    }
+                    None => false,
+                };
+                if off {
                     slot.runaway = true;
                     error.message.push_str(crate::patch::CALLBACK_OFF);
                 }
@@ -549,6 +560,7 @@ impl Scheduler {
                         slot.version += 1;
                         slot.failing = None;
                         slot.runaway = false;
+                        slot.overruns = 0;
                         slot.last_good = None;
                         slot.tempo_seen = None;
                         i
@@ -563,6 +575,7 @@ impl Scheduler {
                             last_good: None,
                             failing: None,
                             runaway: false,
+                            overruns: 0,
                             tempo_seen: None,
                         };
                         // Keep slots sorted by file name: planning order is deterministic.
@@ -849,24 +862,37 @@ mod tests {
         assert_eq!(errors.len(), 1);
     }
 
+    /// A patch whose `on_bar` loops from bar 2, under `limits`; returns the scheduler after 6
+    /// bars, the number of note-ons, and how often `on_bar` ran.
+    fn runaway_from_bar_2(limits: crate::patch::Limits) -> (Scheduler, usize, i64) {
+        let mut s = Scheduler::new(48_000, 120.0, Box::new(NoModels));
+        let src = r#"voice("k", #{ synth: "kick" }).pattern("x x");
+               fn on_bar(b) { state.calls = if state.calls == () { 1 } else { state.calls + 1 };
+                              if b >= 2 { loop {} } }"#;
+        let opts = LoadOptions {
+            limits,
+            ..LoadOptions::default()
+        };
+        s.install(
+            "a.rhai",
+            Patch::load(Path::new("a.rhai"), src, opts).unwrap(),
+        );
+        let evs = s.advance(6 * 3840);
+        let calls = s.patch("a.rhai").unwrap().state().get("calls").unwrap();
+        (s, ons(&evs).len(), calls.as_int().unwrap())
+    }
+
     #[test]
     fn a_runaway_on_bar_is_called_once_then_its_last_good_bar_plays() {
-        let mut s = Scheduler::new(48_000, 120.0, Box::new(NoModels));
-        let p = patch(
-            r#"voice("k", #{ synth: "kick" }).pattern("x x");
-               fn on_bar(b) { state.calls = if state.calls == () { 1 } else { state.calls + 1 };
-                              if b >= 2 { loop {} } }"#,
-        );
-        s.install("a.rhai", p);
-        let evs = s.advance(6 * 3840);
-        // Every bar still plays (bars 2-5 replay bar 1).
-        assert_eq!(ons(&evs).len(), 12);
-        let calls = s.patch("a.rhai").unwrap().state().get("calls").unwrap();
-        assert_eq!(
-            calls.as_int().unwrap(),
-            3,
-            "on_bar ran again after running away"
-        );
+        // Stopped by the operation budget: the same every time, so off after once.
+        let (mut s, notes, calls) = runaway_from_bar_2(crate::patch::Limits {
+            max_operations: 20_000,
+            callback_deadline: std::time::Duration::from_secs(60),
+            ..Default::default()
+        });
+        // Every bar still plays (bars 2-6 replay bar 1).
+        assert_eq!(notes, 12);
+        assert_eq!(calls, 3, "on_bar ran again after running away");
         let errors: Vec<String> = s
             .take_notices()
             .into_iter()
@@ -877,6 +903,19 @@ mod tests {
             .collect();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("off for this version"), "{errors:?}");
+    }
+
+    #[test]
+    fn one_deadline_overrun_is_forgiven_two_in_a_row_turn_on_bar_off() {
+        // Stopped by the wall clock only: a busy machine can cause one overrun, so the
+        // callback stays on after the first and goes off after the second in a row.
+        let (_, notes, calls) = runaway_from_bar_2(crate::patch::Limits {
+            max_operations: u64::MAX,
+            callback_deadline: std::time::Duration::from_millis(2),
+            ..Default::default()
+        });
+        assert_eq!(notes, 12);
+        assert_eq!(calls, 4, "bars 2 and 3 overran, then on_bar was off");
     }
 
     #[test]

@@ -238,8 +238,13 @@ fn a_runaway_on_features_is_turned_off_for_that_version() {
     while reported.is_none() && t.elapsed() < Duration::from_secs(20) {
         let _ = ftx.try_send(loud);
         if let Ok(live::Report::Notice(n)) = h.reports.recv_timeout(Duration::from_millis(50)) {
-            if matches!(n, weft::scheduler::Notice::RuntimeError { .. }) {
-                reported = Some(live::describe(&n));
+            // A deadline overrun is forgiven once (a busy machine); the second in a row, or
+            // the operation budget, turns the callback off.
+            let line = live::describe(&n);
+            if matches!(n, weft::scheduler::Notice::RuntimeError { .. })
+                && line.contains("off for this version")
+            {
+                reported = Some(line);
             }
         }
     }

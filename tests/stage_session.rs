@@ -255,7 +255,8 @@ fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
         })
         .collect();
     assert!(errors.iter().any(|e| e.contains("bar 5")), "{errors:?}");
-    assert!(!reports.iter().any(|r| matches!(r, Report::Late { .. })));
+    // (Lateness is not judged here: the clock jumps a bar at a time, so events are late by
+    // construction. The soak measures late events on the real-time clock.)
 }
 
 #[test]

@@ -47,6 +47,8 @@ pub(super) struct SchedThread {
     feature_errors: HashMap<String, String>,
     /// (file, version) whose `on_features` ran away: not called again for that version.
     features_off: std::collections::HashSet<(String, u32)>,
+    /// `on_features` deadline overruns in a row, by file.
+    feature_overruns: HashMap<String, u8>,
     analyzer: Option<crate::analysis::live::Control>,
     /// `analyze(#{...})` requests of the loaded patches, with the install order.
     analyze_requests: HashMap<String, (u64, crate::patch::AnalyzeSpec)>,
@@ -124,6 +126,7 @@ impl SchedThread {
             features_dropped: 0,
             feature_errors: HashMap::new(),
             features_off: Default::default(),
+            feature_overruns: HashMap::new(),
             analyzer,
             analyze_requests: HashMap::new(),
             installs: 0,
@@ -174,14 +177,26 @@ impl SchedThread {
                 };
                 match p.on_features(map) {
                     Ok(params) => {
+                        self.feature_overruns.remove(file);
                         self.feature_errors.remove(file);
                         if !params.is_empty() {
                             self.sched.apply_params(file, &params);
                         }
                     }
                     Err(mut e) => {
-                        if e.is_runaway() {
-                            // Each frame would cost the whole budget again.
+                        // Each frame would cost the whole budget again: off after a limit that
+                        // recurs, or after two deadline overruns in a row.
+                        let stop = p.last_stop();
+                        let overruns = self.feature_overruns.entry(file.clone()).or_default();
+                        let off = match stop {
+                            Some(s) if s.recurs() => true,
+                            Some(_) => {
+                                *overruns += 1;
+                                *overruns >= 2
+                            }
+                            None => false,
+                        };
+                        if off {
                             self.features_off.insert((file.clone(), version));
                             e.message.push_str(crate::patch::CALLBACK_OFF);
                         }
@@ -241,6 +256,9 @@ impl SchedThread {
             } => {
                 let ready_ms = first_event.map(|t| t.elapsed().as_secs_f64() * 1000.0);
                 self.hashes.insert(file.clone(), patch.source_hash());
+                // A new version starts with its callbacks on.
+                self.features_off.retain(|(f, _)| f != &file);
+                self.feature_overruns.remove(&file);
                 self.played.insert(file.clone());
                 self.models.extend(models);
                 self.installs += 1;

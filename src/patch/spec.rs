@@ -15,12 +15,24 @@ pub struct PatchError {
     pub message: String,
 }
 
-impl PatchError {
-    /// True when a run was stopped by a limit (operations, deadline, call depth, allocation):
-    /// `Patch` words every such error `stopped: …`. Such a callback would cost its whole budget
-    /// again at every call, so the scheduler stops calling it for that version.
-    pub fn is_runaway(&self) -> bool {
-        self.message.starts_with("stopped:")
+/// Which limit stopped a run ([`crate::patch::Patch::last_stop`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The operation budget: the same code stops the same way next time.
+    Operations,
+    /// The wall-clock deadline: may be the code, may be a busy machine.
+    Deadline,
+    /// Call depth.
+    Recursion,
+    /// The allocation budget or a Rhai size limit.
+    Memory,
+}
+
+impl Stop {
+    /// True when the same call would be stopped again whatever the machine is doing; a
+    /// deadline overrun may be a one-off (a loaded machine), so it counts only when repeated.
+    pub fn recurs(self) -> bool {
+        !matches!(self, Stop::Deadline)
     }
 }
 
