@@ -304,7 +304,9 @@ fn main() {
                         eprintln!("soak: engine: {line}");
                         continue;
                     }
-                    Report::Died { thread, message } => {
+                    Report::Died {
+                        thread, message, ..
+                    } => {
                         *died.lock().unwrap() = Some(format!("{thread}: {message}"));
                         continue;
                     }

@@ -4,7 +4,9 @@
 //! Read once from the environment variable `WEFT_FAULT`, a comma-separated list of:
 //! - `scheduler-panic@BAR`: the scheduler thread panics when it starts planning bar `BAR`
 //!   (0-based, as `on_bar(bar)` counts);
-//! - `compile-panic@FILE`: the compile worker panics while loading the patch named `FILE`.
+//! - `compile-panic@FILE`: the compile worker panics while loading the patch named `FILE`;
+//! - `compile-worker-panic@FILE`: the compile worker panics outside any load, when a change
+//!   of `FILE` arrives (its loop fails, not a patch).
 //!
 //! Without the variable every check is one load of a `OnceLock` and a `None`.
 
@@ -14,6 +16,7 @@ use std::sync::OnceLock;
 struct Faults {
     scheduler_panic_bar: Option<u64>,
     compile_panic_file: Option<String>,
+    compile_worker_panic_file: Option<String>,
 }
 
 fn parse(spec: &str) -> Faults {
@@ -22,6 +25,9 @@ fn parse(spec: &str) -> Faults {
         match part.split_once('@') {
             Some(("scheduler-panic", bar)) => f.scheduler_panic_bar = bar.trim().parse().ok(),
             Some(("compile-panic", file)) => f.compile_panic_file = Some(file.trim().to_string()),
+            Some(("compile-worker-panic", file)) => {
+                f.compile_worker_panic_file = Some(file.trim().to_string())
+            }
             _ => {}
         }
     }
@@ -44,6 +50,13 @@ pub fn scheduler_bar(bar: u64) {
 pub fn compile_file(file: &str) {
     if faults().compile_panic_file.as_deref() == Some(file) {
         panic!("injected fault: compile-panic@{file} (WEFT_FAULT)");
+    }
+}
+
+/// Panics if the compile worker was asked to die (outside a load) on a change of `file`.
+pub fn compile_worker_change(file: &str) {
+    if faults().compile_worker_panic_file.as_deref() == Some(file) {
+        panic!("injected fault: compile-worker-panic@{file} (WEFT_FAULT)");
     }
 }
 

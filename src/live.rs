@@ -191,11 +191,13 @@ pub enum Report {
     Dropped {
         count: u64,
     },
-    /// A thread of the engine died (a bug in weft, never a patch's fault). The recording, if
-    /// any, was finished before this report; `Stopped` follows.
+    /// A thread of the engine died (a bug in weft, never a patch's fault). When it stopped
+    /// the music (the scheduler), the recording was finished before this report and `Stopped`
+    /// follows; otherwise (the compile worker) the music plays on but saves no longer load.
     Died {
         thread: String,
         message: String,
+        music_stopped: bool,
     },
     RecordingStarted(PathBuf),
     RecordingFinished {
@@ -270,8 +272,19 @@ pub fn describe_report(r: &Report) -> Option<String> {
         Report::Dropped { count } => {
             format!("warning: {count} events dropped (the synth's queue was full)")
         }
-        Report::Died { thread, message } => {
-            format!("error: the {thread} thread died ({message}); the music stopped")
+        Report::Died {
+            thread,
+            message,
+            music_stopped,
+        } => {
+            if *music_stopped {
+                format!("error: the {thread} thread died ({message}); the music stopped")
+            } else {
+                format!(
+                    "error: the {thread} thread died ({message}); the music plays on, but saves \
+                     no longer load: restart weft"
+                )
+            }
         }
         Report::RecordingStarted(p) => format!("recording to {}", p.display()),
         Report::RecordingFinished {
@@ -502,17 +515,29 @@ pub fn start_with_features(
         thread::Builder::new()
             .name("weft-compile".into())
             .spawn(move || {
-                compile_worker(
-                    dir,
-                    seed,
-                    bars,
-                    current_bar,
-                    models_dir,
-                    steps,
-                    changes,
-                    tx,
-                    reports,
-                )
+                // Each load is guarded inside; this catches the rest of the loop, so a dying
+                // worker is reported instead of silently ending every later reload.
+                let died = reports.clone();
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    compile_worker(
+                        dir,
+                        seed,
+                        bars,
+                        current_bar,
+                        models_dir,
+                        steps,
+                        changes,
+                        tx,
+                        reports,
+                    )
+                }));
+                if let Err(p) = ran {
+                    let _ = died.send(Report::Died {
+                        thread: "compile worker".into(),
+                        message: crate::fault::panic_message(&*p),
+                        music_stopped: false,
+                    });
+                }
             })
             .expect("spawn compile worker");
     }
@@ -654,7 +679,10 @@ fn compile_worker(
                 path,
                 source,
                 first_event,
-            } => load(&path, &source, Some(first_event), &mut states),
+            } => {
+                crate::fault::compile_worker_change(&file_name(&path));
+                load(&path, &source, Some(first_event), &mut states)
+            }
             FileChange::Removed { path } => {
                 let f = file_name(&path);
                 states.remove(&f);

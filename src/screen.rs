@@ -370,14 +370,10 @@ fn bridge(
                 last = Some(s);
             }
             Ok(Report::Stopped) => return died,
-            Ok(Report::Died { thread, message }) => {
-                let line = live::describe_report(&Report::Died {
-                    thread: thread.clone(),
-                    message: message.clone(),
-                })
-                .unwrap_or_default();
+            Ok(r @ Report::Died { music_stopped, .. }) => {
+                let line = live::describe_report(&r).unwrap_or_default();
                 // The transport shows what is true: nothing plays any more.
-                if let (true, Some(mut s)) = (screen_open, last.take()) {
+                if let (true, true, Some(mut s)) = (music_stopped, screen_open, last.take()) {
                     s.playing = false;
                     let like = likeness.as_ref().map_or(&[][..], |l| &l.latest[..]);
                     let snap = snapshot(&s, &audio(), &panes, like);

@@ -326,3 +326,63 @@ fn stopping_a_recording_on_a_slow_disk_does_not_hold_up_the_music() {
     assert!(back.notes.len() >= 12, "{}", back.notes.len());
     drop(h);
 }
+
+#[test]
+fn a_dying_compile_worker_is_reported_the_music_plays_on_and_the_exit_says_so() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    patches(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "play",
+            "--headless",
+            "--null-audio",
+            "--tempo",
+            "400",
+            "--bars",
+            "10",
+            "--record",
+            "take.mid",
+            "--record-dir",
+            "rec",
+            "scripts",
+        ])
+        .current_dir(dir.path())
+        .env("WEFT_FAULT", "compile-worker-panic@b.rhai")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut err = String::new();
+    // Once a.rhai plays, a save of b.rhai reaches the worker's loop, which dies on it.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        err.push_str(&line);
+        err.push('\n');
+        if line.contains("a.rhai: playing") {
+            std::fs::write(
+                dir.path().join("scripts/b.rhai"),
+                "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x ~ x ~\");\n",
+            )
+            .unwrap();
+            break;
+        }
+    }
+    for line in lines {
+        err.push_str(&line.unwrap());
+        err.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "exit 0 after the compile worker died: {err}"
+    );
+    assert!(
+        err.contains("compile worker thread died") && err.contains("the music plays on"),
+        "{err}"
+    );
+    // The music did play on: every bar of a.rhai is in the take.
+    let back = weft::smf::read(&std::fs::read(dir.path().join("take.mid")).unwrap(), "t").unwrap();
+    let last = back.notes.iter().map(|n| n.start).max().unwrap_or(0);
+    assert!(last >= 9 * 3840, "the take ends at tick {last}: {err}");
+}

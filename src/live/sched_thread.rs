@@ -763,6 +763,7 @@ impl SchedThread {
         self.report(Report::Died {
             thread: thread.to_string(),
             message,
+            music_stopped: true,
         });
         self.report(Report::Stopped);
     }
