@@ -5,6 +5,7 @@
 pub mod alloc_meter;
 pub mod analysis;
 pub mod audio;
+pub mod bounds;
 pub mod event;
 pub mod fault;
 pub mod forecast;

@@ -386,3 +386,27 @@ fn a_dying_compile_worker_is_reported_the_music_plays_on_and_the_exit_says_so() 
     let last = back.notes.iter().map(|n| n.start).max().unwrap_or(0);
     assert!(last >= 9 * 3840, "the take ends at tick {last}: {err}");
 }
+
+#[test]
+fn size_flags_of_forecast_and_train_are_bounded_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["forecast", "--logs", "x", "--horizon", "1000000000"][..],
+        &[
+            "forecast",
+            "--logs",
+            "x",
+            "--eval",
+            "--windows",
+            "1000000000",
+        ],
+        &["forecast", "--logs", "x", "--by", "artist", "--top", "0"],
+        &["train", "--midi", "x", "-o", "y", "--hidden", "1000000000"],
+        &["train", "--midi", "x", "-o", "y", "--layers", "0"],
+    ] {
+        let out = weft(args, dir.path(), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("is outside"), "{args:?}: {err}");
+    }
+}

@@ -70,20 +70,22 @@ pub struct ForecastArgs {
     pub load: LoadArgs,
     #[arg(long, default_value = "total")]
     pub by: By,
-    #[arg(long, default_value_t = 28)]
+    /// Days ahead, 1..=3650.
+    #[arg(long, default_value_t = 28, value_parser = crate::bounds::in_range::<1, 3650>)]
     pub horizon: usize,
     /// snaive | ets-ana | ets-aaa | ets-aada | ets-auto | theta
     #[arg(long, default_value = "ets-auto")]
     pub model: String,
-    /// With --by artist|track: how many series.
-    #[arg(long, default_value_t = 10)]
+    /// With --by artist|track: how many series (1..=10000).
+    #[arg(long, default_value_t = 10, value_parser = crate::bounds::in_range::<1, 10000>)]
     pub top: usize,
     #[arg(long)]
     pub json: bool,
     /// Rolling-origin backtest (h = 7 and 14) instead of forecasting.
     #[arg(long)]
     pub eval: bool,
-    #[arg(long, default_value_t = 8)]
+    /// Rolling origins for --eval, 1..=1000.
+    #[arg(long, default_value_t = 8, value_parser = crate::bounds::in_range::<1, 1000>)]
     pub windows: usize,
     /// With --eval: write series and folds for benches/peers.
     #[arg(long)]

@@ -24,21 +24,21 @@ pub struct TrainArgs {
     /// Do not train: evaluate the model in OUT and rewrite its MODEL.md.
     #[arg(long)]
     pub eval_only: bool,
-    #[arg(long, default_value_t = 48)]
+    #[arg(long, default_value_t = 48, value_parser = crate::bounds::in_range::<1, 4096>)]
     pub embed: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::bounds::in_range::<1, 4096>)]
     pub hidden: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = crate::bounds::in_range::<1, 8>)]
     pub layers: usize,
     #[arg(long, default_value_t = 0.1)]
     pub dropout: f32,
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::bounds::in_range::<1, 4096>)]
     pub batch: usize,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::bounds::in_range::<1, 8192>)]
     pub seq_len: usize,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::bounds::in_range::<1, 100000>)]
     pub epochs: usize,
     #[arg(long, default_value_t = 4)]
     pub patience: usize,
@@ -51,7 +51,7 @@ pub struct TrainArgs {
     /// CPU threads for the network's matrix products (applied by the `weft` binary before
     /// anything starts). One is the default: at this model size two threads on a 2-core
     /// machine were slower (2,970 vs 4,769 tokens/s).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::bounds::in_range::<1, 256>)]
     pub threads: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
