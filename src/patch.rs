@@ -152,6 +152,7 @@ impl Patch {
         };
         // Until the top level has run, callbacks see no constants (see `run_top_level`).
         let callbacks = ast.clone_functions_only();
+        let fn_lines = fn_lines(&ast);
         let has = |name: &str, arity: usize| {
             ast.iter_functions()
                 .any(|f| f.name == name && f.params.len() == arity)
@@ -170,7 +171,7 @@ impl Patch {
             guard,
             last_stop: Default::default(),
             clock,
-            fn_lines: fn_lines(src),
+            fn_lines,
             limits: opts.limits,
             base: Vec::new(),
         };
@@ -594,35 +595,20 @@ fn once() -> rhai::CallFnOptions<'static> {
     rhai::CallFnOptions::new().eval_ast(true)
 }
 
-/// Where each `fn NAME(` of a source starts (1-based line and column of `fn`), skipping
-/// `//` comments: used to place errors Rhai reports without a position.
-fn fn_lines(src: &str) -> Vec<(String, usize, usize)> {
-    let mut out = Vec::new();
-    for (i, line) in src.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut from = 0;
-        while let Some(at) = code[from..].find("fn ") {
-            let start = from + at;
-            from = start + 3;
-            let word_start = start == 0
-                || !code[..start]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
-            if !word_start {
-                continue;
-            }
-            let name: String = code[start + 3..]
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                out.push((name, i + 1, code[..start].chars().count() + 1));
-            }
-        }
-    }
-    out
+/// Where each script function's body starts (1-based line and column of its `{`), from the
+/// compiled AST (so comments and strings that mention `fn` cannot mislead it): used to place
+/// errors Rhai reports without a position.
+fn fn_lines(ast: &AST) -> Vec<(String, usize, usize)> {
+    ast.iter_fn_def()
+        .map(|f| {
+            let p = f.body.start_position();
+            (
+                f.name.to_string(),
+                p.line().unwrap_or(0),
+                p.position().unwrap_or(0),
+            )
+        })
+        .collect()
 }
 
 /// Expands one voice for one bar into notes (ticks relative to the bar start).
@@ -1128,8 +1114,13 @@ mod tests {
         let mut p = load(src).unwrap();
         let e = p.plan_bar(0, &mut NoModels).unwrap_err();
         assert!(e.message.contains("stopped"), "{e}");
-        // Rhai drops the loop's own position at the callback boundary: the callback's `fn`.
-        assert_eq!((e.line, e.col), (3, 3), "{e}");
+        // Rhai drops the loop's own position at the callback boundary: the callback's body
+        // (its `{`), found in the AST, so a comment or string mentioning `fn` cannot mislead.
+        assert_eq!((e.line, e.col), (3, 16), "{e}");
+        let src = "/* fn on_bar */ let s = \"fn on_bar\";\nfn on_bar(b) { loop {} }";
+        let mut p = load(src).unwrap();
+        let e = p.plan_bar(0, &mut NoModels).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
         let src = "let a = 1;\nfn f(n) { f(n + 1) }\nfn on_bar(b) {\n    f(0);\n}";
         let mut p = load(src).unwrap();
         let e = p.plan_bar(0, &mut NoModels).unwrap_err();
