@@ -265,7 +265,7 @@ impl Pattern {
                 value: h.value,
             })
             .collect();
-        out.sort_by(|a, b| a.begin.cmp(&b.begin));
+        out.sort_by_key(|a| a.begin);
         out
     }
 }
