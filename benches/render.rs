@@ -11,7 +11,7 @@ fn main() {
     std::fs::write(
         &p,
         r#"tempo(120);
-voice("kick", #{ synth: "kick" }).pattern("x . . . x . . . x . . . x . x .");
+voice("kick", #{ synth: "kick" }).pattern("x ~ ~ ~ x ~ ~ ~ x ~ ~ ~ x ~ x ~");
 voice("hat", #{ synth: "hat" }).pattern("x*16").prob(0.8);
 voice("bass", #{ synth: "saw", channel: 2 }).notes(scale("A1", "minor", 2), euclid(5, 8)).every(4, |v| v.transpose(12));
 voice("pad", #{ synth: "tri", channel: 3 }).notes([chord("A3", "min7"), chord("F3", "maj7")], "x _ x _");

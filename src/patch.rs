@@ -17,7 +17,7 @@
 mod api;
 mod spec;
 use crate::event::{Param, Sound, SynthKind};
-use crate::mini::{Pattern, Value};
+use crate::mini::{Key, Pattern};
 use crate::theory;
 use crate::transport::{Quantize, TimeSig};
 use api::*;
@@ -646,18 +646,20 @@ fn expand_voice(
     match &v.source {
         Source::Silent => {}
         Source::Pattern(p) => {
-            for h in p.query(bar) {
+            let drums = v.channel == 9;
+            for h in p.query_seeded(bar, voice_seed) {
                 let start = h.start.of(bar_ticks);
                 let end = h.start.plus(h.dur).of(bar_ticks).max(start + 1);
-                let key = match h.value {
-                    Value::Hit => v.note,
-                    Value::Note(n) => n,
+                let key = match h.value.key(drums) {
+                    Some(Key::Own) => v.note,
+                    Some(Key::Note(n)) => n,
+                    None => continue,
                 };
-                let vel = match (h.index, v.sound.synth) {
+                let vel = match (h.value.index(), v.sound.synth) {
                     (Some(i), k) if k != SynthKind::Sample => ((i.min(9) as u32 * 127) / 9) as u8,
                     _ => v.vel,
                 };
-                push(start, end - start, key, vel, h.chance, out);
+                push(start, end - start, key, vel, 1.0, out);
             }
         }
         Source::Notes { pitches, rhythm } => {
@@ -674,7 +676,7 @@ fn expand_voice(
                         .collect()
                 }
                 Rhythm::Pattern(p) => p
-                    .query(bar)
+                    .query_seeded(bar, voice_seed)
                     .iter()
                     .map(|h| {
                         let a = h.start.of(bar_ticks);
@@ -776,7 +778,7 @@ mod tests {
     #[test]
     fn drum_pattern_plans_exact_ticks() {
         let mut p = load(
-            r#"voice("kick", #{ synth: "kick" }).pattern("x . . . x . . . x . . . x . x .");"#,
+            r#"voice("kick", #{ synth: "kick" }).pattern("x ~ ~ ~ x ~ ~ ~ x ~ ~ ~ x ~ x ~");"#,
         )
         .unwrap();
         assert_eq!(

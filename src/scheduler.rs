@@ -921,7 +921,7 @@ mod tests {
     #[test]
     fn retrigger_ends_previous_note_first() {
         let mut s = Scheduler::new(48_000, 120.0, Box::new(NoModels));
-        s.install("a.rhai", patch(r#"voice("a", #{}).pattern("c4 _ _ _").gate(1.0); voice("b", #{}).pattern(". c4 . .");"#));
+        s.install("a.rhai", patch(r#"voice("a", #{}).pattern("c4 _ _ _").gate(1.0); voice("b", #{}).pattern("~ c4 ~ ~");"#));
         let evs = s.advance(3840);
         let seq: Vec<_> = evs
             .iter()

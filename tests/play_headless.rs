@@ -9,7 +9,7 @@ fn headless_without_a_device_falls_back_and_records_what_render_writes() {
     let dir = tempfile::tempdir().unwrap();
     let scripts = dir.path().join("scripts");
     std::fs::create_dir(&scripts).unwrap();
-    let src = "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x . x x?\");\nvoice(\"b\", #{ synth: \"saw\" }).notes(scale(\"A1\", \"minor\"), euclid(5, 8));\n";
+    let src = "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x ~ x x?\");\nvoice(\"b\", #{ synth: \"saw\" }).notes(scale(\"A1\", \"minor\"), euclid(5, 8));\n";
     std::fs::write(scripts.join("a.rhai"), src).unwrap();
     let rec = dir.path().join("live.mid");
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))

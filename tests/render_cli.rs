@@ -71,7 +71,7 @@ fn known_patch_renders_exact_notes_at_exact_ticks() {
     std::fs::write(
         &p,
         r#"tempo(100);
-voice("kick", #{ synth: "kick" }).pattern("x . x .");
+voice("kick", #{ synth: "kick" }).pattern("x ~ x ~");
 voice("bass", #{ synth: "saw", channel: 2 }).notes(scale("C2", "major"), euclid(3, 8)).gate(0.5);
 "#,
     )

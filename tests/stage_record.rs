@@ -82,7 +82,7 @@ fn a_journal_in_use_is_left_alone_by_recover_and_by_a_second_play() {
 #[test]
 fn render_never_writes_over_an_input_or_a_file_that_is_not_midi() {
     let dir = tempfile::tempdir().unwrap();
-    let src = "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x . x .\");\n";
+    let src = "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x ~ x ~\");\n";
     let p = patch(dir.path(), "p.rhai", src);
     let notes = patch(dir.path(), "notes.txt", "my notes\n");
     for (out, needle) in [(&p, "is also an input"), (&notes, "not a MIDI file")] {
@@ -201,7 +201,7 @@ fn a_render_past_two_to_the_28_ticks_keeps_exact_times() {
     let p = patch(
         dir.path(),
         "sparse.rhai",
-        "tempo(400);\nvoice(\"k\", #{ synth: \"kick\" }).pattern(\"x . . .\");\n",
+        "tempo(400);\nvoice(\"k\", #{ synth: \"kick\" }).pattern(\"x ~ ~ ~\");\n",
     );
     let out = dir.path().join("long.mid");
     let o = weft()

@@ -237,7 +237,7 @@ pub(super) fn pitch_list(arr: &Array) -> RResult<Vec<Vec<u8>>> {
 }
 
 pub(super) fn parse_pattern(s: &str) -> RResult<Pattern> {
-    Pattern::parse(s).or_else(|e| rt_err(format!("pattern \"{s}\": {e}")))
+    Pattern::parse_notes(s).or_else(|e| rt_err(format!("pattern \"{s}\": {e}")))
 }
 
 pub(super) fn parse_scale_name(s: &str) -> RResult<[bool; 12]> {

@@ -92,7 +92,7 @@ impl Default for Limits {
 pub enum Source {
     /// Defined but silent until given a pattern.
     Silent,
-    /// `.pattern("x . x .")`
+    /// `.pattern("x ~ x ~")`
     Pattern(Pattern),
     /// `.notes(pitches, rhythm)`: each onset takes the next pitch (or chord) in turn.
     Notes {
