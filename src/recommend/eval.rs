@@ -108,12 +108,7 @@ fn last_session(train: &Train, u: u32) -> Vec<u32> {
 
 /// The cases of `modes` for test events (sorted by user, time) after `train`. Only users with
 /// training plays get `period` and `discover` cases. `max_next` caps `next` (0: no cap).
-pub fn cases(
-    train: &Train,
-    test: &[(u32, u32, i64)],
-    max_next: usize,
-    modes: &[Mode],
-) -> Cases {
+pub fn cases(train: &Train, test: &[(u32, u32, i64)], max_next: usize, modes: &[Mode]) -> Cases {
     let mut out = Cases::default();
     if modes.contains(&Mode::Next) {
         let mut all = Vec::new();

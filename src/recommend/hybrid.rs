@@ -226,12 +226,9 @@ impl Model for Hybrid {
         combine(&p, w, out);
     }
     fn because(&self, ctx: &Context<'_>, item: u32, label: &dyn Fn(u32) -> String) -> String {
-        self.own.explain(ctx, item).unwrap_or_else(|| {
-            format!(
-                "new to you: {}",
-                self.collab.because(ctx, item, label)
-            )
-        })
+        self.own
+            .explain(ctx, item)
+            .unwrap_or_else(|| format!("new to you: {}", self.collab.because(ctx, item, label)))
     }
 }
 
@@ -251,8 +248,7 @@ pub fn tune(train: &Train) -> Tuning {
         return Tuning::default();
     }
     let mut best: (f64, Option<f64>) = (-1.0, None);
-    let candidates =
-        std::iter::once(None).chain(HALF_LIVES_DAYS.iter().map(|d| Some(d * DAY_S)));
+    let candidates = std::iter::once(None).chain(HALF_LIVES_DAYS.iter().map(|d| Some(d * DAY_S)));
     for hl in candidates {
         let m = Own::fit(&inner, hl, "recency");
         let hr = eval::score(&m, &inner, &cases, super::Mode::Period).hr10;
@@ -323,13 +319,13 @@ pub fn tune(train: &Train) -> Tuning {
         // A user's own mix only where it is clearly better for them (≥ 5% of their plays):
         // smaller gains are noise that does not carry over to the next period.
         let own = argmax(&hits[c], Some(gk));
-        let k = if plays[c] >= MIN_USER_PLAYS as f64 && hits[c][own] >= hits[c][gk] + 0.05 * plays[c]
-        {
-            tuning.user_mix[*u as usize] = Some(MIXES[own]);
-            own
-        } else {
-            gk
-        };
+        let k =
+            if plays[c] >= MIN_USER_PLAYS as f64 && hits[c][own] >= hits[c][gk] + 0.05 * plays[c] {
+                tuning.user_mix[*u as usize] = Some(MIXES[own]);
+                own
+            } else {
+                gk
+            };
         tuned_hits += hits[c][k];
     }
     tuning.hybrid_hr10 = tuned_hits / total;

@@ -334,9 +334,7 @@ pub fn choose(
             all.push((name, eval::score(m.as_ref(), &train, &cases, mode).hr10));
         }
     }
-    let &(model, hr10) = all
-        .iter()
-        .reduce(|a, b| if b.1 > a.1 { b } else { a })?;
+    let &(model, hr10) = all.iter().reduce(|a, b| if b.1 > a.1 { b } else { a })?;
     Some(Choice {
         model,
         mode,
