@@ -23,13 +23,18 @@ use crate::logs::Logs;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// A `(user, item, ts)` play.
+pub type Event = (u32, u32, i64);
+/// A `period` case: user, last training session, (item, test plays) sorted by item.
+pub type PeriodCase = (u32, Vec<u32>, Vec<(u32, u32)>);
+
 /// Cases of the three protocols.
 #[derive(Clone, Debug, Default)]
 pub struct Cases {
     /// (user, session prefix, next item).
     pub next: Vec<(u32, Vec<u32>, u32)>,
     /// (user, last training session, (item, test plays) sorted by item).
-    pub period: Vec<(u32, Vec<u32>, Vec<(u32, u32)>)>,
+    pub period: Vec<PeriodCase>,
     /// (user, last training session, items new to the user, sorted).
     pub discover: Vec<(u32, Vec<u32>, Vec<u32>)>,
 }
@@ -60,10 +65,7 @@ pub struct Row {
 
 /// Split `(user, item, ts)` events (sorted by user, time) at the `frac` time quantile: those
 /// strictly before it, and the rest (both keep the order).
-pub fn time_split(
-    events: &[(u32, u32, i64)],
-    frac: f64,
-) -> (Vec<(u32, u32, i64)>, Vec<(u32, u32, i64)>) {
+pub fn time_split(events: &[(u32, u32, i64)], frac: f64) -> (Vec<Event>, Vec<Event>) {
     let mut ts: Vec<i64> = events.iter().map(|e| e.2).collect();
     ts.sort_unstable();
     let cutoff = cutoff_of(&ts, frac);
