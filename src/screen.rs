@@ -147,9 +147,13 @@ pub fn snapshot(
 /// Converts the recommender's pane data to the screen's view.
 pub fn recommend_view(v: crate::recommend::RecommendView) -> RecommendView {
     RecommendView {
-        model: match &v.note {
-            Some(n) => format!("{} ({}) — {n}", v.model, v.mode),
-            None => format!("{} ({})", v.model, v.mode),
+        model: {
+            // "hybrid (period HR@10 .62 on your last 4 weeks)" when validation chose it.
+            let why = v.chosen_by.as_deref().unwrap_or(&v.mode);
+            match &v.note {
+                Some(n) => format!("{} ({why}) — {n}", v.model),
+                None => format!("{} ({why})", v.model),
+            }
         },
         user: Some(v.user),
         items: v

@@ -44,11 +44,14 @@ pub struct RecommendArgs {
     pub load: LoadArgs,
     #[arg(long)]
     pub user: Option<String>,
-    #[arg(long, default_value = "next")]
+    /// next (continue the session) | period ("for you": what you will play next weeks,
+    /// replays included) | discover (only unheard items)
+    #[arg(long, default_value = "period")]
     pub mode: Mode,
     #[arg(short = 'n', default_value_t = 20)]
     pub n: usize,
-    /// popularity | sknn | item-knn | markov | als | sigmoid | content
+    /// popularity | most-played | recency | sknn | item-knn | markov | als | sigmoid | content |
+    /// hybrid. Default: the one that wins the mode's validation on your last 4 weeks.
     #[arg(long)]
     pub model: Option<String>,
     #[arg(long)]
@@ -62,6 +65,10 @@ pub struct RecommendArgs {
     /// With --eval: at most this many `next` test cases.
     #[arg(long, default_value_t = 5000)]
     pub max_cases: usize,
+    /// With --eval: a peer's top-20 lists on the same split (benches/peers/logs/implicit_topn.py
+    /// writes them); scored as rows named after the file stem. Repeatable.
+    #[arg(long)]
+    pub peer: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -185,7 +192,16 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
             Some(m) => vec![m.as_str()],
             None => recommend::models::NAMES.to_vec(),
         };
-        let rows = reval::evaluate(&split, &names);
+        let tuning = recommend::hybrid::tune(&split.train);
+        let mut rows = reval::evaluate(&split, &names, &tuning);
+        for p in &a.peer {
+            let name = p
+                .file_stem()
+                .map_or("peer".into(), |s| s.to_string_lossy().into_owned());
+            let lists = reval::PeerLists::read(p, &name)?;
+            rows.extend(lists.rows(&split));
+        }
+        rows.sort_by_key(|r| Mode::ALL.iter().position(|m| m.to_string() == r.mode));
         if a.json {
             writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         } else {
@@ -197,22 +213,20 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                 split.test_events.len(),
                 split.train.pop.iter().filter(|&&p| p > 0.0).count()
             )?;
+            let users = tuning.user_mix.iter().filter(|m| m.is_some()).count();
+            writeln!(
+                out,
+                "validation (train's last 20%): recency {} (period HR@10 {:.4}); hybrid new items \
+                 by {}, mix {} ({users} users with their own), period HR@10 {:.4}",
+                tuning.half_life_label(),
+                tuning.recency_hr10,
+                tuning.collab,
+                tuning.mix,
+                tuning.hybrid_hr10
+            )?;
             write!(out, "{}", reval::table(&rows))?;
-            for mode in ["next", "discover"] {
-                let pop = rows
-                    .iter()
-                    .find(|r| r.mode == mode && r.model == "popularity");
-                let best = rows
-                    .iter()
-                    .filter(|r| r.mode == mode)
-                    .max_by(|x, y| x.hr10.total_cmp(&y.hr10));
-                if let (Some(p), Some(b)) = (pop, best) {
-                    writeln!(
-                        out,
-                        "{mode}: best HR@10 {} {:.4} vs popularity {:.4}",
-                        b.model, b.hr10, p.hr10
-                    )?;
-                }
+            for v in reval::verdicts(&rows) {
+                writeln!(out, "{v}")?;
             }
         }
         return Ok(());
@@ -221,7 +235,12 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        writeln!(out, "{} for {} ({}):", v.mode, v.user, v.model)?;
+        writeln!(out, "{} for {}", v.mode, v.user)?;
+        match &v.chosen_by {
+            Some(w) => writeln!(out, "model: {} ({w})", v.model)?,
+            None if a.model.is_some() => writeln!(out, "model: {} (named with --model)", v.model)?,
+            None => writeln!(out, "model: {} (default, not validated)", v.model)?,
+        }
         for (k, it) in v.items.iter().enumerate() {
             writeln!(
                 out,

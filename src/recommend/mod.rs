@@ -1,11 +1,14 @@
 //! Stage: recommendation. [`Logs`] plays → (user, item, time) events → sessions (a gap of ≥30
 //! min starts a new one) → models (`models`, `als`) that score the **whole** catalogue for a
 //! context (user, current session, history) → top-n with a short "because". `eval` runs the
-//! temporal-split offline evaluation; [`for_pane`] produces the plain [`RecommendView`] the TUI
-//! pane draws (called on a background worker).
+//! temporal-split offline evaluation; `hybrid` the repeat-aware models and their validation.
+//! Without a named model, [`recommend`] uses the model that wins the protocol's validation on
+//! the user's own last four weeks ([`choose`]) and says so. [`for_pane`] produces the plain
+//! [`RecommendView`] the TUI pane draws (called on a background worker).
 
 pub mod als;
 pub mod eval;
+pub mod hybrid;
 pub mod models;
 
 use crate::logs::{self, Logs, PlayRule};
@@ -26,12 +29,19 @@ pub enum RecommendError {
     UnknownModel(String, String),
 }
 
-/// `next`: continue the current session. `discover`: only items the user has not heard.
+/// The three protocols (and the matching kinds of list). `next`: continue the current session.
+/// `period`: what the user will play in the coming weeks, replays included (the pane's "for
+/// you" list). `discover`: only items the user has not heard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
-    #[default]
     Next,
+    #[default]
+    Period,
     Discover,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Next, Mode::Period, Mode::Discover];
 }
 
 impl std::str::FromStr for Mode {
@@ -39,8 +49,9 @@ impl std::str::FromStr for Mode {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "next" => Ok(Mode::Next),
+            "period" => Ok(Mode::Period),
             "discover" => Ok(Mode::Discover),
-            o => Err(format!("unknown mode {o:?} (next|discover)")),
+            o => Err(format!("unknown mode {o:?} (next|period|discover)")),
         }
     }
 }
@@ -49,6 +60,7 @@ impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Mode::Next => "next",
+            Mode::Period => "period",
             Mode::Discover => "discover",
         })
     }
@@ -88,6 +100,10 @@ pub struct Train {
     pub sessions: Vec<Session>,
     /// Each user's items in play order.
     pub history: Vec<Vec<u32>>,
+    /// The play times of `history` (same order).
+    pub history_ts: Vec<Vec<i64>>,
+    /// Time of the last training play (the "now" recency is measured from).
+    pub end: i64,
     /// Play count per item.
     pub pop: Vec<f32>,
     /// Artist of each item (content feature).
@@ -103,19 +119,34 @@ impl Train {
         artist_of: Vec<u32>,
     ) -> Self {
         let mut history = vec![Vec::new(); n_users];
+        let mut history_ts = vec![Vec::new(); n_users];
         let mut pop = vec![0f32; n_items];
-        for &(u, i, _) in events {
+        let mut end = i64::MIN;
+        for &(u, i, t) in events {
             history[u as usize].push(i);
+            history_ts[u as usize].push(t);
             pop[i as usize] += 1.0;
+            end = end.max(t);
         }
         Train {
             n_users,
             n_items,
             sessions: sessions(events, SESSION_GAP_S),
             history,
+            history_ts,
+            end: if events.is_empty() { 0 } else { end },
             pop,
             artist_of,
         }
+    }
+
+    /// The training events again, `(user, item, ts)` sorted by user then time.
+    pub fn events(&self) -> Vec<(u32, u32, i64)> {
+        let mut ev = Vec::with_capacity(self.history.iter().map(Vec::len).sum());
+        for (u, (h, ts)) in self.history.iter().zip(&self.history_ts).enumerate() {
+            ev.extend(h.iter().zip(ts).map(|(&i, &t)| (u as u32, i, t)));
+        }
+        ev
     }
 }
 
@@ -206,6 +237,9 @@ pub struct RecommendView {
     pub mode: String,
     pub items: Vec<RecItem>,
     pub model: String,
+    /// Why this model: its validation figure (`period HR@10 .62 on your last 4 weeks`), when it
+    /// was chosen by validation rather than named.
+    pub chosen_by: Option<String>,
     pub note: Option<String>,
 }
 
@@ -214,17 +248,106 @@ pub fn events(logs: &Logs) -> Vec<(u32, u32, i64)> {
     logs.plays.iter().map(|p| (p.user, p.item, p.ts)).collect()
 }
 
-/// The model used when none is named: session kNN for `next`, ALS for `discover` when there
-/// are several users (item kNN otherwise).
+/// The user's validation window for [`choose`]: their last four weeks of plays.
+pub const VALIDATION_S: i64 = 28 * 86_400;
+/// Training plays a user needs before the window for a validated choice.
+pub const MIN_CHOICE_PLAYS: usize = 20;
+
+/// The model used when validation is impossible (too little history): session kNN for
+/// `next`, the user's recency-weighted plays for `period`, ALS for `discover` when there are
+/// several users (item kNN otherwise).
 pub fn default_model(mode: Mode, n_users: usize) -> &'static str {
     match mode {
         Mode::Next => "sknn",
+        Mode::Period => "recency",
         Mode::Discover if n_users >= 3 => "als",
         Mode::Discover => "item-knn",
     }
 }
 
-/// Recommend for one user of already-loaded logs, training on all of their plays.
+/// The model chosen for a user by validation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    pub model: &'static str,
+    pub mode: Mode,
+    /// HR@10 of the winner in the user's validation window, and of every candidate.
+    pub hr10: f64,
+    pub all: Vec<(&'static str, f64)>,
+    /// Validation plays (`period`) or cases (`next`, `discover`) it was measured on.
+    pub cases: usize,
+    /// The recency half-life and hybrid mix tuned on the data before the window.
+    pub tuning: hybrid::Tuning,
+}
+
+impl Choice {
+    /// `period HR@10 .62 on your last 4 weeks`.
+    pub fn why(&self) -> String {
+        let hr = format!("{:.2}", self.hr10);
+        let hr = hr.strip_prefix('0').unwrap_or(&hr);
+        format!("{} HR@10 {hr} on your last 4 weeks", self.mode)
+    }
+}
+
+/// Pick the model for `user` by the `mode` protocol: train every model on all plays before the
+/// user's last four weeks, score each on that user's plays in those weeks, keep the best
+/// (ties go to the earlier name in [`models::NAMES`], baselines first). `None` when the user has
+/// fewer than [`MIN_CHOICE_PLAYS`] plays before the window or no case in it.
+pub fn choose(
+    events: &[(u32, u32, i64)],
+    n_users: usize,
+    artist_of: &[u32],
+    user: u32,
+    mode: Mode,
+) -> Option<Choice> {
+    let last = events.iter().filter(|e| e.0 == user).map(|e| e.2).max()?;
+    let cutoff = last - VALIDATION_S;
+    let before: Vec<(u32, u32, i64)> = events.iter().copied().filter(|e| e.2 < cutoff).collect();
+    if before.iter().filter(|e| e.0 == user).count() < MIN_CHOICE_PLAYS {
+        return None;
+    }
+    let window: Vec<(u32, u32, i64)> = events
+        .iter()
+        .copied()
+        .filter(|e| e.0 == user && e.2 >= cutoff)
+        .collect();
+    let train = Train::new(n_users, artist_of.len(), &before, artist_of.to_vec());
+    let cases = eval::cases(&train, &window, 2000, &[mode]);
+    let n_cases = match mode {
+        Mode::Next => cases.next.len(),
+        Mode::Period => cases
+            .period
+            .iter()
+            .map(|c| c.2.iter().map(|x| x.1 as usize).sum::<usize>())
+            .sum(),
+        Mode::Discover => cases.discover.len(),
+    };
+    if n_cases == 0 {
+        return None;
+    }
+    let tuning = hybrid::tune(&train);
+    let mut all = Vec::new();
+    for name in models::NAMES {
+        if name == "als" && n_users < 3 {
+            continue;
+        }
+        if let Some(m) = models::build(name, &train, &tuning) {
+            all.push((name, eval::score(m.as_ref(), &train, &cases, mode).hr10));
+        }
+    }
+    let &(model, hr10) = all.iter().reduce(|a, b| if b.1 > a.1 { b } else { a })?;
+    Some(Choice {
+        model,
+        mode,
+        hr10,
+        all,
+        cases: n_cases,
+        tuning,
+    })
+}
+
+/// Recommend for one user of already-loaded logs, training on all of their plays. Without
+/// `model`, the model is chosen by validation on the user's last four weeks ([`choose`]) and
+/// the view says which and why.
 pub fn recommend(
     logs: &Logs,
     user: Option<&str>,
@@ -237,7 +360,7 @@ pub fn recommend(
     }
     let ev = events(logs);
     let artist_of: Vec<u32> = logs.items.iter().map(|i| i.artist).collect();
-    let train = Train::new(logs.users.len(), logs.items.len(), &ev, artist_of);
+    let train = Train::new(logs.users.len(), logs.items.len(), &ev, artist_of.clone());
     let uid = match user {
         Some(u) => logs.users.get(u).ok_or_else(|| {
             let known: Vec<&str> = (0..logs.users.len() as u32)
@@ -249,13 +372,37 @@ pub fn recommend(
             .max_by_key(|&u| train.history[u as usize].len())
             .unwrap_or(0),
     };
-    let name = model.unwrap_or(default_model(mode, train.n_users));
     let mut note = None;
+    let mut chosen_by = None;
+    let (name, tuning) = match model {
+        Some(m) => {
+            let needs_tuning = m == "recency" || m == "hybrid";
+            let t = if needs_tuning {
+                hybrid::tune(&train)
+            } else {
+                hybrid::Tuning::default()
+            };
+            (m.to_string(), t)
+        }
+        None => match choose(&ev, train.n_users, &artist_of, uid, mode) {
+            Some(c) => {
+                chosen_by = Some(c.why());
+                (c.model.to_string(), c.tuning)
+            }
+            None => {
+                note = Some("too little history before your last 4 weeks to validate".into());
+                (
+                    default_model(mode, train.n_users).to_string(),
+                    hybrid::tune(&train),
+                )
+            }
+        },
+    };
     if name == "als" && train.n_users < 3 {
         note = Some("ALS needs several users; only one or two in these logs".to_string());
     }
-    let m = models::build(name, &train)
-        .ok_or_else(|| RecommendError::UnknownModel(name.into(), models::NAMES.join(", ")))?;
+    let m = models::build(&name, &train, &tuning)
+        .ok_or_else(|| RecommendError::UnknownModel(name.clone(), models::NAMES.join(", ")))?;
     let last = train
         .sessions
         .iter()
@@ -298,14 +445,16 @@ pub fn recommend(
         mode: mode.to_string(),
         items,
         model: m.name().to_string(),
+        chosen_by,
         note,
     })
 }
 
-/// What the TUI's background worker calls: load `logs`, recommend 20 items in `next` mode.
+/// What the TUI's background worker calls: load `logs`, recommend 20 items "for you" (the
+/// `period` protocol), with the model chosen by validation.
 pub fn for_pane(logs: &Path, user: Option<&str>) -> Result<RecommendView, RecommendError> {
     let l = logs::load(logs, PlayRule::default())?;
-    let mut v = recommend(&l, user, Mode::Next, 20, None)?;
+    let mut v = recommend(&l, user, Mode::Period, 20, None)?;
     if l.report.bad > 0 && v.note.is_none() {
         v.note = Some(format!("{} bad log rows skipped", l.report.bad));
     }

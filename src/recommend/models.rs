@@ -1,26 +1,39 @@
 //! The recommenders: popularity (baseline), session kNN (SKNN), item kNN over session
 //! co-occurrence, first-order Markov, the seed article's sigmoid scorer r_ui = σ(α(p_u − p_i)),
-//! content similarity over artist profiles, and implicit ALS (in `als`). Each is fitted once
-//! from [`Train`] and then scores the whole catalogue for a [`Context`].
+//! content similarity over artist profiles, implicit ALS (in `als`), and the repeat-aware
+//! baselines and hybrid (in `hybrid`). Each is fitted once from [`Train`] (with the
+//! validation-chosen [`Tuning`] where it has one) and then scores the whole catalogue for a
+//! [`Context`].
 
+use super::hybrid::{Hybrid, Own, Tuning};
 use super::{als, Context, Model, Train};
 use crate::logs::FxMap;
 
-/// Model names accepted by [`build`].
-pub const NAMES: [&str; 7] = [
+/// Model names accepted by [`build`]: the baselines first (the chooser prefers the earlier
+/// name on a tie).
+pub const NAMES: [&str; 10] = [
     "popularity",
+    "most-played",
+    "recency",
     "sknn",
     "item-knn",
     "markov",
     "als",
     "sigmoid",
     "content",
+    "hybrid",
 ];
 
-/// Fit a model by name.
-pub fn build(name: &str, train: &Train) -> Option<Box<dyn Model>> {
+/// The baselines a model must beat.
+pub const BASELINES: [&str; 3] = ["popularity", "most-played", "recency"];
+
+/// Fit a model by name; `tuning` gives `recency` its half-life and `hybrid` its mix.
+pub fn build(name: &str, train: &Train, tuning: &Tuning) -> Option<Box<dyn Model>> {
     Some(match name {
         "popularity" => Box::new(Popularity::fit(train)),
+        "most-played" => Box::new(Own::fit(train, None, "most-played")),
+        "recency" => Box::new(Own::fit(train, tuning.half_life_s, "recency")),
+        "hybrid" => Box::new(Hybrid::fit(train, tuning)),
         "sknn" => Box::new(Sknn::fit(train, 100, 500)),
         "item-knn" => Box::new(ItemKnn::fit(train)),
         "markov" => Box::new(Markov::fit(train)),

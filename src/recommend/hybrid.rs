@@ -1,0 +1,392 @@
+//! Repeat-aware models. Listening is mostly re-listening, so the obvious answers are the user's
+//! own plays: `most-played` (plain counts) and `recency` (each play weighted 0.5^(age /
+//! half-life), age measured from the end of training, the half-life chosen on validation).
+//! `hybrid` scores the user's known items by that frequency × recency weight and unheard items
+//! by a collaborative or content model ([`COLLABS`], chosen on validation), each part
+//! normalised to a maximum of 1 for the user, and mixes them: known `w·own`, new `(1−w)·collab`.
+//! The new-item model and the mix `w` are learned on validation (`w` per user when the user has
+//! ≥ [`MIN_USER_PLAYS`] validation plays, else one global value). [`tune`] does the validation: it splits the
+//! training plays again at their 80% time quantile and scores `period` HR@10 on the rest.
+
+use super::eval::{self, time_split};
+use super::{models, Context, Model, Train};
+
+pub const DAY_S: f64 = 86_400.0;
+/// Half-lives tried on validation (days); `None` (no decay = most-played) is tried first.
+pub const HALF_LIVES_DAYS: [f64; 10] = [0.5, 1.0, 2.0, 4.0, 7.0, 14.0, 30.0, 60.0, 120.0, 365.0];
+/// Mixes tried on validation (1 = own plays only).
+pub const MIXES: [f32; 11] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0];
+/// Models tried on validation for the hybrid's unheard items (ALS only with ≥ 3 users).
+pub const COLLABS: [&str; 4] = ["als", "content", "sknn", "item-knn"];
+/// Validation plays a user needs for a mix of their own.
+pub const MIN_USER_PLAYS: usize = 30;
+
+/// What validation chose.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tuning {
+    /// Recency half-life in seconds; `None`: no decay (plain counts).
+    pub half_life_s: Option<f64>,
+    /// The model scoring the hybrid's unheard items.
+    pub collab: &'static str,
+    /// Global hybrid mix.
+    pub mix: f32,
+    /// Per-user mixes (indexed by user id) where a user had enough validation plays.
+    pub user_mix: Vec<Option<f32>>,
+    /// Validation `period` HR@10 of the chosen recency and hybrid (0 when not validated).
+    pub recency_hr10: f64,
+    pub hybrid_hr10: f64,
+}
+
+impl Default for Tuning {
+    /// Used only when there is nothing to validate on (no plays after the inner split).
+    fn default() -> Self {
+        Tuning {
+            half_life_s: Some(14.0 * DAY_S),
+            collab: "content",
+            mix: 0.8,
+            user_mix: Vec::new(),
+            recency_hr10: 0.0,
+            hybrid_hr10: 0.0,
+        }
+    }
+}
+
+impl Tuning {
+    pub fn mix_for(&self, user: u32) -> f32 {
+        self.user_mix
+            .get(user as usize)
+            .copied()
+            .flatten()
+            .unwrap_or(self.mix)
+    }
+
+    /// "half-life 7 d" or "no decay".
+    pub fn half_life_label(&self) -> String {
+        match self.half_life_s {
+            Some(h) => format!("half-life {} d", h / DAY_S),
+            None => "no decay".into(),
+        }
+    }
+}
+
+/// One known item of a user: weight, play count and last play time.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    item: u32,
+    weight: f32,
+    count: u32,
+    last: i64,
+}
+
+/// The user's own plays: `most-played` (no decay) or `recency` (exponential decay).
+pub struct Own {
+    name: &'static str,
+    rows: Vec<Vec<Known>>,
+    end: i64,
+}
+
+impl Own {
+    pub fn fit(t: &Train, half_life_s: Option<f64>, name: &'static str) -> Self {
+        let rows = t
+            .history
+            .iter()
+            .zip(&t.history_ts)
+            .map(|(h, ts)| {
+                let mut row: Vec<Known> = Vec::new();
+                let mut idx: crate::logs::FxMap<u32, usize> = Default::default();
+                for (&i, &when) in h.iter().zip(ts) {
+                    let w = match half_life_s {
+                        Some(hl) => 0.5f64.powf((t.end - when).max(0) as f64 / hl) as f32,
+                        None => 1.0,
+                    };
+                    let k = *idx.entry(i).or_insert_with(|| {
+                        row.push(Known {
+                            item: i,
+                            weight: 0.0,
+                            count: 0,
+                            last: when,
+                        });
+                        row.len() - 1
+                    });
+                    row[k].weight += w;
+                    row[k].count += 1;
+                    row[k].last = row[k].last.max(when);
+                }
+                row
+            })
+            .collect();
+        Own {
+            name,
+            rows,
+            end: t.end,
+        }
+    }
+
+    fn row(&self, user: Option<u32>) -> &[Known] {
+        user.and_then(|u| self.rows.get(u as usize))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn explain(&self, ctx: &Context<'_>, item: u32) -> Option<String> {
+        let k = self.row(ctx.user).iter().find(|k| k.item == item)?;
+        let days = (self.end - k.last).max(0) as f64 / DAY_S;
+        Some(format!(
+            "you played it {} times, last {:.0} days before your latest play",
+            k.count, days
+        ))
+    }
+}
+
+impl Model for Own {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn score(&self, ctx: &Context<'_>, out: &mut [f32]) {
+        for k in self.row(ctx.user) {
+            out[k.item as usize] += k.weight;
+        }
+    }
+    fn because(&self, ctx: &Context<'_>, item: u32, _: &dyn Fn(u32) -> String) -> String {
+        self.explain(ctx, item)
+            .unwrap_or_else(|| "not in your plays (popular)".into())
+    }
+}
+
+/// Known items by frequency × recency, new items by a collaborative model, mixed.
+pub struct Hybrid {
+    own: Own,
+    collab: Box<dyn Model>,
+    tuning: Tuning,
+}
+
+/// A user's two normalised parts: own weights of known items, collaborative scores of the rest.
+pub struct Parts {
+    pub known: Vec<(u32, f32)>,
+    pub new: Vec<f32>,
+}
+
+impl Hybrid {
+    pub fn fit(t: &Train, tuning: &Tuning) -> Self {
+        let name = if tuning.collab == "als" && t.n_users < 3 {
+            "content"
+        } else {
+            tuning.collab
+        };
+        let collab = models::build(name, t, tuning).expect("COLLABS are built-in models");
+        Hybrid {
+            own: Own::fit(t, tuning.half_life_s, "recency"),
+            collab,
+            tuning: tuning.clone(),
+        }
+    }
+
+    /// The collaborative model's name (what scores the new items).
+    pub fn collab_name(&self) -> &'static str {
+        self.collab.name()
+    }
+
+    /// Both parts for a context, each normalised to a maximum of 1 (known items get 0 in `new`).
+    pub fn parts(&self, ctx: &Context<'_>, n_items: usize) -> Parts {
+        let row = self.own.row(ctx.user);
+        let mut new = vec![0f32; n_items];
+        self.collab.score(ctx, &mut new);
+        for k in row {
+            new[k.item as usize] = 0.0;
+        }
+        let maxn = new.iter().cloned().fold(0f32, f32::max);
+        for s in &mut new {
+            *s = if maxn > 0.0 { s.max(0.0) / maxn } else { 0.0 };
+        }
+        let maxk = row.iter().map(|k| k.weight).fold(0f32, f32::max);
+        let known = row
+            .iter()
+            .map(|k| (k.item, if maxk > 0.0 { k.weight / maxk } else { 0.0 }))
+            .collect();
+        Parts { known, new }
+    }
+}
+
+/// Write the mixed score `w·own` (known) / `(1−w)·collab` (new) into `out`.
+pub fn combine(p: &Parts, w: f32, out: &mut [f32]) {
+    for (o, &n) in out.iter_mut().zip(&p.new) {
+        *o += (1.0 - w) * n;
+    }
+    for &(i, k) in &p.known {
+        out[i as usize] += w * k;
+    }
+}
+
+impl Model for Hybrid {
+    fn name(&self) -> &'static str {
+        "hybrid"
+    }
+    fn score(&self, ctx: &Context<'_>, out: &mut [f32]) {
+        let p = self.parts(ctx, out.len());
+        let w = ctx.user.map_or(self.tuning.mix, |u| self.tuning.mix_for(u));
+        combine(&p, w, out);
+    }
+    fn because(&self, ctx: &Context<'_>, item: u32, label: &dyn Fn(u32) -> String) -> String {
+        self.own
+            .explain(ctx, item)
+            .unwrap_or_else(|| format!("new to you: {}", self.collab.because(ctx, item, label)))
+    }
+}
+
+/// Choose the recency half-life and the hybrid mix on a validation split of `train` (its
+/// plays before / after their 80% time quantile), by `period` HR@10.
+pub fn tune(train: &Train) -> Tuning {
+    let ev = train.events();
+    let (inner_ev, valid_ev) = time_split(&ev, 0.8);
+    let inner = Train::new(
+        train.n_users,
+        train.n_items,
+        &inner_ev,
+        train.artist_of.clone(),
+    );
+    let cases = eval::cases(&inner, &valid_ev, 0, &[super::Mode::Period]);
+    if cases.period.is_empty() {
+        return Tuning::default();
+    }
+    let mut best: (f64, Option<f64>) = (-1.0, None);
+    let candidates = std::iter::once(None).chain(HALF_LIVES_DAYS.iter().map(|d| Some(d * DAY_S)));
+    for hl in candidates {
+        let m = Own::fit(&inner, hl, "recency");
+        let hr = eval::score(&m, &inner, &cases, super::Mode::Period).hr10;
+        if hr > best.0 + 1e-12 {
+            best = (hr, hl);
+        }
+    }
+    let mut tuning = Tuning {
+        half_life_s: best.1,
+        recency_hr10: best.0,
+        ..Tuning::default()
+    };
+    // New-item model and mix: the share of each user's validation plays hit by the top 10,
+    // for every (model, w).
+    let maxp = inner.pop.iter().cloned().fold(1.0f32, f32::max);
+    let mut plays = vec![0f64; cases.period.len()];
+    let mut scores = vec![0f32; inner.n_items];
+    let mut best_grid: Option<(f64, &'static str, Vec<Vec<f64>>)> = None;
+    for collab in COLLABS {
+        if collab == "als" && inner.n_users < 3 {
+            continue;
+        }
+        tuning.collab = collab;
+        let h = Hybrid::fit(&inner, &tuning);
+        let mut hits = vec![vec![0f64; MIXES.len()]; cases.period.len()];
+        for (c, (u, last, truth)) in cases.period.iter().enumerate() {
+            let ctx = Context {
+                user: Some(*u),
+                session: last,
+                history: &inner.history[*u as usize],
+            };
+            let parts = h.parts(&ctx, inner.n_items);
+            plays[c] = truth.iter().map(|t| t.1 as f64).sum();
+            for (k, &w) in MIXES.iter().enumerate() {
+                for (s, p) in scores.iter_mut().zip(&inner.pop) {
+                    *s = 1e-6 * p / maxp;
+                }
+                combine(&parts, w, &mut scores);
+                let top = super::top_n(&scores, 10);
+                hits[c][k] = truth
+                    .iter()
+                    .filter(|t| top.contains(&t.0))
+                    .map(|t| t.1 as f64)
+                    .sum();
+            }
+        }
+        let top = (0..MIXES.len())
+            .map(|k| hits.iter().map(|h| h[k]).sum::<f64>())
+            .fold(0.0, f64::max);
+        if best_grid.as_ref().is_none_or(|b| top > b.0 + 1e-12) {
+            best_grid = Some((top, collab, hits));
+        }
+    }
+    let Some((_, collab, hits)) = best_grid else {
+        return tuning;
+    };
+    tuning.collab = collab;
+    let total: f64 = plays.iter().sum::<f64>().max(1.0);
+    let sums: Vec<f64> = (0..MIXES.len())
+        .map(|k| hits.iter().map(|h| h[k]).sum())
+        .collect();
+    // Ties go to the larger w (closer to the user's own plays).
+    let gk = argmax(&sums, Some(MIXES.len() - 1));
+    tuning.mix = MIXES[gk];
+    tuning.user_mix = vec![None; train.n_users];
+    let mut tuned_hits = 0.0;
+    for (c, (u, _, _)) in cases.period.iter().enumerate() {
+        // A user's own mix only where it is clearly better for them (≥ 5% of their plays):
+        // smaller gains are noise that does not carry over to the next period.
+        let own = argmax(&hits[c], Some(gk));
+        let k =
+            if plays[c] >= MIN_USER_PLAYS as f64 && hits[c][own] >= hits[c][gk] + 0.05 * plays[c] {
+                tuning.user_mix[*u as usize] = Some(MIXES[own]);
+                own
+            } else {
+                gk
+            };
+        tuned_hits += hits[c][k];
+    }
+    tuning.hybrid_hr10 = tuned_hits / total;
+    tuning
+}
+
+/// Index of the largest value; ties go to the one nearest `prefer` (else the first).
+fn argmax(v: &[f64], prefer: Option<usize>) -> usize {
+    let best = v.iter().cloned().fold(f64::MIN, f64::max);
+    let tied = (0..v.len()).filter(|&k| v[k] >= best - 1e-12);
+    match prefer {
+        Some(p) => tied.min_by_key(|&k| k.abs_diff(p)).unwrap_or(0),
+        None => tied.min().unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recency_weights_by_half_life() {
+        // Item 2 twice 4 days before the end, item 1 2 days before, item 3 at the end.
+        let d = DAY_S as i64;
+        let ev = vec![(0, 2, 0), (0, 2, 0), (0, 1, 2 * d), (0, 3, 4 * d)];
+        let t = Train::new(1, 4, &ev, vec![0; 4]);
+        let m = Own::fit(&t, Some(2.0 * DAY_S), "recency");
+        let ctx = Context {
+            user: Some(0),
+            session: &[],
+            history: &t.history[0],
+        };
+        let mut out = vec![0.0; 4];
+        m.score(&ctx, &mut out);
+        assert!((out[2] - 2.0 * 0.25).abs() < 1e-6, "{out:?}");
+        assert!((out[1] - 0.5).abs() < 1e-6);
+        assert!((out[3] - 1.0).abs() < 1e-6);
+        let c = Own::fit(&t, None, "most-played");
+        let mut out = vec![0.0; 4];
+        c.score(&ctx, &mut out);
+        assert_eq!(out, vec![0.0, 1.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn combine_mixes_known_and_new() {
+        let p = Parts {
+            known: vec![(0, 1.0), (1, 0.5)],
+            new: vec![0.0, 0.0, 1.0, 0.2],
+        };
+        let mut out = vec![0.0; 4];
+        combine(&p, 0.6, &mut out);
+        let want = [0.6, 0.3, 0.4, 0.08];
+        for (o, w) in out.iter().zip(want) {
+            assert!((o - w).abs() < 1e-6, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn argmax_prefers_nearest_on_ties() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0, 3.0], Some(3)), 3);
+        assert_eq!(argmax(&[1.0, 3.0, 3.0, 3.0], None), 1);
+        assert_eq!(argmax(&[3.0, 1.0, 1.0, 3.0], Some(2)), 3);
+    }
+}
