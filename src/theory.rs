@@ -157,16 +157,14 @@ pub fn chord(root: u8, kind: &str) -> Result<Vec<u8>, TheoryError> {
     Ok(steps.iter().map(|s| root + *s).collect())
 }
 
-/// Euclidean rhythm E(k, n) rotated left by `rotation` steps: k onsets spread as evenly as
-/// possible over n steps (Bjorklund / Toussaint), starting with an onset when unrotated.
-pub fn euclid(k: i64, n: i64, rotation: i64) -> Result<Vec<bool>, TheoryError> {
-    if !(1..=64).contains(&n) || !(0..=n).contains(&k) {
-        return Err(TheoryError::BadEuclid { k, n });
-    }
-    let (k, n) = (k as usize, n as usize);
-    // Bjorklund's algorithm: repeatedly pair the onset groups with the remainder groups.
+/// Bjorklund's algorithm: `k` onsets (`k <= n`) spread as evenly as possible over `n` steps,
+/// starting with an onset — the same steps as Strudel's `bjork` (the mini-notation's `(k,n)`
+/// uses it too; `tests/mini_strudel.rs` checks that against Strudel).
+pub fn bjorklund(k: usize, n: usize) -> Vec<bool> {
+    debug_assert!(k <= n);
+    // Repeatedly pair the onset groups with the remainder groups.
     let mut a: Vec<Vec<bool>> = vec![vec![true]; k];
-    let mut b: Vec<Vec<bool>> = vec![vec![false]; n - k];
+    let mut b: Vec<Vec<bool>> = vec![vec![false]; n.saturating_sub(k)];
     while a.len() > 1 && b.len() > 1 {
         let m = a.len().min(b.len());
         let rest = if a.len() > m {
@@ -179,7 +177,16 @@ pub fn euclid(k: i64, n: i64, rotation: i64) -> Result<Vec<bool>, TheoryError> {
         }
         b = rest;
     }
-    let mut pattern: Vec<bool> = a.into_iter().chain(b).flatten().collect();
+    a.into_iter().chain(b).flatten().collect()
+}
+
+/// Euclidean rhythm E(k, n) rotated left by `rotation` steps: k onsets spread as evenly as
+/// possible over n steps (Bjorklund / Toussaint), starting with an onset when unrotated.
+pub fn euclid(k: i64, n: i64, rotation: i64) -> Result<Vec<bool>, TheoryError> {
+    if !(1..=64).contains(&n) || !(0..=n).contains(&k) {
+        return Err(TheoryError::BadEuclid { k, n });
+    }
+    let mut pattern = bjorklund(k as usize, n as usize);
     let r = rotation.rem_euclid(n as i64) as usize;
     pattern.rotate_left(r);
     Ok(pattern)

@@ -173,42 +173,7 @@ pub(crate) fn bjork(ons: i64, steps: i64) -> Vec<bool> {
     if ons > steps {
         return Vec::new();
     }
-    let offs = steps - ons;
-    let mut xs: Vec<Vec<bool>> = vec![vec![true]; ons];
-    let mut ys: Vec<Vec<bool>> = vec![vec![false]; offs];
-    let (mut n_on, mut n_off) = (ons as i64, offs as i64);
-    while n_on.min(n_off) > 1 {
-        if n_on > n_off {
-            // left: split xs at offs, zip the first part with ys.
-            let rest = xs.split_off((n_off as usize).min(xs.len()));
-            let zipped: Vec<Vec<bool>> = xs
-                .into_iter()
-                .zip(ys)
-                .map(|(mut a, b)| {
-                    a.extend(b);
-                    a
-                })
-                .collect();
-            (n_on, n_off) = (n_off, n_on - n_off);
-            xs = zipped;
-            ys = rest;
-        } else {
-            // right: split ys at ons, zip xs with the first part.
-            let rest = ys.split_off((n_on as usize).min(ys.len()));
-            let zipped: Vec<Vec<bool>> = xs
-                .into_iter()
-                .zip(ys)
-                .map(|(mut a, b)| {
-                    a.extend(b);
-                    a
-                })
-                .collect();
-            (n_on, n_off) = (n_on, n_off - n_on);
-            xs = zipped;
-            ys = rest;
-        }
-    }
-    let p: Vec<bool> = xs.into_iter().chain(ys).flatten().collect();
+    let p = crate::theory::bjorklund(ons, steps);
     if inverted {
         p.into_iter().map(|x| !x).collect()
     } else {
