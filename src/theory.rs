@@ -187,7 +187,7 @@ pub fn euclid(k: i64, n: i64, rotation: i64) -> Result<Vec<bool>, TheoryError> {
         return Err(TheoryError::BadEuclid { k, n });
     }
     let mut pattern = bjorklund(k as usize, n as usize);
-    let r = rotation.rem_euclid(n as i64) as usize;
+    let r = rotation.rem_euclid(n) as usize;
     pattern.rotate_left(r);
     Ok(pattern)
 }
