@@ -38,8 +38,6 @@ use thiserror::Error;
 pub enum RecordError {
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
-    #[error("{path} already exists; weft never overwrites a recording")]
-    Exists { path: String },
     #[error("{path}: not a weft journal (bad header)")]
     NotAJournal { path: String },
     #[error("{path}: in use by another weft; left alone")]
