@@ -35,6 +35,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         p
     }
 
+    // SAFETY: as `alloc` — forwarded to `System` unchanged, plus a thread-local count.
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's `GlobalAlloc::alloc_zeroed` contract, passed on unchanged.
         let p = unsafe { System.alloc_zeroed(layout) };
@@ -44,12 +45,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
         p
     }
 
+    // SAFETY: as `alloc` — forwarded to `System` unchanged, plus a thread-local count.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
         unsafe { System.dealloc(ptr, layout) };
         add(-(layout.size() as i64));
     }
 
+    // SAFETY: as `alloc` — forwarded to `System` unchanged, plus a thread-local count.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
