@@ -14,6 +14,25 @@ fn weft(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
     c.output().unwrap()
 }
 
+/// `weft play` headless on the silent clock at 400 BPM for `bars` bars, recording to
+/// `take.mid` (recordings folder `rec`), on `scripts/`.
+fn take_args(bars: &str) -> [&str; 12] {
+    [
+        "play",
+        "--headless",
+        "--null-audio",
+        "--tempo",
+        "400",
+        "--bars",
+        bars,
+        "--record",
+        "take.mid",
+        "--record-dir",
+        "rec",
+        "scripts",
+    ]
+}
+
 fn patches(dir: &Path) {
     let scripts = dir.join("scripts");
     std::fs::create_dir_all(&scripts).unwrap();
@@ -55,20 +74,7 @@ fn a_dying_scheduler_finishes_the_take_says_so_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     patches(dir.path());
     let out = weft(
-        &[
-            "play",
-            "--headless",
-            "--null-audio",
-            "--tempo",
-            "400",
-            "--bars",
-            "8",
-            "--record",
-            "take.mid",
-            "--record-dir",
-            "rec",
-            "scripts",
-        ],
+        &take_args("8"),
         dir.path(),
         &[("WEFT_FAULT", "scheduler-panic@2")],
     );
@@ -101,20 +107,7 @@ fn a_panic_while_loading_rejects_that_save_and_the_rest_plays() {
     )
     .unwrap();
     let out = weft(
-        &[
-            "play",
-            "--headless",
-            "--null-audio",
-            "--tempo",
-            "400",
-            "--bars",
-            "2",
-            "--record",
-            "take.mid",
-            "--record-dir",
-            "rec",
-            "scripts",
-        ],
+        &take_args("2"),
         dir.path(),
         &[("WEFT_FAULT", "compile-panic@b.rhai")],
     );
@@ -333,20 +326,7 @@ fn a_dying_compile_worker_is_reported_the_music_plays_on_and_the_exit_says_so() 
     let dir = tempfile::tempdir().unwrap();
     patches(dir.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "play",
-            "--headless",
-            "--null-audio",
-            "--tempo",
-            "400",
-            "--bars",
-            "10",
-            "--record",
-            "take.mid",
-            "--record-dir",
-            "rec",
-            "scripts",
-        ])
+        .args(take_args("10"))
         .current_dir(dir.path())
         .env("WEFT_FAULT", "compile-worker-panic@b.rhai")
         .stderr(std::process::Stdio::piped())
