@@ -9,9 +9,9 @@ use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use std::path::PathBuf;
 use std::time::Instant;
-use weft::lstm::model::Net;
-use weft::lstm::tokenize::VOCAB;
-use weft::lstm::{Controls, Generator, Model};
+use weft::neural::model::Net;
+use weft::neural::tokenize::VOCAB;
+use weft::neural::{Controls, Generator, Model};
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
@@ -73,7 +73,7 @@ fn main() {
     let net = Net::new(cfg.clone(), 1).unwrap();
     let mut adam = AdamW::new(net.vars(), ParamsAdamW::default()).unwrap();
     let (b, t) = (32usize, 64usize);
-    let mut rng = weft::lstm::rng::Rng::new(3);
+    let mut rng = weft::neural::rng::Rng::new(3);
     let ids: Vec<u32> = (0..b * (t + 1)).map(|_| rng.below(VOCAB) as u32).collect();
     let inp: Vec<u32> = (0..b)
         .flat_map(|i| ids[i * (t + 1)..i * (t + 1) + t].to_vec())
@@ -83,7 +83,7 @@ fn main() {
         .collect();
     let inp = Tensor::from_vec(inp, (b, t), &Device::Cpu).unwrap();
     let tgt = Tensor::from_vec(tgt, b * t, &Device::Cpu).unwrap();
-    let mut step = |rng: &mut weft::lstm::rng::Rng| {
+    let mut step = |rng: &mut weft::neural::rng::Rng| {
         let logits = net.forward(&inp, Some((0.2, rng))).unwrap();
         let loss =
             candle_nn::loss::cross_entropy(&logits.reshape((b * t, VOCAB)).unwrap(), &tgt).unwrap();

@@ -6,7 +6,7 @@
 use std::fs;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft::live::{self, LiveConfig, Report, SystemClock};
+use weft::engine::live::{self, LiveConfig, Report, SystemClock};
 use weft::patch::NoModels;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {

@@ -2,8 +2,8 @@
 //! Prints the factor (musical duration / wall time). `cargo bench --bench render`.
 
 use std::time::Instant;
+use weft::engine::render::{render, RenderSpec};
 use weft::patch::NoModels;
-use weft::render::{render, RenderSpec};
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use weft::audio::Callback;
-use weft::event::{Event, Sound, SynthKind, TimedEvent};
-use weft::synth::{render_to_wav, Engine, SynthConfig, WavFormat};
+use weft::engine::event::{Event, Sound, SynthKind, TimedEvent};
+use weft::sound::output::Callback;
+use weft::sound::synth::{render_to_wav, Engine, SynthConfig, WavFormat};
 
 const SR: u32 = 48_000;
 
@@ -173,7 +173,7 @@ fn callback_percentiles() {
             frame: (b * block + 100) as u64,
             event: Event::Param {
                 track: (b % 64) as u16,
-                param: weft::event::Param::Cutoff,
+                param: weft::engine::event::Param::Cutoff,
                 value: 500.0 + (b % 40) as f32 * 50.0,
             },
         });

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use weft::event::{Event, TimedEvent};
-use weft::live::{self, Clock, EventOut, LiveConfig, Report, SystemClock};
+use weft::engine::event::{Event, TimedEvent};
+use weft::engine::live::{self, Clock, EventOut, LiveConfig, Report, SystemClock};
 
 /// As in the binary: patch evaluations that allocate without bound are stopped.
 #[global_allocator]
@@ -254,9 +254,9 @@ fn main() {
     cfg.seed = seed;
     cfg.realtime = true;
     let models = PathBuf::from("models");
-    let cache = Arc::new(weft::neural::ModelCache::new(&models));
+    let cache = Arc::new(weft::neural::voices::ModelCache::new(&models));
     let steps: live::StepFactory =
-        Arc::new(move || Box::new(weft::neural::LstmVoices::with_cache(cache.clone())));
+        Arc::new(move || Box::new(weft::neural::voices::LstmVoices::with_cache(cache.clone())));
     // Both clocks start now: the checker's clock and the engine's agree to well under a ms.
     let handle = live::start(
         cfg,
@@ -289,7 +289,7 @@ fn main() {
                 let key = match &r {
                     Report::Ready { .. } => "loaded",
                     Report::Rejected { .. } => "rejected",
-                    Report::Notice(weft::scheduler::Notice::RuntimeError { .. }) => {
+                    Report::Notice(weft::engine::scheduler::Notice::RuntimeError { .. }) => {
                         "runtime errors"
                     }
                     Report::Late { count } => {

@@ -1,29 +1,24 @@
 //! weft — a live-coding music instrument for the terminal.
 //!
-//! One module per stage of the data flow; see `ARCHITECTURE.md`.
+//! One folder per stage of the data flow, in that order; see `ARCHITECTURE.md`:
+//! [`patch`] (Rhai patches, mini-notation, theory) → [`engine`] (time, scheduler, live
+//! session) → [`sound`] (synth, audio output) and [`record`] (journal, MIDI files) →
+//! [`analysis`] (features of what plays) → [`tui`] (the screen). [`neural`] is the note LSTM;
+//! [`logs`], [`recommend`] and [`forecast`] serve the listening panes; [`cli`] is the
+//! command-line edge.
 
 pub mod alloc_meter;
 pub mod analysis;
-pub mod audio;
 pub mod bounds;
-pub mod event;
+pub mod cli;
+pub mod engine;
 pub mod fault;
 pub mod forecast;
-pub mod live;
 pub mod logs;
-pub mod lstm;
-pub mod mini;
 pub mod neural;
 pub mod patch;
 pub mod recommend;
 pub mod record;
-pub mod render;
 pub mod rng;
-pub mod scheduler;
-pub mod screen;
-pub mod smf;
-pub mod synth;
-pub mod theory;
-pub mod transport;
+pub mod sound;
 pub mod tui;
-pub mod watch;

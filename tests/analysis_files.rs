@@ -2,8 +2,8 @@
 //! command's output, and "sounds like" ranking.
 
 use std::path::Path;
-use weft::analysis::cli::{run_to, AnalyzeArgs};
 use weft::analysis::{similar, wav, Profile};
+use weft::cli::analyze::{run_to, AnalyzeArgs};
 
 fn write_wav(path: &Path, sr: u32, channels: u16, bits: u16, float: bool, frames: &[f32]) {
     let spec = hound::WavSpec {

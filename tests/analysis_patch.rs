@@ -6,8 +6,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weft::analysis::Features;
-use weft::event::{Event, Param, TimedEvent};
-use weft::live::{self, EventOut, LiveConfig, SystemClock};
+use weft::engine::event::{Event, Param, TimedEvent};
+use weft::engine::live::{self, EventOut, LiveConfig, SystemClock};
 use weft::patch::NoModels;
 
 struct Capture(Arc<Mutex<Vec<TimedEvent>>>);
@@ -241,7 +241,7 @@ fn a_runaway_on_features_is_turned_off_for_that_version() {
             // A deadline overrun is forgiven once (a busy machine); the second in a row, or
             // the operation budget, turns the callback off.
             let line = live::describe(&n);
-            if matches!(n, weft::scheduler::Notice::RuntimeError { .. })
+            if matches!(n, weft::engine::scheduler::Notice::RuntimeError { .. })
                 && line.contains("off for this version")
             {
                 reported = Some(line);

@@ -3,9 +3,9 @@
 //! events of every kind, including General MIDI through the shipped SoundFont.
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
-use weft::audio::Callback;
-use weft::event::{Event, Param, Sound, SynthKind, TimedEvent};
-use weft::synth::{Engine, SynthConfig};
+use weft::engine::event::{Event, Param, Sound, SynthKind, TimedEvent};
+use weft::sound::output::Callback;
+use weft::sound::synth::{Engine, SynthConfig};
 
 #[global_allocator]
 static ALLOC: AllocDisabler = AllocDisabler;

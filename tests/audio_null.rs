@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use weft::audio::{start, AudioConfig, NULL_SINK};
-use weft::event::{Event, Sound, SynthKind, TimedEvent};
-use weft::synth::SynthConfig;
+use weft::engine::event::{Event, Sound, SynthKind, TimedEvent};
+use weft::sound::output::{start, AudioConfig, NULL_SINK};
+use weft::sound::synth::SynthConfig;
 
 fn synth_cfg() -> SynthConfig {
     SynthConfig {

@@ -1,8 +1,8 @@
 //! Every ```rhai block in docs/patches.md is a complete patch: it must check and render.
 
 use std::path::Path;
+use weft::engine::render::{render, RenderSpec};
 use weft::patch::{check_file, NoModels};
-use weft::render::{render, RenderSpec};
 
 #[test]
 fn every_documented_example_checks_and_renders() {

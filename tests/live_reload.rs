@@ -5,10 +5,10 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft::live::{self, Command, LiveConfig, LiveHandle, Report, SystemClock};
+use weft::engine::live::{self, Command, LiveConfig, LiveHandle, Report, SystemClock};
+use weft::engine::scheduler::Notice;
 use weft::patch::NoModels;
-use weft::scheduler::Notice;
-use weft::smf;
+use weft::record::smf;
 
 fn patch(key: u8) -> String {
     format!("quantize(\"bar\");\nvoice(\"k\", #{{ synth: \"kick\", note: {key} }}).pattern(\"x x x x\");\n")

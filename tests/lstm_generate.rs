@@ -2,9 +2,9 @@
 //! scale set every note is in it; priming and part selection work on the real weights.
 
 use std::path::PathBuf;
-use weft::lstm::generate::steps_to_notes;
-use weft::lstm::tokenize::grid_to_midi;
-use weft::lstm::{Controls, Generator, Model, Part, Step};
+use weft::neural::generate::steps_to_notes;
+use weft::neural::tokenize::grid_to_midi;
+use weft::neural::{Controls, Generator, Model, Part, Step};
 
 fn shipped() -> std::sync::Arc<Model> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/chorales");

@@ -1,7 +1,7 @@
 //! Tokenizer round trip on the committed fixtures: MIDI → tokens → MIDI → tokens.
 
 use std::path::PathBuf;
-use weft::lstm::tokenize::{
+use weft::neural::tokenize::{
     note_token, piece_to_midi, read_grid_tracks, token_pitch, tokenize_bytes, tokenize_file,
     GridNote,
 };

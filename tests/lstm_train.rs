@@ -2,10 +2,10 @@
 //! `weft train` code path: corpus → split → train → save → load → evaluate → MODEL.md.
 
 use std::path::PathBuf;
-use weft::lstm::cli::{run, TrainArgs};
-use weft::lstm::data::Corpus;
-use weft::lstm::train::{train, TrainOptions};
-use weft::lstm::{Controls, Generator, Model, Step};
+use weft::cli::train::{run, TrainArgs};
+use weft::neural::data::Corpus;
+use weft::neural::train::{train, TrainOptions};
+use weft::neural::{Controls, Generator, Model, Step};
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/midi")
@@ -48,7 +48,7 @@ fn a_few_steps_on_the_fixtures_lower_the_loss_and_are_seeded() {
 
     // Same seed → same weights.
     let (net2, _) = train(&corpus, &tiny_options(), false).unwrap();
-    let w = |n: &weft::lstm::model::Net| {
+    let w = |n: &weft::neural::model::Net| {
         n.tensors()["lstm.1.weight_hh"]
             .flatten_all()
             .unwrap()

@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use serde_json::Value as Json;
-use weft::mini::{Pattern, Rat, Value, MAX_HITS};
+use weft::patch::mini::{Pattern, Rat, Value, MAX_HITS};
 
 struct Case {
     pattern: String,

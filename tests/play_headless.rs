@@ -54,9 +54,9 @@ fn headless_without_a_device_falls_back_and_records_what_render_writes() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let a = weft::smf::read(&std::fs::read(&rec).unwrap(), "live.mid").unwrap();
-    let b = weft::smf::read(&std::fs::read(&rendered).unwrap(), "render.mid").unwrap();
-    let notes = |r: &weft::smf::ReadBack| -> Vec<(String, u8, u8, u64, u64)> {
+    let a = weft::record::smf::read(&std::fs::read(&rec).unwrap(), "live.mid").unwrap();
+    let b = weft::record::smf::read(&std::fs::read(&rendered).unwrap(), "render.mid").unwrap();
+    let notes = |r: &weft::record::smf::ReadBack| -> Vec<(String, u8, u8, u64, u64)> {
         r.notes
             .iter()
             .map(|n| (n.track.clone(), n.channel, n.key, n.start, n.end))

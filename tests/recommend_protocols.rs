@@ -146,11 +146,11 @@ fn cli_and_pane_name_the_chosen_model() {
     assert!(why.starts_with("period HR@10 ."), "{why}");
     assert!(why.ends_with("on your last 4 weeks"), "{why}");
     assert!(models::NAMES.contains(&v.model.as_str()));
-    let pane = weft::screen::recommend_view(v.clone());
+    let pane = weft::tui::bridge::recommend_view(v.clone());
     assert_eq!(pane.model, format!("{} ({why})", v.model));
 
-    let args = weft::logs::cli::RecommendArgs {
-        load: weft::logs::cli::LoadArgs {
+    let args = weft::cli::logs::RecommendArgs {
+        load: weft::cli::logs::LoadArgs {
             logs: samples(),
             min_ms: 30_000,
             keep_skipped: false,
@@ -166,7 +166,7 @@ fn cli_and_pane_name_the_chosen_model() {
         peer: Vec::new(),
     };
     let mut out = Vec::new();
-    weft::logs::cli::run_recommend(args, &mut out).unwrap();
+    weft::cli::logs::run_recommend(args, &mut out).unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(
         out.contains(&format!("model: {} ({why})", v.model)),

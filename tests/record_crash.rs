@@ -3,7 +3,7 @@
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use weft::smf;
+use weft::record::smf;
 
 /// An independent reader: walks the raw SMF bytes (no midly) and counts note-ons/offs and markers.
 fn raw_scan(b: &[u8]) -> (usize, usize, Vec<String>) {

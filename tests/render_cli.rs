@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use weft::smf;
+use weft::record::smf;
 
 fn weft() -> Command {
     Command::new(env!("CARGO_BIN_EXE_weft"))

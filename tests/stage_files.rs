@@ -9,10 +9,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft::live::{self, LiveConfig, Report, SystemClock};
+use weft::engine::live::{self, LiveConfig, Report, SystemClock};
+use weft::engine::scheduler::Notice;
+use weft::engine::watch::{DirWatcher, FileChange};
 use weft::patch::NoModels;
-use weft::scheduler::Notice;
-use weft::watch::{DirWatcher, FileChange};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 /// Only a guard against a hang (the failure these tests are about); never a timing claim.
@@ -515,8 +515,8 @@ fn file_errors_say_their_cause_once_through_anyhow() {
     let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
     let cause = io().to_string();
     let errs: Vec<anyhow::Error> = vec![
-        weft::synth::SynthError::Io("x.wav".into(), io()).into(),
-        weft::audio::AudioError::Thread(io()).into(),
+        weft::sound::synth::SynthError::Io("x.wav".into(), io()).into(),
+        weft::sound::output::AudioError::Thread(io()).into(),
         weft::logs::LogError::Io {
             path: "x.json".into(),
             error: io(),
@@ -527,7 +527,7 @@ fn file_errors_say_their_cause_once_through_anyhow() {
             error: io(),
         }
         .into(),
-        weft::watch::WatchError::Folder {
+        weft::engine::watch::WatchError::Folder {
             path: "scripts".into(),
             error: io(),
         }

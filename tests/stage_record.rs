@@ -5,8 +5,8 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use weft::engine::transport::TimeSig;
 use weft::record::{journal_path, RecordMsg, RecordOptions, Recorder};
-use weft::transport::TimeSig;
 
 fn weft() -> Command {
     Command::new(env!("CARGO_BIN_EXE_weft"))
@@ -178,9 +178,10 @@ fn a_taken_record_name_moves_to_the_next_free_one_and_a_bad_folder_stops_at_star
     assert!(err.contains("take-3.mid"), "{err}");
     assert_eq!(std::fs::read(&take).unwrap(), b"an earlier take");
     assert!(!dead.exists());
-    let recovered = weft::smf::read(&std::fs::read(dir.path().join("take-2.mid")).unwrap(), "2");
+    let recovered =
+        weft::record::smf::read(&std::fs::read(dir.path().join("take-2.mid")).unwrap(), "2");
     assert_eq!(recovered.unwrap().notes.len(), 1);
-    let rb = weft::smf::read(&std::fs::read(dir.path().join("take-3.mid")).unwrap(), "3");
+    let rb = weft::record::smf::read(&std::fs::read(dir.path().join("take-3.mid")).unwrap(), "3");
     assert!(!rb.unwrap().notes.is_empty(), "{err}");
 
     // A folder that cannot exist: a clear error before any music, non-zero exit.
@@ -218,7 +219,7 @@ fn a_render_past_two_to_the_28_ticks_keeps_exact_times() {
         let end: u64 = track.iter().map(|e| e.delta.as_int() as u64).sum();
         assert_eq!(end, 268_800_000, "End of Track at the end of bar 70,000");
     }
-    let rb = weft::smf::read(&bytes, "long.mid").unwrap();
+    let rb = weft::record::smf::read(&bytes, "long.mid").unwrap();
     assert_eq!(rb.notes.len(), 70_000);
     assert_eq!(rb.notes.last().unwrap().start, 69_999 * 3840);
 }

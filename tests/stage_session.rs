@@ -87,7 +87,7 @@ fn a_dying_scheduler_finishes_the_take_says_so_and_exits_non_zero() {
     assert!(err.contains("injected fault"), "{err}");
     // The take up to the fault is a complete MIDI file, and no journal is left behind.
     let bytes = std::fs::read(dir.path().join("take.mid")).expect("the take was written");
-    let back = weft::smf::read(&bytes, "take.mid").unwrap();
+    let back = weft::record::smf::read(&bytes, "take.mid").unwrap();
     assert!(back.problems.is_empty(), "{:?}", back.problems);
     assert!(
         !back.notes.is_empty(),
@@ -117,7 +117,8 @@ fn a_panic_while_loading_rejects_that_save_and_the_rest_plays() {
         err.contains("b.rhai") && err.contains("internal error"),
         "{err}"
     );
-    let back = weft::smf::read(&std::fs::read(dir.path().join("take.mid")).unwrap(), "t").unwrap();
+    let back =
+        weft::record::smf::read(&std::fs::read(dir.path().join("take.mid")).unwrap(), "t").unwrap();
     assert!(
         back.notes.iter().any(|n| n.track.starts_with("a.")),
         "a.rhai played"
@@ -129,9 +130,9 @@ fn a_panic_while_loading_rejects_that_save_and_the_rest_plays() {
 }
 
 /// The events the engine hands to the synth, kept for the test.
-struct Collect(std::sync::mpsc::Sender<weft::event::TimedEvent>);
-impl weft::live::EventOut for Collect {
-    fn send(&mut self, events: &[weft::event::TimedEvent]) -> usize {
+struct Collect(std::sync::mpsc::Sender<weft::engine::event::TimedEvent>);
+impl weft::engine::live::EventOut for Collect {
+    fn send(&mut self, events: &[weft::engine::event::TimedEvent]) -> usize {
         for e in events {
             let _ = self.0.send(*e);
         }
@@ -152,17 +153,22 @@ fn steady_folder(dir: &Path) -> std::path::PathBuf {
 }
 
 /// A manual clock and an engine config on it: 120 BPM (a bar is 96,000 frames), status on.
-fn manual(scripts: &Path) -> (weft::live::ManualClock, weft::live::LiveConfig) {
-    let mut cfg = weft::live::LiveConfig::new(scripts);
+fn manual(
+    scripts: &Path,
+) -> (
+    weft::engine::live::ManualClock,
+    weft::engine::live::LiveConfig,
+) {
+    let mut cfg = weft::engine::live::LiveConfig::new(scripts);
     cfg.tempo = Some(120.0);
     cfg.status = true;
-    (weft::live::ManualClock::new(48_000), cfg)
+    (weft::engine::live::ManualClock::new(48_000), cfg)
 }
 
 /// Waits until the engine reports its transport playing, keeping the other reports.
-fn wait_playing(h: &weft::live::LiveHandle, keep: &mut Vec<weft::live::Report>) {
+fn wait_playing(h: &weft::engine::live::LiveHandle, keep: &mut Vec<weft::engine::live::Report>) {
     use std::time::{Duration, Instant};
-    use weft::live::Report;
+    use weft::engine::live::Report;
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(30) {
         match h.reports.recv_timeout(Duration::from_millis(20)) {
@@ -178,8 +184,8 @@ fn wait_playing(h: &weft::live::LiveHandle, keep: &mut Vec<weft::live::Report>) 
 fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
-    use weft::event::Event;
-    use weft::live::{self, Report};
+    use weft::engine::event::Event;
+    use weft::engine::live::{self, Report};
     let dir = tempfile::tempdir().unwrap();
     let scripts = steady_folder(dir.path());
     // Passes its dry run (bars 1-4), then throws from bar 5 and runs away from bar 7.
@@ -241,7 +247,7 @@ fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
     let errors: Vec<String> = reports
         .iter()
         .filter_map(|r| match r {
-            Report::Notice(n @ weft::scheduler::Notice::RuntimeError { .. }) => {
+            Report::Notice(n @ weft::engine::scheduler::Notice::RuntimeError { .. }) => {
                 Some(live::describe(n))
             }
             _ => None,
@@ -256,8 +262,8 @@ fn on_a_manual_clock_a_failing_file_costs_the_steady_voice_no_note() {
 fn stopping_a_recording_on_a_slow_disk_does_not_hold_up_the_music() {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
-    use weft::event::Event;
-    use weft::live::{self, Command, Report};
+    use weft::engine::event::Event;
+    use weft::engine::live::{self, Command, Report};
     let dir = tempfile::tempdir().unwrap();
     let scripts = steady_folder(dir.path());
     let (clock, mut cfg) = manual(&scripts);
@@ -315,7 +321,7 @@ fn stopping_a_recording_on_a_slow_disk_does_not_hold_up_the_music() {
         }
     }
     let path = path.expect("recording finished");
-    let back = weft::smf::read(&std::fs::read(&path).unwrap(), "take").unwrap();
+    let back = weft::record::smf::read(&std::fs::read(&path).unwrap(), "take").unwrap();
     assert!(back.notes.len() >= 12, "{}", back.notes.len());
     drop(h);
 }
@@ -362,7 +368,8 @@ fn a_dying_compile_worker_is_reported_the_music_plays_on_and_the_exit_says_so() 
         "{err}"
     );
     // The music did play on: every bar of a.rhai is in the take.
-    let back = weft::smf::read(&std::fs::read(dir.path().join("take.mid")).unwrap(), "t").unwrap();
+    let back =
+        weft::record::smf::read(&std::fs::read(dir.path().join("take.mid")).unwrap(), "t").unwrap();
     let last = back.notes.iter().map(|n| n.start).max().unwrap_or(0);
     assert!(last >= 9 * 3840, "the take ends at tick {last}: {err}");
 }

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use weft::event::{Event, Sound, SynthKind, TimedEvent};
-use weft::synth::{render, render_to_wav, Engine, SynthConfig, WavFormat};
+use weft::engine::event::{Event, Sound, SynthKind, TimedEvent};
+use weft::sound::synth::{render, render_to_wav, Engine, SynthConfig, WavFormat};
 
 fn note(frame: u64, track: u16, key: u8, vel: u8, sound: Sound) -> TimedEvent {
     TimedEvent {
@@ -173,7 +173,7 @@ fn general_midi_plays_through_the_shipped_soundfont() {
     // rustysynth applies notes at its next internal block and ramps a new voice's gain up
     // from 0 over its first block; the SoundFont sample itself may start near silence.
     assert!(
-        first >= at as usize && first < at as usize + 4 * weft::synth::GM_BLOCK,
+        first >= at as usize && first < at as usize + 4 * weft::sound::synth::GM_BLOCK,
         "{first}"
     );
     let rms = (out.iter().map(|x| x * x).sum::<f32>() / out.len() as f32).sqrt();

@@ -4,7 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
-use weft::watch::{DirWatcher, FileChange};
+use weft::engine::watch::{DirWatcher, FileChange};
 
 const SRC1: &str = "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x x x x\");\n";
 const SRC2: &str = "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x*8\");\n";

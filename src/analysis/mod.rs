@@ -11,7 +11,6 @@
 //! deliberate differences (causal onset/tempo processing, fixed A440 tuning).
 
 mod analyzer;
-pub mod cli;
 pub mod likeness;
 pub mod live;
 pub mod offline;

@@ -6,7 +6,6 @@
 //! [`LoadReport`]; the rest of the file still loads.
 
 mod build;
-pub mod cli;
 mod detect;
 pub mod json;
 pub mod normalize;

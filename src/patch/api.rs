@@ -277,7 +277,7 @@ pub(super) fn lstm_spec(opts: &Map, default_seed: u64) -> RResult<LstmSpec> {
             "steps" => spec.steps = whole_in(v, "lstm option steps", 1.0, 64.0)? as u32,
             "part" => {
                 let part = v.clone().into_string().or_else(|_| rt_err("part must be a string"))?;
-                if crate::lstm::Part::from_name(&part).is_none() {
+                if crate::neural::Part::from_name(&part).is_none() {
                     return rt_err(format!("unknown part '{part}' (soprano, alto, tenor, bass)"));
                 }
                 spec.part = part;
@@ -416,7 +416,7 @@ pub(super) fn build_engine(
     let c = ctx.clone();
     engine.register_fn("tempo", move |bpm: Dynamic| -> RResult<()> {
         let b = as_f64(&bpm, "tempo")?;
-        if !(crate::transport::MIN_BPM..=crate::transport::MAX_BPM).contains(&b) {
+        if !(crate::engine::transport::MIN_BPM..=crate::engine::transport::MAX_BPM).contains(&b) {
             return rt_err(format!("tempo {b} is outside 20..400 BPM"));
         }
         lock(&c).tempo = Some(b);

@@ -16,6 +16,7 @@
 //! The terminal is restored on every exit path (see [`terminal`]).
 
 pub mod app;
+pub mod bridge;
 pub mod input;
 pub mod keys;
 pub mod messages;

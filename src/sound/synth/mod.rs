@@ -1,0 +1,477 @@
+//! Sound stage: turns timestamped events into stereo audio.
+//!
+//! Data flow: `TimedEvent`s (from the scheduler over the lock-free ring live, or from a
+//! slice offline) → [`Engine::process`], which splits each block at every event frame so a
+//! note starts at exactly its frame → voices (built-in synths and one-shot samples, see
+//! `voice`) and the General MIDI player (`gm`, rustysynth) are summed → master chain
+//! (DC blocker → soft limiter) → interleaved stereo `f32`.
+//!
+//! All allocation happens in [`Engine::new`]; `process` does no allocation, locking, I/O or
+//! logging and is what the cpal callback and the null sink (`crate::sound::output`) call.
+//! [`render_to_wav`] drives the same engine offline and writes a deterministic WAV.
+
+mod dsp;
+mod gm;
+mod sampler;
+mod voice;
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::event::{Event, Frame, Param, Sound, SynthKind, TimedEvent};
+use dsp::{DcBlocker, Limiter};
+pub use gm::GM_BLOCK;
+pub use sampler::{sample_names, Sample};
+use voice::{Ctx, Voice};
+pub use voice::{FILTER_OPEN_HZ, STEAL_FADE_SECS};
+
+/// Extra voice slots beyond the polyphony, used by stolen voices while they fade out.
+const FADE_SLOTS: usize = 16;
+/// Frames per block in offline rendering.
+const OFFLINE_BLOCK: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    // Causes are in the messages, not `source()`s, so `anyhow`'s `{:#}` says each once.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("{0}: {1}")]
+    Wav(String, hound::Error),
+    #[error("{0}: not a usable SoundFont: {1}")]
+    SoundFont(String, String),
+    #[error("invalid synth configuration: {0}")]
+    Config(String),
+}
+
+/// How to build an [`Engine`].
+#[derive(Clone, Debug)]
+pub struct SynthConfig {
+    pub sample_rate: u32,
+    /// Voices sounding at once before the oldest is stolen (default 64).
+    pub polyphony: usize,
+    /// Folder of one-shot `*.wav` samples (default `samples/`).
+    pub samples_dir: Option<PathBuf>,
+    /// General MIDI SoundFont (default `samples/sf_GMbank.sf2`).
+    pub soundfont: Option<PathBuf>,
+    /// DC blocker and soft limiter on the master bus (default on; off only for tests that
+    /// need the dry mix bit-exact).
+    pub master_chain: bool,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig {
+            sample_rate: 48_000,
+            polyphony: 64,
+            samples_dir: Some(PathBuf::from("samples")),
+            soundfont: Some(PathBuf::from("samples/sf_GMbank.sf2")),
+            master_chain: true,
+        }
+    }
+}
+
+/// The block renderer. Build it off the audio thread, then move it there.
+pub struct Engine {
+    sample_rate: f32,
+    polyphony: usize,
+    voices: Vec<Voice>,
+    samples: Vec<Sample>,
+    gm: Option<gm::Gm>,
+    next_age: u64,
+    master_chain: bool,
+    dc: [DcBlocker; 2],
+    limiter: Limiter,
+    late_events: u64,
+    stolen: u64,
+}
+
+impl Engine {
+    /// Allocates everything the engine will ever use and loads samples and the SoundFont.
+    /// Missing samples or SoundFont are not errors: they come back as one-line warnings and
+    /// the built-in synths still play (GM notes fall back to the `tri` synth).
+    pub fn new(cfg: SynthConfig) -> Result<(Engine, Vec<String>), SynthError> {
+        if !(8_000..=384_000).contains(&cfg.sample_rate) {
+            return Err(SynthError::Config(format!(
+                "sample rate {} Hz is outside 8000..=384000",
+                cfg.sample_rate
+            )));
+        }
+        if cfg.polyphony == 0 || cfg.polyphony > 1024 {
+            return Err(SynthError::Config(format!(
+                "polyphony {} is outside 1..=1024",
+                cfg.polyphony
+            )));
+        }
+        let sr = cfg.sample_rate as f32;
+        let mut warnings = Vec::new();
+        let samples = match &cfg.samples_dir {
+            Some(dir) => sampler::load_dir(dir, &mut warnings),
+            None => Vec::new(),
+        };
+        let gm = match &cfg.soundfont {
+            Some(path) if path.exists() => {
+                match gm::Gm::load(path, cfg.sample_rate, cfg.polyphony) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        warnings.push(format!(
+                            "{e}; `synth: \"gm\"` voices play the built-in tri synth"
+                        ));
+                        None
+                    }
+                }
+            }
+            Some(path) => {
+                warnings.push(format!(
+                    "no SoundFont at {}; `synth: \"gm\"` voices play the built-in tri synth",
+                    path.display()
+                ));
+                None
+            }
+            None => None,
+        };
+        let voices = (0..cfg.polyphony + FADE_SLOTS)
+            .map(|_| Voice::new(sr))
+            .collect();
+        Ok((
+            Engine {
+                sample_rate: sr,
+                polyphony: cfg.polyphony,
+                voices,
+                samples,
+                gm,
+                next_age: 0,
+                master_chain: cfg.master_chain,
+                dc: [DcBlocker::new(sr); 2],
+                limiter: Limiter::new(sr),
+                late_events: 0,
+                stolen: 0,
+            },
+            warnings,
+        ))
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate as u32
+    }
+
+    /// Names of the loaded samples in `Sound::sample` index order.
+    pub fn sample_names(&self) -> impl Iterator<Item = &str> {
+        self.samples.iter().map(|s| s.name.as_str())
+    }
+
+    pub fn has_soundfont(&self) -> bool {
+        self.gm.is_some()
+    }
+
+    /// Events that arrived after their frame had already been rendered (applied at the
+    /// start of the block they arrived in).
+    pub fn late_events(&self) -> u64 {
+        self.late_events
+    }
+
+    /// Voices stolen so far because the polyphony was exhausted.
+    pub fn stolen_voices(&self) -> u64 {
+        self.stolen
+    }
+
+    /// Built-in voices currently sounding (including ones fading after being stolen).
+    pub fn active_voices(&self) -> usize {
+        self.voices.iter().filter(|v| v.active).count()
+    }
+
+    /// Renders `out.len() / 2` stereo frames starting at absolute frame `block_start` into
+    /// interleaved `out` (overwritten). `next_event(block_end)` must return, in frame order,
+    /// the events due before `block_end` and `None` once there are no more (it must not
+    /// consume later events). Each event is applied at its exact frame inside the block;
+    /// a late one at the block start. No allocation, locks or I/O.
+    pub fn process<F>(&mut self, block_start: Frame, out: &mut [f32], next_event: &mut F)
+    where
+        F: FnMut(Frame) -> Option<TimedEvent>,
+    {
+        out.fill(0.0);
+        let frames = out.len() / 2;
+        let block_end = block_start + frames as Frame;
+        let mut pos = 0usize;
+        while let Some(ev) = next_event(block_end) {
+            let at = if ev.frame < block_start {
+                self.late_events += 1;
+                0
+            } else {
+                ((ev.frame - block_start) as usize).min(frames)
+            };
+            if at > pos {
+                self.render_dry(&mut out[2 * pos..2 * at]);
+                pos = at;
+            }
+            self.apply(&ev.event);
+        }
+        if pos < frames {
+            self.render_dry(&mut out[2 * pos..2 * frames]);
+        }
+        if self.master_chain {
+            self.master(&mut out[..2 * frames]);
+        }
+    }
+
+    fn render_dry(&mut self, seg: &mut [f32]) {
+        let ctx = Ctx {
+            sample_rate: self.sample_rate,
+            samples: &self.samples,
+        };
+        for v in self.voices.iter_mut().filter(|v| v.active) {
+            v.render(&ctx, seg);
+        }
+        if let Some(gm) = &mut self.gm {
+            gm.render_add(seg);
+        }
+    }
+
+    fn master(&mut self, out: &mut [f32]) {
+        for f in out.chunks_exact_mut(2) {
+            if !(f[0].is_finite() && f[1].is_finite()) {
+                // Never let a NaN/inf reach the device or poison the chain's state.
+                f[0] = 0.0;
+                f[1] = 0.0;
+                self.dc[0].reset();
+                self.dc[1].reset();
+                self.limiter.reset();
+            }
+            let l = self.dc[0].process(f[0]);
+            let r = self.dc[1].process(f[1]);
+            let (l, r) = self.limiter.process(l, r);
+            f[0] = l;
+            f[1] = r;
+        }
+    }
+
+    /// Applies one event now (between two samples of the current block).
+    pub fn apply(&mut self, event: &Event) {
+        match *event {
+            Event::NoteOn {
+                track,
+                channel,
+                key,
+                vel,
+                sound,
+            } => {
+                if vel == 0 {
+                    self.note_off(track, key);
+                } else {
+                    self.note_on(track, channel, key, vel, sound);
+                }
+            }
+            Event::NoteOff { track, key, .. } => self.note_off(track, key),
+            Event::Param {
+                track,
+                param,
+                value,
+            } => {
+                if !value.is_finite() {
+                    return;
+                }
+                let sr = self.sample_rate;
+                for v in self
+                    .voices
+                    .iter_mut()
+                    .filter(|v| v.active && v.track == track)
+                {
+                    v.set_param(param, value, sr);
+                }
+                if let Some(gm) = &mut self.gm {
+                    match param {
+                        Param::Gain => gm.track_control(track, Some(value), None),
+                        Param::Pan => gm.track_control(track, None, Some(value)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_on(&mut self, track: u16, channel: u8, key: u8, vel: u8, mut sound: Sound) {
+        if sound.synth == SynthKind::Gm {
+            if let Some(gm) = &mut self.gm {
+                gm.note_on(
+                    track,
+                    channel,
+                    key,
+                    vel,
+                    sound.program,
+                    sound.gain,
+                    sound.pan,
+                );
+                return;
+            }
+            sound.synth = SynthKind::Tri;
+        }
+        let slot = self.allocate();
+        let age = self.next_age;
+        self.next_age += 1;
+        let ctx = Ctx {
+            sample_rate: self.sample_rate,
+            samples: &self.samples,
+        };
+        let seed = (age as u32) ^ ((track as u32) << 16) ^ key as u32;
+        self.voices[slot].start(&ctx, track, key, vel, &sound, age, seed);
+    }
+
+    /// Finds a slot for a new voice: a free one if fewer than `polyphony` voices sound,
+    /// otherwise the oldest sounding voice is sent into a short fade (in one of the spare
+    /// fade slots) and a free slot is used.
+    fn allocate(&mut self) -> usize {
+        let sounding = self
+            .voices
+            .iter()
+            .filter(|v| v.active && !v.is_fading())
+            .count();
+        if sounding >= self.polyphony {
+            let oldest = self
+                .voices
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.active && !v.is_fading())
+                .min_by_key(|(_, v)| v.age)
+                .map(|(i, _)| i);
+            if let Some(i) = oldest {
+                self.voices[i].steal(self.sample_rate);
+                self.stolen += 1;
+            }
+        }
+        if let Some(i) = self.voices.iter().position(|v| !v.active) {
+            return i;
+        }
+        // Every slot is busy (many steals within one fade time): reuse the fading voice
+        // that started first; its fade is nearly done.
+        self.voices
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_fading())
+            .min_by_key(|(_, v)| v.age)
+            .map(|(i, _)| i)
+            .unwrap_or(0)
+    }
+
+    fn note_off(&mut self, track: u16, key: u8) {
+        for v in self
+            .voices
+            .iter_mut()
+            .filter(|v| v.active && v.gated && v.track == track && v.key == key)
+        {
+            v.release();
+        }
+        if let Some(gm) = &mut self.gm {
+            gm.note_off(track, key);
+        }
+    }
+}
+
+/// Sample format of an offline render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WavFormat {
+    I16,
+    I24,
+    F32,
+}
+
+/// What an offline render produced.
+#[derive(Clone, Debug, Default)]
+pub struct RenderReport {
+    pub frames: u64,
+    pub peak: f32,
+    pub warnings: Vec<String>,
+}
+
+/// Renders `frames` frames of `events` (frames 0-based) through a fresh engine into an
+/// interleaved stereo buffer. Events need not be sorted. Deterministic.
+pub fn render(
+    events: &[TimedEvent],
+    frames: u64,
+    cfg: SynthConfig,
+) -> Result<(Vec<f32>, Vec<String>), SynthError> {
+    let mut out = vec![0.0f32; 2 * frames as usize];
+    let warnings = render_blocks(events, frames, cfg, |start, block| {
+        out[2 * start as usize..2 * start as usize + block.len()].copy_from_slice(block);
+        Ok(())
+    })?;
+    Ok((out, warnings))
+}
+
+fn render_blocks(
+    events: &[TimedEvent],
+    frames: u64,
+    cfg: SynthConfig,
+    mut sink: impl FnMut(u64, &[f32]) -> Result<(), SynthError>,
+) -> Result<Vec<String>, SynthError> {
+    let (mut engine, warnings) = Engine::new(cfg)?;
+    let mut sorted = events.to_vec();
+    sorted.sort_by_key(|e| e.frame); // stable: same-frame events keep their order
+    let mut next = 0usize;
+    let mut buf = vec![0.0f32; 2 * OFFLINE_BLOCK];
+    let mut start = 0u64;
+    while start < frames {
+        let n = (frames - start).min(OFFLINE_BLOCK as u64) as usize;
+        let block = &mut buf[..2 * n];
+        engine.process(start, block, &mut |end| {
+            let e = sorted.get(next).filter(|e| e.frame < end)?;
+            next += 1;
+            Some(*e)
+        });
+        sink(start, block)?;
+        start += n as u64;
+    }
+    Ok(warnings)
+}
+
+/// Renders offline through the same engine and writes a stereo WAV at `cfg.sample_rate`.
+/// The same input gives byte-identical files.
+pub fn render_to_wav(
+    events: &[TimedEvent],
+    frames: u64,
+    cfg: SynthConfig,
+    path: &Path,
+    format: WavFormat,
+) -> Result<RenderReport, SynthError> {
+    let (bits, sample_format) = match format {
+        WavFormat::I16 => (16, hound::SampleFormat::Int),
+        WavFormat::I24 => (24, hound::SampleFormat::Int),
+        WavFormat::F32 => (32, hound::SampleFormat::Float),
+    };
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: cfg.sample_rate,
+        bits_per_sample: bits,
+        sample_format,
+    };
+    let name = path.display().to_string();
+    let wav_err = |e: hound::Error| SynthError::Wav(name.clone(), e);
+    let mut writer = hound::WavWriter::create(path, spec).map_err(wav_err)?;
+    let mut peak = 0.0f32;
+    let warnings = render_blocks(events, frames, cfg, |_, block| {
+        for &x in block {
+            peak = peak.max(x.abs());
+            match format {
+                WavFormat::I16 => writer.write_sample(quantize(x, 16) as i16),
+                WavFormat::I24 => writer.write_sample(quantize(x, 24)),
+                WavFormat::F32 => writer.write_sample(x),
+            }
+            .map_err(wav_err)?;
+        }
+        Ok(())
+    })?;
+    writer.finalize().map_err(wav_err)?;
+    Ok(RenderReport {
+        frames,
+        peak,
+        warnings,
+    })
+}
+
+/// Float → signed integer of `bits`, scaled by 2^(bits−1) (the inverse of the sampler's
+/// decoding, so 16-bit material round-trips exactly), rounded and clamped.
+fn quantize(x: f32, bits: u32) -> i32 {
+    let scale = (1u64 << (bits - 1)) as f32;
+    let max = scale - 1.0;
+    (x * scale).round().clamp(-scale, max) as i32
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,417 @@
+//! One sounding note: a generator (oscillator, noise, pluck, FM, drum model or sample
+//! playback) → state-variable low-pass → ADSR × velocity × gain → balance pan, added into
+//! the engine's interleaved stereo mix. Voices are allocated once by the engine and reused;
+//! `start` only resets state (the pluck delay line is preallocated for the lowest pitch).
+
+use super::dsp::{poly_blep, sin2pi, Adsr, Rng, Smoothed, Svf};
+use super::sampler::Sample;
+use crate::engine::event::{Param, Sound, SynthKind, TrackId};
+
+/// Length of the anti-click fade applied to a stolen voice.
+pub const STEAL_FADE_SECS: f32 = 0.005;
+/// Cutoffs at or above this leave the filter out of the signal path (an open filter is
+/// bit-transparent), until a cutoff below it is set on the voice.
+pub const FILTER_OPEN_HZ: f32 = 18_000.0;
+/// Lowest pitch the Karplus-Strong delay line is sized for.
+const PLUCK_MIN_HZ: f32 = 20.0;
+
+/// Shared read-only data a voice needs while rendering.
+pub struct Ctx<'a> {
+    pub sample_rate: f32,
+    pub samples: &'a [Sample],
+}
+
+pub struct Voice {
+    pub active: bool,
+    pub track: TrackId,
+    pub key: u8,
+    /// Start order, for stealing the oldest.
+    pub age: u64,
+    /// Held by a note-on (drums and samples ignore note-off and end by themselves).
+    pub gated: bool,
+    kind: SynthKind,
+    one_shot: bool,
+    env: Adsr,
+    vel_amp: f32,
+    gain: Smoothed,
+    pan: Smoothed,
+    cutoff: Smoothed,
+    resonance: Smoothed,
+    filter_on: bool,
+    filt_l: Svf,
+    filt_r: Svf,
+    /// Steal fade: remaining samples and the per-sample decrement of `fade`.
+    fading: bool,
+    fade: f32,
+    fade_step: f32,
+    // generator state
+    freq: f32,
+    phase: f32,
+    phase2: f32,
+    tri: f32,
+    t: u32,
+    rng: Rng,
+    hp: f32,
+    lp: f32,
+    pluck: Vec<f32>,
+    pluck_len: usize,
+    pluck_pos: usize,
+    sample: usize,
+    sample_pos: f64,
+    sample_step: f64,
+}
+
+fn midi_hz(key: u8) -> f32 {
+    440.0 * ((key as f32 - 69.0) / 12.0).exp2()
+}
+
+impl Voice {
+    pub fn new(sample_rate: f32) -> Self {
+        Voice {
+            active: false,
+            track: 0,
+            key: 0,
+            age: 0,
+            gated: false,
+            kind: SynthKind::Sine,
+            one_shot: false,
+            env: Adsr::new(sample_rate),
+            vel_amp: 0.0,
+            gain: Smoothed::new(0.0, sample_rate),
+            pan: Smoothed::new(0.0, sample_rate),
+            cutoff: Smoothed::new(FILTER_OPEN_HZ, sample_rate),
+            resonance: Smoothed::new(0.0, sample_rate),
+            filter_on: false,
+            filt_l: Svf::default(),
+            filt_r: Svf::default(),
+            fading: false,
+            fade: 1.0,
+            fade_step: 0.0,
+            freq: 0.0,
+            phase: 0.0,
+            phase2: 0.0,
+            tri: 0.0,
+            t: 0,
+            rng: Rng::new(1),
+            hp: 0.0,
+            lp: 0.0,
+            pluck: vec![0.0; (sample_rate / PLUCK_MIN_HZ) as usize + 2],
+            pluck_len: 1,
+            pluck_pos: 0,
+            sample: 0,
+            sample_pos: 0.0,
+            sample_step: 1.0,
+        }
+    }
+
+    pub fn is_fading(&self) -> bool {
+        self.fading
+    }
+
+    /// Starts a note. `sound.synth` must not be `Gm` (the engine routes those to the
+    /// SoundFont player). Returns false for a `Sample` note when there are no samples.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        &mut self,
+        ctx: &Ctx,
+        track: TrackId,
+        key: u8,
+        vel: u8,
+        sound: &Sound,
+        age: u64,
+        seed: u32,
+    ) -> bool {
+        let sr = ctx.sample_rate;
+        let kind = sound.synth;
+        if kind == SynthKind::Sample && ctx.samples.is_empty() {
+            return false;
+        }
+        self.active = true;
+        self.track = track;
+        self.key = key;
+        self.age = age;
+        self.gated = true;
+        self.kind = kind;
+        self.one_shot = kind.is_drum() || kind == SynthKind::Sample;
+        self.env
+            .set(sound.attack, sound.decay, sound.sustain, sound.release);
+        self.env.level = 0.0;
+        self.env.gate_on();
+        let v = vel.min(127) as f32 / 127.0;
+        self.vel_amp = v * v;
+        self.gain.reset(sound.gain.clamp(0.0, 4.0));
+        self.pan.reset(sound.pan.clamp(-1.0, 1.0));
+        self.cutoff.reset(sound.cutoff.clamp(20.0, 20_000.0));
+        self.resonance.reset(sound.resonance.clamp(0.0, 1.0));
+        self.filter_on = self.cutoff.value < FILTER_OPEN_HZ;
+        self.filt_l.reset();
+        self.filt_r.reset();
+        if self.filter_on {
+            self.filt_l.set(self.cutoff.value, self.resonance.value, sr);
+            self.filt_r = self.filt_l;
+        }
+        self.fading = false;
+        self.fade = 1.0;
+        self.fade_step = 0.0;
+        self.freq = midi_hz(key);
+        self.t = 0;
+        self.rng = Rng::new(seed);
+        self.hp = 0.0;
+        self.lp = 0.0;
+        self.phase2 = 0.0;
+        // Start phases where the waveform is zero (so onsets do not click), except the square.
+        self.phase = match kind {
+            SynthKind::Saw => 0.5,
+            SynthKind::Tri => 0.25,
+            // Mid-plateau, away from the BLEP-smoothed edge (which is 0 at phase 0).
+            SynthKind::Square => 0.25,
+            _ => 0.0,
+        };
+        self.tri = 0.0;
+        match kind {
+            SynthKind::Pluck => {
+                let len = (sr / self.freq.max(PLUCK_MIN_HZ)).round() as usize;
+                self.pluck_len = len.clamp(2, self.pluck.len());
+                for s in &mut self.pluck[..self.pluck_len] {
+                    *s = self.rng.next_bipolar();
+                }
+                self.pluck_pos = 0;
+            }
+            SynthKind::Sample => {
+                self.sample = sound.sample as usize % ctx.samples.len();
+                let smp = &ctx.samples[self.sample];
+                let transpose = ((key as f64 - 60.0) / 12.0).exp2();
+                self.sample_step = smp.sample_rate as f64 / sr as f64 * transpose;
+                self.sample_pos = 0.0;
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Note-off: enters the release (drums and samples play to their end).
+    pub fn release(&mut self) {
+        self.gated = false;
+        if !self.one_shot {
+            self.env.gate_off();
+        }
+    }
+
+    /// Stealing: fades out over `STEAL_FADE_SECS` and then frees the voice.
+    pub fn steal(&mut self, sample_rate: f32) {
+        self.gated = false;
+        self.fading = true;
+        self.fade_step = self.fade / (STEAL_FADE_SECS * sample_rate).max(1.0);
+    }
+
+    pub fn set_param(&mut self, param: Param, value: f32, sample_rate: f32) {
+        match param {
+            Param::Cutoff => {
+                self.cutoff.target = value.clamp(20.0, 20_000.0);
+                if !self.filter_on && self.cutoff.target < FILTER_OPEN_HZ {
+                    self.filter_on = true;
+                    self.filt_l
+                        .set(self.cutoff.value, self.resonance.value, sample_rate);
+                    self.filt_r = self.filt_l;
+                }
+            }
+            Param::Resonance => self.resonance.target = value.clamp(0.0, 1.0),
+            Param::Gain => self.gain.target = value.clamp(0.0, 4.0),
+            Param::Pan => self.pan.target = value.clamp(-1.0, 1.0),
+            Param::Attack => self.env.set_attack(value),
+            Param::Decay => self.env.set_decay(value),
+            Param::Sustain => self.env.set_sustain(value),
+            Param::Release => self.env.set_release(value),
+        }
+    }
+
+    /// Adds `out.len() / 2` frames of this voice into the interleaved stereo `out`.
+    pub fn render(&mut self, ctx: &Ctx, out: &mut [f32]) {
+        let sr = ctx.sample_rate;
+        for frame in out.chunks_exact_mut(2) {
+            let (mut l, mut r, done) = self.generate(ctx);
+            if self.filter_on {
+                if !(self.cutoff.is_settled() && self.resonance.is_settled()) {
+                    let c = self.cutoff.next();
+                    let q = self.resonance.next();
+                    self.filt_l.set(c, q, sr);
+                    if self.kind == SynthKind::Sample {
+                        self.filt_r.set(c, q, sr);
+                    }
+                }
+                l = self.filt_l.lowpass(l);
+                r = if self.kind == SynthKind::Sample {
+                    self.filt_r.lowpass(r)
+                } else {
+                    l
+                };
+            }
+            let env = self.env.next();
+            let mut amp = env * self.vel_amp * self.gain.next();
+            if self.fading {
+                self.fade -= self.fade_step;
+                if self.fade <= 0.0 {
+                    self.fade = 0.0;
+                    self.active = false;
+                }
+                amp *= self.fade;
+            }
+            let pan = self.pan.next();
+            let gl = (1.0 - pan).min(1.0);
+            let gr = (1.0 + pan).min(1.0);
+            frame[0] += l * amp * gl;
+            frame[1] += r * amp * gr;
+            if done || self.env.is_idle() {
+                self.active = false;
+            }
+            if !self.active {
+                break;
+            }
+        }
+        if !(self.filt_l.sanitize() & self.filt_r.sanitize()) {
+            self.active = false;
+        }
+        if !self.active {
+            self.filt_l.reset();
+            self.filt_r.reset();
+        }
+    }
+
+    /// Next generator output (left, right, finished). Mono generators return l == r.
+    #[inline]
+    fn generate(&mut self, ctx: &Ctx) -> (f32, f32, bool) {
+        let sr = ctx.sample_rate;
+        let dt = self.freq / sr;
+        let time = self.t as f32 / sr;
+        self.t = self.t.wrapping_add(1);
+        let x = match self.kind {
+            SynthKind::Sine | SynthKind::Gm => {
+                let y = sin2pi(self.phase);
+                self.advance(dt);
+                y
+            }
+            SynthKind::Saw => {
+                let y = 2.0 * self.phase - 1.0 - poly_blep(self.phase, dt);
+                self.advance(dt);
+                y
+            }
+            SynthKind::Square => {
+                let y = self.square(dt);
+                self.advance(dt);
+                y
+            }
+            SynthKind::Tri => {
+                // Leaky integration of a band-limited square, started at its zero crossing.
+                let sq = self.square(dt);
+                self.tri = self.tri * 0.9995 + 4.0 * dt * sq;
+                self.advance(dt);
+                self.tri
+            }
+            SynthKind::Noise => self.rng.next_bipolar() * 0.5,
+            SynthKind::Pluck => {
+                let i = self.pluck_pos;
+                let j = if i + 1 == self.pluck_len { 0 } else { i + 1 };
+                let y = self.pluck[i];
+                self.pluck[i] = 0.996 * 0.5 * (y + self.pluck[j]);
+                self.pluck_pos = j;
+                y * 0.7
+            }
+            SynthKind::Fm => {
+                // 2-op FM: modulator at 2× the carrier, index decaying from 3 to 0.5.
+                let index = 0.5 + 2.5 * (-time / 0.4).exp();
+                let m = sin2pi(self.phase2);
+                self.phase2 = (self.phase2 + 2.0 * dt).fract();
+                let mut p = self.phase + index * m * (1.0 / std::f32::consts::TAU);
+                p -= p.floor();
+                self.advance(dt);
+                sin2pi(p)
+            }
+            SynthKind::Kick => {
+                // Sine with a fast downward pitch sweep plus a short noise click.
+                let base = 48.0 * (self.freq / midi_hz(36));
+                let f = base + 140.0 * (-time / 0.03).exp();
+                let y = sin2pi(self.phase) * (-time / 0.35).exp()
+                    + 0.3 * self.rng.next_bipolar() * (-time / 0.002).exp();
+                self.advance(f / sr);
+                return (y, y, time > 2.5);
+            }
+            SynthKind::Snare => {
+                let n = self.rng.next_bipolar();
+                let hp = n - self.hp;
+                self.hp = n;
+                let body = sin2pi(self.phase) * 0.5 * (-time / 0.08).exp();
+                self.advance(185.0 * (self.freq / midi_hz(38)) / sr);
+                let y = body + 0.6 * hp * (-time / 0.15).exp();
+                return (y, y, time > 1.5);
+            }
+            SynthKind::Hat => {
+                // High-passed noise; the GM open hi-hat key (46) rings longer.
+                let n = self.rng.next_bipolar();
+                self.lp += 0.35 * (n - self.lp);
+                let decay = if self.key == 46 { 0.35 } else { 0.05 };
+                let y = 0.7 * (n - self.lp) * (-time / decay).exp();
+                return (y, y, time > 12.0 * decay);
+            }
+            SynthKind::Clap => {
+                // Three quick noise bursts then a tail, band-limited around 1–2 kHz.
+                let n = self.rng.next_bipolar();
+                self.lp += 0.3 * (n - self.lp);
+                let band = self.lp - self.hp;
+                self.hp += 0.05 * (self.lp - self.hp);
+                let burst = |start: f32| {
+                    if time >= start {
+                        (-(time - start) / 0.004).exp()
+                    } else {
+                        0.0
+                    }
+                };
+                let tail = if time >= 0.03 {
+                    0.6 * (-(time - 0.03) / 0.1).exp()
+                } else {
+                    0.0
+                };
+                let e = burst(0.0) + burst(0.011) + burst(0.022) + tail;
+                let y = 1.6 * band * e;
+                return (y, y, time > 1.2);
+            }
+            SynthKind::Sample => {
+                let smp = &ctx.samples[self.sample];
+                let frames = smp.frames();
+                let pos = self.sample_pos;
+                let i = pos as usize;
+                if i >= frames {
+                    return (0.0, 0.0, true);
+                }
+                let frac = (pos - i as f64) as f32;
+                let (l0, r0) = smp.frame(i);
+                let (l, r) = if frac == 0.0 || i + 1 >= frames {
+                    (l0, r0)
+                } else {
+                    let (l1, r1) = smp.frame(i + 1);
+                    (l0 + (l1 - l0) * frac, r0 + (r1 - r0) * frac)
+                };
+                self.sample_pos += self.sample_step;
+                return (l, r, false);
+            }
+        };
+        (x, x, false)
+    }
+
+    #[inline]
+    fn square(&self, dt: f32) -> f32 {
+        let p = self.phase;
+        let mut y = if p < 0.5 { 1.0 } else { -1.0 };
+        y += poly_blep(p, dt);
+        let p2 = if p >= 0.5 { p - 0.5 } else { p + 0.5 };
+        y -= poly_blep(p2, dt);
+        y
+    }
+
+    #[inline]
+    fn advance(&mut self, dt: f32) {
+        self.phase += dt;
+        if self.phase >= 1.0 {
+            self.phase -= 1.0;
+        }
+    }
+}
