@@ -290,7 +290,7 @@ pub fn failing() -> Snapshot {
     ));
     s.spectrum = Availability::Unavailable("no audio tap: analyzer not started".into());
     s.recommend = Availability::Unavailable(
-        "no listening logs (pass --logs PATH or set logs in weft.toml)".into(),
+        "no listening logs given (weft play --logs PATH)".into(),
     );
     s.forecast = Availability::Working("fitting Holt-Winters on 412 days".into());
     s
