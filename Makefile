@@ -16,10 +16,10 @@ setup:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq $$need; fi; \
 	fi
 
-# Build release and start the instrument on scripts/.
+# Build release and start the instrument on scripts/ (cargo runs what it built, wherever
+# CARGO_TARGET_DIR puts it).
 run: setup
-	$(CARGO) build --release
-	./target/release/weft play scripts --logs samples/logs
+	$(CARGO) run --release -- play scripts --logs samples/logs
 
 # Format check, lints, and every test.
 test: setup

@@ -14,6 +14,30 @@ pub fn in_range<const LO: usize, const HI: usize>(s: &str) -> Result<usize, Stri
     Ok(n)
 }
 
+/// Parses a dropout probability: a finite number in `0 ≤ p < 1` (for clap's `value_parser`).
+pub fn dropout(s: &str) -> Result<f32, String> {
+    let p: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if !(0.0..1.0).contains(&p) {
+        return Err(format!("{s} is outside 0 ≤ p < 1"));
+    }
+    Ok(p)
+}
+
+/// Parses a learning rate: a finite number in `0 < lr ≤ 10` (for clap's `value_parser`).
+pub fn learning_rate(s: &str) -> Result<f64, String> {
+    let lr: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if !(lr > 0.0 && lr <= 10.0) {
+        return Err(format!("{s} is outside 0 < lr ≤ 10"));
+    }
+    Ok(lr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +49,18 @@ mod tests {
         assert!(in_range::<1, 10>("1000000000000").is_err());
         assert!(in_range::<1, 10>("-1").is_err());
         assert!(in_range::<1, 10>("2.5").is_err());
+    }
+
+    #[test]
+    fn rates_must_be_finite_and_in_range() {
+        assert_eq!(dropout("0.1"), Ok(0.1));
+        assert_eq!(dropout("0"), Ok(0.0));
+        for bad in ["1", "-0.1", "NaN", "inf", "x"] {
+            assert!(dropout(bad).is_err(), "{bad}");
+        }
+        assert_eq!(learning_rate("3e-3"), Ok(3e-3));
+        for bad in ["0", "-1", "NaN", "inf", "11"] {
+            assert!(learning_rate(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -42,18 +42,22 @@ impl LoadArgs {
 pub struct RecommendArgs {
     #[command(flatten)]
     pub load: LoadArgs,
-    #[arg(long)]
+    /// Whose recommendations (a user name as in the logs; default: the most active user).
+    /// Not with --eval, which evaluates every user.
+    #[arg(long, conflicts_with = "eval")]
     pub user: Option<String>,
     /// next (continue the session) | period ("for you": what you will play next weeks,
     /// replays included) | discover (only unheard items)
     #[arg(long, default_value = "period")]
     pub mode: Mode,
-    #[arg(short = 'n', default_value_t = 20)]
+    /// How many recommendations to list.
+    #[arg(short = 'n', default_value_t = 20, conflicts_with = "eval")]
     pub n: usize,
     /// popularity | most-played | recency | sknn | item-knn | markov | als | sigmoid | content |
     /// hybrid. Default: the one that wins the mode's validation on your last 4 weeks.
     #[arg(long)]
     pub model: Option<String>,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Offline evaluation on a temporal split instead of recommending.
@@ -75,6 +79,7 @@ pub struct RecommendArgs {
 pub struct ForecastArgs {
     #[command(flatten)]
     pub load: LoadArgs,
+    /// What to forecast: total plays per day, or per artist / per track (the top ones).
     #[arg(long, default_value = "total")]
     pub by: By,
     /// Days ahead, 1..=3650.
@@ -86,6 +91,7 @@ pub struct ForecastArgs {
     /// With --by artist|track: how many series (1..=10000).
     #[arg(long, default_value_t = 10, value_parser = crate::bounds::in_range::<1, 10000>)]
     pub top: usize,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Rolling-origin backtest (h = 7 and 14) instead of forecasting.
@@ -101,12 +107,16 @@ pub struct ForecastArgs {
 
 #[derive(Args, Debug)]
 pub struct SynthArgs {
+    /// How many listeners to simulate.
     #[arg(long, default_value_t = 10)]
     pub users: usize,
+    /// How many days of listening (from 1 March 2025, so a seed always writes the same files).
     #[arg(long, default_value_t = 180)]
     pub days: i64,
+    /// Seed: the same seed writes the same files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Output folder for the generated exports (the real export formats).
     #[arg(short = 'o', long)]
     pub out: PathBuf,
 }
@@ -164,7 +174,8 @@ pub fn run_to(cmd: ListeningCommand, out: &mut dyn Write) -> anyhow::Result<()> 
         ListeningCommand::Logs(LogsCommand::Check(a)) => {
             let logs = a.load()?;
             for (f, fmt, rows) in &logs.report.files {
-                writeln!(out, "{fmt:<18} {rows:>8} rows  {f}")?;
+                // Formats and counts in aligned columns (the format's Display does not pad).
+                writeln!(out, "{:<18} {rows:>8} rows  {f}", fmt.to_string())?;
             }
             writeln!(
                 out,

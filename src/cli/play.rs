@@ -26,6 +26,7 @@ pub struct PlayArgs {
     /// How far ahead the scheduler works, in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub lookahead: u64,
+    /// Seed for prob, `?`, `|` and rand(): the same seed plays the same notes.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Fixed tempo in BPM, 20..400 (overrides the patches' tempo()).

@@ -24,22 +24,31 @@ pub struct TrainArgs {
     /// Do not train: evaluate the model in OUT and rewrite its MODEL.md.
     #[arg(long)]
     pub eval_only: bool,
+    /// Embedding size per token, 1..=4096.
     #[arg(long, default_value_t = 48, value_parser = crate::bounds::in_range::<1, 4096>)]
     pub embed: usize,
+    /// LSTM hidden size, 1..=4096.
     #[arg(long, default_value_t = 128, value_parser = crate::bounds::in_range::<1, 4096>)]
     pub hidden: usize,
+    /// Stacked LSTM layers, 1..=8.
     #[arg(long, default_value_t = 2, value_parser = crate::bounds::in_range::<1, 8>)]
     pub layers: usize,
-    #[arg(long, default_value_t = 0.1)]
+    /// Dropout between layers, 0 ≤ p < 1.
+    #[arg(long, default_value_t = 0.1, value_parser = crate::bounds::dropout)]
     pub dropout: f32,
-    #[arg(long, default_value_t = 3e-3)]
+    /// Initial learning rate (Adam), 0 < lr ≤ 10; halved when validation stops improving.
+    #[arg(long, default_value_t = 3e-3, value_parser = crate::bounds::learning_rate)]
     pub lr: f64,
+    /// Sequences per batch, 1..=4096.
     #[arg(long, default_value_t = 32, value_parser = crate::bounds::in_range::<1, 4096>)]
     pub batch: usize,
+    /// Tokens per training sequence, 1..=8192.
     #[arg(long, default_value_t = 64, value_parser = crate::bounds::in_range::<1, 8192>)]
     pub seq_len: usize,
+    /// Most epochs to run, 1..=100000 (early stopping usually ends sooner).
     #[arg(long, default_value_t = 100, value_parser = crate::bounds::in_range::<1, 100000>)]
     pub epochs: usize,
+    /// Epochs without validation improvement before training stops.
     #[arg(long, default_value_t = 4)]
     pub patience: usize,
     /// Batches per epoch (0 = one pass over the training tokens).
@@ -53,6 +62,7 @@ pub struct TrainArgs {
     /// machine were slower (2,970 vs 4,769 tokens/s).
     #[arg(long, default_value_t = 1, value_parser = crate::bounds::in_range::<1, 256>)]
     pub threads: usize,
+    /// Seed for initialisation, batch order and dropout: same seed, same model.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Hide the progress bar.

@@ -289,9 +289,8 @@ pub fn failing() -> Snapshot {
         "model 'chorales' not found in models/".into(),
     ));
     s.spectrum = Availability::Unavailable("no audio tap: analyzer not started".into());
-    s.recommend = Availability::Unavailable(
-        "no listening logs given (weft play --logs PATH)".into(),
-    );
+    s.recommend =
+        Availability::Unavailable("no listening logs given (weft play --logs PATH)".into());
     s.forecast = Availability::Working("fitting Holt-Winters on 412 days".into());
     s
 }

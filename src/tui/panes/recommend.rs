@@ -35,21 +35,65 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             break;
         }
         let mut x = put(buf, body, body.x, y, &format!("{:>2}. ", i + 1), t.dim());
-        x = put(buf, body, x, y, &item.title, t.value());
-        x = put(buf, body, x, y, " — ", t.dim());
+        // "artist – title", as `weft recommend` prints it.
         x = put(buf, body, x, y, &item.artist, t.text());
+        x = put(buf, body, x, y, " – ", t.dim());
+        x = put(buf, body, x, y, &item.title, t.value());
         x = put(buf, body, x, y, &format!("  {:.2}", item.score), t.accent());
-        let because = item.because.join(", ");
         if two_lines {
             y += 1;
-            if !because.is_empty() && y < body.bottom() {
+            if !item.because.is_empty() && y < body.bottom() {
                 let x = put(buf, body, body.x + 4, y, "because ", t.label());
-                put(buf, body, x, y, &because, t.dim());
+                let room = body.right().saturating_sub(x) as usize;
+                put(buf, body, x, y, &fit_names(&item.because, room), t.dim());
             }
-        } else if !because.is_empty() {
+        } else if !item.because.is_empty() {
             let x = put(buf, body, x, y, "  ← ", t.label());
-            put(buf, body, x, y, &because, t.dim());
+            let room = body.right().saturating_sub(x) as usize;
+            put(buf, body, x, y, &fit_names(&item.because, room), t.dim());
         }
         y += 1;
+    }
+}
+
+/// The names joined with ", " in at most `width` columns: whole names only, and "…" where
+/// some did not fit — never a name cut in the middle.
+fn fit_names(names: &[String], width: usize) -> String {
+    // Display width in columns (wide characters count two), as ratatui measures it.
+    let w = |s: &str| ratatui::text::Span::raw(s).width();
+    let all = names.join(", ");
+    if w(&all) <= width {
+        return all;
+    }
+    let mut out = String::new();
+    for n in names {
+        let sep = if out.is_empty() { "" } else { ", " };
+        // Keep room for the ", …" that says more names follow.
+        if w(&out) + w(sep) + w(n) + w(", …") > width {
+            break;
+        }
+        out.push_str(sep);
+        out.push_str(n);
+    }
+    if out.is_empty() {
+        "…".into()
+    } else {
+        out + ", …"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_names;
+
+    #[test]
+    fn names_are_never_cut_mid_word() {
+        let v: Vec<String> = ["Angel", "Unfinished Sympathy", "Protection"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(fit_names(&v, 80), "Angel, Unfinished Sympathy, Protection");
+        assert_eq!(fit_names(&v, 20), "Angel, …");
+        assert_eq!(fit_names(&v, 3), "…");
+        assert_eq!(fit_names(&v, 30), "Angel, Unfinished Sympathy, …");
     }
 }
