@@ -179,7 +179,6 @@ pub fn forecast_series(
     let from = n.saturating_sub(history_days);
     let mut notes: Vec<String> = s.note.iter().cloned().chain(fallback).collect();
     if fc.iter().any(|f| !f.4.is_finite()) {
-        // NaN (auto, too few validation errors) or ∞ (conformal, too few residuals).
         notes.push("too little history for calibrated intervals".into());
     }
     Ok(ForecastView {

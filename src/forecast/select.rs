@@ -5,7 +5,8 @@
 //! following days (scale: the seasonal-naive MAE of the raw history). The candidate with the
 //! lowest mean MASE is refitted on the whole cleaned series. Its intervals come from the same
 //! validation errors: per step j, empirical quantiles of the scaled signed errors of steps
-//! j−2..=j+2 (pooled over origins), multiplied by the full series' scale.
+//! j−3..=j+3 (pooled over origins), multiplied by the full series' scale, widened if need
+//! be to hold the point forecast.
 //!
 //! Candidates: seasonal naive, the ETS variants, ETS by AICc, Theta, and the M4 "comb"
 //! benchmark's idea with a weekly season: mean and median of ETS (by AICc), Theta and
@@ -200,10 +201,19 @@ pub fn choose(y: &[f64], h: usize, opt: &Options) -> Choice {
                         }
                     }
                     if pool.len() < 10 || scale <= 0.0 {
-                        return (f, f64::NAN, f64::NAN, f64::NAN, f64::NAN);
+                        // As the conformal intervals do: unbounded when uncalibrated.
+                        return (f, 0.0, f64::INFINITY, 0.0, f64::INFINITY);
                     }
                     pool.sort_by(|a, b| a.total_cmp(b));
-                    let q = |p: f64| quantile(&pool, p) * scale;
+                    // Lower quantiles ≤ 0 ≤ upper ones: the interval holds the forecast.
+                    let q = |p: f64| {
+                        let v = quantile(&pool, p) * scale;
+                        if p < 0.5 {
+                            v.min(0.0)
+                        } else {
+                            v.max(0.0)
+                        }
+                    };
                     (
                         f,
                         (f + q(0.1)).max(0.0),
