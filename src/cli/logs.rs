@@ -85,8 +85,9 @@ pub struct ForecastArgs {
     /// Days ahead, 1..=3650.
     #[arg(long, default_value_t = 28, value_parser = crate::bounds::in_range::<1, 3650>)]
     pub horizon: usize,
-    /// snaive | ets-ana | ets-aaa | ets-aada | ets-auto | theta
-    #[arg(long, default_value = "ets-auto")]
+    /// auto (chosen by rolling-origin validation) | snaive | ets-ana | ets-aaa | ets-aada |
+    /// ets-auto | theta
+    #[arg(long, default_value = "auto")]
     pub model: String,
     /// With --by artist|track: how many series (1..=10000).
     #[arg(long, default_value_t = 10, value_parser = crate::bounds::in_range::<1, 10000>)]
@@ -94,7 +95,7 @@ pub struct ForecastArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Rolling-origin backtest (h = 7 and 14) instead of forecasting.
+    /// Rolling-origin backtest (h = 7, 14 and 28) instead of forecasting.
     #[arg(long)]
     pub eval: bool,
     /// Rolling origins for --eval, 1..=1000.
@@ -103,6 +104,10 @@ pub struct ForecastArgs {
     /// With --eval: write series and folds for benches/peers.
     #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// With --eval: a peer's per-fold forecasts (benches/peers/logs/statsforecast_folds.py
+    /// writes them), scored as rows of kind `peer`. Repeatable.
+    #[arg(long)]
+    pub peer: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -277,12 +282,27 @@ pub fn run_forecast(a: ForecastArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         return Err(forecast::ForecastError::NoSeries.into());
     }
     if a.eval {
-        let horizons = [7, 14];
+        let horizons = [7, 14, 28];
         if let Some(d) = &a.dump {
             forecast::eval::dump(&series, &horizons, a.windows, d)?;
         }
-        let rows =
-            forecast::eval::backtest(&series, &forecast::models::NAMES, &horizons, a.windows);
+        let mut rows = forecast::eval::backtest(&series, &["snaive"], &horizons, a.windows);
+        let (sel, picks) = forecast::eval::backtest_selected(
+            &series,
+            &forecast::eval::variants(),
+            &horizons,
+            a.windows,
+        );
+        rows.extend(sel);
+        for p in &a.peer {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("reading peer forecasts {}: {e}", p.display()))?;
+            let folds = forecast::eval::read_peer(&text)?;
+            rows.extend(forecast::eval::score_peer(
+                &series, &folds, &horizons, a.windows,
+            ));
+        }
+        rows.sort_by_key(|r| r.h);
         if a.json {
             writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         } else {
@@ -294,18 +314,38 @@ pub fn run_forecast(a: ForecastArgs, out: &mut dyn Write) -> anyhow::Result<()> 
             )?;
             write!(out, "{}", forecast::eval::table(&rows))?;
             for h in horizons {
-                let sn = rows.iter().find(|r| r.h == h && r.model == "snaive");
-                let best = rows
+                let at = |k: &'static str| rows.iter().filter(move |r| r.h == h && r.kind == k);
+                let Some(c) = at("chosen").next() else {
+                    continue;
+                };
+                let (beats, not): (Vec<&forecast::eval::Row>, Vec<&forecast::eval::Row>) =
+                    at("baseline")
+                        .chain(at("peer"))
+                        .partition(|r| c.mase < r.mase);
+                let list = |v: &[&forecast::eval::Row]| {
+                    v.iter()
+                        .map(|r| format!("{} {:.3}", r.model, r.mase))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let picked = picks
                     .iter()
-                    .filter(|r| r.h == h)
-                    .min_by(|x, y| x.mase.total_cmp(&y.mase));
-                if let (Some(s), Some(b)) = (sn, best) {
-                    writeln!(
-                        out,
-                        "h={h}: best MASE {} {:.3} vs seasonal naive {:.3}",
-                        b.model, b.mase, s.mase
-                    )?;
-                }
+                    .find(|p| p.0 == h)
+                    .map(|p| {
+                        p.1.iter()
+                            .map(|(m, n)| format!("{m} ×{n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "h={h}: chosen MASE {:.3}, 80% coverage {:.3} (picked {picked}); beats: {}; does not beat: {}",
+                    c.mase,
+                    c.cov80,
+                    if beats.is_empty() { "-".into() } else { list(&beats) },
+                    if not.is_empty() { "-".into() } else { list(&not) },
+                )?;
             }
         }
         return Ok(());

@@ -1,11 +1,14 @@
 //! Stage: forecast. [`Logs`] → daily series (plays per day in total, per artist or per track;
 //! or the streams of a `date,streams` CSV), zero-filled between the first and last day →
-//! a model from `models` (ETS chosen by AICc by default) → point forecast plus 80%/95%
-//! conformal intervals from rolling-origin residuals. `eval` backtests; [`for_pane`] returns
+//! by default `auto`: spikes clipped and level shifts adjusted (`robust`), the model chosen by
+//! rolling-origin validation on the series itself (`select`), intervals from the same
+//! validation errors; or a named model from `models` with conformal intervals. `eval` backtests; [`for_pane`] returns
 //! the plain [`ForecastView`] the TUI pane draws (called on a background worker).
 
 pub mod eval;
 pub mod models;
+pub mod robust;
+pub mod select;
 
 use crate::logs::{self, time, Logs, PlayRule};
 use serde::Serialize;
@@ -158,15 +161,21 @@ pub fn forecast_series(
     horizon: usize,
     history_days: usize,
 ) -> Result<ForecastView, ForecastError> {
-    if !models::NAMES.contains(&model) {
+    let n = s.values.len();
+    let (fc, name, fallback) = if model == "auto" {
+        let c = select::choose(&s.values, horizon, &select::Options::default());
+        let why = c.why(horizon);
+        (c.candidates[c.best].forecast.clone(), why, None)
+    } else if models::NAMES.contains(&model) {
+        let (m, fallback) = models::fit(model, &s.values);
+        let fc = models::forecast_with_intervals(m.as_ref(), &s.values, horizon, 365);
+        (fc, m.name(), fallback)
+    } else {
         return Err(ForecastError::UnknownModel(
             model.into(),
-            models::NAMES.join(", "),
+            format!("auto, {}", models::NAMES.join(", ")),
         ));
-    }
-    let (m, fallback) = models::fit(model, &s.values);
-    let fc = models::forecast_with_intervals(m.as_ref(), &s.values, horizon, 365);
-    let n = s.values.len();
+    };
     let from = n.saturating_sub(history_days);
     let mut notes: Vec<String> = s.note.iter().cloned().chain(fallback).collect();
     if fc.iter().any(|f| !f.4.is_finite()) {
@@ -191,17 +200,18 @@ pub fn forecast_series(
                 )
             })
             .collect(),
-        model: m.name(),
+        model: name,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
     })
 }
 
-/// What the TUI's background worker calls: total plays per day, 28 days ahead, ETS by AICc.
+/// What the TUI's background worker calls: total plays per day, 28 days ahead, the model
+/// chosen by rolling-origin validation (`auto`).
 pub fn for_pane(logs: &Path) -> Result<ForecastView, ForecastError> {
     let l = logs::load(logs, PlayRule::default())?;
     let s = series(&l, By::Total, 1);
     let first = s.first().ok_or(ForecastError::NoSeries)?;
-    forecast_series(first, "ets-auto", 28, 84)
+    forecast_series(first, "auto", 28, 84)
 }
 
 #[cfg(test)]
