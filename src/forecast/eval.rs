@@ -135,6 +135,9 @@ fn aggregate(name: &str, kind: &str, h: usize, folds: &[FoldScore]) -> Row {
     }
 }
 
+/// Per horizon, how often each candidate was chosen (most often first).
+pub type Picks = (usize, Vec<(String, usize)>);
+
 /// The validation-chosen forecaster's variants scored by [`backtest_selected`]: `auto` (the
 /// default robustness steps) and ablations.
 pub fn variants() -> Vec<(&'static str, Options)> {
@@ -162,7 +165,7 @@ pub fn backtest_selected(
     variants: &[(&str, Options)],
     horizons: &[usize],
     windows: usize,
-) -> (Vec<Row>, Vec<(usize, Vec<(String, usize)>)>) {
+) -> (Vec<Row>, Vec<Picks>) {
     let mut rows = Vec::new();
     let mut picks = Vec::new();
     for &h in horizons {

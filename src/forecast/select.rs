@@ -270,12 +270,14 @@ mod tests {
             .map(|t| 50.0 + (t % 7) as f64 * 3.0 + (t * 13 % 5) as f64)
             .collect();
         let p = candidate_paths(&y, 5);
-        for j in 0..5 {
-            let parts = [p[0][j], p[4][j], p[5][j]];
-            assert!((p[6][j] - parts.iter().sum::<f64>() / 3.0).abs() < 1e-9);
-            let mut s = parts;
+        let rows: Vec<[f64; 5]> = (0..5)
+            .map(|j| [p[0][j], p[4][j], p[5][j], p[6][j], p[7][j]])
+            .collect();
+        for [sn, ets, theta, mean, med] in rows {
+            assert!((mean - (sn + ets + theta) / 3.0).abs() < 1e-9);
+            let mut s = [sn, ets, theta];
             s.sort_by(|a, b| a.total_cmp(b));
-            assert_eq!(p[7][j], s[1]);
+            assert_eq!(med, s[1]);
         }
     }
 }
