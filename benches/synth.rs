@@ -1,17 +1,19 @@
 //! Synth benchmarks (harness = false; prints figures):
 //! 1. offline render speed of a 64-voice built-in-synth patch on one core (× real time);
 //! 2. audio callback time p50/p99 as % of the buffer period at 256 frames / 48 kHz, with
-//!    the same 64-voice load and events arriving every block;
+//!    the same 64-voice load and events arriving every block — once dry and once with every
+//!    effect on (each voice: band/high/low-pass, distort, crush, coarse, tremolo, delay and
+//!    reverb sends; ping-pong delay and reverb buses running);
 //! 3. the same MIDI file rendered with the same SoundFont by weft (rustysynth) and by
 //!    `fluidsynth -ni -F` (benches/peers/synth/fluidsynth.sh), wall time and ratio.
 //!
-//! Run: `cargo bench --bench synth`.
+//! Run: `cargo bench --bench synth` (`-- callback` runs only part 2).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use weft::engine::event::{Event, Sound, SynthKind, TimedEvent};
+use weft::engine::event::{Event, FilterMode, Sound, SynthKind, TimedEvent};
 use weft::sound::output::Callback;
 use weft::sound::synth::{render_to_wav, Engine, SynthConfig, WavFormat};
 
@@ -66,8 +68,9 @@ fn note_on(frame: u64, track: u16, key: u8, sound: Sound) -> TimedEvent {
     }
 }
 
-/// 64 voices of mixed built-in synths (half filtered), all retriggered every 2 s.
-fn voices64(seconds: u64) -> Vec<TimedEvent> {
+/// 64 voices of mixed built-in synths (half filtered), all retriggered every 2 s; with
+/// `effects`, every voice runs every insert and feeds both send buses.
+fn voices64(seconds: u64, effects: bool) -> Vec<TimedEvent> {
     let kinds = [
         SynthKind::Saw,
         SynthKind::Square,
@@ -82,7 +85,7 @@ fn voices64(seconds: u64) -> Vec<TimedEvent> {
     for round in 0..seconds.div_ceil(2) {
         for v in 0..64u16 {
             let frame = round * 2 * SR as u64 + v as u64 * 7;
-            let sound = Sound {
+            let mut sound = Sound {
                 synth: kinds[v as usize % kinds.len()],
                 cutoff: if v % 2 == 0 { 1_200.0 } else { 18_000.0 },
                 resonance: 0.3,
@@ -91,6 +94,26 @@ fn voices64(seconds: u64) -> Vec<TimedEvent> {
                 release: 0.05,
                 ..Sound::default()
             };
+            if effects {
+                sound.filter = [
+                    FilterMode::LowPass,
+                    FilterMode::HighPass,
+                    FilterMode::BandPass,
+                ][v as usize % 3];
+                sound.cutoff = 1_200.0;
+                sound.distort = 1.5;
+                sound.crush = 10.0;
+                sound.coarse = 2.0;
+                sound.tremolo = 0.5;
+                sound.tremolorate = 6.0;
+                sound.delay = 0.3;
+                sound.delaytime = 0.375;
+                sound.delayfeedback = 0.5;
+                sound.pingpong = true;
+                sound.room = 0.4;
+                sound.size = 0.6;
+                sound.damp = 0.4;
+            }
             let key = 36 + (v % 48) as u8;
             if round > 0 {
                 ev.push(TimedEvent {
@@ -112,7 +135,7 @@ fn voices64(seconds: u64) -> Vec<TimedEvent> {
 
 fn offline_factor() {
     let seconds = 20u64;
-    let events = voices64(seconds);
+    let events = voices64(seconds, false);
     let frames = seconds * SR as u64;
     let (mut engine, _) = Engine::new(SynthConfig {
         soundfont: None,
@@ -144,10 +167,10 @@ fn offline_factor() {
     );
 }
 
-fn callback_percentiles() {
+fn callback_percentiles(effects: bool) {
     let block = 256usize;
     let blocks = 4_000usize;
-    let events = voices64((blocks * block) as u64 / SR as u64 + 2);
+    let events = voices64((blocks * block) as u64 / SR as u64 + 2, effects);
     let (engine, _) = Engine::new(SynthConfig {
         soundfont: None,
         ..cfg()
@@ -189,8 +212,9 @@ fn callback_percentiles() {
     let pct = |q: f64| times[((times.len() - 1) as f64 * q) as usize] / period * 100.0;
     let cpct = |q: f64| cpu_times[((cpu_times.len() - 1) as f64 * q) as usize] / period * 100.0;
     println!(
-        "callback, 64 voices, {block} frames at {SR} Hz ({:.2} ms period), {blocks} blocks: \
+        "callback, 64 voices, effects {}, {block} frames at {SR} Hz ({:.2} ms period), {blocks} blocks: \
          p50 {:.1}%  p99 {:.1}%  max {:.1}% of the period (goal p99 <= 25%)",
+        if effects { "all on" } else { "off" },
         period * 1e3,
         pct(0.5),
         pct(0.99),
@@ -366,7 +390,13 @@ fn fluidsynth_comparison() {
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful either.
+    if std::env::args().any(|a| a == "callback") {
+        callback_percentiles(false);
+        callback_percentiles(true);
+        return;
+    }
     offline_factor();
-    callback_percentiles();
+    callback_percentiles(false);
+    callback_percentiles(true);
     fluidsynth_comparison();
 }

@@ -1,9 +1,11 @@
 //! The audio callback body must not allocate: run it under assert_no_alloc (this test
 //! binary installs the allocation-checking global allocator) for many blocks with many
-//! events of every kind, including General MIDI through the shipped SoundFont.
+//! events of every kind, including General MIDI through the shipped SoundFont, and every
+//! effect: each filter response, distort, crush, coarse, tremolo, the delay (plain and
+//! ping-pong) and reverb sends, and live changes of every parameter.
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
-use weft::engine::event::{Event, Param, Sound, SynthKind, TimedEvent};
+use weft::engine::event::{Event, FilterMode, Param, Sound, SynthKind, TimedEvent};
 use weft::sound::output::Callback;
 use weft::sound::synth::{Engine, SynthConfig};
 
@@ -59,6 +61,24 @@ fn callback_never_allocates() {
                         synth: kind,
                         program: (n % 128) as u8,
                         cutoff: 200.0 + (n % 10) as f32 * 1000.0,
+                        filter: [
+                            FilterMode::LowPass,
+                            FilterMode::HighPass,
+                            FilterMode::BandPass,
+                        ][(n % 3) as usize],
+                        distort: (n % 5) as f32,
+                        crush: (n % 17) as f32,
+                        coarse: 1.0 + (n % 6) as f32,
+                        tremolo: (n % 3) as f32 * 0.4,
+                        tremolorate: 1.0 + (n % 9) as f32,
+                        delay: (n % 4) as f32 * 0.3,
+                        delaytime: 0.125 * (1 + n % 8) as f32,
+                        delay_in_secs: n % 5 == 0,
+                        delayfeedback: (n % 10) as f32 * 0.1,
+                        pingpong: n % 2 == 0,
+                        room: (n % 3) as f32 * 0.5,
+                        size: (n % 11) as f32 * 0.1,
+                        damp: (n % 7) as f32 * 0.15,
                         ..Sound::default()
                     },
                 },
@@ -67,12 +87,17 @@ fn callback_never_allocates() {
                     channel: (n % 16) as u8,
                     key,
                 },
-                _ => Event::Param {
-                    track,
-                    param: [Param::Cutoff, Param::Gain, Param::Pan, Param::Resonance]
-                        [(n % 4) as usize],
-                    value: (n % 1000) as f32,
-                },
+                _ => {
+                    let name = Param::NAMES[(n / 4 % Param::NAMES.len() as u64) as usize];
+                    let param = Param::from_name(name).unwrap();
+                    let (lo, hi) = param.range();
+                    Event::Param {
+                        track,
+                        param,
+                        // Anywhere in the range, and sometimes past it (the synth clamps).
+                        value: lo + (hi - lo) * ((n % 13) as f32 / 10.0),
+                    }
+                }
             };
             prod.push(TimedEvent {
                 tick: 0,

@@ -1,4 +1,6 @@
-//! Every ```rhai block in docs/patches.md is a complete patch: it must check and render.
+//! Every ```rhai block in docs/patches.md and docs/sound.md is a complete patch: it must
+//! check and render; docs/sound.md's examples also render to audio that is finite and not
+//! silent.
 
 use std::path::Path;
 use weft::engine::render::{render, RenderSpec};
@@ -6,9 +8,17 @@ use weft::patch::{check_file, NoModels};
 
 #[test]
 fn every_documented_example_checks_and_renders() {
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/patches.md"))
-            .unwrap();
+    assert!(examples("docs/patches.md", false) >= 10);
+}
+
+#[test]
+fn every_sound_example_checks_and_renders_audio() {
+    assert!(examples("docs/sound.md", true) >= 4);
+}
+
+/// Checks and renders each example of `doc`; with `audio`, also through the synth.
+fn examples(doc: &str, audio: bool) -> usize {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(doc)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut n = 0;
     for (i, block) in doc.split("```rhai\n").skip(1).enumerate() {
@@ -27,7 +37,22 @@ fn every_documented_example_checks_and_renders() {
         };
         let r = render(&spec, Box::new(NoModels)).unwrap();
         assert!(!r.events.is_empty(), "docs example {i} plays nothing");
+        if audio {
+            let frames = r.events.iter().map(|e| e.frame).max().unwrap() + 24_000;
+            let cfg = weft::sound::synth::SynthConfig {
+                sample_rate: 48_000,
+                samples_dir: None,
+                soundfont: None,
+                ..Default::default()
+            };
+            let (out, _) = weft::sound::synth::render(&r.events, frames, cfg).unwrap();
+            assert!(out.iter().all(|x| x.is_finite()), "docs example {i}");
+            assert!(
+                out.iter().any(|x| x.abs() > 0.01),
+                "docs example {i} is silent"
+            );
+        }
         n += 1;
     }
-    assert!(n >= 10, "found {n} examples");
+    n
 }

@@ -93,6 +93,15 @@ impl SynthKind {
     }
 }
 
+/// The response of a voice's state-variable filter (`lpf`, `hpf`, `bpf` in a patch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum FilterMode {
+    #[default]
+    LowPass,
+    HighPass,
+    BandPass,
+}
+
 /// How a note sounds: everything the synth needs to start a voice, carried by value in
 /// every note-on so the audio thread never looks anything up.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -113,6 +122,30 @@ pub struct Sound {
     pub sample: u16,
     /// General MIDI program (for `SynthKind::Gm`), 0-based.
     pub program: u8,
+    /// Which response the filter has (`cutoff` is its corner or centre frequency).
+    pub filter: FilterMode,
+    /// Per-voice inserts: drive 0..=10 (0 off), bit depth 1..=16 (0 off), sample-rate
+    /// division 1..=64 (1 off), tremolo depth 0..=1 and rate in Hz.
+    pub distort: f32,
+    pub crush: f32,
+    pub coarse: f32,
+    pub tremolo: f32,
+    pub tremolorate: f32,
+    /// Send levels 0..=1 into the shared delay and reverb buses.
+    pub delay: f32,
+    pub room: f32,
+    /// Delay bus settings: time (in beats, or seconds when `delay_in_secs`), feedback
+    /// 0..=0.95, ping-pong. Taken by the bus from notes with a `delay` send.
+    pub delaytime: f32,
+    pub delay_in_secs: bool,
+    pub delayfeedback: f32,
+    pub pingpong: bool,
+    /// Reverb bus settings 0..=1: `size` sets the decay time, `damp` the high-frequency loss.
+    pub size: f32,
+    pub damp: f32,
+    /// Seconds per beat at this note's tick, stamped by the scheduler so the synth can
+    /// turn a `delaytime` in beats into frames.
+    pub beat_secs: f32,
 }
 
 impl Default for Sound {
@@ -129,6 +162,21 @@ impl Default for Sound {
             pan: 0.0,
             sample: 0,
             program: 0,
+            filter: FilterMode::LowPass,
+            distort: 0.0,
+            crush: 0.0,
+            coarse: 1.0,
+            tremolo: 0.0,
+            tremolorate: 4.0,
+            delay: 0.0,
+            room: 0.0,
+            delaytime: 0.75,
+            delay_in_secs: false,
+            delayfeedback: 0.4,
+            pingpong: false,
+            size: 0.4,
+            damp: 0.3,
+            beat_secs: 0.5,
         }
     }
 }
@@ -144,9 +192,68 @@ pub enum Param {
     Decay,
     Sustain,
     Release,
+    /// Cutoff plus filter response (Strudel's `lpf`, `hpf`, `bpf`).
+    Lpf,
+    Hpf,
+    Bpf,
+    Distort,
+    Crush,
+    Coarse,
+    Tremolo,
+    TremoloRate,
+    Delay,
+    DelayTime,
+    DelayFeedback,
+    Room,
+    Size,
+    Damp,
 }
 
 impl Param {
+    /// The names `param("voice.name", v)` accepts (`res` is also accepted for resonance).
+    pub const NAMES: [&'static str; 22] = [
+        "cutoff",
+        "resonance",
+        "gain",
+        "pan",
+        "attack",
+        "decay",
+        "sustain",
+        "release",
+        "lpf",
+        "hpf",
+        "bpf",
+        "distort",
+        "crush",
+        "coarse",
+        "tremolo",
+        "tremolorate",
+        "delay",
+        "delaytime",
+        "delayfeedback",
+        "room",
+        "size",
+        "damp",
+    ];
+
+    /// The range a value is clamped to (the patch side also rejects NaN/inf and negatives).
+    pub fn range(self) -> (f32, f32) {
+        match self {
+            Param::Cutoff | Param::Lpf | Param::Hpf | Param::Bpf => (20.0, 20_000.0),
+            Param::Resonance | Param::Sustain => (0.0, 1.0),
+            Param::Gain => (0.0, 4.0),
+            Param::Pan => (-1.0, 1.0),
+            Param::Attack | Param::Decay | Param::Release => (0.0, 10.0),
+            Param::Distort => (0.0, 10.0),
+            Param::Crush => (0.0, 16.0),
+            Param::Coarse => (1.0, 64.0),
+            Param::Tremolo | Param::Delay | Param::Room | Param::Size | Param::Damp => (0.0, 1.0),
+            Param::TremoloRate => (0.0, 40.0),
+            Param::DelayTime => (0.0, 16.0),
+            Param::DelayFeedback => (0.0, 0.95),
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Param> {
         Some(match name {
             "cutoff" => Param::Cutoff,
@@ -157,21 +264,62 @@ impl Param {
             "decay" => Param::Decay,
             "sustain" => Param::Sustain,
             "release" => Param::Release,
+            "lpf" => Param::Lpf,
+            "hpf" => Param::Hpf,
+            "bpf" => Param::Bpf,
+            "distort" => Param::Distort,
+            "crush" => Param::Crush,
+            "coarse" => Param::Coarse,
+            "tremolo" => Param::Tremolo,
+            "tremolorate" => Param::TremoloRate,
+            "delay" => Param::Delay,
+            "delaytime" => Param::DelayTime,
+            "delayfeedback" => Param::DelayFeedback,
+            "room" => Param::Room,
+            "size" => Param::Size,
+            "damp" => Param::Damp,
             _ => return None,
         })
     }
 
     /// Applies the value to a sound (used for notes started after the change).
     pub fn apply(self, sound: &mut Sound, value: f32) {
+        let (lo, hi) = self.range();
+        let v = value.clamp(lo, hi);
         match self {
-            Param::Cutoff => sound.cutoff = value.clamp(20.0, 20_000.0),
-            Param::Resonance => sound.resonance = value.clamp(0.0, 1.0),
-            Param::Gain => sound.gain = value.clamp(0.0, 4.0),
-            Param::Pan => sound.pan = value.clamp(-1.0, 1.0),
-            Param::Attack => sound.attack = value.clamp(0.0, 10.0),
-            Param::Decay => sound.decay = value.clamp(0.0, 10.0),
-            Param::Sustain => sound.sustain = value.clamp(0.0, 1.0),
-            Param::Release => sound.release = value.clamp(0.0, 10.0),
+            Param::Cutoff => sound.cutoff = v,
+            Param::Resonance => sound.resonance = v,
+            Param::Gain => sound.gain = v,
+            Param::Pan => sound.pan = v,
+            Param::Attack => sound.attack = v,
+            Param::Decay => sound.decay = v,
+            Param::Sustain => sound.sustain = v,
+            Param::Release => sound.release = v,
+            Param::Lpf | Param::Hpf | Param::Bpf => {
+                sound.cutoff = v;
+                sound.filter = self.filter_mode().unwrap_or_default();
+            }
+            Param::Distort => sound.distort = v,
+            Param::Crush => sound.crush = v,
+            Param::Coarse => sound.coarse = v,
+            Param::Tremolo => sound.tremolo = v,
+            Param::TremoloRate => sound.tremolorate = v,
+            Param::Delay => sound.delay = v,
+            Param::DelayTime => sound.delaytime = v,
+            Param::DelayFeedback => sound.delayfeedback = v,
+            Param::Room => sound.room = v,
+            Param::Size => sound.size = v,
+            Param::Damp => sound.damp = v,
+        }
+    }
+
+    /// The filter response an `lpf`/`hpf`/`bpf` parameter selects.
+    pub fn filter_mode(self) -> Option<FilterMode> {
+        match self {
+            Param::Lpf => Some(FilterMode::LowPass),
+            Param::Hpf => Some(FilterMode::HighPass),
+            Param::Bpf => Some(FilterMode::BandPass),
+            _ => None,
         }
     }
 }

@@ -71,13 +71,32 @@ pub(super) fn whole_in(v: &Dynamic, what: &str, lo: f64, hi: f64) -> RResult<f64
 
 /// The range each voice parameter accepts (the same ranges the synth clamps live `param`s to).
 pub(super) fn param_range(p: Param) -> (f64, f64) {
-    match p {
-        Param::Cutoff => (20.0, 20_000.0),
-        Param::Resonance | Param::Sustain => (0.0, 1.0),
-        Param::Gain => (0.0, 4.0),
-        Param::Pan => (-1.0, 1.0),
-        Param::Attack | Param::Decay | Param::Release => (0.0, 10.0),
-    }
+    let (lo, hi) = p.range();
+    (lo as f64, hi as f64)
+}
+
+/// `delaytime`: a number of beats, or a string with a unit: `"0.375s"`, `"250ms"`, `"0.75b"`.
+fn delaytime_of(v: &Dynamic) -> RResult<(f64, bool)> {
+    let (lo, hi) = param_range(Param::DelayTime);
+    let Some(s) = v.clone().try_cast::<ImmutableString>() else {
+        return Ok((in_range(v, "delaytime", lo, hi)?, false));
+    };
+    let t = s.trim();
+    let (num, scale, secs) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001, true)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0, true)
+    } else if let Some(n) = t.strip_suffix('b') {
+        (n, 1.0, false)
+    } else {
+        (t, 1.0, false)
+    };
+    let x: f64 = num.trim().parse().or_else(|_| {
+        rt_err(format!(
+            "delaytime \"{s}\": write beats (0.75) or a time with a unit (\"0.3s\", \"250ms\")"
+        ))
+    })?;
+    Ok((check_range(x * scale, "delaytime", lo, hi)?, secs))
 }
 
 /// A positive whole number (`2048` or `2048.0`, not `2048.5`).
@@ -116,6 +135,21 @@ pub(super) const VOICE_OPTS: &[&str] = &[
     "release",
     "cutoff",
     "resonance",
+    "lpf",
+    "hpf",
+    "bpf",
+    "distort",
+    "crush",
+    "coarse",
+    "tremolo",
+    "tremolorate",
+    "delay",
+    "delaytime",
+    "delayfeedback",
+    "pingpong",
+    "room",
+    "size",
+    "damp",
     "gain",
     "pan",
     "sample",
@@ -176,6 +210,29 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
             "resonance" => param(Param::Resonance, &mut v.sound)?,
             "gain" => param(Param::Gain, &mut v.sound)?,
             "pan" => param(Param::Pan, &mut v.sound)?,
+            "lpf" => param(Param::Lpf, &mut v.sound)?,
+            "hpf" => param(Param::Hpf, &mut v.sound)?,
+            "bpf" => param(Param::Bpf, &mut v.sound)?,
+            "distort" => param(Param::Distort, &mut v.sound)?,
+            "crush" => param(Param::Crush, &mut v.sound)?,
+            "coarse" => param(Param::Coarse, &mut v.sound)?,
+            "tremolo" => param(Param::Tremolo, &mut v.sound)?,
+            "tremolorate" => param(Param::TremoloRate, &mut v.sound)?,
+            "delay" => param(Param::Delay, &mut v.sound)?,
+            "delayfeedback" => param(Param::DelayFeedback, &mut v.sound)?,
+            "room" => param(Param::Room, &mut v.sound)?,
+            "size" => param(Param::Size, &mut v.sound)?,
+            "damp" => param(Param::Damp, &mut v.sound)?,
+            "delaytime" => {
+                let (t, secs) = delaytime_of(val)?;
+                v.sound.delaytime = t as f32;
+                v.sound.delay_in_secs = secs;
+            }
+            "pingpong" => {
+                v.sound.pingpong = val
+                    .as_bool()
+                    .or_else(|_| rt_err("pingpong must be true or false"))?
+            }
             "sample" => v.sound.sample = whole_in(val, "sample", 0.0, 999.0)? as u16,
             "program" => v.sound.program = whole_in(val, "program", 0.0, 127.0)? as u8,
             "vel" => v.vel = vel_of(as_f64(val, "vel")?)?,
@@ -609,29 +666,38 @@ pub(super) fn build_engine(
 
     // Live parameters: `param("bass.cutoff", 800.0)`.
     let c = ctx.clone();
-    engine.register_fn("param", move |target: &str, value: Dynamic| -> RResult<()> {
-        let value = as_f64(&value, "param value")?;
-        if !value.is_finite() {
-            return rt_err(format!("param \"{target}\": the value must be a finite number, got {value}"));
-        }
-        let value = value as f32;
-        let Some((voice, p)) = target.split_once('.') else {
-            return rt_err(format!("param \"{target}\": write \"voice.parameter\", e.g. \"bass.cutoff\""));
-        };
-        let Some(param) = Param::from_name(p) else {
-            return rt_err(format!(
-                "param \"{target}\": unknown parameter '{p}' (cutoff, resonance, gain, pan, attack, decay, sustain, release)"
-            ));
-        };
-        let mut g = lock(&c);
-        if let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) {
-            param.apply(&mut v.sound, value);
-        }
-        if g.params.len() < 1024 {
-            g.params.push((voice.to_string(), param, value));
-        }
-        Ok(())
-    });
+    engine.register_fn(
+        "param",
+        move |target: &str, value: Dynamic| -> RResult<()> {
+            let value = as_f64(&value, "param value")?;
+            if !value.is_finite() {
+                return rt_err(format!(
+                    "param \"{target}\": the value must be a finite number, got {value}"
+                ));
+            }
+            let Some((voice, p)) = target.split_once('.') else {
+                return rt_err(format!(
+                    "param \"{target}\": write \"voice.parameter\", e.g. \"bass.cutoff\""
+                ));
+            };
+            let Some(param) = Param::from_name(p) else {
+                return rt_err(format!(
+                    "param \"{target}\": unknown parameter '{p}' ({})",
+                    Param::NAMES.join(", ")
+                ));
+            };
+            let (lo, hi) = param_range(param);
+            let value = check_range(value, &format!("param \"{target}\""), lo, hi)? as f32;
+            let mut g = lock(&c);
+            if let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) {
+                param.apply(&mut v.sound, value);
+            }
+            if g.params.len() < 1024 {
+                g.params.push((voice.to_string(), param, value));
+            }
+            Ok(())
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("analyze", move |opts: Map| -> RResult<()> {
         let mut spec = AnalyzeSpec {

@@ -693,6 +693,7 @@ impl Scheduler {
                             param.apply(&mut sound, *v);
                         }
                     }
+                    sound.beat_secs = (60.0 / self.map.bpm_at(p.tick)) as f32;
                     self.active.insert((channel, key), (p.note, track));
                     out.push(TimedEvent {
                         tick: p.tick,

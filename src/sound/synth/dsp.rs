@@ -188,8 +188,8 @@ impl Adsr {
     }
 }
 
-/// Topology-preserving state-variable low-pass filter (Simper/Cytomic form), stable for
-/// any cutoff below Nyquist and any resonance in `[0, 1]`.
+/// Topology-preserving state-variable filter (Simper/Cytomic form) with low-, high- and
+/// band-pass outputs, stable for any cutoff below Nyquist and any resonance in `[0, 1]`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Svf {
     ic1: f32,
@@ -198,29 +198,52 @@ pub struct Svf {
     a2: f32,
     a3: f32,
     g: f32,
+    k: f32,
 }
 
 impl Svf {
-    /// Sets cutoff (Hz) and resonance (0 = Q 0.5, 1 = self-oscillation edge, Q ≈ 25).
+    /// Sets cutoff (Hz) and resonance (0 = Q 1/√2, Butterworth: −3 dB at the cutoff;
+    /// 1 = self-oscillation edge, Q ≈ 25).
     pub fn set(&mut self, cutoff: f32, resonance: f32, sample_rate: f32) {
         let fc = cutoff.clamp(10.0, sample_rate * 0.45);
         let g = (std::f32::consts::PI * fc / sample_rate).tan();
-        let q = 0.5 + resonance.clamp(0.0, 1.0) * 24.5;
+        let q = std::f32::consts::FRAC_1_SQRT_2
+            + resonance.clamp(0.0, 1.0) * (25.0 - std::f32::consts::FRAC_1_SQRT_2);
         let k = 1.0 / q;
         self.g = g;
+        self.k = k;
         self.a1 = 1.0 / (1.0 + g * (g + k));
         self.a2 = g * self.a1;
         self.a3 = g * self.a2;
     }
 
-    #[inline]
+    #[cfg(test)]
     pub fn lowpass(&mut self, x: f32) -> f32 {
+        self.tick(x).0
+    }
+
+    /// One sample through the filter: (low-pass, band-pass, high-pass) outputs. The
+    /// band-pass is scaled to unity gain at its centre.
+    #[inline]
+    pub fn tick(&mut self, x: f32) -> (f32, f32, f32) {
         let v3 = x - self.ic2;
         let v1 = self.a1 * self.ic1 + self.a2 * v3;
         let v2 = self.ic2 + self.a2 * self.ic1 + self.a3 * v3;
         self.ic1 = 2.0 * v1 - self.ic1;
         self.ic2 = 2.0 * v2 - self.ic2;
-        v2
+        (v2, self.k * v1, x - self.k * v1 - v2)
+    }
+
+    /// One sample of the response `mode` selects.
+    #[inline]
+    pub fn process(&mut self, x: f32, mode: crate::engine::event::FilterMode) -> f32 {
+        use crate::engine::event::FilterMode;
+        let (lp, bp, hp) = self.tick(x);
+        match mode {
+            FilterMode::LowPass => lp,
+            FilterMode::BandPass => bp,
+            FilterMode::HighPass => hp,
+        }
     }
 
     /// Flushes denormal state; returns false if the state blew up (NaN/inf).

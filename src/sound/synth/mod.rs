@@ -3,23 +3,34 @@
 //! Data flow: `TimedEvent`s (from the scheduler over the lock-free ring live, or from a
 //! slice offline) → [`Engine::process`], which splits each block at every event frame so a
 //! note starts at exactly its frame → voices (built-in synths and one-shot samples, see
-//! `voice`) and the General MIDI player (`gm`, rustysynth) are summed → master chain
-//! (DC blocker → soft limiter) → interleaved stereo `f32`.
+//! `voice`, with per-voice inserts from `inserts`) and the General MIDI player (`gm`,
+//! rustysynth) are summed; the built-in voices' `delay`/`room` sends feed the shared delay
+//! and reverb buses (`fx`, `delay`, `reverb`), whose wet output joins the mix → master chain
+//! (DC blocker → soft limiter) → interleaved stereo `f32`. Blocks are rendered in chunks of
+//! at most `fx::CHUNK` frames (the size of the send buffers).
 //!
 //! All allocation happens in [`Engine::new`]; `process` does no allocation, locking, I/O or
 //! logging and is what the cpal callback and the null sink (`crate::sound::output`) call.
 //! [`render_to_wav`] drives the same engine offline and writes a deterministic WAV.
 
+mod delay;
 mod dsp;
+mod fx;
+#[cfg(test)]
+mod fx_tests;
 mod gm;
+mod inserts;
+mod reverb;
 mod sampler;
 mod voice;
 
 use std::path::{Path, PathBuf};
 
 use crate::engine::event::{Event, Frame, Param, Sound, SynthKind, TimedEvent};
+pub use delay::{MAX_DELAY_SECS, MAX_FEEDBACK};
 use dsp::{DcBlocker, Limiter};
 pub use gm::GM_BLOCK;
+pub use reverb::{rt60_of_response, rt60_of_size};
 pub use sampler::{sample_names, Sample};
 use voice::{Ctx, Voice};
 pub use voice::{FILTER_OPEN_HZ, STEAL_FADE_SECS};
@@ -80,6 +91,7 @@ pub struct Engine {
     master_chain: bool,
     dc: [DcBlocker; 2],
     limiter: Limiter,
+    buses: fx::Buses,
     late_events: u64,
     stolen: u64,
 }
@@ -142,6 +154,7 @@ impl Engine {
                 master_chain: cfg.master_chain,
                 dc: [DcBlocker::new(sr); 2],
                 limiter: Limiter::new(sr),
+                buses: fx::Buses::new(sr),
                 late_events: 0,
                 stolen: 0,
             },
@@ -187,6 +200,24 @@ impl Engine {
     where
         F: FnMut(Frame) -> Option<TimedEvent>,
     {
+        let frames = out.len() / 2;
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(fx::CHUNK);
+            self.process_chunk(
+                block_start + done as Frame,
+                &mut out[2 * done..2 * (done + n)],
+                next_event,
+            );
+            done += n;
+        }
+    }
+
+    /// `process` for at most `fx::CHUNK` frames.
+    fn process_chunk<F>(&mut self, block_start: Frame, out: &mut [f32], next_event: &mut F)
+    where
+        F: FnMut(Frame) -> Option<TimedEvent>,
+    {
         out.fill(0.0);
         let frames = out.len() / 2;
         let block_end = block_start + frames as Frame;
@@ -199,26 +230,38 @@ impl Engine {
                 ((ev.frame - block_start) as usize).min(frames)
             };
             if at > pos {
-                self.render_dry(&mut out[2 * pos..2 * at]);
+                self.render_dry(&mut out[2 * pos..2 * at], pos);
                 pos = at;
             }
             self.apply(&ev.event);
         }
         if pos < frames {
-            self.render_dry(&mut out[2 * pos..2 * frames]);
+            self.render_dry(&mut out[2 * pos..2 * frames], pos);
         }
+        self.buses.process(&mut out[..2 * frames]);
         if self.master_chain {
             self.master(&mut out[..2 * frames]);
         }
     }
 
-    fn render_dry(&mut self, seg: &mut [f32]) {
+    /// Renders the voices into `seg`, which starts `pos` frames into the chunk (their sends
+    /// go to the same frames of the send buffers).
+    fn render_dry(&mut self, seg: &mut [f32], pos: usize) {
         let ctx = Ctx {
             sample_rate: self.sample_rate,
             samples: &self.samples,
         };
+        let range = 2 * pos..2 * pos + seg.len();
+        let b = &mut self.buses;
         for v in self.voices.iter_mut().filter(|v| v.active) {
-            v.render(&ctx, seg);
+            let (d, r) = v.render(
+                &ctx,
+                seg,
+                &mut b.delay_in[range.clone()],
+                &mut b.room_in[range.clone()],
+            );
+            b.delay_fed |= d;
+            b.room_fed |= r;
         }
         if let Some(gm) = &mut self.gm {
             gm.render_add(seg);
@@ -226,8 +269,10 @@ impl Engine {
     }
 
     fn master(&mut self, out: &mut [f32]) {
+        let mut poisoned = false;
         for f in out.chunks_exact_mut(2) {
             if !(f[0].is_finite() && f[1].is_finite()) {
+                poisoned = true;
                 // Never let a NaN/inf reach the device or poison the chain's state.
                 f[0] = 0.0;
                 f[1] = 0.0;
@@ -240,6 +285,11 @@ impl Engine {
             let (l, r) = self.limiter.process(l, r);
             f[0] = l;
             f[1] = r;
+        }
+        if poisoned {
+            // Whatever made the NaN may have reached the buses' lines too.
+            self.buses.delay.clear();
+            self.buses.reverb.clear();
         }
     }
 
@@ -266,6 +316,9 @@ impl Engine {
                 value,
             } => {
                 if !value.is_finite() {
+                    return;
+                }
+                if self.buses.set_param(param, value) {
                     return;
                 }
                 let sr = self.sample_rate;
@@ -303,6 +356,7 @@ impl Engine {
             }
             sound.synth = SynthKind::Tri;
         }
+        self.buses.note(&sound);
         let slot = self.allocate();
         let age = self.next_age;
         self.next_age += 1;

@@ -1,16 +1,19 @@
 //! One sounding note: a generator (oscillator, noise, pluck, FM, drum model or sample
-//! playback) → state-variable low-pass → ADSR × velocity × gain → balance pan, added into
-//! the engine's interleaved stereo mix. Voices are allocated once by the engine and reused;
+//! playback) → state-variable filter (low/high/band-pass) → inserts (distort, coarse,
+//! crush; see `inserts`) → ADSR × velocity × gain × tremolo → balance pan, added into the
+//! engine's interleaved stereo mix and, scaled by the `delay`/`room` sends, into the send
+//! buffers of the shared buses (`fx`). Voices are allocated once by the engine and reused;
 //! `start` only resets state (the pluck delay line is preallocated for the lowest pitch).
 
 use super::dsp::{poly_blep, sin2pi, Adsr, Rng, Smoothed, Svf};
+use super::inserts::Inserts;
 use super::sampler::Sample;
-use crate::engine::event::{Param, Sound, SynthKind, TrackId};
+use crate::engine::event::{FilterMode, Param, Sound, SynthKind, TrackId};
 
 /// Length of the anti-click fade applied to a stolen voice.
 pub const STEAL_FADE_SECS: f32 = 0.005;
-/// Cutoffs at or above this leave the filter out of the signal path (an open filter is
-/// bit-transparent), until a cutoff below it is set on the voice.
+/// Low-pass cutoffs at or above this leave the filter out of the signal path (an open
+/// filter is bit-transparent), until a cutoff below it or another response is set.
 pub const FILTER_OPEN_HZ: f32 = 18_000.0;
 /// Lowest pitch the Karplus-Strong delay line is sized for.
 const PLUCK_MIN_HZ: f32 = 20.0;
@@ -38,12 +41,16 @@ pub struct Voice {
     cutoff: Smoothed,
     resonance: Smoothed,
     filter_on: bool,
+    filter_mode: FilterMode,
     filt_l: Svf,
     filt_r: Svf,
     /// Steal fade: remaining samples and the per-sample decrement of `fade`.
     fading: bool,
     fade: f32,
     fade_step: f32,
+    inserts: Inserts,
+    delay_send: Smoothed,
+    room_send: Smoothed,
     // generator state
     freq: f32,
     phase: f32,
@@ -82,11 +89,15 @@ impl Voice {
             cutoff: Smoothed::new(FILTER_OPEN_HZ, sample_rate),
             resonance: Smoothed::new(0.0, sample_rate),
             filter_on: false,
+            filter_mode: FilterMode::LowPass,
             filt_l: Svf::default(),
             filt_r: Svf::default(),
             fading: false,
             fade: 1.0,
             fade_step: 0.0,
+            inserts: Inserts::new(sample_rate),
+            delay_send: Smoothed::new(0.0, sample_rate),
+            room_send: Smoothed::new(0.0, sample_rate),
             freq: 0.0,
             phase: 0.0,
             phase2: 0.0,
@@ -143,7 +154,9 @@ impl Voice {
         self.pan.reset(sound.pan.clamp(-1.0, 1.0));
         self.cutoff.reset(sound.cutoff.clamp(20.0, 20_000.0));
         self.resonance.reset(sound.resonance.clamp(0.0, 1.0));
-        self.filter_on = self.cutoff.value < FILTER_OPEN_HZ;
+        self.filter_mode = sound.filter;
+        self.filter_on =
+            self.filter_mode != FilterMode::LowPass || self.cutoff.value < FILTER_OPEN_HZ;
         self.filt_l.reset();
         self.filt_r.reset();
         if self.filter_on {
@@ -153,6 +166,16 @@ impl Voice {
         self.fading = false;
         self.fade = 1.0;
         self.fade_step = 0.0;
+        self.inserts.start(sound);
+        let send = |v: f32| {
+            if v.is_finite() {
+                v.clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        };
+        self.delay_send.reset(send(sound.delay));
+        self.room_send.reset(send(sound.room));
         self.freq = midi_hz(key);
         self.t = 0;
         self.rng = Rng::new(seed);
@@ -205,16 +228,26 @@ impl Voice {
     }
 
     pub fn set_param(&mut self, param: Param, value: f32, sample_rate: f32) {
+        if self.inserts.set_param(param, value) {
+            return;
+        }
         match param {
-            Param::Cutoff => {
+            Param::Cutoff | Param::Lpf | Param::Hpf | Param::Bpf => {
                 self.cutoff.target = value.clamp(20.0, 20_000.0);
-                if !self.filter_on && self.cutoff.target < FILTER_OPEN_HZ {
+                if let Some(mode) = param.filter_mode() {
+                    self.filter_mode = mode;
+                }
+                let wanted =
+                    self.filter_mode != FilterMode::LowPass || self.cutoff.target < FILTER_OPEN_HZ;
+                if !self.filter_on && wanted {
                     self.filter_on = true;
                     self.filt_l
                         .set(self.cutoff.value, self.resonance.value, sample_rate);
                     self.filt_r = self.filt_l;
                 }
             }
+            Param::Delay => self.delay_send.target = value.clamp(0.0, 1.0),
+            Param::Room => self.room_send.target = value.clamp(0.0, 1.0),
             Param::Resonance => self.resonance.target = value.clamp(0.0, 1.0),
             Param::Gain => self.gain.target = value.clamp(0.0, 4.0),
             Param::Pan => self.pan.target = value.clamp(-1.0, 1.0),
@@ -222,13 +255,34 @@ impl Voice {
             Param::Decay => self.env.set_decay(value),
             Param::Sustain => self.env.set_sustain(value),
             Param::Release => self.env.set_release(value),
+            // Bus settings (the engine routes them to `fx::Buses`) and inserts (above).
+            Param::DelayTime
+            | Param::DelayFeedback
+            | Param::Size
+            | Param::Damp
+            | Param::Distort
+            | Param::Crush
+            | Param::Coarse
+            | Param::Tremolo
+            | Param::TremoloRate => {}
         }
     }
 
-    /// Adds `out.len() / 2` frames of this voice into the interleaved stereo `out`.
-    pub fn render(&mut self, ctx: &Ctx, out: &mut [f32]) {
+    /// Adds `out.len() / 2` frames of this voice into the interleaved stereo `out`, and its
+    /// sends into `delay_in` / `room_in` (same length as `out`). Returns whether it wrote
+    /// into (delay, room).
+    pub fn render(
+        &mut self,
+        ctx: &Ctx,
+        out: &mut [f32],
+        delay_in: &mut [f32],
+        room_in: &mut [f32],
+    ) -> (bool, bool) {
         let sr = ctx.sample_rate;
-        for frame in out.chunks_exact_mut(2) {
+        let feeds_delay = self.delay_send.value > 0.0 || self.delay_send.target > 0.0;
+        let feeds_room = self.room_send.value > 0.0 || self.room_send.target > 0.0;
+        let mode = self.filter_mode;
+        for (i, frame) in out.chunks_exact_mut(2).enumerate() {
             let (mut l, mut r, done) = self.generate(ctx);
             if self.filter_on {
                 if !(self.cutoff.is_settled() && self.resonance.is_settled()) {
@@ -239,15 +293,16 @@ impl Voice {
                         self.filt_r.set(c, q, sr);
                     }
                 }
-                l = self.filt_l.lowpass(l);
+                l = self.filt_l.process(l, mode);
                 r = if self.kind == SynthKind::Sample {
-                    self.filt_r.lowpass(r)
+                    self.filt_r.process(r, mode)
                 } else {
                     l
                 };
             }
+            (l, r) = self.inserts.process(l, r);
             let env = self.env.next();
-            let mut amp = env * self.vel_amp * self.gain.next();
+            let mut amp = env * self.vel_amp * self.gain.next() * self.inserts.tremolo_gain(sr);
             if self.fading {
                 self.fade -= self.fade_step;
                 if self.fade <= 0.0 {
@@ -259,8 +314,19 @@ impl Voice {
             let pan = self.pan.next();
             let gl = (1.0 - pan).min(1.0);
             let gr = (1.0 + pan).min(1.0);
-            frame[0] += l * amp * gl;
-            frame[1] += r * amp * gr;
+            let (ol, or) = (l * amp * gl, r * amp * gr);
+            frame[0] += ol;
+            frame[1] += or;
+            if feeds_delay {
+                let s = self.delay_send.next();
+                delay_in[2 * i] += ol * s;
+                delay_in[2 * i + 1] += or * s;
+            }
+            if feeds_room {
+                let s = self.room_send.next();
+                room_in[2 * i] += ol * s;
+                room_in[2 * i + 1] += or * s;
+            }
             if done || self.env.is_idle() {
                 self.active = false;
             }
@@ -275,6 +341,7 @@ impl Voice {
             self.filt_l.reset();
             self.filt_r.reset();
         }
+        (feeds_delay, feeds_room)
     }
 
     /// Next generator output (left, right, finished). Mono generators return l == r.

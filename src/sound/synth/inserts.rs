@@ -1,0 +1,234 @@
+//! Per-voice insert effects after the filter: `distort` (tanh-shaped drive), `crush`
+//! (bit-depth reduction), `coarse` (sample-and-hold sample-rate reduction) and tremolo
+//! (amplitude modulation by a raised cosine, starting at full level so onsets are intact).
+//! Every setting is a one-pole [`Smoothed`] value, so `param()` changes glide without zipper
+//! noise; at their neutral values the inserts are skipped and the voice is bit-identical.
+
+use super::dsp::{sin2pi, Smoothed};
+use crate::engine::event::{Param, Sound};
+
+pub struct Inserts {
+    distort: Smoothed,
+    crush: Smoothed,
+    coarse: Smoothed,
+    tremolo: Smoothed,
+    rate: Smoothed,
+    hold: (f32, f32),
+    hold_count: f32,
+    trem_phase: f32,
+}
+
+/// `tanh` to ~1e-3 (a Padé approximant, saturating at ±1 beyond |x| = 3).
+#[inline]
+pub fn soft_clip(x: f32) -> f32 {
+    let x = x.clamp(-3.0, 3.0);
+    let x2 = x * x;
+    x * (27.0 + x2) / (27.0 + 9.0 * x2)
+}
+
+/// Drive factor of a `distort` amount (0..=10): 1 + d².
+#[inline]
+fn drive(d: f32) -> f32 {
+    1.0 + d * d
+}
+
+impl Inserts {
+    pub fn new(sample_rate: f32) -> Self {
+        Inserts {
+            distort: Smoothed::new(0.0, sample_rate),
+            crush: Smoothed::new(0.0, sample_rate),
+            coarse: Smoothed::new(1.0, sample_rate),
+            tremolo: Smoothed::new(0.0, sample_rate),
+            rate: Smoothed::new(4.0, sample_rate),
+            hold: (0.0, 0.0),
+            hold_count: f32::MAX,
+            trem_phase: 0.0,
+        }
+    }
+
+    pub fn start(&mut self, sound: &Sound) {
+        let set = |s: &mut Smoothed, p: Param, v: f32| {
+            let (lo, hi) = p.range();
+            s.reset(if v.is_finite() { v.clamp(lo, hi) } else { lo });
+        };
+        set(&mut self.distort, Param::Distort, sound.distort);
+        set(&mut self.crush, Param::Crush, sound.crush);
+        set(&mut self.coarse, Param::Coarse, sound.coarse);
+        set(&mut self.tremolo, Param::Tremolo, sound.tremolo);
+        set(&mut self.rate, Param::TremoloRate, sound.tremolorate);
+        self.hold = (0.0, 0.0);
+        self.hold_count = f32::MAX;
+        self.trem_phase = 0.0;
+    }
+
+    /// Applies a live change; returns false for parameters that are not inserts.
+    pub fn set_param(&mut self, param: Param, value: f32) -> bool {
+        let (lo, hi) = param.range();
+        let v = value.clamp(lo, hi);
+        match param {
+            Param::Distort => self.distort.target = v,
+            Param::Crush => self.crush.target = v,
+            Param::Coarse => self.coarse.target = v,
+            Param::Tremolo => self.tremolo.target = v,
+            Param::TremoloRate => self.rate.target = v,
+            _ => return false,
+        }
+        true
+    }
+
+    /// Distortion, bit crush and sample-rate reduction of one stereo frame.
+    #[inline]
+    pub fn process(&mut self, mut l: f32, mut r: f32) -> (f32, f32) {
+        if self.distort.value > 0.0 || self.distort.target > 0.0 {
+            let g = drive(self.distort.next());
+            let norm = 1.0 / soft_clip(g);
+            l = soft_clip(g * l) * norm;
+            r = soft_clip(g * r) * norm;
+        }
+        if self.coarse.value > 1.0 || self.coarse.target > 1.0 {
+            let c = self.coarse.next();
+            self.hold_count += 1.0;
+            if self.hold_count >= c {
+                self.hold_count = if self.hold_count == f32::MAX {
+                    0.0
+                } else {
+                    self.hold_count - c
+                };
+                self.hold = (l, r);
+            }
+            (l, r) = self.hold;
+        } else {
+            self.hold_count = f32::MAX;
+        }
+        if self.crush.value > 0.0 || self.crush.target > 0.0 {
+            let bits = self.crush.next().max(1.0);
+            let levels = (bits - 1.0).exp2();
+            l = (l * levels).round() / levels;
+            r = (r * levels).round() / levels;
+        }
+        (l, r)
+    }
+
+    /// The tremolo's gain for this frame (1 when off).
+    #[inline]
+    pub fn tremolo_gain(&mut self, sample_rate: f32) -> f32 {
+        if self.tremolo.value == 0.0 && self.tremolo.target == 0.0 {
+            return 1.0;
+        }
+        let depth = self.tremolo.next();
+        let rate = self.rate.next();
+        let cos = sin2pi((self.trem_phase + 0.25).fract());
+        self.trem_phase += rate / sample_rate;
+        if self.trem_phase >= 1.0 {
+            self.trem_phase -= 1.0;
+        }
+        1.0 - depth * 0.5 * (1.0 - cos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut Sound)) -> Inserts {
+        let mut s = Sound::default();
+        f(&mut s);
+        let mut ins = Inserts::new(48_000.0);
+        ins.start(&s);
+        ins
+    }
+
+    fn sine(i: usize, hz: f32) -> f32 {
+        0.8 * sin2pi((i as f32 * hz / 48_000.0).fract())
+    }
+
+    /// Amplitude of the `hz` component of `x` (48 kHz) by correlation.
+    fn amplitude(x: &[f32], hz: f32) -> f32 {
+        let (mut c, mut s) = (0.0f64, 0.0f64);
+        for (i, &v) in x.iter().enumerate() {
+            let w = std::f64::consts::TAU * hz as f64 * i as f64 / 48_000.0;
+            c += v as f64 * w.cos();
+            s += v as f64 * w.sin();
+        }
+        (2.0 * (c * c + s * s).sqrt() / x.len() as f64) as f32
+    }
+
+    #[test]
+    fn neutral_settings_are_transparent() {
+        let mut ins = with(|_| {});
+        for i in 0..1000 {
+            let x = sine(i, 440.0);
+            assert_eq!(ins.process(x, -x), (x, -x));
+            assert_eq!(ins.tremolo_gain(48_000.0), 1.0);
+        }
+    }
+
+    #[test]
+    fn crush_leaves_at_most_2_pow_bits_levels() {
+        let mut ins = with(|s| s.crush = 3.0);
+        let mut levels: Vec<i32> = (0..4800)
+            .map(|i| (ins.process(sine(i, 440.0), 0.0).0 * 1000.0).round() as i32)
+            .collect();
+        levels.sort();
+        levels.dedup();
+        assert!(levels.len() <= 9, "{levels:?}");
+        assert!(levels.len() >= 5, "{levels:?}");
+    }
+
+    #[test]
+    fn coarse_holds_each_value_for_n_frames() {
+        let mut ins = with(|s| s.coarse = 8.0);
+        let out: Vec<f32> = (0..800)
+            .map(|i| ins.process(sine(i, 440.0), 0.0).0)
+            .collect();
+        for (k, chunk) in out.chunks(8).enumerate() {
+            assert!(chunk.iter().all(|&v| v == chunk[0]), "run {k}: {chunk:?}");
+            assert_eq!(chunk[0], sine(8 * k, 440.0));
+        }
+    }
+
+    #[test]
+    fn distort_adds_odd_harmonics_and_keeps_the_peak_bounded() {
+        let dry: Vec<f32> = (0..48_000).map(|i| sine(i, 500.0)).collect();
+        let mut ins = with(|s| s.distort = 2.0);
+        let wet: Vec<f32> = dry.iter().map(|&x| ins.process(x, x).0).collect();
+        let h3_dry = amplitude(&dry, 1500.0) / amplitude(&dry, 500.0);
+        let h3_wet = amplitude(&wet, 1500.0) / amplitude(&wet, 500.0);
+        assert!(h3_dry < 1e-3, "{h3_dry}");
+        assert!(h3_wet > 0.1, "third harmonic / fundamental {h3_wet}");
+        assert!(wet.iter().all(|x| x.abs() <= 1.0 + 1e-3));
+    }
+
+    #[test]
+    fn tremolo_modulates_at_its_rate_and_depth() {
+        let mut ins = with(|s| {
+            s.tremolo = 0.5;
+            s.tremolorate = 5.0;
+        });
+        let g: Vec<f32> = (0..48_000).map(|_| ins.tremolo_gain(48_000.0)).collect();
+        assert!((g[0] - 1.0).abs() < 1e-5, "{}", g[0]);
+        let min = g.iter().cloned().fold(1.0, f32::min);
+        assert!((min - 0.5).abs() < 1e-3, "{min}");
+        // Minima at 0.1 s, 0.3 s, ...: five per second.
+        let minima = g
+            .windows(3)
+            .filter(|w| w[1] < w[0] && w[1] <= w[2] && w[1] < 0.6)
+            .count();
+        assert_eq!(minima, 5);
+    }
+
+    #[test]
+    fn live_changes_glide() {
+        let mut ins = with(|s| s.distort = 0.0);
+        assert!(ins.set_param(Param::Distort, 4.0));
+        assert!(!ins.set_param(Param::Cutoff, 4.0));
+        let mut last = 0.0;
+        for _ in 0..48_000 {
+            ins.process(0.1, 0.1);
+            let v = ins.distort.value;
+            assert!(v - last < 0.05, "jump {last} → {v}");
+            last = v;
+        }
+        assert_eq!(ins.distort.value, 4.0);
+    }
+}
