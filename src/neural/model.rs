@@ -6,7 +6,7 @@
 //! and the weights keep PyTorch's names and gate order (i, f, g, o), so `infer::Model` can
 //! step the very same tensors one token at a time without candle.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 use super::Result;
 use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
