@@ -54,7 +54,7 @@ impl Default for SynthConfig {
             users: 10,
             days: 180,
             seed: 1,
-            start_day: time::days_from_civil(2025, 3, 1),
+            start_day: time::day_of(jiff::civil::date(2025, 3, 1)),
             artists: 240,
             clusters: 6,
         }
