@@ -16,7 +16,6 @@ pub mod time;
 
 pub use build::*;
 pub use detect::*;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

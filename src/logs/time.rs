@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(parse_date("2023-02-29"), None);
         assert_eq!(parse_date("1900-02-29"), None);
         assert_eq!(parse_date("2100-02-29"), None);
-        assert_eq!(parse_datetime("2024-02-29 23:59"), Some(19782 * 86400 + 86340));
+        assert_eq!(
+            parse_datetime("2024-02-29 23:59"),
+            Some(19782 * 86400 + 86340)
+        );
         assert_eq!(parse_datetime("2023-02-29 23:59"), None);
         assert_eq!(parse_dmy_text("29 Feb 2024 00:00"), Some(19782 * 86400));
         assert_eq!(parse_dmy_text("29 Feb 2023 00:00"), None);

@@ -143,7 +143,12 @@ impl Model {
             .enumerate()
             .map(|(l, lw)| Layer {
                 input: cfg.layer_input(l),
-                bias: lw.bias_ih.iter().zip(&lw.bias_hh).map(|(a, b)| a + b).collect(),
+                bias: lw
+                    .bias_ih
+                    .iter()
+                    .zip(&lw.bias_hh)
+                    .map(|(a, b)| a + b)
+                    .collect(),
                 w_ih: lw.weight_ih,
                 w_hh: lw.weight_hh,
             })

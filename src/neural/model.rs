@@ -6,8 +6,8 @@
 //! and the weights keep PyTorch's names and gate order (i, f, g, o), so `infer::Model` can
 //! step the very same tensors one token at a time without candle.
 
-use crate::rng::Rng;
 use super::Result;
+use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -374,9 +374,15 @@ mod tests {
         let e = Net::from_tensors(tiny(), map).err().unwrap().to_string();
         assert!(e.contains("missing tensor lstm.1.bias_hh"), "{e}");
         let mut map = net.tensors();
-        map.insert("head.bias".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
+        map.insert(
+            "head.bias".into(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        );
         let e = Net::from_tensors(tiny(), map).err().unwrap().to_string();
-        assert!(e.contains("tensor head.bias has shape [3], expected [11]"), "{e}");
+        assert!(
+            e.contains("tensor head.bias has shape [3], expected [11]"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@
 use super::data::Corpus;
 use super::eval::net_metrics;
 use super::model::{ModelConfig, Net};
-use crate::rng::Rng;
 use super::tokenize::VOCAB;
 use super::{LstmError, Result};
+use crate::rng::Rng;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -15,7 +15,7 @@
 //! followed by ` ~<16 hex digits>`, the FNV-1a hash of the text before it.
 
 use super::{io_err, RecordError};
-use crate::engine::event::{Event, Tick, TimedEvent, TrackInfo};
+use crate::engine::event::{Event, Sound, Tick, TimedEvent, TrackInfo};
 use crate::engine::transport::TimeSig;
 use crate::patch::fnv1a;
 use crate::record::smf::SessionMidi;

@@ -54,7 +54,6 @@ pub struct RecordOptions {
     pub slow_disk: Option<std::time::Duration>,
 }
 
-
 impl Recorder {
     /// Creates and locks the journal and starts the thread. An existing recording is never
     /// overwritten: when the target (or its journal) exists, the next free numbered name is

@@ -120,7 +120,6 @@ pub fn default_target(dir: &Path) -> PathBuf {
     p
 }
 
-
 /// UTC civil time (year, month, day, hour, minute, second) of Unix seconds.
 pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
     let ts = i64::try_from(secs)
