@@ -5,8 +5,8 @@
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 use weft::logs::{self, PlayRule};
-use weft::rng::Rng;
 use weft::recommend::als::{Als, AlsConfig, Csr};
+use weft::rng::Rng;
 
 fn vm_hwm() -> String {
     std::fs::read_to_string("/proc/self/status")

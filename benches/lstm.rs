@@ -74,7 +74,9 @@ fn main() {
     let mut adam = AdamW::new(net.vars(), ParamsAdamW::default()).unwrap();
     let (b, t) = (32usize, 64usize);
     let mut rng = weft::rng::Rng::new(3);
-    let ids: Vec<u32> = (0..b * (t + 1)).map(|_| rng.below_mod(VOCAB) as u32).collect();
+    let ids: Vec<u32> = (0..b * (t + 1))
+        .map(|_| rng.below_mod(VOCAB) as u32)
+        .collect();
     let inp: Vec<u32> = (0..b)
         .flat_map(|i| ids[i * (t + 1)..i * (t + 1) + t].to_vec())
         .collect();
