@@ -4,8 +4,9 @@
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
-use weft::logs::{self, synth::Rng, PlayRule};
+use weft::logs::{self, PlayRule};
 use weft::recommend::als::{Als, AlsConfig, Csr};
+use weft::rng::Rng;
 
 fn vm_hwm() -> String {
     std::fs::read_to_string("/proc/self/status")
@@ -35,8 +36,8 @@ fn main() {
         let mut ts = 1_100_000_000i64;
         for r in 0..rows {
             let u = r * 1000 / rows.max(1);
-            let a = ((rng.f64().powi(3)) * 170_000.0) as u64;
-            let t = a * 6 + (rng.f64().powi(2) * 6.0) as u64;
+            let a = ((rng.next_f64().powi(3)) * 170_000.0) as u64;
+            let t = a * 6 + (rng.next_f64().powi(2) * 6.0) as u64;
             ts += 1 + rng.below(300) as i64;
             let day = ts.div_euclid(86400);
             let (y, m, d) = logs::time::civil_from_days(day);
@@ -80,7 +81,7 @@ fn main() {
     let mut rows_m: Csr = vec![Vec::new(); nu];
     for _ in 0..1_000_000 {
         let u = rng.below(nu);
-        let i = ((rng.f64().powi(2)) * ni as f64) as u32;
+        let i = ((rng.next_f64().powi(2)) * ni as f64) as u32;
         rows_m[u].push((i, 1.0));
     }
     for r in &mut rows_m {

@@ -73,8 +73,10 @@ fn main() {
     let net = Net::new(cfg.clone(), 1).unwrap();
     let mut adam = AdamW::new(net.vars(), ParamsAdamW::default()).unwrap();
     let (b, t) = (32usize, 64usize);
-    let mut rng = weft::neural::rng::Rng::new(3);
-    let ids: Vec<u32> = (0..b * (t + 1)).map(|_| rng.below(VOCAB) as u32).collect();
+    let mut rng = weft::rng::Rng::new(3);
+    let ids: Vec<u32> = (0..b * (t + 1))
+        .map(|_| rng.below_mod(VOCAB) as u32)
+        .collect();
     let inp: Vec<u32> = (0..b)
         .flat_map(|i| ids[i * (t + 1)..i * (t + 1) + t].to_vec())
         .collect();
@@ -83,7 +85,7 @@ fn main() {
         .collect();
     let inp = Tensor::from_vec(inp, (b, t), &Device::Cpu).unwrap();
     let tgt = Tensor::from_vec(tgt, b * t, &Device::Cpu).unwrap();
-    let mut step = |rng: &mut weft::neural::rng::Rng| {
+    let mut step = |rng: &mut weft::rng::Rng| {
         let logits = net.forward(&inp, Some((0.2, rng))).unwrap();
         let loss =
             candle_nn::loss::cross_entropy(&logits.reshape((b * t, VOCAB)).unwrap(), &tgt).unwrap();

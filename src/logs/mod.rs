@@ -16,10 +16,8 @@ pub mod time;
 
 pub use build::*;
 pub use detect::*;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 

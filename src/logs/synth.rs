@@ -22,52 +22,10 @@
 
 use super::session::{append_session_log, SessionLogLine};
 use super::time;
-use crate::rng::SplitMix;
+use crate::rng::Rng;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
-
-/// Seeded SplitMix64 with the few distributions the model needs.
-#[derive(Clone, Debug)]
-pub struct Rng(SplitMix);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(SplitMix(seed ^ SplitMix::GAMMA))
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    /// Uniform in [0, 1).
-    pub fn f64(&mut self) -> f64 {
-        self.0.next_f64()
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.f64() * n as f64) as usize % n.max(1)
-    }
-    pub fn normal(&mut self) -> f64 {
-        let u = self.f64().max(1e-12);
-        let v = self.f64();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-    pub fn poisson(&mut self, lambda: f64) -> u32 {
-        let l = (-lambda).exp();
-        let (mut k, mut p) = (0u32, 1.0);
-        loop {
-            p *= self.f64();
-            if p <= l || k > 1000 {
-                return k;
-            }
-            k += 1;
-        }
-    }
-    /// Index drawn with probability ∝ `cum[i] - cum[i-1]` (cumulative weights).
-    pub fn pick(&mut self, cum: &[f64]) -> usize {
-        let x = self.f64() * cum.last().copied().unwrap_or(0.0);
-        cum.partition_point(|&c| c <= x)
-            .min(cum.len().saturating_sub(1))
-    }
-}
 
 fn cumsum(w: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut s = 0.0;
@@ -96,7 +54,7 @@ impl Default for SynthConfig {
             users: 10,
             days: 180,
             seed: 1,
-            start_day: time::days_from_civil(2025, 3, 1),
+            start_day: time::day_of(jiff::civil::date(2025, 3, 1)),
             artists: 240,
             clusters: 6,
         }
@@ -213,7 +171,7 @@ pub fn generate(cfg: &SynthConfig) -> World {
             track_names.push(format!("{} {}", name(&mut rng, 2), name(&mut rng, 2)));
             track_len_ms.push(150_000 + rng.below(150_000) as u64);
             artist_of.push(a);
-            release.push(if rng.f64() < 0.15 {
+            release.push(if rng.next_f64() < 0.15 {
                 cfg.start_day + rng.below(cfg.days.max(1) as usize) as i64
             } else {
                 i64::MIN
@@ -296,10 +254,10 @@ pub fn generate(cfg: &SynthConfig) -> World {
                     pool.iter()
                         .map(|&a| artist_w[a] * hot[a][week.min(weeks - 1)].exp()),
                 );
-                let len = 1 + (rng.f64().max(1e-9).ln() / (0.9f64).ln()) as usize;
+                let len = 1 + (rng.next_f64().max(1e-9).ln() / (0.9f64).ln()) as usize;
                 let mut artist = pool[rng.pick(&pool_cum)];
                 for _ in 0..len.min(40) {
-                    let x = rng.f64();
+                    let x = rng.next_f64();
                     let track = if x < 0.25 && !history.is_empty() {
                         history[rng.below(history.len())]
                     } else {
@@ -321,7 +279,7 @@ pub fn generate(cfg: &SynthConfig) -> World {
                         avail[rng.pick(&cum)]
                     };
                     let dur = track_len_ms[track];
-                    let skipped = rng.f64() < 0.12;
+                    let skipped = rng.next_f64() < 0.12;
                     let ms = if skipped {
                         2000 + rng.below(23_000) as u64
                     } else {
@@ -404,7 +362,7 @@ pub fn write(cfg: &SynthConfig, dir: &Path) -> std::io::Result<usize> {
                         p.skipped
                     );
                     // An occasional podcast episode in between.
-                    if rng.f64() < 0.03 {
+                    if rng.next_f64() < 0.03 {
                         let _ = write!(
                             s,
                             ",\n{{\"ts\":\"{}\",\"platform\":\"android\",\"ms_played\":{},\"master_metadata_track_name\":null,\"master_metadata_album_artist_name\":null,\"master_metadata_album_album_name\":null,\"spotify_track_uri\":null,\"episode_name\":\"Episode {}\",\"episode_show_name\":\"The Weekly Talk\",\"spotify_episode_uri\":\"spotify:episode:{:022x}\",\"skipped\":null}}",

@@ -259,7 +259,10 @@ fn fast_iso(b: &[u8]) -> Option<i64> {
             return None;
         }
         return Some(
-            time::days_from_civil(y, m as u32, dd as u32) * 86400 + hh * 3600 + mi * 60 + ss,
+            time::day_of(jiff::civil::Date::new(y as i16, m as i8, dd as i8).ok()?) * 86400
+                + hh * 3600
+                + mi * 60
+                + ss,
         );
     }
     time::parse_datetime(std::str::from_utf8(b).ok()?)

@@ -11,11 +11,11 @@
 //! come out transposed back. Same model + same controls + same seed → same steps.
 
 use super::infer::{Model, State};
-use super::rng::Rng;
 use super::tokenize::{
     note_token, token_label, token_pitch, transpose_for_histogram, GridNote, Part, HOLD, NOTE0,
     N_PARTS, PITCH_HI, PITCH_LO, REST,
 };
+use crate::rng::Rng;
 use std::sync::Arc;
 
 const WHITE: [bool; 12] = [

@@ -6,7 +6,7 @@
 //! (they auto-vectorise), with no allocation after the state is made. It computes the same
 //! function as `model::Net::forward` (tested to 1e-5 on the logits).
 
-use super::model::{ModelConfig, Net};
+use super::model::{ModelConfig, Net, Weights};
 use super::{fnv1a64, LstmError, Result};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -115,13 +115,12 @@ impl Model {
         map: &HashMap<String, Tensor>,
     ) -> std::result::Result<Model, String> {
         cfg.validate()?;
-        let mut flat: HashMap<String, Vec<f32>> = HashMap::new();
         let mut hashed = Vec::new();
-        for (tname, shape) in cfg.tensor_shapes() {
+        let w = Weights::build(&cfg, |tname, shape| {
             let t = map
-                .get(&tname)
+                .get(tname)
                 .ok_or_else(|| format!("missing tensor {tname}"))?;
-            if t.dims() != shape.as_slice() {
+            if t.dims() != shape {
                 return Err(format!(
                     "tensor {tname} has shape {:?}, expected {shape:?}",
                     t.dims()
@@ -136,27 +135,30 @@ impl Model {
                 return Err(format!("tensor {tname} has non-finite values"));
             }
             hashed.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-            flat.insert(tname, v);
-        }
-        let mut take = |n: &str| flat.remove(n).expect("checked above");
-        let layers = (0..cfg.layers)
-            .map(|l| {
-                let b_ih = take(&format!("lstm.{l}.bias_ih"));
-                let b_hh = take(&format!("lstm.{l}.bias_hh"));
-                Layer {
-                    input: cfg.layer_input(l),
-                    w_ih: take(&format!("lstm.{l}.weight_ih")),
-                    w_hh: take(&format!("lstm.{l}.weight_hh")),
-                    bias: b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect(),
-                }
+            Ok(v)
+        })?;
+        let layers = w
+            .lstm
+            .into_iter()
+            .enumerate()
+            .map(|(l, lw)| Layer {
+                input: cfg.layer_input(l),
+                bias: lw
+                    .bias_ih
+                    .iter()
+                    .zip(&lw.bias_hh)
+                    .map(|(a, b)| a + b)
+                    .collect(),
+                w_ih: lw.weight_ih,
+                w_hh: lw.weight_hh,
             })
             .collect();
         Ok(Model {
             name,
             hash: format!("{:016x}", fnv1a64(&hashed)),
-            embedding: take("embedding.weight"),
-            head_w: take("head.weight"),
-            head_b: take("head.bias"),
+            embedding: w.embedding,
+            head_w: w.head_weight,
+            head_b: w.head_bias,
             layers,
             saved: None,
             cfg,

@@ -20,7 +20,6 @@ pub mod generate;
 pub mod infer;
 pub mod markov;
 pub mod model;
-pub mod rng;
 pub mod tokenize;
 pub mod train;
 pub mod voices;

@@ -6,8 +6,8 @@
 //! and the weights keep PyTorch's names and gate order (i, f, g, o), so `infer::Model` can
 //! step the very same tensors one token at a time without candle.
 
-use super::rng::Rng;
 use super::Result;
+use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -53,18 +53,14 @@ impl ModelConfig {
         }
     }
 
-    /// Every weight tensor's name and shape, in a fixed order.
+    /// Every weight tensor's name and shape, in a fixed order (that of [`Weights::build`]).
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let h4 = 4 * self.hidden;
-        let mut v = vec![("embedding.weight".to_string(), vec![self.vocab, self.embed])];
-        for l in 0..self.layers {
-            v.push((format!("lstm.{l}.weight_ih"), vec![h4, self.layer_input(l)]));
-            v.push((format!("lstm.{l}.weight_hh"), vec![h4, self.hidden]));
-            v.push((format!("lstm.{l}.bias_ih"), vec![h4]));
-            v.push((format!("lstm.{l}.bias_hh"), vec![h4]));
-        }
-        v.push(("head.weight".to_string(), vec![self.vocab, self.hidden]));
-        v.push(("head.bias".to_string(), vec![self.vocab]));
+        let mut v = Vec::new();
+        Weights::build(self, |name, shape| {
+            v.push((name.to_string(), shape.to_vec()));
+            Ok::<_, ()>(())
+        })
+        .expect("listing shapes cannot fail");
         v
     }
 
@@ -76,10 +72,101 @@ impl ModelConfig {
     }
 }
 
-/// The network: named weight tensors; when trainable they are candle `Var`s.
+/// One LSTM layer's weights, with PyTorch's names and gate order (i, f, g, o).
+#[derive(Clone, Debug)]
+pub struct LstmWeights<T> {
+    /// `[4·hidden, input]`
+    pub weight_ih: T,
+    /// `[4·hidden, hidden]`
+    pub weight_hh: T,
+    /// `[4·hidden]`
+    pub bias_ih: T,
+    /// `[4·hidden]`
+    pub bias_hh: T,
+}
+
+/// Every weight of the network as a typed field: candle `Tensor`s when training, plain `f32`
+/// arrays when playing (`infer`). The names in `model.safetensors` are made in one place,
+/// [`Weights::build`], the way candle's `VarBuilder` (`vb.pp("lstm").pp(l).get(shape,
+/// "weight_ih")`) builds its models.
+#[derive(Clone, Debug)]
+pub struct Weights<T> {
+    /// `embedding.weight`, `[vocab, embed]`
+    pub embedding: T,
+    /// `lstm.{l}.*`, one per layer
+    pub lstm: Vec<LstmWeights<T>>,
+    /// `head.weight`, `[vocab, hidden]`
+    pub head_weight: T,
+    /// `head.bias`, `[vocab]`
+    pub head_bias: T,
+}
+
+impl<T> Weights<T> {
+    /// Makes every weight from its saved name and shape with `get`, in a fixed order
+    /// (embedding; per layer weight_ih, weight_hh, bias_ih, bias_hh; head weight, bias): the
+    /// seeded initialisation and the weights hash depend on that order.
+    pub fn build<E>(
+        cfg: &ModelConfig,
+        mut get: impl FnMut(&str, &[usize]) -> std::result::Result<T, E>,
+    ) -> std::result::Result<Weights<T>, E> {
+        let h4 = 4 * cfg.hidden;
+        let embedding = get("embedding.weight", &[cfg.vocab, cfg.embed])?;
+        let mut lstm = Vec::with_capacity(cfg.layers);
+        for l in 0..cfg.layers {
+            let mut pp = |name: &str, shape: &[usize]| get(&format!("lstm.{l}.{name}"), shape);
+            lstm.push(LstmWeights {
+                weight_ih: pp("weight_ih", &[h4, cfg.layer_input(l)])?,
+                weight_hh: pp("weight_hh", &[h4, cfg.hidden])?,
+                bias_ih: pp("bias_ih", &[h4])?,
+                bias_hh: pp("bias_hh", &[h4])?,
+            });
+        }
+        Ok(Weights {
+            embedding,
+            lstm,
+            head_weight: get("head.weight", &[cfg.vocab, cfg.hidden])?,
+            head_bias: get("head.bias", &[cfg.vocab])?,
+        })
+    }
+
+    /// Every weight with its saved name, in the order of [`Weights::build`].
+    pub fn named(&self) -> Vec<(String, &T)> {
+        let mut v = vec![("embedding.weight".to_string(), &self.embedding)];
+        for (l, w) in self.lstm.iter().enumerate() {
+            v.push((format!("lstm.{l}.weight_ih"), &w.weight_ih));
+            v.push((format!("lstm.{l}.weight_hh"), &w.weight_hh));
+            v.push((format!("lstm.{l}.bias_ih"), &w.bias_ih));
+            v.push((format!("lstm.{l}.bias_hh"), &w.bias_hh));
+        }
+        v.push(("head.weight".to_string(), &self.head_weight));
+        v.push(("head.bias".to_string(), &self.head_bias));
+        v
+    }
+
+    /// The same weights, each converted by `f`.
+    pub fn map<U>(&self, mut f: impl FnMut(&T) -> U) -> Weights<U> {
+        Weights {
+            embedding: f(&self.embedding),
+            lstm: self
+                .lstm
+                .iter()
+                .map(|w| LstmWeights {
+                    weight_ih: f(&w.weight_ih),
+                    weight_hh: f(&w.weight_hh),
+                    bias_ih: f(&w.bias_ih),
+                    bias_hh: f(&w.bias_hh),
+                })
+                .collect(),
+            head_weight: f(&self.head_weight),
+            head_bias: f(&self.head_bias),
+        }
+    }
+}
+
+/// The network: typed weight tensors; when trainable each is a candle `Var`.
 pub struct Net {
     pub cfg: ModelConfig,
-    tensors: Vec<(String, Tensor)>,
+    w: Weights<Tensor>,
     vars: Vec<Var>,
 }
 
@@ -90,8 +177,8 @@ impl Net {
         let mut rng = Rng::new(seed);
         let dev = Device::Cpu;
         let bound = 1.0 / (cfg.hidden as f32).sqrt();
-        let mut vars = Vec::new();
-        for (name, shape) in cfg.tensor_shapes() {
+        let hidden = cfg.hidden;
+        let w = Weights::build(&cfg, |name, shape| {
             let n: usize = shape.iter().product();
             let scale = if name.starts_with("embedding") {
                 0.1
@@ -102,44 +189,37 @@ impl Net {
                 .map(|_| (rng.next_f32() * 2.0 - 1.0) * scale)
                 .collect();
             if name.ends_with("bias_ih") {
-                for x in &mut data[cfg.hidden..2 * cfg.hidden] {
+                for x in &mut data[hidden..2 * hidden] {
                     *x = 1.0;
                 }
             }
-            let t = Tensor::from_vec(data, shape, &dev)?;
-            vars.push((name, Var::from_tensor(&t)?));
-        }
-        Ok(Net::from_vars(cfg, vars))
+            Var::from_tensor(&Tensor::from_vec(data, shape.to_vec(), &dev)?)
+        })?;
+        Ok(Net::from_vars(cfg, w))
     }
 
-    /// Builds a network from saved tensors (shapes checked by the caller or by candle).
+    /// Builds a network from saved tensors, each checked for presence and shape.
     pub fn from_tensors(cfg: ModelConfig, mut map: HashMap<String, Tensor>) -> Result<Net> {
-        let mut vars = Vec::new();
-        for (name, shape) in cfg.tensor_shapes() {
+        let w = Weights::build(&cfg, |name, shape| {
             let t = map
-                .remove(&name)
+                .remove(name)
                 .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))?;
-            if t.dims() != shape.as_slice() {
+            if t.dims() != shape {
                 return Err(candle_core::Error::Msg(format!(
                     "tensor {name} has shape {:?}, expected {shape:?}",
                     t.dims()
-                ))
-                .into());
+                )));
             }
-            vars.push((name, Var::from_tensor(&t.to_dtype(DType::F32)?)?));
-        }
-        Ok(Net::from_vars(cfg, vars))
+            Var::from_tensor(&t.to_dtype(DType::F32)?)
+        })?;
+        Ok(Net::from_vars(cfg, w))
     }
 
-    fn from_vars(cfg: ModelConfig, named: Vec<(String, Var)>) -> Net {
-        let tensors = named
-            .iter()
-            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
-            .collect();
+    fn from_vars(cfg: ModelConfig, vars: Weights<Var>) -> Net {
         Net {
             cfg,
-            tensors,
-            vars: named.into_iter().map(|(_, v)| v).collect(),
+            w: vars.map(|v| v.as_tensor().clone()),
+            vars: vars.named().into_iter().map(|(_, v)| v.clone()).collect(),
         }
     }
 
@@ -154,21 +234,14 @@ impl Net {
     pub fn detached(&self) -> Net {
         Net {
             cfg: self.cfg.clone(),
-            tensors: self
-                .tensors
-                .iter()
-                .map(|(n, t)| (n.clone(), t.detach()))
-                .collect(),
+            w: self.w.map(Tensor::detach),
             vars: Vec::new(),
         }
     }
 
-    fn get(&self, name: &str) -> &Tensor {
-        self.tensors
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t)
-            .expect("all names come from tensor_shapes")
+    /// The weights, typed.
+    pub fn weights(&self) -> &Weights<Tensor> {
+        &self.w
     }
 
     /// The trainable variables (empty for a `detached` net).
@@ -176,11 +249,12 @@ impl Net {
         self.vars.clone()
     }
 
-    /// The current weights by name (detached views sharing storage; cheap).
+    /// The current weights by saved name (detached views sharing storage; cheap).
     pub fn tensors(&self) -> HashMap<String, Tensor> {
-        self.tensors
-            .iter()
-            .map(|(n, t)| (n.clone(), t.detach()))
+        self.w
+            .named()
+            .into_iter()
+            .map(|(n, t)| (n, t.detach()))
             .collect()
     }
 
@@ -196,15 +270,15 @@ impl Net {
         let (b, t) = ids.dims2()?;
         let h = self.cfg.hidden;
         let mut x = self
-            .get("embedding.weight")
+            .w
+            .embedding
             .index_select(&ids.flatten_all()?, 0)?
             .reshape((b, t, self.cfg.embed))?;
         x = apply_dropout(x, &mut dropout)?;
-        for l in 0..self.cfg.layers {
-            let w_ih = self.get(&format!("lstm.{l}.weight_ih"));
-            let w_hh_t = self.get(&format!("lstm.{l}.weight_hh")).t()?;
-            let bias =
-                (self.get(&format!("lstm.{l}.bias_ih")) + self.get(&format!("lstm.{l}.bias_hh")))?;
+        for (l, lw) in self.w.lstm.iter().enumerate() {
+            let w_ih = &lw.weight_ih;
+            let w_hh_t = lw.weight_hh.t()?;
+            let bias = (&lw.bias_ih + &lw.bias_hh)?;
             let in_dim = self.cfg.layer_input(l);
             let xp = x
                 .reshape((b * t, in_dim))?
@@ -230,8 +304,8 @@ impl Net {
         }
         let logits = x
             .reshape((b * t, h))?
-            .matmul(&self.get("head.weight").t()?)?
-            .broadcast_add(self.get("head.bias"))?
+            .matmul(&self.w.head_weight.t()?)?
+            .broadcast_add(&self.w.head_bias)?
             .reshape((b, t, self.cfg.vocab))?;
         Ok(logits)
     }
@@ -282,12 +356,43 @@ mod tests {
     }
 
     #[test]
+    fn typed_weights_keep_the_saved_names_shapes_and_order() {
+        let net = Net::new(tiny(), 1).unwrap();
+        let named: Vec<(String, Vec<usize>)> = net
+            .weights()
+            .named()
+            .into_iter()
+            .map(|(n, t)| (n, t.dims().to_vec()))
+            .collect();
+        assert_eq!(named, tiny().tensor_shapes());
+        assert_eq!(named[1].0, "lstm.0.weight_ih");
+        assert_eq!(named[1].1, vec![28, 5]);
+        assert_eq!(named[11].0, "head.bias");
+        // A missing or misshapen tensor is an error naming it.
+        let mut map = net.tensors();
+        map.remove("lstm.1.bias_hh");
+        let e = Net::from_tensors(tiny(), map).err().unwrap().to_string();
+        assert!(e.contains("missing tensor lstm.1.bias_hh"), "{e}");
+        let mut map = net.tensors();
+        map.insert(
+            "head.bias".into(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let e = Net::from_tensors(tiny(), map).err().unwrap().to_string();
+        assert!(
+            e.contains("tensor head.bias has shape [3], expected [11]"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn same_seed_same_weights_and_save_load_round_trip() {
         let a = Net::new(tiny(), 3).unwrap();
         let b = Net::new(tiny(), 3).unwrap();
         let c = Net::new(tiny(), 4).unwrap();
         let w = |n: &Net| {
-            n.get("lstm.1.weight_hh")
+            n.weights().lstm[1]
+                .weight_hh
                 .flatten_all()
                 .unwrap()
                 .to_vec1::<f32>()
@@ -301,20 +406,12 @@ mod tests {
         a.save(&path).unwrap();
         let map = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
         let back = Net::from_tensors(tiny(), map).unwrap();
-        for (name, _) in tiny().tensor_shapes() {
-            let x = a
-                .get(&name)
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            let y = back
-                .get(&name)
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            assert_eq!(x, y, "{name}");
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (x, y) = (a.weights().named(), back.weights().named());
+        assert_eq!(x.len(), 2 + 4 * 2 + 2);
+        for ((nx, tx), (ny, ty)) in x.into_iter().zip(y) {
+            assert_eq!(nx, ny);
+            assert_eq!(flat(tx), flat(ty), "{nx}");
         }
     }
 }

@@ -10,9 +10,9 @@
 use super::data::Corpus;
 use super::eval::net_metrics;
 use super::model::{ModelConfig, Net};
-use super::rng::Rng;
 use super::tokenize::VOCAB;
 use super::{LstmError, Result};
+use crate::rng::Rng;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -156,7 +156,7 @@ pub fn train(
             let mut inp = Vec::with_capacity(opts.batch * opts.seq_len);
             let mut tgt = Vec::with_capacity(opts.batch * opts.seq_len);
             for _ in 0..opts.batch {
-                let o = rng.below(stream.len() - win + 1);
+                let o = rng.below_mod(stream.len() - win + 1);
                 inp.extend_from_slice(&stream[o..o + opts.seq_len]);
                 tgt.extend_from_slice(&stream[o + 1..o + win]);
             }

@@ -4,7 +4,7 @@
 //! `implicit` library uses), rows in parallel with rayon. Score = x_u · y_i.
 
 use super::{Context, Model, Train};
-use crate::logs::synth::Rng;
+use crate::rng::Rng;
 use rayon::prelude::*;
 
 /// Hyper-parameters.

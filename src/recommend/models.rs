@@ -314,7 +314,7 @@ pub struct Sigmoid {
 
 impl Sigmoid {
     pub fn fit(t: &Train, alpha: f32, epochs: usize, seed: u64) -> Self {
-        let mut rng = crate::logs::synth::Rng::new(seed);
+        let mut rng = crate::rng::Rng::new(seed);
         let mut pu = vec![0f32; t.n_users];
         let mut pi = vec![0f32; t.n_items];
         let pairs: Vec<(u32, u32)> = t
