@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weft::engine::event::{Event, TimedEvent};
-use weft::engine::live::{self, Clock, EventOut, LiveConfig, Report, SystemClock};
+use weft::engine::live::{self, Clock, LiveConfig, Report, SystemClock};
+use weft::outputs::EventOut;
 
 /// As in the binary: patch evaluations that allocate without bound are stopped.
 #[global_allocator]

@@ -16,6 +16,7 @@ pub mod fault;
 pub mod forecast;
 pub mod logs;
 pub mod neural;
+pub mod outputs;
 pub mod patch;
 pub mod recommend;
 pub mod record;

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weft::analysis::Features;
 use weft::engine::event::{Event, Param, TimedEvent};
-use weft::engine::live::{self, EventOut, LiveConfig, SystemClock};
+use weft::engine::live::{self, LiveConfig, SystemClock};
+use weft::outputs::EventOut;
 use weft::patch::NoModels;
 
 struct Capture(Arc<Mutex<Vec<TimedEvent>>>);

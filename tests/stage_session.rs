@@ -131,7 +131,7 @@ fn a_panic_while_loading_rejects_that_save_and_the_rest_plays() {
 
 /// The events the engine hands to the synth, kept for the test.
 struct Collect(std::sync::mpsc::Sender<weft::engine::event::TimedEvent>);
-impl weft::engine::live::EventOut for Collect {
+impl weft::outputs::EventOut for Collect {
     fn send(&mut self, events: &[weft::engine::event::TimedEvent]) -> usize {
         for e in events {
             let _ = self.0.send(*e);

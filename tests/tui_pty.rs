@@ -22,7 +22,6 @@ fn pty_child() {
         return;
     }
     let (app_tx, app_rx) = channel();
-    let (cmd_tx, _cmd_rx) = channel();
     let snap = Snapshot {
         patches: vec![PatchView {
             file: "broken.rhai".into(),
@@ -37,7 +36,7 @@ fn pty_child() {
         ..Snapshot::default()
     };
     app_tx.send(AppEvent::Snapshot(Box::new(snap))).unwrap();
-    run(app_rx, app_tx, cmd_tx, RunOptions::default()).expect("run");
+    run(app_rx, app_tx, |_| {}, RunOptions::default()).expect("run");
 }
 
 fn termios(fd: i32) -> libc::termios {

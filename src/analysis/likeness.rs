@@ -146,12 +146,19 @@ pub fn write_session_profile(
     Ok((path, prof.vector))
 }
 
-/// What the worker is told about recordings, and when to stop.
+/// Everything the worker is told, in one ordered stream: the analyzer's frames (through its
+/// monitor, best effort) and the screen's news about recordings. Because they share one
+/// channel, a recording's session profile covers exactly the frames that arrived between its
+/// `RecordingStarted` and its `RecordingFinished`.
+// Frames are nearly every message: boxing them would allocate once per frame on the
+// analyzer thread, whose loop does not allocate.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum Control {
+pub enum Input {
+    Frame(Features),
     RecordingStarted,
     RecordingFinished(PathBuf),
-    /// Finish what is queued (a session profile to write) and stop.
+    /// Finish what is queued before it (a session profile to write) and stop.
     Shutdown,
 }
 
@@ -167,28 +174,20 @@ pub enum Update {
 }
 
 /// Starts the worker: loads the library from `dirs` on a helper thread (frames and
-/// recordings are handled from the start, rankings begin once it has loaded), then ranks
-/// what arrives on `frames` until [`Control::Shutdown`], until `control` is closed, or
-/// until `out` is dropped. When `frames` closes first (the analyzer stops as the engine
-/// quits) it keeps handling control messages, so a recording that finished while quitting
-/// still gets its session profile even when its message comes after the last frame.
+/// recordings are handled from the start, rankings begin once it has loaded), then handles
+/// what arrives on `input`, in order, until [`Input::Shutdown`], until every sender of
+/// `input` is gone, or until `out` is dropped.
 pub fn spawn(
-    frames: Receiver<Features>,
-    control: Receiver<Control>,
+    input: Receiver<Input>,
     dirs: Vec<PathBuf>,
     out: Sender<Update>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("weft-likeness".into())
-        .spawn(move || run(frames, control, &dirs, out))
+        .spawn(move || run(input, &dirs, out))
 }
 
-fn run(
-    frames: Receiver<Features>,
-    control: Receiver<Control>,
-    dirs: &[PathBuf],
-    out: Sender<Update>,
-) {
+fn run(input: Receiver<Input>, dirs: &[PathBuf], out: Sender<Update>) {
     let (lib_tx, lib_rx) = std::sync::mpsc::channel();
     let dirs = dirs.to_vec();
     let loader = std::thread::Builder::new()
@@ -208,39 +207,9 @@ fn run(
     let mut window: VecDeque<Features> = VecDeque::new();
     let mut session: Option<Vec<Features>> = None;
     let mut last_rank = Instant::now();
-    let mut frames_closed = false;
+    // The library loader is not joined: it only reads files, its result is dropped when the
+    // worker has gone, and waiting for it could hold up quitting while it profiles long WAVs.
     loop {
-        let mut closed = false;
-        // Frames and control messages come on two channels, so their order is known only
-        // to within one turn of this loop: frames that arrived since the control messages
-        // were last read (`fresh`) may have been sent before or after a message. A session
-        // takes them at both ends: a recording's profile covers it, give or take one turn
-        // (100 ms plus any ranking or saving done in the turn before), and never misses its
-        // first or last frames.
-        let mut fresh = 0usize;
-        // With no more frames to wait for, wait for the next control message instead.
-        let mut waiting = None;
-        let first = if frames_closed {
-            match control.recv_timeout(Duration::from_millis(100)) {
-                Ok(c) => waiting = Some(c),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-            None
-        } else {
-            match frames.recv_timeout(Duration::from_millis(100)) {
-                Ok(f) => Some(f),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    frames_closed = true;
-                    None
-                }
-            }
-        };
-        for f in first.into_iter().chain(frames.try_iter()) {
-            take_frame(f, &mut window, &mut session);
-            fresh += 1;
-        }
         if !loaded {
             if let Ok(mut l) = lib_rx.try_recv() {
                 loaded = true;
@@ -255,27 +224,28 @@ fn run(
                 }
             }
         }
-        for c in waiting.into_iter().chain(control.try_iter()) {
-            // Frames sent before this message may have arrived since the drain above.
-            for f in frames.try_iter() {
-                take_frame(f, &mut window, &mut session);
-                fresh += 1;
-            }
-            match c {
-                Control::RecordingStarted => {
-                    let k = fresh.min(window.len());
-                    session = Some(window.range(window.len() - k..).copied().collect());
-                }
-                Control::RecordingFinished(path) => {
+        let first = match input.recv_timeout(Duration::from_millis(100)) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut closed = false;
+        for m in first.into_iter().chain(input.try_iter()) {
+            match m {
+                Input::Frame(f) => take_frame(f, &mut window, &mut session),
+                Input::RecordingStarted => session = Some(Vec::new()),
+                Input::RecordingFinished(path) => {
                     let frames = session.take().unwrap_or_default();
                     let saved = save_session(&mut lib, &path, &frames);
                     if out.send(Update::SessionSaved(saved)).is_err() {
-                        return;
+                        closed = true;
                     }
                 }
-                Control::Shutdown => closed = true,
+                Input::Shutdown => closed = true,
             }
-            fresh = 0;
+            if closed {
+                break;
+            }
         }
         if closed {
             return;
@@ -398,10 +368,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Library: one earlier session that was bright.
         write_session_profile(&dir.path().join("old.mid"), &frames(6000.0, 4.0)).unwrap();
-        let (ftx, frx) = channel();
-        let (ctx, crx) = channel();
+        let (tx, rx) = channel();
         let (utx, urx) = channel();
-        let h = spawn(frx, crx, vec![dir.path().to_path_buf()], utx).unwrap();
+        let h = spawn(rx, vec![dir.path().to_path_buf()], utx).unwrap();
         let first = urx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(
             first,
@@ -410,15 +379,15 @@ mod tests {
                 errors: vec![]
             }
         );
-        ctx.send(Control::RecordingStarted).unwrap();
+        tx.send(Input::RecordingStarted).unwrap();
         for f in frames(5000.0, 3.0) {
-            ftx.send(f).unwrap();
+            tx.send(Input::Frame(f)).unwrap();
         }
         let Update::Ranking(rank) = urx.recv_timeout(Duration::from_secs(10)).unwrap() else {
             panic!("expected a ranking");
         };
         assert_eq!(rank[0].0, "old.mid");
-        ctx.send(Control::RecordingFinished(dir.path().join("new.mid")))
+        tx.send(Input::RecordingFinished(dir.path().join("new.mid")))
             .unwrap();
         let saved = loop {
             match urx.recv_timeout(Duration::from_secs(10)).unwrap() {
@@ -428,48 +397,45 @@ mod tests {
             }
         };
         assert_eq!(saved, Ok(dir.path().join("new.profile.json")));
-        // A recording that finishes right before quitting is still profiled.
-        ctx.send(Control::RecordingStarted).unwrap();
-        // Two more rankings: the worker has gone round its loop (and read the control
-        // message) at least once since.
-        for _ in 0..2 {
-            let u = urx.recv_timeout(Duration::from_secs(10)).unwrap();
-            assert!(matches!(u, Update::Ranking(_)), "{u:?}");
-        }
+        // A recording that finishes right before quitting is still profiled: what is queued
+        // before `Shutdown` is handled first.
+        tx.send(Input::RecordingStarted).unwrap();
         for f in frames(800.0, 1.0) {
-            ftx.send(f).unwrap();
+            tx.send(Input::Frame(f)).unwrap();
         }
-        ctx.send(Control::RecordingFinished(dir.path().join("last.mid")))
+        tx.send(Input::RecordingFinished(dir.path().join("last.mid")))
             .unwrap();
-        ctx.send(Control::Shutdown).unwrap();
+        tx.send(Input::Shutdown).unwrap();
         h.join().unwrap();
         assert!(dir.path().join("last.profile.json").is_file());
         assert_eq!(Library::load(&[dir.path().to_path_buf()]).entries.len(), 3);
     }
 
     #[test]
-    fn a_recording_that_finishes_after_the_last_frame_is_still_profiled() {
+    fn a_session_profile_covers_exactly_the_frames_between_start_and_finish() {
         use std::sync::mpsc::channel;
         let dir = tempfile::tempdir().unwrap();
-        let (ftx, frx) = channel();
-        let (ctx, crx) = channel();
-        let (utx, urx) = channel();
-        let h = spawn(frx, crx, vec![dir.path().to_path_buf()], utx).unwrap();
-        assert!(matches!(
-            urx.recv_timeout(Duration::from_secs(10)).unwrap(),
-            Update::Loaded { .. }
-        ));
-        ctx.send(Control::RecordingStarted).unwrap();
-        for f in frames(800.0, 1.0) {
-            ftx.send(f).unwrap();
+        let (tx, rx) = channel();
+        let (utx, _urx) = channel();
+        let h = spawn(rx, vec![dir.path().to_path_buf()], utx).unwrap();
+        // Bright frames before the recording, dark ones during it, bright ones after: sent
+        // back to back, so only the order of the one stream can tell them apart.
+        let during = frames(300.0, 1.0);
+        for f in frames(6000.0, 1.0) {
+            tx.send(Input::Frame(f)).unwrap();
         }
-        // As on quit: the analyzer stops (its frames end) before the engine's report that
-        // the recording finished reaches the worker.
-        drop(ftx);
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = ctx.send(Control::RecordingFinished(dir.path().join("quit.mid")));
-        let _ = ctx.send(Control::Shutdown);
+        tx.send(Input::RecordingStarted).unwrap();
+        for f in &during {
+            tx.send(Input::Frame(*f)).unwrap();
+        }
+        tx.send(Input::RecordingFinished(dir.path().join("take.mid")))
+            .unwrap();
+        for f in frames(6000.0, 1.0) {
+            tx.send(Input::Frame(f)).unwrap();
+        }
+        tx.send(Input::Shutdown).unwrap();
         h.join().unwrap();
-        assert!(dir.path().join("quit.profile.json").is_file());
+        let (_, saved) = read_session_profile(&dir.path().join("take.profile.json")).unwrap();
+        assert_eq!(saved, Profile::from_frames(&during).vector);
     }
 }

@@ -3,13 +3,13 @@
 //! [`Features`] per hop to a bounded channel.
 //!
 //! It never blocks on the consumer: when the channel is full the frame is dropped and
-//! counted ([`LiveStats::dropped`]). An optional second, best-effort *monitor* channel gets
-//! the same frames (the screen's "sounds like" worker); it is never waited for either. When
+//! counted ([`LiveStats::dropped`]). An optional *monitor* ([`Monitor`]) is offered the same
+//! frames (the screen's "sounds like" worker, best effort); it must never wait either. When
 //! the ring is empty the thread sleeps for a quarter of a hop. It stops when asked
-//! ([`LiveHandle::stop`] or drop), when the producer side of the ring is gone and the ring
+//! ([`AnalyzerHandle::stop`] or drop), when the producer side of the ring is gone and the ring
 //! is drained, or when the receiver is dropped.
 //!
-//! Frame settings can change while it runs: [`Control::set`] (sent by the live engine when
+//! Frame settings can change while it runs: [`AnalyzerControl::set`] (sent by the live engine when
 //! a patch with `analyze(#{fft, hop})` is installed) makes the thread build a new
 //! [`Analyzer`] between two reads of the ring. Frame numbers and times keep counting from
 //! the start of the stream across such a change.
@@ -37,11 +37,11 @@ struct Shared {
 /// Changes the frame settings of a running analyzer thread. Cheap to clone; sending never
 /// blocks. The sample rate stays the stream's.
 #[derive(Clone, Debug)]
-pub struct Control {
+pub struct AnalyzerControl {
     tx: Sender<(usize, usize)>,
 }
 
-impl Control {
+impl AnalyzerControl {
     /// Asks the analyzer to use `fft` / `hop` from its next read of the ring on. Settings
     /// the analyzer rejects (see [`AnalyzerConfig::validate`]) leave the old ones in place
     /// and are counted in [`LiveStats::rejected`]. False when the thread has stopped.
@@ -69,13 +69,13 @@ pub struct LiveStats {
 }
 
 /// Owner of the analyzer thread; dropping it stops the thread and joins it.
-pub struct LiveHandle {
+pub struct AnalyzerHandle {
     shared: Arc<Shared>,
-    control: Control,
+    control: AnalyzerControl,
     thread: Option<JoinHandle<()>>,
 }
 
-impl LiveHandle {
+impl AnalyzerHandle {
     /// Current counters (lock-free reads).
     pub fn stats(&self) -> LiveStats {
         LiveStats {
@@ -90,7 +90,7 @@ impl LiveHandle {
     }
 
     /// A handle that changes the frame settings of the running thread.
-    pub fn control(&self) -> Control {
+    pub fn control(&self) -> AnalyzerControl {
         self.control.clone()
     }
 
@@ -109,7 +109,7 @@ impl LiveHandle {
     }
 }
 
-impl Drop for LiveHandle {
+impl Drop for AnalyzerHandle {
     fn drop(&mut self) {
         self.shutdown();
     }
@@ -117,23 +117,27 @@ impl Drop for LiveHandle {
 
 /// Starts the analyzer thread, sending frames to `out`. All analyzer buffers are allocated
 /// here, before the thread starts; the loop itself does not allocate (a settings change
-/// through [`Control`] builds a new analyzer on this thread, never on the audio thread).
+/// through [`AnalyzerControl`] builds a new analyzer on this thread, never on the audio thread).
 pub fn spawn(
     tap: rtrb::Consumer<f32>,
     cfg: AnalyzerConfig,
     out: SyncSender<Features>,
-) -> Result<LiveHandle, AnalysisError> {
+) -> Result<AnalyzerHandle, AnalysisError> {
     spawn_with_monitor(tap, cfg, out, None)
 }
 
-/// [`spawn`], also offering every frame to `monitor` (best effort: a full monitor channel
-/// just misses frames, which are not counted as dropped).
+/// Offered every frame after the engine's channel, on the analyzer thread: it must not block
+/// (e.g. a `try_send` into a bounded channel; a frame it cannot take is simply missed, not
+/// counted as dropped).
+pub type Monitor = Box<dyn FnMut(Features) + Send>;
+
+/// [`spawn`], also offering every frame to `monitor` (best effort).
 pub fn spawn_with_monitor(
     tap: rtrb::Consumer<f32>,
     cfg: AnalyzerConfig,
     out: SyncSender<Features>,
-    monitor: Option<SyncSender<Features>>,
-) -> Result<LiveHandle, AnalysisError> {
+    monitor: Option<Monitor>,
+) -> Result<AnalyzerHandle, AnalysisError> {
     let analyzer = Analyzer::new(cfg)?;
     let shared = Arc::new(Shared::default());
     shared.fft.store(cfg.fft as u64, Ordering::Relaxed);
@@ -148,16 +152,16 @@ pub fn spawn_with_monitor(
             path: "<analyzer thread>".into(),
             error: e,
         })?;
-    Ok(LiveHandle {
+    Ok(AnalyzerHandle {
         shared,
-        control: Control { tx: ctl_tx },
+        control: AnalyzerControl { tx: ctl_tx },
         thread: Some(thread),
     })
 }
 
 struct Outputs {
     out: SyncSender<Features>,
-    monitor: Option<SyncSender<Features>>,
+    monitor: Option<Monitor>,
 }
 
 /// How long to sleep when the ring is empty: a quarter of a hop.
@@ -168,7 +172,7 @@ fn idle_for(cfg: &AnalyzerConfig) -> Duration {
 fn run(
     mut tap: rtrb::Consumer<f32>,
     mut analyzer: Analyzer,
-    outs: Outputs,
+    mut outs: Outputs,
     control: Receiver<(usize, usize)>,
     shared: &Shared,
 ) {
@@ -221,8 +225,8 @@ fn run(
                 f.frame += base_frame;
                 f.time += base_time;
                 f.onset_time += if f.onset { base_time } else { 0.0 };
-                if let Some(m) = &outs.monitor {
-                    let _ = m.try_send(f);
+                if let Some(m) = &mut outs.monitor {
+                    m(f);
                 }
                 match outs.out.try_send(f) {
                     Ok(()) => {}

@@ -10,5 +10,6 @@ pub mod event;
 pub mod live;
 pub mod render;
 pub mod scheduler;
+pub mod session;
 pub mod transport;
 pub mod watch;

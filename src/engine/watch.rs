@@ -112,9 +112,22 @@ struct PendingPath {
     definitive: bool,
 }
 
-/// Keeps the notify watcher alive; watching stops when the last guard is dropped.
+/// Keeps the notify watcher alive. Dropping it stops watching: the notify watcher goes, its
+/// event stream closes, and the debounce thread ends; the drop waits for that thread (so
+/// whoever owns the guard knows every thread it started has ended).
 pub struct WatchGuard {
-    _watcher: Arc<Mutex<RecommendedWatcher>>,
+    watcher: Option<Arc<Mutex<RecommendedWatcher>>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        // The debounce thread holds only a weak reference: this is the last strong one.
+        drop(self.watcher.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A running watcher; changes arrive on `changes`. Stops when dropped.
@@ -164,12 +177,15 @@ impl DirWatcher {
             pending: HashMap::new(),
             out: tx,
         };
-        thread::Builder::new()
+        let thread = thread::Builder::new()
             .name("weft-watch".into())
             .spawn(move || state.run(raw_rx))
             .expect("spawn watcher thread");
         Ok(DirWatcher {
-            guard: WatchGuard { _watcher: watcher },
+            guard: WatchGuard {
+                watcher: Some(watcher),
+                thread: Some(thread),
+            },
             dir,
             changes: rx,
         })

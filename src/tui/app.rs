@@ -1,7 +1,7 @@
 //! UI state and input handling: focus, zoom, overlays, the selected voice, the latest
 //! snapshot and the message log.
 //!
-//! Data flow: `AppEvent` → [`App::handle`] (updates state, maybe returns a [`Command`] for the
+//! Data flow: `AppEvent` → [`App::handle`] (updates state, maybe returns a [`UiCommand`] for the
 //! engine, marks the screen dirty) → [`App::draw`] (pure function of the state, also records
 //! where each pane was drawn so a mouse click can focus it).
 
@@ -17,7 +17,7 @@ use ratatui::{Frame, Terminal};
 use super::messages::{Level, MessageLog};
 use super::model::Snapshot;
 use super::theme::Theme;
-use super::{AppEvent, Command};
+use super::{AppEvent, UiCommand};
 
 /// The panes, numbered as the `1`–`7` zoom keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -153,7 +153,7 @@ impl App {
     }
 
     /// Applies one event; returns the command it asks of the engine, if any.
-    pub fn handle(&mut self, ev: AppEvent) -> Option<Command> {
+    pub fn handle(&mut self, ev: AppEvent) -> Option<UiCommand> {
         match ev {
             AppEvent::Key(key) => {
                 let cmd = self.on_key(key);
@@ -219,12 +219,12 @@ impl App {
             }
             AppEvent::Quit => {
                 self.quit = true;
-                Some(Command::Quit)
+                Some(UiCommand::Quit)
             }
         }
     }
 
-    fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
+    fn on_key(&mut self, key: KeyEvent) -> Option<UiCommand> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
@@ -238,11 +238,11 @@ impl App {
                     | KeyCode::Char('q')
                     | KeyCode::Enter => {
                         self.quit = true;
-                        Some(Command::Quit)
+                        Some(UiCommand::Quit)
                     }
                     _ if ctrl_c => {
                         self.quit = true;
-                        Some(Command::Quit)
+                        Some(UiCommand::Quit)
                     }
                     _ => {
                         self.overlay = Overlay::None;
@@ -265,10 +265,10 @@ impl App {
             return self.ask_quit();
         }
         match key.code {
-            KeyCode::Char(' ') => Some(Command::TogglePlay),
-            KeyCode::Char('r') => Some(Command::ToggleRecord),
-            KeyCode::Char('+') | KeyCode::Char('=') => Some(Command::TempoDelta(1.0)),
-            KeyCode::Char('-') | KeyCode::Char('_') => Some(Command::TempoDelta(-1.0)),
+            KeyCode::Char(' ') => Some(UiCommand::TogglePlay),
+            KeyCode::Char('r') => Some(UiCommand::ToggleRecord),
+            KeyCode::Char('+') | KeyCode::Char('=') => Some(UiCommand::TempoDelta(1.0)),
+            KeyCode::Char('-') | KeyCode::Char('_') => Some(UiCommand::TempoDelta(-1.0)),
             KeyCode::Tab => {
                 self.focus = self.focus.offset(1);
                 None
@@ -305,14 +305,14 @@ impl App {
                 self.selected_voice = (self.selected_voice + 1).min(n.saturating_sub(1));
                 None
             }
-            KeyCode::Char('m') => self.voice_command(Command::Mute, "mute"),
-            KeyCode::Char('s') => self.voice_command(Command::Solo, "solo"),
+            KeyCode::Char('m') => self.voice_command(UiCommand::Mute, "mute"),
+            KeyCode::Char('s') => self.voice_command(UiCommand::Solo, "solo"),
             KeyCode::Char('q') => self.ask_quit(),
             _ => None,
         }
     }
 
-    fn voice_command(&mut self, make: fn(String) -> Command, what: &str) -> Option<Command> {
+    fn voice_command(&mut self, make: fn(String) -> UiCommand, what: &str) -> Option<UiCommand> {
         match self.selected_voice() {
             Some(name) => Some(make(name.to_string())),
             None => {
@@ -323,13 +323,13 @@ impl App {
         }
     }
 
-    fn ask_quit(&mut self) -> Option<Command> {
+    fn ask_quit(&mut self) -> Option<UiCommand> {
         if self.snapshot.transport.recording.is_some() {
             self.overlay = Overlay::ConfirmQuit;
             None
         } else {
             self.quit = true;
-            Some(Command::Quit)
+            Some(UiCommand::Quit)
         }
     }
 
@@ -419,19 +419,19 @@ mod tests {
         let mut app = app_with(Snapshot::default());
         assert_eq!(
             app.handle(key(KeyCode::Char(' '))),
-            Some(Command::TogglePlay)
+            Some(UiCommand::TogglePlay)
         );
         assert_eq!(
             app.handle(key(KeyCode::Char('r'))),
-            Some(Command::ToggleRecord)
+            Some(UiCommand::ToggleRecord)
         );
         assert_eq!(
             app.handle(key(KeyCode::Char('+'))),
-            Some(Command::TempoDelta(1.0))
+            Some(UiCommand::TempoDelta(1.0))
         );
         assert_eq!(
             app.handle(key(KeyCode::Char('-'))),
-            Some(Command::TempoDelta(-1.0))
+            Some(UiCommand::TempoDelta(-1.0))
         );
     }
 
@@ -443,13 +443,13 @@ mod tests {
         });
         assert_eq!(
             app.handle(key(KeyCode::Char('m'))),
-            Some(Command::Mute("groove.kick".into()))
+            Some(UiCommand::Mute("groove.kick".into()))
         );
         app.handle(key(KeyCode::Down));
         app.handle(key(KeyCode::Down));
         assert_eq!(
             app.handle(key(KeyCode::Char('s'))),
-            Some(Command::Solo("groove.bass".into()))
+            Some(UiCommand::Solo("groove.bass".into()))
         );
     }
 
@@ -476,14 +476,14 @@ mod tests {
         assert_eq!(app.handle(key(KeyCode::Char('n'))), None);
         assert!(!app.should_quit());
         app.handle(key(KeyCode::Char('q')));
-        assert_eq!(app.handle(key(KeyCode::Char('y'))), Some(Command::Quit));
+        assert_eq!(app.handle(key(KeyCode::Char('y'))), Some(UiCommand::Quit));
         assert!(app.should_quit());
     }
 
     #[test]
     fn quit_is_immediate_when_not_recording() {
         let mut app = app_with(Snapshot::default());
-        assert_eq!(app.handle(key(KeyCode::Char('q'))), Some(Command::Quit));
+        assert_eq!(app.handle(key(KeyCode::Char('q'))), Some(UiCommand::Quit));
         assert!(app.should_quit());
     }
 

@@ -1,18 +1,27 @@
-//! The play command with the performance screen: engine [`Status`] → TUI [`Snapshot`], and
-//! the screen's commands → engine [`Command`]s.
+//! The play session's screen: engine [`Status`] → TUI [`Snapshot`], and the screen's
+//! [`UiCommand`]s → engine [`Command`]s.
 //!
-//! Three threads meet here by message passing: the engine's report stream is turned into
-//! `AppEvent`s (snapshots, message lines) by a bridge thread; the UI thread runs
-//! `tui::run`; the UI's commands go straight back to the engine.
+//! Threads here, all started and joined by [`run`]: the **bridge** thread turns the engine's
+//! report stream into `AppEvent`s (snapshots, message lines) and tells the likeness worker
+//! about recordings; the **UI** thread (the caller's) runs `tui::run` and sends each command
+//! to the engine itself, as the key is handled (no forwarding thread); the **likeness** worker
+//! ranks saved sounds from one ordered input stream (analyzer frames + recording news); the
+//! **logs** worker computes the recommend and forecast panes once.
+//!
+//! Shutdown order when the UI loop ends: the engine (stop flag + `Quit`; joined: the recording
+//! is finished and `Stopped` reported), the bridge thread (it forwards the engine's last
+//! reports, e.g. a recording finished on quit, then ends on `Stopped`), the likeness worker
+//! (`Shutdown` goes after those reports in its stream, so that session's profile is written),
+//! then the logs worker (it skips what is left once the screen has gone).
 
 use crate::analysis::likeness;
-use crate::engine::live::{self, LiveHandle, Report, Status};
+use crate::engine::live::{self, Command, LiveHandle, Report, Status};
 use crate::tui::model::{
     Availability, ForecastView, NoteView, PatchState, PatchView, RecView, RecommendView, Snapshot,
     SpectrumView, TransportView, VoiceView,
 };
-use crate::tui::{AppEvent, Command as UiCommand, Level};
-use std::sync::mpsc::{Receiver, Sender};
+use crate::tui::{AppEvent, Level, UiCommand};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::thread;
 use std::time::Duration;
 
@@ -95,14 +104,14 @@ pub fn snapshot(
     let voices = s
         .tracks
         .iter()
-        .map(|(t, muted, soloed)| VoiceView {
-            name: t.name.clone(),
-            muted: *muted,
-            soloed: *soloed,
+        .map(|t| VoiceView {
+            name: t.info.name.clone(),
+            muted: t.muted,
+            soloed: t.soloed,
             notes: s
                 .recent
                 .iter()
-                .filter(|n| n.track == t.name)
+                .filter(|n| n.track == t.info.name)
                 .map(|n| NoteView {
                     start_tick: n.tick as i64 - s.tick as i64,
                     dur_ticks: 120,
@@ -113,7 +122,7 @@ pub fn snapshot(
             lstm_top: s
                 .lstm_top
                 .iter()
-                .find(|(n, _)| *n == t.name)
+                .find(|(n, _)| *n == t.info.name)
                 .map(|(_, top)| Availability::Ready(top.clone())),
         })
         .collect();
@@ -198,8 +207,14 @@ pub fn forecast_view(v: crate::forecast::ForecastView) -> ForecastView {
 }
 
 /// The background worker for the recommend and forecast panes: computes both from the
-/// listening logs off the UI and engine threads and reports back as messages.
-pub fn spawn_logs_worker(logs: std::path::PathBuf, user: Option<String>, tx: Sender<AppEvent>) {
+/// listening logs off the UI and engine threads and reports back as messages. It skips the
+/// forecast when the screen has gone (its channel is closed) by the time the recommendations
+/// are ready, so joining it on quit waits for at most one computation.
+pub fn spawn_logs_worker(
+    logs: std::path::PathBuf,
+    user: Option<String>,
+    tx: Sender<AppEvent>,
+) -> Option<thread::JoinHandle<()>> {
     let _ = tx.send(AppEvent::Recommend(Availability::Working(format!(
         "reading {}",
         logs.display()
@@ -208,38 +223,56 @@ pub fn spawn_logs_worker(logs: std::path::PathBuf, user: Option<String>, tx: Sen
         "reading {}",
         logs.display()
     ))));
-    let _ = thread::Builder::new()
+    thread::Builder::new()
         .name("weft-logs-worker".into())
         .spawn(move || {
             let rec = match crate::recommend::for_pane(&logs, user.as_deref()) {
                 Ok(v) => Availability::Ready(recommend_view(v)),
                 Err(e) => Availability::Unavailable(e.to_string()),
             };
-            let _ = tx.send(AppEvent::Recommend(rec));
+            if tx.send(AppEvent::Recommend(rec)).is_err() {
+                return;
+            }
             let fc = match crate::forecast::for_pane(&logs) {
                 Ok(v) => Availability::Ready(forecast_view(v)),
                 Err(e) => Availability::Unavailable(e.to_string()),
             };
             let _ = tx.send(AppEvent::Forecast(fc));
-        });
+        })
+        .ok()
 }
 
-/// Where the spectrum pane's "sounds like" list comes from: the analyzer's monitor frames
-/// and the folders of saved sounds (see [`crate::analysis::likeness`]).
+/// Where the spectrum pane's "sounds like" list comes from: the likeness worker's one input
+/// stream (the analyzer's monitor sends frames into it; the bridge adds recording news with
+/// `sender`) and the folders of saved sounds (see [`crate::analysis::likeness`]).
 pub struct LikenessSource {
-    pub frames: Receiver<crate::analysis::Features>,
+    pub input: Receiver<likeness::Input>,
+    pub sender: SyncSender<likeness::Input>,
     pub dirs: Vec<std::path::PathBuf>,
 }
 
 /// The bridge's end of the likeness worker.
 struct Likeness {
     updates: Receiver<likeness::Update>,
-    control: Sender<likeness::Control>,
+    input: SyncSender<likeness::Input>,
     latest: Vec<(String, f32)>,
 }
 
-/// Runs the screen over a started engine until the performer quits. Blocks. Returns why the
-/// engine died, if one of its threads did (the screen showed it; the caller exits non-zero).
+/// The engine command for a screen command.
+pub fn engine_command(c: UiCommand) -> Command {
+    match c {
+        UiCommand::TogglePlay => Command::TogglePlay,
+        UiCommand::ToggleRecord => Command::ToggleRecord,
+        UiCommand::TempoDelta(d) => Command::TempoDelta(d),
+        UiCommand::Mute(v) => Command::ToggleMute(v),
+        UiCommand::Solo(v) => Command::ToggleSolo(v),
+        UiCommand::Quit => Command::Quit,
+    }
+}
+
+/// Runs the screen over a started engine until the performer quits, then stops every thread
+/// it started and the engine, in the order of the module docs. Blocks. Returns why the engine
+/// died, if one of its threads did (the screen showed it; the caller exits non-zero).
 pub fn run(
     handle: LiveHandle,
     audio: impl Fn() -> AudioFacts + Send + 'static,
@@ -249,20 +282,16 @@ pub fn run(
     likeness_source: Option<LikenessSource>,
 ) -> std::io::Result<Option<String>> {
     let (app_tx, app_rx) = std::sync::mpsc::channel::<AppEvent>();
-    let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<UiCommand>();
-    if let Some((path, user)) = logs {
-        spawn_logs_worker(path, user, app_tx.clone());
-    }
+    let logs_worker = logs.and_then(|(path, user)| spawn_logs_worker(path, user, app_tx.clone()));
     let mut likeness_worker = None;
     let likeness = likeness_source.and_then(|src| {
-        let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
         let (up_tx, up_rx) = std::sync::mpsc::channel();
-        match likeness::spawn(src.frames, ctl_rx, src.dirs, up_tx) {
+        match likeness::spawn(src.input, src.dirs, up_tx) {
             Ok(h) => {
-                likeness_worker = Some((h, ctl_tx.clone()));
+                likeness_worker = Some((h, src.sender.clone()));
                 Some(Likeness {
                     updates: up_rx,
-                    control: ctl_tx,
+                    input: src.sender,
                     latest: Vec::new(),
                 })
             }
@@ -285,40 +314,30 @@ pub fn run(
         .name("weft-screen-bridge".into())
         .spawn(move || bridge(reports, bridge_tx, audio, panes, likeness))
         .expect("spawn bridge");
-    let engine_cmds = engine.clone();
-    let cmd_thread = thread::spawn(move || forward_commands(cmd_rx, engine_cmds));
-    let r = crate::tui::run(app_rx, app_tx, cmd_tx, crate::tui::RunOptions::from_env());
+    // The UI thread sends each command to the engine itself: the engine's inbox never blocks.
+    let r = crate::tui::run(
+        app_rx,
+        app_tx,
+        |c| engine.send(engine_command(c)),
+        crate::tui::RunOptions::from_env(),
+    );
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     engine.quit();
-    let _ = cmd_thread.join();
     drop(guard);
     let died = bridge
         .join()
         .unwrap_or_else(|_| Some("the screen's bridge thread died".into()));
     // The bridge has forwarded the engine's last reports (a recording finished on quit);
-    // let the worker write that session's profile before the program ends.
-    if let Some((h, ctl)) = likeness_worker {
-        let _ = ctl.send(likeness::Control::Shutdown);
+    // `Shutdown` comes after them in the worker's stream, so that session's profile is
+    // written before the worker ends.
+    if let Some((h, input)) = likeness_worker {
+        let _ = input.send(likeness::Input::Shutdown);
+        let _ = h.join();
+    }
+    if let Some(h) = logs_worker {
         let _ = h.join();
     }
     r.map(|_| died)
-}
-
-fn forward_commands(rx: Receiver<UiCommand>, engine: live::EngineCommands) {
-    while let Ok(c) = rx.recv() {
-        let cmd = match c {
-            UiCommand::TogglePlay => live::Command::TogglePlay,
-            UiCommand::ToggleRecord => live::Command::ToggleRecord,
-            UiCommand::TempoDelta(d) => live::Command::TempoDelta(d),
-            UiCommand::Mute(v) => live::Command::ToggleMute(v),
-            UiCommand::Solo(v) => live::Command::ToggleSolo(v),
-            UiCommand::Quit => {
-                engine.quit();
-                return;
-            }
-        };
-        engine.send(cmd);
-    }
 }
 
 fn bridge(
@@ -390,12 +409,12 @@ fn bridge(
                 if let Some(l) = &likeness {
                     match &r {
                         Report::RecordingStarted(_) => {
-                            let _ = l.control.send(likeness::Control::RecordingStarted);
+                            let _ = l.input.send(likeness::Input::RecordingStarted);
                         }
                         Report::RecordingFinished { path, .. } => {
                             let _ = l
-                                .control
-                                .send(likeness::Control::RecordingFinished(path.clone()));
+                                .input
+                                .send(likeness::Input::RecordingFinished(path.clone()));
                         }
                         _ => {}
                     }

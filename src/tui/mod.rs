@@ -7,12 +7,14 @@
 //! worker ── Recommend/Forecast ──┤
 //! stderr capture ── Message ─────┼─▶ app_rx ─▶ run(): App::handle ─▶ draw (≤ fps, only on change)
 //! input thread ── Key/Mouse/… ───┤                   │
-//! signals ── Quit ───────────────┘                   └─▶ cmd_tx: Command (play, record, tempo, mute, …)
+//! signals ── Quit ───────────────┘                   └─▶ on_command(UiCommand) (play, record, tempo, mute, …)
 //! ```
 //!
 //! The UI owns no engine state: everything it shows comes from the latest [`Snapshot`] and
-//! the [`messages::MessageLog`]; everything it asks for goes out as a [`Command`]. It never
-//! blocks the sender side (channels are unbounded and only the UI thread receives).
+//! the [`messages::MessageLog`]; everything it asks for goes out as a [`UiCommand`], handed
+//! to the caller's `on_command` on the UI thread itself (the play session sends it straight to
+//! the engine's inbox, which never blocks). It never blocks the sender side (channels are
+//! unbounded and only the UI thread receives).
 //! The terminal is restored on every exit path (see [`terminal`]).
 
 pub mod app;
@@ -59,9 +61,10 @@ pub enum AppEvent {
     Quit,
 }
 
-/// What the UI asks the engine to do.
+/// What the UI asks the engine to do (the play session turns each into an
+/// [`crate::engine::live::Command`]).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Command {
+pub enum UiCommand {
     TogglePlay,
     ToggleRecord,
     TempoDelta(f64),
@@ -111,12 +114,13 @@ impl RunOptions {
 /// Runs the performance screen until the user quits or `AppEvent::Quit` arrives.
 ///
 /// `app_tx` is a sender of the same channel as `app_rx`: the input thread, the signal watcher
-/// and the stderr capture feed it. Sends `Command::Quit` on `cmd_tx` when the user quits.
+/// and the stderr capture feed it. Each command the UI gives is passed to `on_command` on this
+/// thread, as it happens (it must not block); `UiCommand::Quit` when the user quits.
 /// The terminal is restored before this returns (also on error and on panic).
 pub fn run(
     app_rx: Receiver<AppEvent>,
     app_tx: Sender<AppEvent>,
-    cmd_tx: Sender<Command>,
+    mut on_command: impl FnMut(UiCommand),
     opts: RunOptions,
 ) -> io::Result<()> {
     let guard = terminal::TerminalGuard::enter(opts.mouse)?;
@@ -139,7 +143,7 @@ pub fn run(
 
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let mut app = App::new(Theme::new(!opts.no_color));
-    let result = event_loop(&mut term, &mut app, &app_rx, &cmd_tx, opts.fps);
+    let result = event_loop(&mut term, &mut app, &app_rx, &mut on_command, opts.fps);
 
     input.stop();
     drop(capture);
@@ -156,7 +160,7 @@ fn event_loop<B: ratatui::backend::Backend>(
     term: &mut Terminal<B>,
     app: &mut App,
     rx: &Receiver<AppEvent>,
-    cmd_tx: &Sender<Command>,
+    on_command: &mut dyn FnMut(UiCommand),
     fps: u32,
 ) -> io::Result<()>
 where
@@ -197,7 +201,7 @@ where
         {
             if let Some(cmd) = app.handle(ev) {
                 // The engine may be gone already; the UI keeps working regardless.
-                let _ = cmd_tx.send(cmd);
+                on_command(cmd);
             }
             if app.should_quit() {
                 return Ok(());

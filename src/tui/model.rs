@@ -129,7 +129,7 @@ pub enum PatchState {
 /// One voice of a patch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VoiceView {
-    /// `file_stem.voice`, e.g. `groove.kick`; also the name sent in `Command::Mute`.
+    /// `file_stem.voice`, e.g. `groove.kick`; also the name sent in `UiCommand::Mute`.
     pub name: String,
     pub muted: bool,
     pub soloed: bool,

@@ -1,17 +1,26 @@
-//! The scheduler thread: owns the [`Scheduler`], installs compiled patches at their quantize
-//! ticks, emits events `lookahead` ahead of the [`Clock`] into the synth ring and the
-//! recorder, runs analysis patches on feature frames, answers [`Command`]s and publishes
+//! The scheduler thread's run loop: owns the [`Scheduler`], installs compiled patches at
+//! their quantize ticks, keeps `lookahead` ahead of the [`Clock`] and delivers what it emits to
+//! the output ([`crate::outputs`]) and the recording, answers [`Command`]s and publishes
 //! [`Report`]s. Everything it knows arrives as a [`SchedMsg`]; nothing else touches its state.
+//!
+//! The parts it drives live next to it: the recording session and session log
+//! ([`super::recording`]), the status builder ([`super::status`]) and the feature dispatch
+//! ([`super::features`]).
 
-use super::*;
-
-struct RecSession {
-    rec: Recorder,
-    t0: Tick,
-    tracks_sent: usize,
-    tempo_sent: usize,
-    markers_sent: usize,
-}
+use super::features::FeatureDispatch;
+use super::recording::{Recordings, SessionFacts};
+use super::status::{StatusBuilder, StatusInputs};
+use super::{Clock, Command, EventOut, FeatureLink, LiveConfig, RecentNote, Report, SchedMsg};
+use crate::engine::event::{Event, Frame, TimedEvent};
+use crate::engine::scheduler::Scheduler;
+use crate::patch::{PatchError, StepSource};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 pub(super) struct SchedThread {
     cfg: LiveConfig,
@@ -22,57 +31,18 @@ pub(super) struct SchedThread {
     current_bar: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     playing: bool,
-    rec: Option<RecSession>,
-    /// Recordings told to stop whose files are still being written (off this thread).
-    finishing: Vec<Recorder>,
+    recordings: Recordings,
+    facts: SessionFacts,
+    status: StatusBuilder,
+    features: FeatureDispatch,
     late: u64,
     late_reported: u64,
     dropped: u64,
     dropped_reported: u64,
+    /// The latest rejected save of each file.
     errors: HashMap<String, PatchError>,
-    reload_ms: HashMap<String, f64>,
+    /// Versions whose first emitted event is reported (reload latency), with the save time.
     awaiting_first: HashMap<String, (u32, Instant)>,
-    recent: VecDeque<RecentNote>,
-    last_status: Instant,
-    hashes: HashMap<String, u64>,
-    started: Instant,
-    started_wall: std::time::SystemTime,
-    played: std::collections::BTreeSet<String>,
-    /// Provenance line of each LSTM model a loaded patch uses, by model name.
-    models: std::collections::BTreeMap<String, String>,
-    recorded: Option<PathBuf>,
-    features: Option<Receiver<crate::analysis::Features>>,
-    last_features: Option<crate::analysis::Features>,
-    features_dropped: u64,
-    feature_errors: HashMap<String, String>,
-    /// (file, version) whose `on_features` ran away: not called again for that version.
-    features_off: std::collections::HashSet<(String, u32)>,
-    /// `on_features` deadline overruns in a row, by file.
-    feature_overruns: HashMap<String, u8>,
-    analyzer: Option<crate::analysis::live::Control>,
-    /// `analyze(#{...})` requests of the loaded patches, with the install order.
-    analyze_requests: HashMap<String, (u64, crate::patch::AnalyzeSpec)>,
-    installs: u64,
-    analyze_in_use: (usize, usize),
-}
-
-/// The feature map `on_features(f)` receives.
-pub fn feature_map(f: &crate::analysis::Features) -> rhai::Map {
-    let mut m = rhai::Map::new();
-    let num = |x: f32| rhai::Dynamic::from_float(x as f64);
-    m.insert("rms".into(), num(f.rms));
-    m.insert("centroid".into(), num(f.centroid));
-    m.insert("bandwidth".into(), num(f.bandwidth));
-    m.insert("rolloff".into(), num(f.rolloff));
-    m.insert("flatness".into(), num(f.flatness));
-    m.insert("flux".into(), num(f.flux));
-    m.insert("onset_strength".into(), num(f.onset_strength));
-    m.insert("onset".into(), rhai::Dynamic::from_bool(f.onset));
-    m.insert("bpm".into(), num(f.bpm));
-    m.insert("time".into(), rhai::Dynamic::from_float(f.time));
-    let chroma: rhai::Array = f.chroma.iter().map(|c| num(*c)).collect();
-    m.insert("chroma".into(), chroma.into());
-    m
 }
 
 impl SchedThread {
@@ -87,10 +57,6 @@ impl SchedThread {
         current_bar: Arc<AtomicU64>,
         stop: Arc<AtomicBool>,
     ) -> SchedThread {
-        let (features, analyzer) = match features {
-            Some(l) => (Some(l.frames), l.control),
-            None => (None, None),
-        };
         let mut sched = Scheduler::new(clock.sample_rate(), cfg.tempo.unwrap_or(120.0), steps);
         if let Some(t) = cfg.tempo {
             sched.lock_tempo(t);
@@ -104,142 +70,21 @@ impl SchedThread {
             current_bar,
             stop,
             playing: false,
-            rec: None,
-            finishing: Vec::new(),
+            recordings: Recordings::default(),
+            facts: SessionFacts::new(),
+            status: StatusBuilder::new(),
+            features: FeatureDispatch::new(features),
             late: 0,
             late_reported: 0,
             dropped: 0,
             dropped_reported: 0,
             errors: HashMap::new(),
-            reload_ms: HashMap::new(),
             awaiting_first: HashMap::new(),
-            recent: VecDeque::new(),
-            last_status: Instant::now(),
-            hashes: HashMap::new(),
-            started: Instant::now(),
-            started_wall: std::time::SystemTime::now(),
-            played: Default::default(),
-            models: Default::default(),
-            recorded: None,
-            features,
-            last_features: None,
-            features_dropped: 0,
-            feature_errors: HashMap::new(),
-            features_off: Default::default(),
-            feature_overruns: HashMap::new(),
-            analyzer,
-            analyze_requests: HashMap::new(),
-            installs: 0,
-            analyze_in_use: DEFAULT_ANALYSIS,
         }
-    }
-
-    /// Runs analysis patches on the feature frames that arrived. At most a few frames per
-    /// pass are handed to scripts; the rest are dropped (counted) so the scheduler never
-    /// falls behind.
-    fn run_features(&mut self) {
-        let Some(rx) = &self.features else { return };
-        let frames: Vec<crate::analysis::Features> = rx.try_iter().collect();
-        if frames.is_empty() {
-            return;
-        }
-        const MAX_PER_PASS: usize = 4;
-        let skip = frames.len().saturating_sub(MAX_PER_PASS);
-        self.features_dropped += skip as u64;
-        // Each analysis patch with the features it asked for (None = all).
-        let files: Vec<(String, Option<Vec<String>>)> = self
-            .sched
-            .files()
-            .into_iter()
-            .filter_map(|(f, _)| {
-                let p = self.sched.patch(&f).filter(|p| p.has_on_features())?;
-                let wanted = p.analyze_spec().and_then(|s| s.features);
-                Some((f, wanted))
-            })
-            .collect();
-        for f in &frames[skip..] {
-            for (file, wanted) in &files {
-                let mut map = feature_map(f);
-                if let Some(keys) = wanted {
-                    map.retain(|k, _| keys.iter().any(|w| w == k.as_str()));
-                }
-                let version = self
-                    .sched
-                    .files()
-                    .iter()
-                    .find(|f| &f.0 == file)
-                    .map_or(0, |f| f.1);
-                if self.features_off.contains(&(file.clone(), version)) {
-                    continue;
-                }
-                let Some(p) = self.sched.patch_mut(file) else {
-                    continue;
-                };
-                match p.on_features(map) {
-                    Ok(params) => {
-                        self.feature_overruns.remove(file);
-                        self.feature_errors.remove(file);
-                        if !params.is_empty() {
-                            self.sched.apply_params(file, &params);
-                        }
-                    }
-                    Err(mut e) => {
-                        // Each frame would cost the whole budget again: off after a limit that
-                        // recurs, or after two deadline overruns in a row.
-                        let stop = p.last_stop();
-                        let overruns = self.feature_overruns.entry(file.clone()).or_default();
-                        let off = match stop {
-                            Some(s) if s.recurs() => true,
-                            Some(_) => {
-                                *overruns += 1;
-                                *overruns >= 2
-                            }
-                            None => false,
-                        };
-                        if off {
-                            self.features_off.insert((file.clone(), version));
-                            e.message.push_str(crate::patch::CALLBACK_OFF);
-                        }
-                        let msg = e.to_string();
-                        if self.feature_errors.get(file) != Some(&msg) {
-                            self.feature_errors.insert(file.clone(), msg);
-                            let bar = self.sched.time_sig().bar_of(self.sched.emitted_to());
-                            self.report(Report::Notice(Notice::RuntimeError { error: e, bar }));
-                        }
-                    }
-                }
-            }
-        }
-        self.last_features = frames.last().copied();
     }
 
     fn report(&self, r: Report) {
         let _ = self.reports.send(r);
-    }
-
-    /// Points the live analyzer at the settings of the most recently installed patch that
-    /// asks for some (or the defaults), reporting each change once.
-    fn update_analysis(&mut self) {
-        let Some(ctl) = &self.analyzer else { return };
-        let latest = self
-            .analyze_requests
-            .iter()
-            .max_by_key(|(_, (order, _))| *order)
-            .map(|(file, (_, spec))| (file.clone(), (spec.fft, spec.hop)));
-        let (file, wanted) = match latest {
-            Some((f, s)) => (Some(f), s),
-            None => (None, DEFAULT_ANALYSIS),
-        };
-        if wanted == self.analyze_in_use {
-            return;
-        }
-        ctl.set(wanted.0, wanted.1);
-        self.analyze_in_use = wanted;
-        self.report(Report::Analysis {
-            fft: wanted.0,
-            hop: wanted.1,
-            file,
-        });
     }
 
     fn lookahead_frames(&self) -> Frame {
@@ -255,27 +100,14 @@ impl SchedThread {
                 models,
             } => {
                 let ready_ms = first_event.map(|t| t.elapsed().as_secs_f64() * 1000.0);
-                self.hashes.insert(file.clone(), patch.source_hash());
+                self.facts.installed(&file, patch.source_hash(), models);
                 // A new version starts with its callbacks on.
-                self.features_off.retain(|(f, _)| f != &file);
-                self.feature_overruns.remove(&file);
-                self.played.insert(file.clone());
-                self.models.extend(models);
-                self.installs += 1;
-                match patch.analyze_spec() {
-                    Some(spec) => {
-                        self.analyze_requests
-                            .insert(file.clone(), (self.installs, spec));
-                    }
-                    None => {
-                        self.analyze_requests.remove(&file);
-                    }
-                }
+                self.features.installed(&file, patch.analyze_spec());
                 let tick = self.sched.install(&file, *patch);
-                self.update_analysis();
+                self.features.update_analysis(&self.reports);
                 self.errors.remove(&file);
                 if let Some(ms) = ready_ms {
-                    self.reload_ms.insert(file.clone(), ms);
+                    self.status.reloaded(&file, ms);
                 }
                 let bar = self.sched.time_sig().bar_of(tick);
                 self.report(Report::Ready {
@@ -306,16 +138,14 @@ impl SchedThread {
             SchedMsg::Removed(f) => {
                 self.errors.remove(&f);
                 self.sched.remove(&f);
-                self.analyze_requests.remove(&f);
-                self.update_analysis();
+                self.features.removed(&f);
+                self.features.update_analysis(&self.reports);
             }
             SchedMsg::Renamed(a, b) => {
                 if let Some(e) = self.errors.remove(&a) {
                     self.errors.insert(b.clone(), e);
                 }
-                if let Some(r) = self.analyze_requests.remove(&a) {
-                    self.analyze_requests.insert(b.clone(), r);
-                }
+                self.features.renamed(&a, &b);
                 self.sched.rename(&a, &b);
             }
             SchedMsg::InitialDone => {
@@ -336,8 +166,8 @@ impl SchedThread {
                     }
                 }
                 Command::ToggleRecord => {
-                    if self.rec.is_some() {
-                        self.stop_recording();
+                    if self.recordings.is_recording() {
+                        self.recordings.stop(&self.sched);
                     } else {
                         let t = crate::record::default_target(&self.cfg.record_dir);
                         self.start_recording(t);
@@ -389,128 +219,37 @@ impl SchedThread {
     }
 
     fn start_recording(&mut self, target: PathBuf) {
-        let mut prov_patches: Vec<(String, u64)> =
-            self.hashes.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        prov_patches.sort();
-        let opts = RecordOptions {
+        let provenance = self.facts.provenance(self.cfg.seed);
+        self.recordings.start(
             target,
-            time_sig: self.sched.time_sig(),
-            provenance: provenance(
-                &prov_patches,
-                self.cfg.seed,
-                &self.models.values().cloned().collect::<Vec<_>>(),
-            ),
-            slow_disk: self.cfg.slow_disk,
-        };
-        match Recorder::start(opts) {
-            Ok(rec) => {
-                self.report(Report::RecordingStarted(rec.target.clone()));
-                let t0 = self.sched.emitted_to();
-                let bpm = self.sched.tempo_map().bpm_at(t0);
-                rec.send(RecordMsg::Tempo(0, bpm));
-                rec.send(RecordMsg::Marker(0, "start".into()));
-                let tempo_sent = self
-                    .sched
-                    .tempo_map()
-                    .changes()
-                    .iter()
-                    .filter(|c| c.0 <= t0)
-                    .count();
-                let markers_sent = self.sched.markers().iter().filter(|m| m.0 < t0).count();
-                self.rec = Some(RecSession {
-                    rec,
-                    t0,
-                    tracks_sent: 0,
-                    tempo_sent,
-                    markers_sent,
-                });
-            }
-            Err(e) => self.report(Report::RecordingFailed(e.to_string())),
-        }
-    }
-
-    fn feed_recorder(&mut self, events: &[TimedEvent]) {
-        let Some(rs) = self.rec.as_mut() else { return };
-        let tracks = self.sched.tracks();
-        if tracks.len() > rs.tracks_sent {
-            rs.rec
-                .send(RecordMsg::Tracks(tracks[rs.tracks_sent..].to_vec()));
-            rs.tracks_sent = tracks.len();
-        }
-        let changes = self.sched.tempo_map().changes();
-        for (t, bpm) in changes.iter().skip(rs.tempo_sent) {
-            rs.rec.send(RecordMsg::Tempo(t.saturating_sub(rs.t0), *bpm));
-        }
-        rs.tempo_sent = changes.len().max(rs.tempo_sent);
-        let markers = self.sched.markers();
-        for (t, m) in markers.iter().skip(rs.markers_sent) {
-            rs.rec
-                .send(RecordMsg::Marker(t.saturating_sub(rs.t0), m.clone()));
-        }
-        rs.markers_sent = markers.len();
-        if !events.is_empty() {
-            let shifted: Vec<TimedEvent> = events
-                .iter()
-                .filter(|e| e.tick >= rs.t0)
-                .map(|e| TimedEvent {
-                    tick: e.tick - rs.t0,
-                    ..*e
-                })
-                .collect();
-            if !rs.rec.send(RecordMsg::Events(shifted)) {
-                let rs = self.rec.take().expect("recording");
-                let err = rs
-                    .rec
-                    .finish(0)
-                    .err()
-                    .map_or("recorder stopped".to_string(), |e| e.to_string());
-                self.report(Report::RecordingFailed(err));
-            }
-        }
-    }
-
-    /// Tells the recording to stop; its file is written on the recorder's thread and reported
-    /// by [`SchedThread::collect_recordings`] when it is done.
-    fn stop_recording(&mut self) {
-        let Some(rs) = self.rec.take() else {
-            return;
-        };
-        let end = self.sched.emitted_to().saturating_sub(rs.t0);
-        // Notes still sounding are closed at `end` by the recorder when it writes the file.
-        rs.rec.send(RecordMsg::Marker(end, "stop".into()));
-        rs.rec.request_stop(end);
-        self.finishing.push(rs.rec);
+            &self.sched,
+            provenance,
+            self.cfg.slow_disk,
+            &self.reports,
+        );
     }
 
     /// Reports the recordings whose files are written (all of them, waiting, when `wait`).
     fn collect_recordings(&mut self, wait: bool) {
-        let (done, busy): (Vec<Recorder>, Vec<Recorder>) = std::mem::take(&mut self.finishing)
-            .into_iter()
-            .partition(|r| wait || r.is_done());
-        self.finishing = busy;
-        for rec in done {
-            match rec.finish(0) {
-                Ok(f) => {
-                    self.recorded = Some(f.path.clone());
-                    self.report(Report::RecordingFinished {
-                        path: f.path,
-                        notes: f.notes,
-                        max_backlog: f.max_backlog,
-                    })
-                }
-                Err(e) => self.report(Report::RecordingFailed(e.to_string())),
-            }
+        if let Some(p) = self.recordings.collect(wait, &self.reports) {
+            self.facts.recorded = Some(p);
         }
     }
 
     /// Stops the recording and waits for every file to be written (shutdown).
     fn finish_recording(&mut self) {
-        self.stop_recording();
+        self.recordings.stop(&self.sched);
         self.collect_recordings(true);
     }
 
+    fn append_session_log(&self) {
+        if let Some(path) = &self.cfg.session_log {
+            self.facts.append_log(path, &self.sched, &self.reports);
+        }
+    }
+
     fn deliver(&mut self, events: Vec<TimedEvent>) {
-        if events.is_empty() && self.rec.is_none() {
+        if events.is_empty() && !self.recordings.is_recording() {
             return;
         }
         let now = self.clock.now();
@@ -545,112 +284,35 @@ impl SchedThread {
                         self.awaiting_first.remove(&file);
                     }
                 }
-                self.recent.push_back(RecentNote {
+                self.status.played(RecentNote {
                     track: name,
                     tick: e.tick,
                     key,
                     vel,
                 });
-                if self.recent.len() > 256 {
-                    self.recent.pop_front();
-                }
             }
         }
         if let Some(out) = self.out.as_mut() {
             self.dropped += out.send(&events) as u64;
         }
-        self.feed_recorder(&events);
+        self.recordings.feed(&events, &self.sched, &self.reports);
     }
 
-    fn status(&self) -> Status {
-        let tick = if self.playing {
-            let f = self.clock.now().saturating_sub(self.sched.frame_offset());
-            self.sched
-                .tempo_map()
-                .frame_to_tick(f)
-                .min(self.sched.emitted_to())
-        } else {
-            self.sched.emitted_to()
-        };
-        let sig = self.sched.time_sig();
-        let (bar, beat) = sig.bar_beat(tick);
-        let phase = ((tick % sig.ticks_per_beat()) as f32) / sig.ticks_per_beat() as f32;
-        let pending: HashMap<String, Tick> = self.sched.pending().into_iter().collect();
-        let mut names: Vec<String> = self.sched.files().into_iter().map(|f| f.0).collect();
-        names.extend(self.errors.keys().cloned());
-        names.extend(pending.keys().cloned());
-        names.sort();
-        names.dedup();
-        let files = names
-            .into_iter()
-            .map(|f| {
-                let version = self
-                    .sched
-                    .files()
-                    .iter()
-                    .find(|x| x.0 == f)
-                    .map_or(0, |x| x.1);
-                FileStatus {
-                    playing: version > 0,
-                    version,
-                    pending_bar: pending.get(&f).map(|t| sig.bar_of(*t)),
-                    error: self.errors.get(&f).cloned(),
-                    last_reload_ms: self.reload_ms.get(&f).copied(),
-                    file: f,
-                }
-            })
-            .collect();
-        Status {
-            playing: self.playing,
-            tempo: self.sched.tempo_map().bpm_at(tick),
-            tick,
-            bar,
-            beat,
-            beat_phase: phase,
-            time_sig: (sig.num, sig.den),
-            lookahead_ms: self.cfg.lookahead.as_secs_f64() * 1000.0,
-            late_events: self.late,
-            dropped_events: self.dropped,
-            files,
-            tracks: self
-                .sched
-                .tracks()
-                .iter()
-                .map(|t| {
-                    (
-                        t.clone(),
-                        self.sched.is_muted(&t.name),
-                        self.sched.is_soloed(&t.name),
-                    )
-                })
-                .collect(),
-            recent: self.recent.iter().cloned().collect(),
-            spectrum: self.last_features,
-            features_dropped: self.features_dropped,
-            lstm_top: self.lstm_top(),
-            recording: self
-                .rec
-                .as_ref()
-                .map(|r| (r.rec.target.clone(), r.rec.started.elapsed().as_secs_f64())),
-        }
-    }
-
-    fn lstm_top(&self) -> Vec<(String, Vec<(String, f32)>)> {
-        let mut out = Vec::new();
-        for (file, _) in self.sched.files() {
-            let Some(p) = self.sched.patch(&file) else {
-                continue;
-            };
-            let stem = file.strip_suffix(".rhai").unwrap_or(&file).to_string();
-            for v in p.base_voices() {
-                if matches!(v.source, crate::patch::Source::Lstm(_)) {
-                    if let Some(top) = self.sched.lstm_top(p.display_name(), &v.name, 5) {
-                        out.push((format!("{stem}.{}", v.name), top));
-                    }
-                }
-            }
-        }
-        out
+    fn status(&self) -> super::Status {
+        self.status.build(
+            &self.sched,
+            StatusInputs {
+                now: self.clock.now(),
+                playing: self.playing,
+                lookahead: self.cfg.lookahead,
+                late: self.late,
+                dropped: self.dropped,
+                errors: &self.errors,
+                spectrum: self.features.last,
+                features_dropped: self.features.dropped,
+                recording: self.recordings.current(),
+            },
+        )
     }
 
     pub(super) fn run(&mut self, rx: Receiver<SchedMsg>) {
@@ -689,8 +351,8 @@ impl SchedThread {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            self.run_features();
-            if !self.finishing.is_empty() {
+            self.features.run(&mut self.sched, &self.reports);
+            if self.recordings.is_finishing() {
                 self.collect_recordings(false);
             }
             if self.playing {
@@ -710,7 +372,7 @@ impl SchedThread {
                 }
                 self.deliver(events);
                 if self.late > self.late_reported
-                    && self.last_status.elapsed() > Duration::from_millis(500)
+                    && self.status.last_sent.elapsed() > Duration::from_millis(500)
                 {
                     self.report(Report::Late {
                         count: self.late - self.late_reported,
@@ -735,8 +397,7 @@ impl SchedThread {
                     }
                 }
             }
-            if self.cfg.status && self.last_status.elapsed() >= Duration::from_millis(33) {
-                self.last_status = Instant::now();
+            if self.cfg.status && self.status.due() {
                 self.report(Report::Status(Box::new(self.status())));
             }
         }
@@ -766,41 +427,6 @@ impl SchedThread {
             music_stopped: true,
         });
         self.report(Report::Stopped);
-    }
-
-    /// One line per performance in weft's own session log (a format `weft recommend` reads).
-    fn append_session_log(&self) {
-        let Some(path) = &self.cfg.session_log else {
-            return;
-        };
-        let secs = self
-            .started_wall
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let (y, mo, d, h, mi, s) = crate::record::civil(secs);
-        let tempos: Vec<f64> = self
-            .sched
-            .tempo_map()
-            .changes()
-            .iter()
-            .map(|c| c.1)
-            .collect();
-        let mut line = crate::logs::session::SessionLogLine::new(
-            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
-            self.started.elapsed().as_secs_f64(),
-            self.played.iter().cloned().collect(),
-        );
-        line.models = self.models.keys().cloned().collect();
-        line.tempo_min = tempos.iter().copied().reduce(f64::min);
-        line.tempo_max = tempos.iter().copied().reduce(f64::max);
-        line.file = self.recorded.as_ref().map(|p| p.display().to_string());
-        if let Err(e) = crate::logs::session::append_session_log(path, &line) {
-            self.report(Report::RecordingFailed(format!(
-                "session log {}: {e}",
-                path.display()
-            )));
-        }
     }
 }
 

@@ -1,0 +1,327 @@
+//! The play session as one value: everything `weft play` starts, in the order it starts it,
+//! and everything it stops, in the order it must stop.
+//!
+//! ```text
+//! Session::start(cfg)                      Session::run()                 (shutdown, inside run)
+//!  1 audio output (cpal / null sink) ──┐    headless: signals → stop flag   1 engine: scheduler thread
+//!  2 analyzer thread (audio tap)       │    + reports → stderr lines          (notes off, recording
+//!  3 model cache (one per session)     │    screen: tui::bridge::run          finished, session log,
+//!  4 live engine: watcher, compile     │      (UI loop, bridge thread,        `Stopped`), watcher,
+//!    worker, scheduler thread ─────────┘      likeness + logs workers)        compile worker
+//!                                                                          2 screen workers (likeness
+//!                                                                            after the engine's last
+//!                                                                            report, logs worker)
+//!                                                                          3 analyzer thread
+//!                                                                          4 audio output
+//! ```
+//!
+//! Journal recovery is not part of the session: it happens before (in `cli/play.rs`), so a
+//! take recovered from a crash is on disk before a new one may choose its name.
+
+use crate::analysis::likeness;
+use crate::analysis::live::{AnalyzerHandle, Monitor};
+use crate::engine::event::TimedEvent;
+use crate::engine::live::{
+    self, AudioClock, FeatureLink, LiveConfig, LiveError, LiveHandle, Report, StepFactory,
+};
+use crate::neural::voices::{LstmVoices, ModelCache};
+use crate::outputs::{EventOut, Fanout, RingOut};
+use crate::sound::output::{AudioConfig, AudioError, AudioHandle};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Events the scheduler may have queued for the synth at once.
+const SYNTH_RING: usize = 8192;
+/// Mono samples the audio tap holds for the analyzer.
+const TAP_RING: usize = 1 << 16;
+/// Feature frames waiting for the scheduler thread (more are dropped, counted).
+const FEATURE_QUEUE: usize = 64;
+/// Frames and recording news waiting for the likeness worker (frames beyond are missed).
+const LIKENESS_QUEUE: usize = 256;
+
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("installing signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("the screen: {0}")]
+    Screen(std::io::Error),
+}
+
+/// What the screen needs besides the engine.
+#[derive(Clone, Debug, Default)]
+pub struct ScreenConfig {
+    /// Listening logs (and whose recommendations) for the recommend and forecast panes.
+    pub logs: Option<(PathBuf, Option<String>)>,
+    /// Folders of saved sounds the "sounds like" list ranks.
+    pub likeness_dirs: Vec<PathBuf>,
+}
+
+/// Everything a session needs.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub live: LiveConfig,
+    pub audio: AudioConfig,
+    /// Where LSTM models live (one cache for every thread that plans bars).
+    pub models_dir: PathBuf,
+    /// The performance screen, or None for headless (reports as lines on stderr).
+    pub screen: Option<ScreenConfig>,
+}
+
+/// How a session ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ending {
+    /// The engine stopped cleanly (`Stopped`, no thread died).
+    Clean,
+    /// A thread died or the engine ended without `Stopped`; `last_words` is a line to print
+    /// on the restored terminal, if it has not been printed yet.
+    Failed { last_words: Option<String> },
+}
+
+/// A started play session (see the module docs for what runs and the shutdown order).
+pub struct Session {
+    // Field order is drop order: if a session is dropped without `run`, the engine stops
+    // first, then the analyzer, then the audio output.
+    engine: LiveHandle,
+    screen: Option<ScreenParts>,
+    analyzer: AnalyzerHandle,
+    audio: AudioHandle,
+    messages: Vec<String>,
+}
+
+struct ScreenParts {
+    cfg: ScreenConfig,
+    /// The likeness worker's one input stream (the analyzer's monitor sends frames into it).
+    likeness: (SyncSender<likeness::Input>, Receiver<likeness::Input>),
+}
+
+impl Session {
+    /// Starts the audio output, the analyzer listening to it, and the live engine on
+    /// `cfg.live.dir`. Nothing is shown yet: [`Session::run`] does that.
+    pub fn start(cfg: SessionConfig) -> Result<Session, SessionError> {
+        let SessionConfig {
+            mut live,
+            audio: audio_cfg,
+            models_dir,
+            screen,
+        } = cfg;
+        // Audio first (before the screen: probing a missing device makes alsa-lib talk).
+        let (producer, consumer) = rtrb::RingBuffer::<TimedEvent>::new(SYNTH_RING);
+        let (tap_tx, tap_rx) = rtrb::RingBuffer::<f32>::new(TAP_RING);
+        let audio = crate::sound::output::start(
+            audio_cfg,
+            consumer,
+            Some(tap_tx),
+            crate::sound::synth::SynthConfig::default(),
+        )?;
+        // The analyzer listens to what the synth plays (the null sink renders too); the
+        // screen's "sounds like" worker gets the same frames (best effort).
+        let (feat_tx, feat_rx) = sync_channel(FEATURE_QUEUE);
+        let screen = screen.map(|cfg| ScreenParts {
+            cfg,
+            likeness: sync_channel(LIKENESS_QUEUE),
+        });
+        let monitor: Option<Monitor> = screen.as_ref().map(|s| {
+            let tx = s.likeness.0.clone();
+            Box::new(move |f| {
+                let _ = tx.try_send(likeness::Input::Frame(f));
+            }) as Monitor
+        });
+        let analyzer = crate::analysis::live::spawn_with_monitor(
+            tap_rx,
+            crate::analysis::AnalyzerConfig::new(audio.sample_rate()),
+            feat_tx,
+            monitor,
+        )?;
+        let mut messages = audio.warnings.clone();
+        messages.push(format!(
+            "audio: {} at {} Hz",
+            audio.device_name(),
+            audio.sample_rate()
+        ));
+        // One model cache for every thread that plans bars: the compile worker loads a
+        // patch's models before it is ready, so the scheduler thread never reads a model file.
+        live.models_dir = Some(models_dir.clone());
+        let cache = Arc::new(ModelCache::new(&models_dir));
+        let steps: StepFactory = Arc::new(move || Box::new(LstmVoices::with_cache(cache.clone())));
+        live.status = screen.is_some();
+        // The outputs the scheduler thread writes to: one line each (see `crate::outputs`).
+        let outs: Vec<Box<dyn EventOut>> = vec![Box::new(RingOut(producer))];
+        let clock = AudioClock::new(audio.meters(), audio.sample_rate());
+        let engine = live::start_with_features(
+            live,
+            Box::new(clock),
+            Some(Box::new(Fanout(outs))),
+            steps,
+            Some(FeatureLink {
+                frames: feat_rx,
+                control: Some(analyzer.control()),
+            }),
+        )?;
+        Ok(Session {
+            engine,
+            screen,
+            analyzer,
+            audio,
+            messages,
+        })
+    }
+
+    /// Lines for the performer about how the session started (audio device, fallbacks).
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+
+    /// A flag that stops the session cleanly when set (what the signal handlers set).
+    pub fn stop_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.engine.stop_flag()
+    }
+
+    /// Runs the session until it ends — the bars are done, the performer quits, a signal
+    /// arrives, or a thread dies — then shuts everything down in the order of the module docs.
+    /// Headless, every report that is for people is passed to `line` (the binary prints them
+    /// on stderr); with the screen they go to its messages pane.
+    pub fn run(self, line: impl FnMut(&str)) -> Result<Ending, SessionError> {
+        let Session {
+            engine,
+            screen,
+            analyzer,
+            audio,
+            messages,
+        } = self;
+        let ending = match screen {
+            Some(s) => run_screen(engine, s, &audio, messages),
+            None => run_headless(engine, messages, line),
+        };
+        drop(analyzer);
+        drop(audio);
+        ending
+    }
+}
+
+fn run_screen(
+    engine: LiveHandle,
+    screen: ScreenParts,
+    audio: &AudioHandle,
+    messages: Vec<String>,
+) -> Result<Ending, SessionError> {
+    use crate::tui::bridge;
+    let meters = audio.meters();
+    let device = (!audio.is_null()).then(|| audio.device_name());
+    let sr = audio.sample_rate();
+    let (likeness_tx, likeness_rx) = screen.likeness;
+    let died = bridge::run(
+        engine,
+        move || {
+            let st = meters.stats();
+            bridge::AudioFacts {
+                device: device.clone(),
+                sample_rate: Some(sr),
+                load_pct: st.load_pct,
+                underruns: st.underruns,
+            }
+        },
+        bridge::PaneSources::default(),
+        messages,
+        screen.cfg.logs,
+        Some(bridge::LikenessSource {
+            input: likeness_rx,
+            sender: likeness_tx,
+            dirs: screen.cfg.likeness_dirs,
+        }),
+    )
+    .map_err(SessionError::Screen)?;
+    Ok(match died {
+        None => Ending::Clean,
+        // The screen showed it; say it again on the restored terminal.
+        Some(why) => Ending::Failed {
+            last_words: Some(format!("weft: {why}")),
+        },
+    })
+}
+
+fn run_headless(
+    engine: LiveHandle,
+    messages: Vec<String>,
+    mut line: impl FnMut(&str),
+) -> Result<Ending, SessionError> {
+    for m in &messages {
+        line(&format!("weft: {m}"));
+    }
+    let stop = engine.stop_flag();
+    let mut handlers = Vec::new();
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        match signal_hook::flag::register(sig, stop.clone()) {
+            Ok(id) => handlers.push(id),
+            Err(e) => {
+                unregister(handlers);
+                return Err(SessionError::Signals(e));
+            }
+        }
+    }
+    // The session ends cleanly only with `Stopped` after no `Died`; an engine thread that
+    // ended any other way is a failure the exit code reports.
+    let mut clean = false;
+    let mut died = false;
+    let mut show = |r: &Report, clean: &mut bool, died: &mut bool| {
+        match r {
+            Report::Stopped => *clean = !*died,
+            Report::Died { .. } => *died = true,
+            _ => {}
+        }
+        if let Some(l) = live::describe_report(r) {
+            line(&l);
+        }
+    };
+    loop {
+        match engine.reports.recv_timeout(Duration::from_millis(100)) {
+            Ok(r) => {
+                show(&r, &mut clean, &mut died);
+                if matches!(r, Report::Stopped) {
+                    break;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if engine.is_finished() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for r in engine.reports.try_iter() {
+        show(&r, &mut clean, &mut died);
+    }
+    engine.join();
+    unregister(handlers);
+    Ok(if clean {
+        Ending::Clean
+    } else {
+        Ending::Failed {
+            // A death was reported in its own line already.
+            last_words: (!died)
+                .then(|| "error: the engine stopped unexpectedly; the music stopped".to_string()),
+        }
+    })
+}
+
+/// Removes this session's signal handlers (a process may run several sessions, e.g. tests).
+fn unregister(handlers: Vec<signal_hook::SigId>) {
+    for h in handlers {
+        signal_hook::low_level::unregister(h);
+    }
+}

@@ -1,0 +1,137 @@
+//! Outputs: where events leave the engine.
+//!
+//! The scheduler thread hands every batch of [`TimedEvent`]s it emits (in time order, already
+//! `lookahead` ahead of the clock) to one [`EventOut`]; it must not block, and it says how
+//! many events it could not deliver (the scheduler counts and reports them as `Dropped`).
+//! Today there is one output, the synth's lock-free ring ([`RingOut`]); MIDI out, MIDI clock
+//! and OSC (issue #18) come next.
+//!
+//! **Adding an output** is one file and one line (plus its `pub mod NAME;` here): write
+//! `outputs/NAME.rs` with a type that implements [`EventOut`], and add it to the session's
+//! session with one `Box::new(...)` line in the `outs` list of
+//! [`crate::engine::session::Session::start`]. [`Fanout`] gives each output the same events
+//! and adds up what each one dropped.
+//!
+//! The recorder is not an output in this sense: it gets the events with the recording's own
+//! time origin and track list, from the scheduler thread's recording session
+//! (`engine/live/recording.rs`).
+
+use crate::engine::event::{Event, TimedEvent};
+
+/// Where the scheduler's events go besides the recorder.
+pub trait EventOut: Send {
+    /// Hands over events; must not block. Returns how many could not be delivered.
+    fn send(&mut self, events: &[TimedEvent]) -> usize;
+}
+
+/// Several outputs as one: each gets every event; the dropped counts add up.
+#[derive(Default)]
+pub struct Fanout(pub Vec<Box<dyn EventOut>>);
+
+impl EventOut for Fanout {
+    fn send(&mut self, events: &[TimedEvent]) -> usize {
+        self.0.iter_mut().map(|o| o.send(events)).sum()
+    }
+}
+
+/// The scheduler → synth ring (lock-free SPSC; the audio callback is the consumer).
+///
+/// The last [`RingOut::RESERVED`] slots are kept for note-offs: when the ring is that full,
+/// new note-ons and parameter changes are dropped (and counted) so that a note that did start
+/// can always be stopped — a dropped note-off would be a note hanging forever.
+pub struct RingOut(pub rtrb::Producer<TimedEvent>);
+
+impl RingOut {
+    /// Slots only note-offs may use.
+    pub const RESERVED: usize = 256;
+}
+
+impl EventOut for RingOut {
+    fn send(&mut self, events: &[TimedEvent]) -> usize {
+        let mut dropped = 0;
+        for e in events {
+            let room = self.0.slots();
+            let fits = match e.event {
+                Event::NoteOff { .. } => room > 0,
+                _ => room > Self::RESERVED,
+            };
+            if !fits || self.0.push(*e).is_err() {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::event::Sound;
+
+    fn on(key: u8) -> TimedEvent {
+        TimedEvent {
+            tick: 0,
+            frame: 0,
+            event: Event::NoteOn {
+                track: 0,
+                channel: 0,
+                key,
+                vel: 100,
+                sound: Sound::default(),
+            },
+        }
+    }
+    fn off(key: u8) -> TimedEvent {
+        TimedEvent {
+            tick: 1,
+            frame: 1,
+            event: Event::NoteOff {
+                track: 0,
+                channel: 0,
+                key,
+            },
+        }
+    }
+    #[test]
+    fn a_full_ring_drops_note_ons_counted_but_keeps_room_for_every_note_off() {
+        let (p, mut c) = rtrb::RingBuffer::<TimedEvent>::new(RingOut::RESERVED + 100);
+        let mut out = RingOut(p);
+        let ons: Vec<TimedEvent> = (0..300).map(|i| on((i % 128) as u8)).collect();
+        let dropped = out.send(&ons);
+        assert_eq!(dropped, 200, "only the unreserved slots take note-ons");
+        let offs: Vec<TimedEvent> = (0..100).map(|i| off((i % 128) as u8)).collect();
+        assert_eq!(out.send(&offs), 0, "every note-off of a started note fits");
+        let mut n_on = 0;
+        let mut n_off = 0;
+        while let Ok(e) = c.pop() {
+            match e.event {
+                Event::NoteOn { .. } => n_on += 1,
+                Event::NoteOff { .. } => n_off += 1,
+                _ => {}
+            }
+        }
+        assert_eq!((n_on, n_off), (100, 100));
+    }
+
+    #[test]
+    fn a_fanout_gives_every_output_the_events_and_adds_up_their_drops() {
+        let (p1, mut c1) = rtrb::RingBuffer::<TimedEvent>::new(RingOut::RESERVED + 1);
+        let (p2, mut c2) = rtrb::RingBuffer::<TimedEvent>::new(RingOut::RESERVED + 3);
+        let mut fan = Fanout(vec![Box::new(RingOut(p1)), Box::new(RingOut(p2))]);
+        let ons: Vec<TimedEvent> = (0..3).map(on).collect();
+        assert_eq!(
+            fan.send(&ons),
+            2,
+            "the small ring takes one note-on, the big one all three"
+        );
+        let mut n1 = 0;
+        while c1.pop().is_ok() {
+            n1 += 1;
+        }
+        let mut n2 = 0;
+        while c2.pop().is_ok() {
+            n2 += 1;
+        }
+        assert_eq!((n1, n2), (1, 3));
+    }
+}
