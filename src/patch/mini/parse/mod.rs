@@ -84,6 +84,54 @@ fn fine_of(f: Rat) -> u64 {
     (f.num.unsigned_abs()).saturating_mul(f.den as u64)
 }
 
+/// A bound on the haps one cycle of `< >` plays from a sequence of elements with these
+/// weights and bounds: the sequence is slowed by its total weight, so a cycle is a window one
+/// weight unit long, and it touches only the elements that overlap that window (one element
+/// of `<a b c>`, not three). With a whole total the windows are counted one by one; otherwise
+/// a window whose first touched element is `i` ends before `i`'s end + 1, so summing, for
+/// each `i`, the elements that start before that (cyclically) bounds every window.
+fn alternation_bound(weights: &[Rat], bounds: &[u64], total: Rat) -> u64 {
+    let sum = || bounds.iter().fold(0u64, |a, b| a.saturating_add(*b));
+    if total < Rat::ONE {
+        // A window wraps the whole sequence at least once: keep the looser bound.
+        return sum().saturating_mul(mult(Rat::ONE.over(total)).max(1));
+    }
+    let n = weights.len();
+    let mut starts = Vec::with_capacity(n);
+    let mut at = Rat::ZERO;
+    for w in weights {
+        starts.push(at);
+        at = at.plus(*w);
+    }
+    if total.is_int() && total.num <= 1024 {
+        // Cycle `c` is the window [c mod total, c mod total + 1): count each exactly.
+        return (0..total.num)
+            .map(|x| {
+                let (lo, hi) = (Rat::int(x), Rat::int(x + 1));
+                (0..n)
+                    .filter(|&j| starts[j] < hi && starts[j].plus(weights[j]) > lo)
+                    .fold(0u64, |a, j| a.saturating_add(bounds[j]))
+            })
+            .max()
+            .unwrap_or(0);
+    }
+    let mut best = 0u64;
+    for i in 0..n {
+        let limit = starts[i].plus(weights[i]).plus(Rat::ONE);
+        let mut b = 0u64;
+        // With total >= 1 a window of 1 + weight <= 1 + total reaches at most two more laps.
+        for m in i..i + 3 * n + 1 {
+            let lap = Rat::int((m / n) as i64).times(total);
+            if starts[m % n].plus(lap) >= limit {
+                break;
+            }
+            b = b.saturating_add(bounds[m % n]);
+        }
+        best = best.max(b);
+    }
+    best
+}
+
 /// Strudel's value of an atom: `Number(s)` when it is a decimal number, else the word.
 fn atom_value(text: &str) -> Value {
     if Rat::from_decimal(text).is_some() && !text.starts_with('+') {
@@ -149,7 +197,8 @@ impl<'a> Parser<'a> {
     }
 
     /// The whole string: `ws stack_or_choose ws`.
-    pub fn parse(&mut self) -> Result<Pat, MiniError> {
+    /// The whole pattern and its bound on events per cycle.
+    pub fn parse(&mut self) -> Result<(Pat, u64), MiniError> {
         self.ws();
         if self.peek().is_none() {
             return Err(self.err(self.pos, "empty pattern (use ~ for a rest)"));
@@ -159,13 +208,13 @@ impl<'a> Parser<'a> {
         if self.pos < self.s.len() {
             return Err(self.err(self.pos, self.describe()));
         }
-        Ok(node.pat)
+        Ok((node.pat, node.bound))
     }
 
     /// `sequence (("," sequence)+ | ("|" sequence)+ | ("." sequence)+)?`
     fn stack_or_choose(&mut self) -> Result<Node, MiniError> {
         let start = self.pos;
-        let (head, _) = self.sequence()?;
+        let (head, _, _) = self.sequence()?;
         let save = self.pos;
         self.ws();
         let sep = match self.peek() {
@@ -227,7 +276,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `sequence ("," sequence)*` inside `{ }` and `< >`: each with its total weight.
-    fn polymeter_stack(&mut self) -> Result<Vec<(Node, Rat)>, MiniError> {
+    fn polymeter_stack(&mut self) -> Result<Vec<(Node, Rat, u64)>, MiniError> {
         let mut items = vec![self.sequence()?];
         loop {
             let save = self.pos;
@@ -244,7 +293,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `"^"? slice_with_ops+`: a weighted sequence (Strudel's `timeCat`), with its weight.
-    fn sequence(&mut self) -> Result<(Node, Rat), MiniError> {
+    fn sequence(&mut self) -> Result<(Node, Rat, u64), MiniError> {
         let start = self.pos;
         if self.peek() == Some('^') {
             self.pos += 1;
@@ -273,16 +322,19 @@ impl<'a> Parser<'a> {
         }
         let total = weights.iter().fold(Rat::ZERO, |a, w| a.plus(*w));
         if elems.len() == 1 {
-            let e = elems.pop().map(|e| e.node);
-            return Ok((
-                e.unwrap_or(Node {
-                    pat: Pat::Silence,
-                    bound: 0,
-                    fine: 1,
-                }),
-                total,
-            ));
+            let e = elems.pop().map(|e| e.node).unwrap_or(Node {
+                pat: Pat::Silence,
+                bound: 0,
+                fine: 1,
+            });
+            let alt = e.bound.saturating_mul(mult(Rat::ONE.over(total)).max(1));
+            return Ok((e, total, alt));
         }
+        let alt = alternation_bound(
+            &weights,
+            &elems.iter().map(|e| e.node.bound).collect::<Vec<_>>(),
+            total,
+        );
         let mut bound = 0u64;
         let mut fine = 1u64;
         let mut begin = Rat::ZERO;
@@ -304,7 +356,7 @@ impl<'a> Parser<'a> {
             fine: fine.saturating_mul(fine_of(total)),
         };
         self.check(&node, start)?;
-        Ok((node, total))
+        Ok((node, total, alt))
     }
 
     /// `step / "[" stack_or_choose "]" / "{" polymeter_stack "}" ("%" slice)? / "<" polymeter_stack ">"`,
@@ -333,15 +385,17 @@ impl<'a> Parser<'a> {
                 '<' => {
                     let items = self.polymeter_stack()?;
                     self.close('>', open)?;
-                    let bound = items.iter().fold(0u64, |a, (n, w)| {
-                        a.saturating_add(n.bound.saturating_mul(mult(Rat::ONE.over(*w)).max(1)))
-                    });
-                    let fine = items
+                    // One cycle plays one window of each sequence (one step of `<a b c>`),
+                    // so the bound is the window's, not the whole sequence's.
+                    let bound = items
                         .iter()
-                        .fold(1u64, |a, (n, w)| a.max(n.fine.saturating_mul(fine_of(*w))));
+                        .fold(0u64, |a, (_, _, alt)| a.saturating_add(*alt));
+                    let fine = items.iter().fold(1u64, |a, (n, w, _)| {
+                        a.max(n.fine.saturating_mul(fine_of(*w)))
+                    });
                     let pats = items
                         .into_iter()
-                        .map(|(n, w)| {
+                        .map(|(n, w, _)| {
                             if w == Rat::ONE {
                                 n.pat
                             } else {
@@ -358,7 +412,7 @@ impl<'a> Parser<'a> {
                 _ => {
                     let items = self.polymeter_stack()?;
                     self.close('}', open)?;
-                    let w0 = items.first().map_or(Rat::ONE, |(_, w)| *w);
+                    let w0 = items.first().map_or(Rat::ONE, |(_, w, _)| *w);
                     let steps = if self.peek() == Some('%') {
                         self.pos += 1;
                         Some(self.arg("'%'")?)
@@ -368,7 +422,7 @@ impl<'a> Parser<'a> {
                     let mut bound = 0u64;
                     let mut fine = 1u64;
                     let mut pats = Vec::new();
-                    for (n, w) in items {
+                    for (n, w, _) in items {
                         match &steps {
                             None => {
                                 let f = w0.over(w);
