@@ -452,3 +452,27 @@ fn bad_option_values_are_rejected_at_their_line() {
         assert_eq!(e.line, 2, "{src}: {e}");
     }
 }
+
+#[test]
+fn transforms_rewrite_the_voice_pattern_and_take_closures() {
+    let mut p = load(
+        r#"voice("lead", #{ synth: "saw" }).pattern("c4 e4").rev().off(0.25, |q| q.add(12));"#,
+    )
+    .unwrap();
+    // rev: e4 then c4; off: the same a quarter later, an octave up.
+    let mut k = keys(&mut p, 0);
+    k.sort();
+    assert_eq!(k, vec![(0, 64), (960, 76), (1920, 60), (2880, 72)]);
+    let mut p =
+        load(r#"voice("k", #{ synth: "kick" }).pattern("x").every(2, |v| v.fast(2));"#).unwrap();
+    assert_eq!(keys(&mut p, 0).len(), 2);
+    assert_eq!(keys(&mut p, 1).len(), 1);
+    let e = load("let x = 1;\nvoice(\"k\", #{ synth: \"kick\" }).pattern(\"x\").off(0.25, |q| 3);")
+        .unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+    assert!(e.message.contains("must return the pattern"), "{e}");
+    let e = load("voice(\"k\", #{ synth: \"kick\" }).pattern(\"x*64*64\").fast(2);").unwrap_err();
+    assert!(e.message.contains("4096"), "{e}");
+    let e = load("voice(\"k\", #{ synth: \"kick\" }).fast(2);").unwrap_err();
+    assert!(e.message.contains("need a pattern first"), "{e}");
+}

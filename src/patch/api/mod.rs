@@ -5,11 +5,13 @@
 //! `file:line:col` messages.
 //!
 //! This file holds the conversions, the limits and the `state` map; `voices.rs` registers
-//! transport, voices, their options and live parameters; `music.rs` theory and randomness.
+//! transport, voices, their options and live parameters; `music.rs` theory and randomness;
+//! `transforms.rs` the pattern transforms (`fast`, `rev`, `off`, `sometimes`, …).
 
 use super::*;
 
 mod music;
+mod transforms;
 mod voices;
 
 /// A voice handle in scripts: methods edit the voice of that name in the current scope.
@@ -419,5 +421,6 @@ pub(super) fn build_engine(
     }
     voices::register(&mut engine, ctx);
     music::register(&mut engine, ctx);
+    transforms::register(&mut engine, ctx);
     engine
 }
