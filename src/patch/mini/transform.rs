@@ -667,10 +667,10 @@ mod tests {
     #[test]
     fn strudel_examples_checked_by_hand() {
         // Printed by Strudel 1.1.0 (`mini(..).<transform>.queryArc(0, n)`, onsets).
-        assert_eq!(show(&p("0 1").add(7).unwrap(), 1), "0/1-1/2:7 1/2-1/1:8");
+        assert_eq!(show(&p("0 1").add(7.0).unwrap(), 1), "0/1-1/2:7 1/2-1/1:8");
         let c = p("a b c");
         let src = c.chunk_source(3).unwrap();
-        let ch = src.chunk_with(3, &src.fast(2).unwrap()).unwrap();
+        let ch = src.chunk_with(3, &src.fast(2.0).unwrap()).unwrap();
         assert_eq!(show(&ch, 1), "0/1-1/6:a 1/6-1/3:b 1/3-2/3:b 2/3-1/1:c");
         let s = p("a b").struct_by(&p("x ~ x x")).unwrap();
         assert_eq!(show(&s, 1), "0/1-1/4:a 1/2-3/4:b 3/4-1/1:b");
@@ -687,10 +687,10 @@ mod tests {
             "0/1-1/3:c 1/3-2/3:b 2/3-1/1:a"
         );
         assert_eq!(
-            show(&p("a b").ply(2).unwrap(), 1),
+            show(&p("a b").ply(2.0).unwrap(), 1),
             "0/1-1/4:a 1/4-1/2:a 1/2-3/4:b 3/4-1/1:b"
         );
-        let w = p("a").when_mod(4, 2, &p("a").fast(2).unwrap()).unwrap();
+        let w = p("a").when_mod(4, 2, &p("a").fast(2.0).unwrap()).unwrap();
         let per_cycle: Vec<usize> = (0..8).map(|c| w.query(c).len()).collect();
         assert_eq!(per_cycle, [1, 1, 2, 2, 1, 1, 2, 2]);
     }
@@ -698,8 +698,11 @@ mod tests {
     #[test]
     fn transforms_refuse_explosions_and_bad_arguments() {
         let big = p("x*64*64");
-        assert!(matches!(big.fast(2), Err(TransformError::TooMany("fast"))));
-        assert!(matches!(big.ply(3), Err(TransformError::TooMany("ply"))));
+        assert!(matches!(
+            big.fast(2.0),
+            Err(TransformError::TooMany("fast"))
+        ));
+        assert!(matches!(big.ply(3.0), Err(TransformError::TooMany("ply"))));
         assert!(p("x").fast(-1.0).is_err());
         assert!(p("x").degrade_by(1.5).is_err());
         assert!(p("x").iter(0).is_err());

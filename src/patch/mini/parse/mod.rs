@@ -203,11 +203,13 @@ impl<'a> Parser<'a> {
         if self.peek().is_none() {
             return Err(self.err(self.pos, "empty pattern (use ~ for a rest)"));
         }
+        let start = self.pos;
         let node = self.stack_or_choose()?;
         self.ws();
         if self.pos < self.s.len() {
             return Err(self.err(self.pos, self.describe()));
         }
+        self.check(&node, start)?;
         Ok((node.pat, node.bound))
     }
 
@@ -355,7 +357,16 @@ impl<'a> Parser<'a> {
             bound,
             fine: fine.saturating_mul(fine_of(total)),
         };
-        self.check(&node, start)?;
+        // Inside `< >` only one window of the sequence plays per cycle (`alt`); every other
+        // caller checks the whole sequence's bound itself.
+        self.check(
+            &Node {
+                pat: Pat::Silence,
+                bound: alt.min(node.bound),
+                fine: node.fine,
+            },
+            start,
+        )?;
         Ok((node, total, alt))
     }
 
