@@ -289,14 +289,28 @@ fn cycles_touched(f: Rat) -> u64 {
 
 /// A positive exact factor from a script number (`fast(1.5)`, `ply(2)`).
 fn factor(what: &'static str, x: f64) -> Result<Rat, TransformError> {
-    match Rat::from_f64(x) {
+    match exact(x) {
         Some(r) if r.num > 0 && r.den <= 1_000_000 && r.num <= 1_000_000 => Ok(r),
         _ => bad(what, format!("needs a number above 0, got {x}")),
     }
 }
 
+/// An exact fraction for a script number: small denominators first, so `1/3` (0.333…) is a
+/// third, as Strudel's Fraction reads it.
+fn exact(x: f64) -> Option<Rat> {
+    if x.is_finite() && x.abs() < 1e9 {
+        for den in 1..=1000i64 {
+            let num = (x * den as f64).round();
+            if (num / den as f64 - x).abs() < 1e-9 {
+                return Some(Rat::new(num as i64, den));
+            }
+        }
+    }
+    Rat::from_f64(x)
+}
+
 fn time(what: &'static str, x: f64) -> Result<Rat, TransformError> {
-    match Rat::from_f64(x) {
+    match exact(x) {
         Some(r) if r.den <= 1_000_000 && r.num.abs() <= 1_000_000_000 => Ok(r),
         _ => bad(what, format!("needs a time in cycles, got {x}")),
     }
