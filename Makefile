@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup run test bench corpus clippy fmt
+.PHONY: setup run test bench corpus clippy fmt fixtures
 
 # System packages the build and tests need (Debian). Installs only what is missing.
 setup:
@@ -33,3 +33,9 @@ bench: setup
 # Fetch and convert the Bach chorales for `weft train` (throwaway Python venv).
 corpus:
 	bash tools/corpus/fetch_bach.sh
+
+# Regenerate the Strudel oracle fixtures (tests/fixtures/strudel/*.json) with node and the
+# pinned @strudel packages; the tests read the committed files and need no node.
+fixtures:
+	sh benches/peers/strudel/setup.sh
+	cd benches/peers/strudel && node gen.mjs > /dev/null

@@ -246,3 +246,6 @@ const fixture = { strudel: '1.1.0', cycles: CYCLES, generator: 'benches/peers/st
 writeFileSync(out, JSON.stringify(fixture) + '\n');
 const nd = cases.filter((c) => !c.random).length;
 console.error(`wrote ${out}: ${cases.length} patterns (${nd} deterministic, ${cases.length - nd} random)`);
+
+// The transform chains (fast, rev, off, sometimes, …): tests/fixtures/strudel/transforms.json.
+await import('./gen_transforms.mjs');

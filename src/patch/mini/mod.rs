@@ -29,10 +29,13 @@
 mod parse;
 mod pat;
 mod rat;
+mod transform;
+
+pub use transform::TransformError;
 
 pub use rat::Rat;
 
-use pat::{Ctx, Pat, Span};
+use pat::{Pat, QueryCtx, Span};
 use thiserror::Error;
 
 /// A parse error with its 1-based column in the pattern string.
@@ -172,6 +175,8 @@ pub struct Pattern {
     pat: Pat,
     atoms: Vec<parse::Atom>,
     source: String,
+    /// Upper bound on the events one cycle makes (at most [`MAX_HITS`]).
+    bound: u64,
 }
 
 impl Pattern {
@@ -179,11 +184,12 @@ impl Pattern {
     pub fn parse(src: &str) -> Result<Pattern, MiniError> {
         let chars: Vec<char> = src.chars().collect();
         let mut p = parse::Parser::new(&chars);
-        let pat = p.parse()?;
+        let (pat, bound) = p.parse()?;
         Ok(Pattern {
             pat,
             atoms: p.atoms,
             source: src.to_string(),
+            bound,
         })
     }
 
@@ -250,7 +256,7 @@ impl Pattern {
 
     pub fn events_seeded(&self, begin: Rat, end: Rat, seed: u64) -> Vec<Event> {
         // The seed shifts the random stream along Strudel's 300-cycle random time line.
-        let mut ctx = Ctx {
+        let mut ctx = QueryCtx {
             rand_shift: Rat::new((seed % 299_993) as i64, 1000),
             budget: QUERY_BUDGET,
         };
@@ -410,6 +416,20 @@ mod tests {
         assert_eq!(Pattern::parse("x*64*64").unwrap().query(0).len(), 4096);
         let p = Pattern::parse("<x <x x*2>>*32*32").unwrap();
         assert!(p.query(u64::MAX).len() <= MAX_HITS);
+    }
+
+    #[test]
+    fn alternation_bound_is_the_largest_element_not_the_sum() {
+        // `<a b c>` plays one element per cycle: each may make up to the limit.
+        let p = Pattern::parse("<x*4096 [x*2048 x*2048] x>").unwrap();
+        assert_eq!(p.query(0).len(), 4096);
+        assert_eq!(p.query(1).len(), 4096);
+        assert_eq!(p.query(2).len(), 1);
+        // A group plays all its elements in one cycle: there the sum still counts.
+        assert!(Pattern::parse("[x*4096 x]").is_err());
+        // Elements that share a cycle (fractional weights) both count.
+        assert!(Pattern::parse("<x*4096@0.5 x*4096@1.5>").is_err());
+        assert!(Pattern::parse("<x*4096, x>").is_err());
     }
 
     /// A pattern of `depth` nested groups, each of `width` steps, each group repeated `rep`.

@@ -21,11 +21,11 @@ impl Span {
     pub fn new(b: Rat, e: Rat) -> Span {
         Span { b, e }
     }
-    fn with(self, f: impl Fn(Rat) -> Rat) -> Span {
+    pub(super) fn with(self, f: impl Fn(Rat) -> Rat) -> Span {
         Span::new(f(self.b), f(self.e))
     }
     /// Strudel's `spanCycles`: the span cut at cycle boundaries (a zero-width span stays).
-    fn cycles(self) -> Vec<Span> {
+    pub(super) fn cycles(self) -> Vec<Span> {
         if self.b == self.e {
             return vec![self];
         }
@@ -44,7 +44,7 @@ impl Span {
         out
     }
     /// Strudel's `TimeSpan.intersection` (zero-width results only where they touch no end).
-    fn intersect(self, o: Span) -> Option<Span> {
+    pub(super) fn intersect(self, o: Span) -> Option<Span> {
         let b = self.b.max(o.b);
         let e = self.e.min(o.e);
         if b > e {
@@ -60,7 +60,7 @@ impl Span {
         }
         Some(Span::new(b, e))
     }
-    fn midpoint(self) -> Rat {
+    pub(super) fn midpoint(self) -> Rat {
         self.b.plus(self.e.minus(self.b).over(Rat::int(2)))
     }
 }
@@ -76,7 +76,7 @@ impl Hap {
     pub fn has_onset(&self) -> bool {
         self.whole.b == self.part.b
     }
-    fn map_time(self, f: impl Fn(Rat) -> Rat) -> Hap {
+    pub(super) fn map_time(self, f: impl Fn(Rat) -> Rat) -> Hap {
         Hap {
             whole: self.whole.with(&f),
             part: self.part.with(&f),
@@ -127,16 +127,19 @@ pub(crate) enum Pat {
     Tail(Box<Pat>, Box<Pat>),
     /// `a .. b`: the numbers from a to b squeezed into each event.
     Range(Box<Pat>, Box<Pat>),
+    /// A transform applied by a voice method (`rev`, `ply`, `struct`, …; see `transform.rs`).
+    Transform(Box<super::transform::Tf>),
 }
 
-/// Per-query settings and a work budget (a safety net behind the parser's static bound).
-pub(crate) struct Ctx {
+/// What one query carries down the pattern tree: the random stream's shift and a work budget
+/// (a safety net behind the parser's static bound).
+pub(crate) struct QueryCtx {
     /// Shift of the random stream in cycles (0 = Strudel's stream).
     pub rand_shift: Rat,
     pub budget: usize,
 }
 
-impl Ctx {
+impl QueryCtx {
     fn spend(&mut self, n: usize) -> bool {
         if self.budget < n {
             self.budget = 0;
@@ -160,7 +163,7 @@ pub(crate) fn time_to_rand(t: f64) -> f64 {
 }
 
 /// `rand.early(0.0003 * seed)` sampled over `span` (a signal is read at its midpoint).
-fn rand_over(span: Span, seed: u32, ctx: &Ctx) -> f64 {
+pub(super) fn rand_over(span: Span, seed: u32, ctx: &QueryCtx) -> f64 {
     let off = Rat::new(3 * seed as i64, 10_000).plus(ctx.rand_shift);
     time_to_rand(span.midpoint().plus(off).to_f64())
 }
@@ -195,7 +198,7 @@ fn euclid_rot(pulses: i64, steps: i64, rot: i64) -> Vec<bool> {
     out
 }
 
-fn num_of(v: &Value) -> Option<f64> {
+pub(super) fn num_of(v: &Value) -> Option<f64> {
     match v {
         Value::Num(x) => Some(*x),
         _ => None,
@@ -203,7 +206,7 @@ fn num_of(v: &Value) -> Option<f64> {
 }
 
 impl Pat {
-    pub fn query(&self, span: Span, ctx: &mut Ctx) -> Vec<Hap> {
+    pub fn query(&self, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
         if ctx.budget == 0 {
             return Vec::new();
         }
@@ -214,7 +217,7 @@ impl Pat {
         out
     }
 
-    fn query_inner(&self, span: Span, ctx: &mut Ctx) -> Vec<Hap> {
+    fn query_inner(&self, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
         match self {
             Pat::Silence => Vec::new(),
             Pat::Pure(v) => span
@@ -369,6 +372,7 @@ impl Pat {
                 }
                 out
             }
+            Pat::Transform(tf) => tf.query(span, ctx),
             Pat::Range(pat, friend) => {
                 // pat.squeezeBind(a => friend.bind(b => fastcat(a..b)))
                 let mut out = Vec::new();
@@ -444,7 +448,7 @@ pub(crate) fn fastcat(items: impl Iterator<Item = Pat>) -> Pat {
     }
 }
 
-fn fast(f: Rat, pat: &Pat, span: Span, ctx: &mut Ctx) -> Vec<Hap> {
+pub(super) fn fast(f: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
     pat.query(span.with(|t| t.times(f)), ctx)
         .into_iter()
         .map(|h| h.map_time(|t| t.over(f)))
@@ -452,7 +456,7 @@ fn fast(f: Rat, pat: &Pat, span: Span, ctx: &mut Ctx) -> Vec<Hap> {
 }
 
 /// `pat.struct(fastcat(bools))` queried over `span`: structure from the true steps.
-fn structure(bools: &[bool], pat: &Pat, span: Span, ctx: &mut Ctx) -> Vec<Hap> {
+pub(super) fn structure(bools: &[bool], pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
     let n = bools.len() as i64;
     if n == 0 {
         return Vec::new();
@@ -488,7 +492,7 @@ fn structure(bools: &[bool], pat: &Pat, span: Span, ctx: &mut Ctx) -> Vec<Hap> {
 }
 
 /// Strudel's `_compress(b, e)` = `_fastGap(1 / (e - b))._late(b)`.
-fn compress(b: Rat, e: Rat, pat: &Pat, span: Span, ctx: &mut Ctx) -> Vec<Hap> {
+fn compress(b: Rat, e: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
     if b > e || b > Rat::ONE || e > Rat::ONE || b < Rat::ZERO || e < Rat::ZERO || b == e {
         return Vec::new();
     }

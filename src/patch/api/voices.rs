@@ -1,0 +1,281 @@
+//! Script functions for transport (`tempo`, `quantize`, `meter`), voices and their options and
+//! methods (`voice`, `.pattern`, `.notes`, `.vel`, `.every`, …), live parameters (`param`) and
+//! analysis settings (`analyze`). Each edits the run's voices through [`RunContext`].
+
+use super::*;
+
+pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
+    // Transport.
+    let c = ctx.clone();
+    engine.register_fn("tempo", move |bpm: Dynamic| -> RResult<()> {
+        let b = as_f64(&bpm, "tempo")?;
+        if !(crate::engine::transport::MIN_BPM..=crate::engine::transport::MAX_BPM).contains(&b) {
+            return rt_err(format!("tempo {b} is outside 20..400 BPM"));
+        }
+        lock(&c).tempo = Some(b);
+        Ok(())
+    });
+    let c = ctx.clone();
+    engine.register_fn("quantize", move |q: Dynamic| -> RResult<()> {
+        let s = q.to_string();
+        let parsed = Quantize::parse(&s).map_or_else(
+            || {
+                rt_err(format!(
+                    "quantize \"{s}\": use \"now\", \"beat\", \"bar\" or a number of beats"
+                ))
+            },
+            Ok,
+        )?;
+        lock(&c).quantize = parsed;
+        Ok(())
+    });
+    let c = ctx.clone();
+    engine.register_fn("meter", move |num: i64, den: i64| -> RResult<()> {
+        let sig = TimeSig::new(num.clamp(0, 255) as u8, den.clamp(0, 255) as u8).map_or_else(
+            || {
+                rt_err(format!(
+                    "meter({num}, {den}): numerator 1..32, denominator 1,2,4,8,16,32"
+                ))
+            },
+            Ok,
+        )?;
+        lock(&c).sig = sig;
+        Ok(())
+    });
+
+    // Voices.
+    engine.register_type_with_name::<VoiceRef>("Voice");
+    let c = ctx.clone();
+    engine.register_fn("voice", move |name: &str, opts: Map| -> RResult<VoiceRef> {
+        if name.is_empty() || name.len() > 64 || name.contains(['.', '/']) {
+            return rt_err(format!(
+                "voice name '{name}' must be 1-64 characters without '.' or '/'"
+            ));
+        }
+        let mut v = VoiceSpec::new(name);
+        apply_opts(&mut v, &opts, true)?;
+        let mut g = lock(&c);
+        if let Some(slot) = g.voices.iter_mut().find(|x| x.name == name) {
+            *slot = v;
+        } else {
+            if g.voices.len() >= 64 {
+                return rt_err("a patch may have at most 64 voices");
+            }
+            g.voices.push(v);
+        }
+        Ok(VoiceRef { name: name.into() })
+    });
+    let c = ctx.clone();
+    engine.register_fn("voice", move |name: &str| -> RResult<VoiceRef> {
+        if lock(&c).voices.iter().any(|v| v.name == name) {
+            Ok(VoiceRef { name: name.into() })
+        } else {
+            rt_err(format!(
+                "no voice '{name}' (define it with voice(\"{name}\", #{{ synth: ... }}))"
+            ))
+        }
+    });
+
+    // Helper: register a method on Voice that edits the spec.
+    fn edit<F>(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef, f: F) -> RResult<VoiceRef>
+    where
+        F: FnOnce(&mut VoiceSpec) -> RResult<()>,
+    {
+        let mut g = lock(ctx);
+        match g.voices.iter_mut().find(|v| v.name == r.name.as_str()) {
+            Some(v) => f(v).map(|_| r.clone()),
+            None => rt_err(format!("voice '{}' is not defined here", r.name)),
+        }
+    }
+    let c = ctx.clone();
+    engine.register_fn(
+        "pattern",
+        move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
+            let p = parse_pattern(s)?;
+            edit(&c, r, |v| {
+                v.source = Source::Pattern(p);
+                v.source_at = call_at(&cx);
+                Ok(())
+            })
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("notes", move |cx: NativeCallContext, r: &mut VoiceRef, pitches: Array, rhythm: Array| {
+        let pitches = pitch_list(&pitches)?;
+        let steps: Vec<bool> = rhythm
+            .iter()
+            .map(|d| d.as_bool().ok().or_else(|| d.as_int().ok().map(|i| i != 0)))
+            .collect::<Option<_>>()
+            .map_or_else(|| rt_err("notes: rhythm must be an array of true/false or 1/0 (e.g. euclid(5, 8))"), Ok)?;
+        if steps.is_empty() || steps.len() > 256 {
+            return rt_err("notes: rhythm must have 1..256 steps");
+        }
+        edit(&c, r, |v| {
+            v.source = Source::Notes { pitches, rhythm: Rhythm::Steps(steps) };
+            v.source_at = call_at(&cx);
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "notes",
+        move |cx: NativeCallContext, r: &mut VoiceRef, pitches: Array, rhythm: &str| {
+            let pitches = pitch_list(&pitches)?;
+            let p = parse_pattern(rhythm)?;
+            edit(&c, r, |v| {
+                v.source = Source::Notes {
+                    pitches,
+                    rhythm: Rhythm::Pattern(p),
+                };
+                v.source_at = call_at(&cx);
+                Ok(())
+            })
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("vel", move |r: &mut VoiceRef, x: Dynamic| {
+        let x = vel_of(as_f64(&x, "vel")?)?;
+        edit(&c, r, |v| {
+            v.vel = x;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("gate", move |r: &mut VoiceRef, x: Dynamic| {
+        let x = gate_of(as_f64(&x, "gate")?)?;
+        edit(&c, r, |v| {
+            v.gate = x;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("prob", move |r: &mut VoiceRef, x: Dynamic| {
+        let x = check_range(as_f64(&x, "prob")?, "prob", 0.0, 1.0)? as f32;
+        edit(&c, r, |v| {
+            v.prob = x;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn("transpose", move |r: &mut VoiceRef, x: i64| {
+        // Clamped to -48..48 like the option (see `check_range`); no overflow whatever x is.
+        edit(&c, r, |v| {
+            v.transpose = (v.transpose as i64).saturating_add(x).clamp(-48, 48) as i32;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "every",
+        move |cx: NativeCallContext, r: &mut VoiceRef, n: i64, f: FnPtr| {
+            let at = call_at(&cx);
+            if n < 1 {
+                return rt_err("every(n, fn): n must be at least 1");
+            }
+            edit(&c, r, |v| {
+                if v.every.len() >= 16 {
+                    return rt_err("at most 16 every() transforms per voice");
+                }
+                v.every.push((n as u64, f, at));
+                Ok(())
+            })
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("set", move |r: &mut VoiceRef, opts: Map| {
+        edit(&c, r, |v| apply_opts(v, &opts, false))
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "lstm",
+        move |cx: NativeCallContext, r: &mut VoiceRef, opts: Map| {
+            let seed = lock(&c).seed;
+            let spec = lstm_spec(&opts, seed)?;
+            edit(&c, r, |v| {
+                v.source = Source::Lstm(spec);
+                v.source_at = call_at(&cx);
+                Ok(())
+            })
+        },
+    );
+    engine.register_get("name", |r: &mut VoiceRef| r.name.clone());
+
+    // Live parameters: `param("bass.cutoff", 800.0)`.
+    let c = ctx.clone();
+    engine.register_fn(
+        "param",
+        move |target: &str, value: Dynamic| -> RResult<()> {
+            let value = as_f64(&value, "param value")?;
+            if !value.is_finite() {
+                return rt_err(format!(
+                    "param \"{target}\": the value must be a finite number, got {value}"
+                ));
+            }
+            let Some((voice, p)) = target.split_once('.') else {
+                return rt_err(format!(
+                    "param \"{target}\": write \"voice.parameter\", e.g. \"bass.cutoff\""
+                ));
+            };
+            let Some(param) = Param::from_name(p) else {
+                return rt_err(format!(
+                    "param \"{target}\": unknown parameter '{p}' ({})",
+                    Param::NAMES.join(", ")
+                ));
+            };
+            let (lo, hi) = param_range(param);
+            let value = check_range(value, &format!("param \"{target}\""), lo, hi)? as f32;
+            let mut g = lock(&c);
+            if let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) {
+                param.apply(&mut v.sound, value);
+            }
+            if g.params.len() < 1024 {
+                g.params.push((voice.to_string(), param, value));
+            }
+            Ok(())
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("analyze", move |opts: Map| -> RResult<()> {
+        let mut spec = AnalyzeSpec {
+            fft: 2048,
+            hop: 512,
+            features: None,
+        };
+        for (k, v) in &opts {
+            match k.as_str() {
+                "fft" => spec.fft = whole(v, "analyze: fft")?,
+                "hop" => spec.hop = whole(v, "analyze: hop")?,
+                "features" => {
+                    let Some(list) = v.read_lock::<Array>() else {
+                        return rt_err("analyze: features must be an array of names");
+                    };
+                    let mut names = Vec::new();
+                    for item in list.iter() {
+                        let name = item.to_string();
+                        if !FEATURE_NAMES.contains(&name.as_str()) {
+                            return rt_err(format!(
+                                "analyze: unknown feature '{name}' (known: {})",
+                                FEATURE_NAMES.join(", ")
+                            ));
+                        }
+                        names.push(name);
+                    }
+                    spec.features = Some(names);
+                }
+                other => {
+                    return rt_err(format!(
+                        "analyze: unknown option '{other}' (fft, hop, features)"
+                    ))
+                }
+            }
+        }
+        if !spec.fft.is_power_of_two() || !(512..=8192).contains(&spec.fft) {
+            return rt_err("analyze: fft must be a power of two in 512..8192");
+        }
+        if spec.hop == 0 || spec.hop > spec.fft {
+            return rt_err("analyze: hop must be 1..fft");
+        }
+        lock(&c).analyze = Some(spec);
+        Ok(())
+    });
+}

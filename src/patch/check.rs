@@ -1,0 +1,68 @@
+//! Checking a patch before it may play: the dry run (`weft check` and the reload path), the
+//! [`StepSource`] for builds without models, and the list of functions a patch can reach.
+
+use super::*;
+
+impl Patch {
+    /// Evaluates the next `bars` bars in memory (with the limits) on a copy of the state:
+    /// what `weft check` and the reload path run before a patch may play.
+    pub fn dry_run(
+        path: &Path,
+        src: &str,
+        opts: LoadOptions,
+        from_bar: u64,
+        bars: u64,
+        steps: &mut dyn StepSource,
+    ) -> Result<(), PatchError> {
+        let state = opts.state.as_ref().map(State::snapshot);
+        let mut p = Patch::load(path, src, LoadOptions { state, ..opts })?;
+        p.start()?;
+        for b in from_bar..from_bar.saturating_add(bars) {
+            p.plan_bar(b, steps)?;
+        }
+        Ok(())
+    }
+}
+
+/// The signature of every function a patch can call (Rhai's packages included), sorted and
+/// deduplicated: `tests/stage_patch.rs` holds this list to a committed allow-list, so a Rhai
+/// upgrade or a new registration cannot make a blocking function reachable unnoticed.
+pub fn engine_functions() -> Vec<String> {
+    let p = Patch::load(Path::new("functions.rhai"), "", LoadOptions::default())
+        .expect("the empty patch loads");
+    let mut v = p.engine.gen_fn_signatures(true);
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A [`StepSource`] for patches without LSTM voices or where no model is available: it
+/// reports the LSTM voice as an error so the patch is rejected with a clear message.
+pub struct NoModels;
+
+impl StepSource for NoModels {
+    fn steps(
+        &mut self,
+        _file: &str,
+        _v: &VoiceSpec,
+        spec: &LstmSpec,
+        _n: usize,
+    ) -> Result<Vec<Option<(u8, u32)>>, String> {
+        Err(format!(
+            "model '{}' is not available in this build",
+            spec.model
+        ))
+    }
+}
+
+/// Checks a patch file: compile, evaluate, and dry-run `bars` bars. The error, if any, is
+/// printed by the caller as `path:line:col: message`.
+pub fn check_file(path: &Path, bars: u64, steps: &mut dyn StepSource) -> Result<(), PatchError> {
+    let src = std::fs::read_to_string(path).map_err(|e| PatchError {
+        path: path.display().to_string(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read: {e}"),
+    })?;
+    Patch::dry_run(path, &src, LoadOptions::default(), 0, bars, steps)
+}

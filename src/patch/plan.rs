@@ -1,0 +1,245 @@
+//! Running a loaded patch: `on_start`, each bar's plan (`on_bar`, the voices' `every`
+//! transforms, then pattern expansion into [`PlannedNote`]s with exact ticks) and
+//! `on_features`. Every run goes through [`Patch::guarded`], so the limits of `mod.rs` hold.
+
+use super::*;
+
+impl Patch {
+    /// Runs `on_start()` if the patch has one (once, when the file first starts playing).
+    pub fn start(&mut self) -> Result<(), PatchError> {
+        if !self.has_on_start {
+            return Ok(());
+        }
+        self.guarded(
+            "on_start",
+            self.fn_position("on_start"),
+            self.limits.top_level_deadline,
+            || {
+                self.engine.call_fn_with_options::<Dynamic>(
+                    once(),
+                    &mut Scope::new(),
+                    &self.callbacks,
+                    "on_start",
+                    (),
+                )
+            },
+        )?;
+        // on_start may define or change voices: they become the base.
+        let c = lock(&self.ctx);
+        self.base = c.voices.clone();
+        Ok(())
+    }
+
+    /// Plans bar `bar`: runs `on_bar(bar)` and the voices' `every` functions on a copy of the base
+    /// voices, then expands every voice into notes. LSTM voices take their steps from `steps`.
+    pub fn plan_bar(
+        &mut self,
+        bar: u64,
+        steps: &mut dyn StepSource,
+    ) -> Result<BarPlan, PatchError> {
+        {
+            let mut c = lock(&self.ctx);
+            c.voices = self.base.clone();
+            c.params.clear();
+            c.prints.clear();
+            c.rng = SplitMix(c.seed ^ fnv1a(&[self.display.as_bytes(), &bar.to_le_bytes()]));
+        }
+        if self.has_on_bar {
+            let bar = i64::try_from(bar).map_err(|_| PatchError {
+                path: self.display.clone(),
+                line: 0,
+                col: 0,
+                message: format!("bar {bar} is too large"),
+            })?;
+            self.guarded(
+                "on_bar",
+                self.fn_position("on_bar"),
+                self.limits.callback_deadline,
+                || {
+                    self.engine.call_fn_with_options::<Dynamic>(
+                        once(),
+                        &mut Scope::new(),
+                        &self.callbacks,
+                        "on_bar",
+                        (bar,),
+                    )
+                },
+            )?;
+        }
+        // every(n, fn): apply the transforms due this bar.
+        let due: Vec<(String, FnPtr, (usize, usize))> = lock(&self.ctx)
+            .voices
+            .iter()
+            .flat_map(|v| {
+                v.every
+                    .iter()
+                    .filter(|(n, _, _)| *n > 0 && bar % *n == 0)
+                    .map(|(_, f, at)| (v.name.clone(), f.clone(), *at))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (name, f, at) in due {
+            self.guarded("every", at, self.limits.callback_deadline, || {
+                f.call::<Dynamic>(&self.engine, &self.ast, (VoiceRef { name: name.into() },))
+            })?;
+        }
+        let (voices, params, prints, seed, sig) = {
+            let c = lock(&self.ctx);
+            (
+                c.voices.clone(),
+                c.params.clone(),
+                c.prints.clone(),
+                c.seed,
+                c.sig,
+            )
+        };
+        let mut notes = Vec::new();
+        for (i, v) in voices.iter().enumerate() {
+            expand_voice(i, v, bar, sig, seed, &self.display, steps, &mut notes).map_err(|m| {
+                PatchError {
+                    path: self.display.clone(),
+                    line: v.source_at.0,
+                    col: v.source_at.1,
+                    message: format!("voice '{}': {m}", v.name),
+                }
+            })?;
+        }
+        Ok(BarPlan {
+            voices,
+            notes,
+            params,
+            prints,
+        })
+    }
+
+    /// Calls `on_features(f)` with a feature map (analysis patches).
+    pub fn on_features(&mut self, features: Map) -> Result<Vec<(String, Param, f32)>, PatchError> {
+        if !self.has_on_features {
+            return Ok(Vec::new());
+        }
+        {
+            let mut c = lock(&self.ctx);
+            c.voices = self.base.clone();
+            c.params.clear();
+        }
+        self.guarded(
+            "on_features",
+            self.fn_position("on_features"),
+            self.limits.callback_deadline,
+            || {
+                self.engine.call_fn_with_options::<Dynamic>(
+                    once(),
+                    &mut Scope::new(),
+                    &self.callbacks,
+                    "on_features",
+                    (Dynamic::from_map(features),),
+                )
+            },
+        )?;
+        let mut c = lock(&self.ctx);
+        // Parameter changes made here persist in the base voices, so later notes keep them.
+        let params = std::mem::take(&mut c.params);
+        for (voice, p, val) in &params {
+            if let Some(v) = self.base.iter_mut().find(|v| &v.name == voice) {
+                p.apply(&mut v.sound, *val);
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// Expands one voice for one bar into notes (ticks relative to the bar start).
+#[allow(clippy::too_many_arguments)]
+fn expand_voice(
+    index: usize,
+    v: &VoiceSpec,
+    bar: u64,
+    sig: TimeSig,
+    seed: u64,
+    file: &str,
+    steps: &mut dyn StepSource,
+    out: &mut Vec<PlannedNote>,
+) -> Result<(), String> {
+    let bar_ticks = sig.ticks_per_bar();
+    let voice_seed = seed ^ fnv1a(&[file.as_bytes(), v.name.as_bytes(), &bar.to_le_bytes()]);
+    let mut coin = SplitMix(voice_seed);
+    let key_of = |k: u8| (k as i32 + v.transpose).clamp(0, 127) as u8;
+    let mut push =
+        |start: u64, len: u64, key: u8, vel: u8, chance: f32, out: &mut Vec<PlannedNote>| {
+            // Draw for every candidate note so one note's chance never shifts another's.
+            let roll = coin.next_f64() as f32;
+            if roll >= chance * v.prob || vel == 0 {
+                return;
+            }
+            let dur = ((len as f64 * v.gate as f64).round() as u64).max(1);
+            out.push(PlannedNote {
+                voice: index,
+                start,
+                dur,
+                key: key_of(key),
+                vel,
+            });
+        };
+    match &v.source {
+        Source::Silent => {}
+        Source::Pattern(p) => {
+            let drums = v.channel == 9;
+            for h in p.query_seeded(bar, voice_seed) {
+                let start = h.start.of(bar_ticks);
+                let end = h.start.plus(h.dur).of(bar_ticks).max(start + 1);
+                let key = match h.value.key(drums) {
+                    Some(Key::Own) => v.note,
+                    Some(Key::Note(n)) => n,
+                    None => continue,
+                };
+                let vel = match (h.value.index(), v.sound.synth) {
+                    (Some(i), k) if k != SynthKind::Sample => ((i.min(9) as u32 * 127) / 9) as u8,
+                    _ => v.vel,
+                };
+                push(start, end - start, key, vel, 1.0, out);
+            }
+        }
+        Source::Notes { pitches, rhythm } => {
+            let onsets: Vec<(u64, u64)> = match rhythm {
+                Rhythm::Steps(s) => {
+                    let n = s.len() as u64;
+                    s.iter()
+                        .enumerate()
+                        .filter(|(_, on)| **on)
+                        .map(|(i, _)| {
+                            let a = bar_ticks * i as u64 / n;
+                            (a, bar_ticks * (i as u64 + 1) / n - a)
+                        })
+                        .collect()
+                }
+                Rhythm::Pattern(p) => p
+                    .query_seeded(bar, voice_seed)
+                    .iter()
+                    .map(|h| {
+                        let a = h.start.of(bar_ticks);
+                        (a, h.start.plus(h.dur).of(bar_ticks).max(a + 1) - a)
+                    })
+                    .collect(),
+            };
+            let per_bar = onsets.len() as u64;
+            for (j, (start, len)) in onsets.into_iter().enumerate() {
+                let idx = (bar as u128 * per_bar as u128 + j as u128) % pitches.len() as u128;
+                for key in &pitches[idx as usize] {
+                    push(start, len, *key, v.vel, 1.0, out);
+                }
+            }
+        }
+        Source::Lstm(spec) => {
+            let n = spec.steps as usize;
+            let got = steps.steps(file, v, spec, n)?;
+            for (i, s) in got.iter().enumerate() {
+                if let Some((key, hold)) = s {
+                    let a = bar_ticks * i as u64 / n as u64;
+                    let b = bar_ticks * (i as u64 + *hold as u64) / n as u64;
+                    push(a, b.saturating_sub(a).max(1), *key, v.vel, 1.0, out);
+                }
+            }
+        }
+    }
+    Ok(())
+}
