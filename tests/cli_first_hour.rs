@@ -42,3 +42,24 @@ fn logs_check_prints_aligned_columns() {
         "columns differ: {at:?}\n{out}"
     );
 }
+
+/// An error says its file and its cause once each (anyhow's `{:#}` printed the cause twice
+/// when it was both in the message and the `source()`).
+#[test]
+fn errors_say_their_file_and_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let missing = missing.to_str().unwrap();
+    let out = dir.path().join("model");
+    let o = weft(&["train", "--midi", missing, "-o", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    assert_eq!(err.matches(missing).count(), 1, "{err}");
+
+    let journal = format!("{missing}.weftjournal");
+    let o = weft(&["recover", &journal]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.matches(&journal).count(), 1, "{err}");
+}

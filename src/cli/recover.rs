@@ -38,7 +38,8 @@ pub fn recover_all(journals: &[PathBuf]) -> usize {
                 eprintln!("weft: {e}");
                 n += 1;
             }
-            Err(e) => eprintln!("weft: cannot recover {}: {e}", j.display()),
+            // Every RecordError names its file already.
+            Err(e) => eprintln!("weft: cannot recover {e}"),
         }
     }
     n

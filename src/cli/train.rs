@@ -97,9 +97,9 @@ fn model_name(out: &Path) -> String {
 }
 
 fn write(path: &Path, contents: &[u8]) -> Result<()> {
-    std::fs::write(path, contents).map_err(|source| LstmError::Io {
+    std::fs::write(path, contents).map_err(|cause| LstmError::Io {
         path: path.into(),
-        source,
+        cause,
     })
 }
 
@@ -122,9 +122,9 @@ pub fn run(args: &TrainArgs) -> Result<EvalReport> {
     }
     if !args.eval_only {
         let (net, report) = train(&corpus, &args.options(), !args.quiet)?;
-        std::fs::create_dir_all(&args.out).map_err(|source| LstmError::Io {
+        std::fs::create_dir_all(&args.out).map_err(|cause| LstmError::Io {
             path: args.out.clone(),
-            source,
+            cause,
         })?;
         net.save(&args.out.join(WEIGHTS_FILE))?;
         let saved = SavedConfig {

@@ -42,9 +42,9 @@ pub struct Corpus {
 impl Corpus {
     /// Loads every `.mid`/`.midi` file directly in `dir` (sorted by name).
     pub fn load_dir(dir: &Path) -> Result<Corpus> {
-        let rd = std::fs::read_dir(dir).map_err(|source| LstmError::Io {
+        let rd = std::fs::read_dir(dir).map_err(|cause| LstmError::Io {
             path: dir.into(),
-            source,
+            cause,
         })?;
         let mut paths: Vec<_> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))

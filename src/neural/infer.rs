@@ -62,9 +62,9 @@ impl Model {
     /// an error that names it.
     pub fn load(dir: &Path) -> Result<Arc<Model>> {
         let cfg_path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&cfg_path).map_err(|source| LstmError::Io {
+        let text = std::fs::read_to_string(&cfg_path).map_err(|cause| LstmError::Io {
             path: cfg_path.clone(),
-            source,
+            cause,
         })?;
         let saved: SavedConfig = serde_json::from_str(&text).map_err(|e| LstmError::BadModel {
             path: cfg_path.clone(),
@@ -86,9 +86,9 @@ impl Model {
             });
         }
         let w_path = dir.join(WEIGHTS_FILE);
-        let bytes = std::fs::read(&w_path).map_err(|source| LstmError::Io {
+        let bytes = std::fs::read(&w_path).map_err(|cause| LstmError::Io {
             path: w_path.clone(),
-            source,
+            cause,
         })?;
         let bad = |reason: String| LstmError::BadModel {
             path: w_path.clone(),

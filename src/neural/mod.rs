@@ -33,10 +33,12 @@ use std::path::PathBuf;
 /// Everything that can go wrong in the LSTM stage. File errors always name the file.
 #[derive(Debug, thiserror::Error)]
 pub enum LstmError {
-    #[error("{path}: {source}")]
+    // Not named `source`: the cause is in the message, and a `source()` would make
+    // anyhow's `{:#}` print it a second time.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: not a readable MIDI file: {reason}")]
     Midi { path: PathBuf, reason: String },

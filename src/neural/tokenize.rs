@@ -318,9 +318,9 @@ pub fn tokenize_bytes(name: &str, bytes: &[u8]) -> std::result::Result<Piece, St
 
 /// Tokenizes a MIDI file; errors name the file.
 pub fn tokenize_file(path: &Path) -> Result<Piece> {
-    let bytes = std::fs::read(path).map_err(|source| LstmError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| LstmError::Io {
         path: path.into(),
-        source,
+        cause,
     })?;
     let name = path
         .file_name()
