@@ -40,8 +40,11 @@ fn synth_roundtrip_dedupe_and_panes() {
 
     let f = forecast::for_pane(dir.path()).unwrap();
     assert_eq!(f.forecast.len(), 28);
-    for (_, m, l80, h80, l95, h95) in &f.forecast {
-        assert!(l95 <= l80 && l80 <= m && m <= h80 && h80 <= h95, "{f:?}");
+    for d in &f.forecast {
+        assert!(
+            d.lo95 <= d.lo80 && d.lo80 <= d.mean && d.mean <= d.hi80 && d.hi80 <= d.hi95,
+            "{f:?}"
+        );
     }
     assert_eq!(f.history.len(), 60);
 }

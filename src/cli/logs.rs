@@ -364,7 +364,7 @@ pub fn run_forecast(a: ForecastArgs, out: &mut dyn Write) -> anyhow::Result<()> 
                 writeln!(
                     out,
                     "  {}  {:>7.1}  [{:>6.1}, {:>6.1}]  [{:>6.1}, {:>6.1}]",
-                    f.0, f.1, f.2, f.3, f.4, f.5
+                    f.date, f.mean, f.lo80, f.hi80, f.lo95, f.hi95
                 )?;
             }
             if let Some(n) = &v.note {

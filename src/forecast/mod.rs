@@ -147,11 +147,28 @@ pub fn series(logs: &Logs, by: By, top: usize) -> Vec<Series> {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ForecastView {
     pub series_name: String,
-    pub history: Vec<(String, f64)>,
-    /// (date, mean, lo80, hi80, lo95, hi95)
-    pub forecast: Vec<(String, f64, f64, f64, f64, f64)>,
+    pub history: Vec<DayValue>,
+    pub forecast: Vec<DayForecast>,
     pub model: String,
     pub note: Option<String>,
+}
+
+/// One day of history: its date (`YYYY-MM-DD`) and value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DayValue {
+    pub date: String,
+    pub value: f64,
+}
+
+/// One forecast day: the date, the point forecast and its 80 % and 95 % intervals.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DayForecast {
+    pub date: String,
+    pub mean: f64,
+    pub lo80: f64,
+    pub hi80: f64,
+    pub lo95: f64,
+    pub hi95: f64,
 }
 
 /// Forecast one series `horizon` days ahead with the named model.
@@ -184,20 +201,21 @@ pub fn forecast_series(
     Ok(ForecastView {
         series_name: s.name.clone(),
         history: (from..n)
-            .map(|t| (time::date_string(s.start_day + t as i64), s.values[t]))
+            .map(|t| DayValue {
+                date: time::date_string(s.start_day + t as i64),
+                value: s.values[t],
+            })
             .collect(),
         forecast: fc
             .iter()
             .enumerate()
-            .map(|(j, f)| {
-                (
-                    time::date_string(s.start_day + (n + j) as i64),
-                    f.0,
-                    f.1,
-                    f.2,
-                    f.3,
-                    f.4,
-                )
+            .map(|(j, f)| DayForecast {
+                date: time::date_string(s.start_day + (n + j) as i64),
+                mean: f.0,
+                lo80: f.1,
+                hi80: f.2,
+                lo95: f.3,
+                hi95: f.4,
             })
             .collect(),
         model: name,

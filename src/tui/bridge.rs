@@ -182,23 +182,27 @@ pub fn recommend_view(v: crate::recommend::RecommendView) -> RecommendView {
 pub fn forecast_view(v: crate::forecast::ForecastView) -> ForecastView {
     ForecastView {
         series: v.series_name,
-        first_date: v.history.first().map(|h| h.0.clone()).unwrap_or_default(),
+        first_date: v
+            .history
+            .first()
+            .map(|h| h.date.clone())
+            .unwrap_or_default(),
         last_date: v
             .forecast
             .last()
-            .map(|f| f.0.clone())
-            .or_else(|| v.history.last().map(|h| h.0.clone()))
+            .map(|f| f.date.clone())
+            .or_else(|| v.history.last().map(|h| h.date.clone()))
             .unwrap_or_default(),
-        history: v.history.iter().map(|h| h.1).collect(),
+        history: v.history.iter().map(|h| h.value).collect(),
         forecast: v
             .forecast
             .iter()
             .map(|f| crate::tui::model::ForecastPoint {
-                mean: f.1,
-                lo80: f.2,
-                hi80: f.3,
-                lo95: f.4,
-                hi95: f.5,
+                mean: f.mean,
+                lo80: f.lo80,
+                hi80: f.hi80,
+                lo95: f.lo95,
+                hi95: f.hi95,
             })
             .collect(),
         model: v.model,
