@@ -149,7 +149,7 @@ fn cli_and_pane_name_the_chosen_model() {
     let pane = weft::tui::bridge::recommend_view(v.clone());
     assert_eq!(pane.model, format!("{} ({why})", v.model));
 
-    let args = weft::cli::logs::RecommendArgs {
+    let args = weft::cli::recommend::RecommendArgs {
         load: weft::cli::logs::LoadArgs {
             logs: samples(),
             min_ms: 30_000,
@@ -166,7 +166,7 @@ fn cli_and_pane_name_the_chosen_model() {
         peer: Vec::new(),
     };
     let mut out = Vec::new();
-    weft::cli::logs::run_recommend(args, &mut out).unwrap();
+    weft::cli::recommend::run_recommend(args, &mut out).unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(
         out.contains(&format!("model: {} ({why})", v.model)),

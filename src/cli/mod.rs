@@ -6,8 +6,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod analyze;
+pub mod forecast;
 pub mod logs;
 pub mod play;
+pub mod recommend;
 pub mod recover;
 pub mod render;
 pub mod train;
