@@ -286,8 +286,8 @@ impl Tf {
 // Each transform's bound is the worst case of that transform given only its input's bound,
 // so chains grow by what each step can really add, not by a product of safety factors.
 
-/// How many cycles of the inner pattern a span of `len` cycles starting anywhere touches:
-/// `ceil(len) + 1` (one more when it starts between cycles), `len` itself when whole.
+/// How many cycles of `pure(v).fast(f)` one focused hap of `ply(f)` can touch: the focus
+/// may start anywhere in a cycle, so at most `ceil(f) + 1`.
 fn cycles_touched(f: Rat) -> u64 {
     (f.num.max(0) as u64).div_ceil(f.den.max(1) as u64) + 1
 }
