@@ -5,6 +5,8 @@
 //! method (rewrites the voice's pattern) and as a method of `Pattern`, the value the
 //! functions given to `off`, `sometimes`, `chunk`, … receive and must return. They run when
 //! the patch is evaluated, so the scheduler only ever queries plain pattern data.
+//! `jux`/`juxBy` are voice methods only: they pan the voice left and add a twin voice on
+//! the right (events carry no pan of their own).
 
 use super::*;
 use crate::patch::mini::TransformError;
@@ -82,13 +84,84 @@ macro_rules! both {
         $engine.register_fn(
             $name,
             move |$cx: NativeCallContext, r: &mut VoiceRef $(, $a: $t)*| -> RResult<VoiceRef> {
-                let $p: Pattern = voice_pattern(&c, r)?;
                 let _ = &$cx;
+                // After `jux`, the right-hand twin follows the voice's later transforms
+                // (Strudel transforms the stack of both sides).
+                if let Some(twin) = jux_twin(&c, r) {
+                    let $p: Pattern = voice_pattern(&c, &twin)?;
+                    let new: Pattern = $body?;
+                    set_voice_pattern(&c, &twin, new)?;
+                }
+                let $p: Pattern = voice_pattern(&c, r)?;
                 let new: Pattern = $body?;
                 set_voice_pattern(&c, r, new)
             },
         );
     }};
+}
+
+/// The name of the voice `jux` adds for `name`'s right side (`.` is not allowed in the
+/// names scripts give, so it never meets a voice of the script's own).
+fn twin_name(name: &str) -> String {
+    format!("{name}.jux")
+}
+
+/// The right-hand twin `jux` made for this voice, if any.
+fn jux_twin(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> Option<VoiceRef> {
+    let twin = twin_name(&r.name);
+    lock(ctx)
+        .voices
+        .iter()
+        .any(|v| v.name == twin)
+        .then(|| VoiceRef { name: twin.into() })
+}
+
+/// `juxBy(by, f)` on a voice: Strudel's `stack(left, f(right))` with `left` panned `by`
+/// towards the left and `right` towards the right (`jux` is `by` = 1: hard left and right).
+/// weft's events carry no pan of their own, so the right side is a second voice, a copy of
+/// this one named `NAME.jux` with the pattern `f(pattern)`; this voice becomes the left side.
+/// Later transforms of this voice apply to both sides.
+fn jux_by(
+    cx: &NativeCallContext,
+    ctx: &Arc<Mutex<RunContext>>,
+    r: &VoiceRef,
+    by: f64,
+    f: &FnPtr,
+) -> RResult<VoiceRef> {
+    let by = check_range(by, "juxBy", 0.0, 1.0)?;
+    let p = voice_pattern(ctx, r)?;
+    // The function runs without the lock held (it may call other script functions).
+    let right = apply(cx, f, p)?;
+    let (lo, hi) = param_range(Param::Pan);
+    let mut g = lock(ctx);
+    let Some(i) = g.voices.iter().position(|v| v.name == r.name.as_str()) else {
+        return rt_err(format!("voice '{}' is not defined here", r.name));
+    };
+    let pan = g.voices[i].sound.pan as f64;
+    let mut twin = g.voices[i].clone();
+    twin.name = twin_name(&r.name);
+    // The twin's `every` functions would run a second time: the voice's own ones reach the
+    // twin through the transforms they call.
+    twin.every.clear();
+    twin.sound.pan = (pan + by).clamp(lo, hi) as f32;
+    match &mut twin.source {
+        Source::Pattern(old)
+        | Source::Notes {
+            rhythm: Rhythm::Pattern(old),
+            ..
+        } => *old = right,
+        _ => return rt_err(format!("voice '{}' has no pattern", r.name)),
+    }
+    g.voices[i].sound.pan = (pan - by).clamp(lo, hi) as f32;
+    if let Some(slot) = g.voices.iter_mut().find(|v| v.name == twin.name) {
+        *slot = twin;
+    } else {
+        if g.voices.len() >= 64 {
+            return rt_err("jux: a patch may have at most 64 voices (jux adds one)");
+        }
+        g.voices.push(twin);
+    }
+    Ok(r.clone())
 }
 
 /// `sometimesBy(x, f)`: the events drawn with chance `x` go through `f`.
@@ -145,6 +218,18 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
         let changed = apply(&cx, &f, chosen)?;
         tr(kept.stack_with(&[&changed], "someCyclesBy"))
     });
+    let c = ctx.clone();
+    engine.register_fn(
+        "jux",
+        move |cx: NativeCallContext, r: &mut VoiceRef, f: FnPtr| jux_by(&cx, &c, r, 1.0, &f),
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "juxBy",
+        move |cx: NativeCallContext, r: &mut VoiceRef, by: Dynamic, f: FnPtr| {
+            jux_by(&cx, &c, r, as_f64(&by, "juxBy")?, &f)
+        },
+    );
     both!(engine, ctx, "degradeBy", (x: Dynamic), |cx, p| {
         tr(p.degrade_by(as_f64(&x, "degradeBy")?))
     });
@@ -180,4 +265,77 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     });
     both!(engine, ctx, "add", (x: Dynamic), |cx, p| tr(p.add(as_f64(&x, "add")?)));
     both!(engine, ctx, "sub", (x: Dynamic), |cx, p| tr(p.sub(as_f64(&x, "sub")?)));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::patch::check::NoModels;
+    use crate::patch::{LoadOptions, Patch};
+    use std::path::Path;
+
+    /// A voice's name, pan and notes (start tick, key) in one bar.
+    type Planned = (String, f32, Vec<(u64, u8)>);
+
+    fn plan(src: &str, bar: u64) -> Vec<Planned> {
+        let mut p = Patch::load(Path::new("t.rhai"), src, LoadOptions::default()).unwrap();
+        let plan = p.plan_bar(bar, &mut NoModels).unwrap();
+        plan.voices
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let notes = plan
+                    .notes
+                    .iter()
+                    .filter(|n| n.voice == i)
+                    .map(|n| (n.start, n.key))
+                    .collect();
+                (v.name.clone(), v.sound.pan, notes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn jux_plays_the_function_on_a_right_hand_twin() {
+        // Strudel: stack(pat with pan 0, f(pat) with pan 1); weft's pan is -1..1.
+        let got = plan(
+            r#"voice("a", #{ synth: "sine" }).pattern("c4 e4 g4 ~").jux(|p| p.rev());"#,
+            0,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), -1.0, vec![(0, 60), (960, 64), (1920, 67)]),
+                ("a.jux".into(), 1.0, vec![(960, 67), (1920, 64), (2880, 60)]),
+            ]
+        );
+        // juxBy(0.5) around the voice's own pan; later transforms reach both sides, and
+        // `every` runs once per side.
+        let src = r#"voice("a", #{ synth: "sine", pan: 0.25 }).pattern("c4 e4")
+            .juxBy(0.5, |p| p.add(12)).fast(2).every(2, |v| v.late(0.25));"#;
+        let got = plan(src, 1);
+        assert_eq!(got[0].0, "a");
+        assert_eq!((got[0].1, got[1].1), (-0.25, 0.75));
+        assert_eq!(got[0].2, vec![(0, 60), (960, 64), (1920, 60), (2880, 64)]);
+        assert_eq!(got[1].2, vec![(0, 72), (960, 76), (1920, 72), (2880, 76)]);
+        let shifted = plan(src, 2);
+        assert_eq!(
+            shifted[0].2,
+            vec![(0, 64), (960, 60), (1920, 64), (2880, 60)]
+        );
+        assert_eq!(
+            shifted[1].2,
+            vec![(0, 76), (960, 72), (1920, 76), (2880, 72)]
+        );
+    }
+
+    #[test]
+    fn jux_needs_a_voice_with_a_pattern() {
+        let e = Patch::load(
+            Path::new("t.rhai"),
+            r#"voice("a", #{ synth: "sine" }).jux(|p| p.rev());"#,
+            LoadOptions::default(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("pattern first"), "{e}");
+    }
 }

@@ -233,11 +233,12 @@ impl Pattern {
         self.query_seeded(cycle, 0)
     }
 
-    /// The onsets of cycle `cycle` (wrapping after 2^31), sorted by start; `?` and `|` draw
+    /// The onsets of cycle `cycle` (wrapping after 2^22), sorted by start; `?` and `|` draw
     /// from the random stream of `seed` (seed 0 is Strudel's own stream).
     pub fn query_seeded(&self, cycle: u64, seed: u64) -> Vec<Hit> {
-        // Bar numbers wrap after 2^31 bars (136 years at 120 BPM) so exact times stay small.
-        let c = Rat::int((cycle % (1 << 31)) as i64);
+        // Bar numbers wrap after 2^22 bars (97 days at 120 BPM in 4/4) so exact times stay in
+        // 64 bits: a position is at most 2^22 cycles times a denominator of MAX_DEN (2^40).
+        let c = Rat::int((cycle % (1 << 22)) as i64);
         self.events_seeded(c, c.plus(Rat::ONE), seed)
             .into_iter()
             .map(|e| Hit {
@@ -444,6 +445,18 @@ mod tests {
             s = format!("[{}]*{rep}", items.join(" "));
         }
         s
+    }
+
+    #[test]
+    fn far_cycles_of_finely_divided_patterns_stay_exact() {
+        // Found by the proptest below: 33^6 * 64 steps per cycle at bar 111590215 needed
+        // positions past 2^63 when bars wrapped after 2^31; the durations came out as 0.
+        let p = Pattern::parse(&nested(6, 33, 1, "x*64")).unwrap();
+        let near = p.query(111_590_215 % (1 << 22));
+        let far = p.query(111_590_215);
+        assert_eq!(far, near);
+        assert!(!far.is_empty());
+        assert!(far.iter().all(|h| h.dur.num > 0));
     }
 
     proptest! {

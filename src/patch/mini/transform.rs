@@ -143,11 +143,18 @@ impl Tf {
                 let n = pats.len() as i64;
                 let mut out = Vec::new();
                 for s in span.cycles() {
-                    out.extend(pats[s.b.sam().num.rem_euclid(n) as usize].query(s, ctx));
+                    // JavaScript's `Math.floor(begin) % n`: before time 0 the remainder is
+                    // negative (no pattern: silence) or -0 (the first pattern).
+                    let r = s.b.sam().num % n;
+                    if r >= 0 {
+                        out.extend(pats[r as usize].query(s, ctx));
+                    }
                 }
                 out
             }
             Tf::Ply(f, pat) => {
+                // squeezeJoin of `pure(v)._fast(f)`, each focused on its hap's whole:
+                // `focus(b, e)` = `fast(1 / (e - b)).late(cyclePos(b))`.
                 let mut out = Vec::new();
                 for h in pat.query(span, ctx) {
                     let w = h.whole;
@@ -155,23 +162,16 @@ impl Tf {
                     if dur.num <= 0 {
                         continue;
                     }
-                    // squeezeJoin: `pure(v).fast(f)` focused on the whole; its events are the
-                    // whole cut into steps of dur / f from its begin.
-                    let step = dur.over(*f);
-                    let first = h.part.b.minus(w.b).over(step).sam().num;
-                    let mut k = first.max(0);
-                    loop {
-                        let iw = Span::new(
-                            w.b.plus(step.times(Rat::int(k))),
-                            w.b.plus(step.times(Rat::int(k + 1))),
-                        );
-                        if iw.b >= h.part.e || iw.b >= w.e {
-                            break;
-                        }
-                        if let (Some(whole), Some(part)) = (iw.intersect(w), iw.intersect(h.part)) {
+                    let shift = w.b.minus(w.b.sam());
+                    let inner = h.part.with(|t| t.minus(shift).over(dur));
+                    let pure = Pat::Pure(h.value.clone());
+                    for ih in super::pat::fast(*f, &pure, inner, ctx) {
+                        let ih = ih.map_time(|t| t.times(dur).plus(shift));
+                        if let (Some(whole), Some(part)) =
+                            (ih.whole.intersect(w), ih.part.intersect(h.part))
+                        {
                             out.push(with_part(&h, whole, part));
                         }
-                        k += 1;
                     }
                 }
                 out
@@ -282,9 +282,32 @@ impl Tf {
     }
 }
 
-/// How many cycles of the inner pattern a one-cycle query touches after `fast(f)`.
+// Event bounds. A pattern's `bound` is the most haps a query of (part of) one cycle returns.
+// Each transform's bound is the worst case of that transform given only its input's bound,
+// so chains grow by what each step can really add, not by a product of safety factors.
+
+/// How many cycles of `pure(v).fast(f)` one focused hap of `ply(f)` can touch: the focus
+/// may start anywhere in a cycle, so at most `ceil(f) + 1`.
 fn cycles_touched(f: Rat) -> u64 {
     (f.num.max(0) as u64).div_ceil(f.den.max(1) as u64) + 1
+}
+
+/// How many cycles of the inner pattern one outer cycle touches after `fast(p/q)`: the outer
+/// cycle `c` is the inner span `cp/q .. (c+1)p/q`, which starts `r/q` into a cycle for some
+/// `r < q`, so the most is `ceil((q - 1 + p) / q)` (`p` when `q = 1`, `1` when slowed by a whole
+/// number, `2` for 1.5).
+fn fast_cycles(f: Rat) -> u64 {
+    let (p, q) = (f.num.max(0) as u64, f.den.max(1) as u64);
+    (q - 1 + p).div_ceil(q)
+}
+
+/// A shift by `t` keeps one cycle in one cycle when `t` is whole, else spreads it over two.
+fn shift_bound(bound: u64, t: Rat) -> u64 {
+    if t.is_int() {
+        bound
+    } else {
+        bound.saturating_mul(2)
+    }
 }
 
 /// A positive exact factor from a script number (`fast(1.5)`, `ply(2)`).
@@ -369,7 +392,7 @@ impl Pattern {
             return self.wrap("fast", Pat::Silence, 0);
         }
         let f = factor("fast", x)?;
-        let b = self.bound.saturating_mul(cycles_touched(f));
+        let b = self.bound.saturating_mul(fast_cycles(f));
         self.wrap("fast", Pat::Fast(f, Box::new(self.pat.clone())), b)
     }
 
@@ -378,7 +401,7 @@ impl Pattern {
             return self.wrap("slow", Pat::Silence, 0);
         }
         let f = Rat::ONE.over(factor("slow", x)?);
-        let b = self.bound.saturating_mul(cycles_touched(f));
+        let b = self.bound.saturating_mul(fast_cycles(f));
         self.wrap("slow", Pat::Fast(f, Box::new(self.pat.clone())), b)
     }
 
@@ -387,7 +410,7 @@ impl Pattern {
         self.tf(
             "early",
             Tf::Early(t, self.pat.clone()),
-            self.bound.saturating_mul(2),
+            shift_bound(self.bound, t),
         )
     }
 
@@ -396,7 +419,7 @@ impl Pattern {
         self.tf(
             "late",
             Tf::Early(Rat::ZERO.minus(t), self.pat.clone()),
-            self.bound.saturating_mul(2),
+            shift_bound(self.bound, t),
         )
     }
 
@@ -410,7 +433,13 @@ impl Pattern {
         let pats = (0..n)
             .map(|i| Pat::Transform(Box::new(Tf::Early(Rat::new(i, n), self.pat.clone()))))
             .collect();
-        self.wrap("iter", Pat::Slowcat(pats), self.bound.saturating_mul(2))
+        // One shifted copy plays per cycle: the largest shift's bound.
+        let b = if n > 1 {
+            shift_bound(self.bound, Rat::new(1, n))
+        } else {
+            self.bound
+        };
+        self.wrap("iter", Pat::Slowcat(pats), b)
     }
 
     pub fn palindrome(&self) -> Result<Pattern, TransformError> {
@@ -489,15 +518,16 @@ impl Pattern {
                 }
             })
             .collect();
-        let b = self.bound.saturating_mul(2).saturating_mul(times as u64);
+        let b = (0..times).fold(0u64, |b, i| {
+            b.saturating_add(shift_bound(self.bound, t.times(Rat::int(i))))
+        });
         self.wrap("echo", Pat::Stack(pats), b)
     }
 
     /// `struct(mask)`: the mask's truthy events with this pattern's values.
     pub fn struct_by(&self, mask: &Pattern) -> Result<Pattern, TransformError> {
-        let b = mask
-            .bound
-            .saturating_mul(self.bound.saturating_mul(2).max(1));
+        // Each mask hap (its part inside the cycle) takes the haps of this pattern it overlaps.
+        let b = mask.bound.saturating_mul(self.bound);
         self.tf("struct", Tf::Struct(mask.pat.clone(), self.pat.clone()), b)
     }
 
@@ -517,7 +547,12 @@ impl Pattern {
             rot: (rot != 0).then(|| num(rot)),
             pat: Box::new(self.pat.clone()),
         };
-        let b = self.bound.saturating_mul(2).saturating_mul(steps as u64);
+        // Each onset step (inside the cycle) takes the haps it overlaps.
+        let onsets = super::pat::bjork(pulses, steps)
+            .iter()
+            .filter(|x| **x)
+            .count();
+        let b = self.bound.saturating_mul(onsets as u64);
         self.wrap("euclid", pat, b)
     }
 
@@ -548,10 +583,7 @@ impl Pattern {
                 s
             })
             .collect::<Vec<_>>();
-        let b = self
-            .bound
-            .saturating_mul(2)
-            .saturating_mul(spans.len() as u64);
+        let b = self.bound.saturating_mul(spans.len() as u64);
         self.tf("euclidLegato", Tf::Steps(spans, self.pat.clone()), b)
     }
 
@@ -561,7 +593,7 @@ impl Pattern {
         let spans = (0..n)
             .map(|k| (Rat::new(k, n), Rat::new(k + 1, n)))
             .collect();
-        let b = self.bound.saturating_mul(2).saturating_mul(n as u64);
+        let b = self.bound.saturating_mul(n as u64);
         self.tf("segment", Tf::Steps(spans, self.pat.clone()), b)
     }
 
@@ -707,6 +739,154 @@ mod tests {
         let w = p("a").when_mod(4, 2, &p("a").fast(2.0).unwrap()).unwrap();
         let per_cycle: Vec<usize> = (0..8).map(|c| w.query(c).len()).collect();
         assert_eq!(per_cycle, [1, 1, 2, 2, 1, 1, 2, 2]);
+    }
+
+    fn sorted(p: &Pattern, cycles: i64) -> Vec<String> {
+        let mut v: Vec<String> = show(p, cycles).split(' ').map(String::from).collect();
+        v.sort();
+        v
+    }
+
+    fn strudel(s: &str) -> Vec<String> {
+        let mut v: Vec<String> = s.split(' ').map(String::from).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn first_and_last_of_are_silent_where_javascripts_remainder_is_negative() {
+        // Strudel's slowcatPrime picks `pats[Math.floor(begin) % n]`: cycle -1 of `lastOf(2, f)`
+        // is `pats[-1]` (nothing) and cycle -2 is `pats[-0]` (the first). Printed by Strudel
+        // 1.1.0: `mini("a b").lastOf(2, x => x.fast(2)).late(1.5).queryArc(0, 3)` (onsets).
+        let ab = p("a b");
+        let last = ab.last_of(2, &ab.fast(2.0).unwrap()).unwrap();
+        assert_eq!(
+            sorted(&last.late(1.5).unwrap(), 3),
+            strudel("0/1-1/2:b 3/2-2/1:a 2/1-5/2:b 5/2-11/4:a 11/4-3/1:b")
+        );
+        let first = ab.first_of(3, &ab.rev().unwrap()).unwrap();
+        assert_eq!(
+            sorted(&first.early(-2.5).unwrap(), 3),
+            strudel("0/1-1/2:a 5/2-3/1:b")
+        );
+        // palindrome is lastOf(2, rev).
+        assert_eq!(
+            sorted(&p("a b c").palindrome().unwrap().late(0.25).unwrap(), 2),
+            strudel("1/4-7/12:a 7/12-11/12:b 11/12-5/4:c 5/4-19/12:c 19/12-23/12:b 23/12-9/4:a")
+        );
+    }
+
+    #[test]
+    fn ply_focuses_each_event_as_strudels_squeeze_join() {
+        // `focus` aligns the inner cycle with `cyclePos(begin)`, not with the event's begin:
+        // with a fractional factor the first copy of `c` (whole 0..1/3) is cut at 2/9.
+        // Strudel 1.1.0: `mini("a@2 b, c d e").ply(1.5).queryArc(0, 1)`.
+        assert_eq!(
+            sorted(&p("a@2 b, c d e").ply(1.5).unwrap(), 1),
+            strudel(
+                "0/1-4/9:a 0/1-2/9:c 2/9-1/3:c 1/3-5/9:d 4/9-2/3:a 5/9-2/3:d 2/3-8/9:b \
+                 2/3-8/9:e 8/9-1/1:b 8/9-1/1:e"
+            )
+        );
+    }
+
+    #[test]
+    fn bounds_are_each_transforms_own_worst_case() {
+        let b = |p: Result<Pattern, TransformError>| p.unwrap().bound;
+        let ab = p("a b");
+        assert_eq!(ab.bound, 2);
+        // fast(1.5): one cycle is 1.5 inner cycles starting at 0 or 1/2: at most two cycles.
+        assert_eq!(b(ab.fast(1.5)), 4);
+        assert_eq!(b(ab.fast(3.0)), 6);
+        assert_eq!(b(ab.slow(2.0)), 2);
+        // A whole-cycle shift stays in one cycle; any other spreads over two.
+        assert_eq!(b(ab.late(1.0)), 2);
+        assert_eq!(b(ab.late(0.25)), 4);
+        assert_eq!(b(ab.echo(3, 1.0, 0.5)), 6);
+        assert_eq!(b(ab.echo(3, 0.5, 0.5)), 2 + 4 + 2);
+        // Only euclid's onset steps query the pattern; segment's steps each query it once.
+        assert_eq!(b(ab.euclid(3, 8, 0)), 6);
+        assert_eq!(b(ab.segment(4)), 8);
+        assert_eq!(b(ab.struct_by(&p("x ~ x x"))), 8);
+        // A chain that multiplied past the cap before (Strudel plays 48 events in 8 cycles).
+        let long = p("<3> 2 5 3(2,5)")
+            .struct_by(&p("1 [1 0] 1 ~"))
+            .and_then(|x| x.euclid(5, 8, 0))
+            .and_then(|x| {
+                let on = x.late(0.125)?;
+                x.stack_with(&[&on], "superimpose")
+            });
+        assert!(long.is_ok(), "{long:?}");
+    }
+
+    /// The chains the bound must hold for: a transform and its arguments.
+    fn step(p: &Pattern, op: u8, k: u8) -> Result<Pattern, TransformError> {
+        let small = [1.5, 2.0, 0.5, 3.0, 0.75, 4.0][k as usize % 6];
+        let t = [0.25, 1.0 / 3.0, 1.5, 2.0, 0.125, 0.5][k as usize % 6];
+        let n = 2 + (k as i64 % 3);
+        match op % 17 {
+            0 => p.fast(small),
+            1 => p.slow(small),
+            2 => p.early(t),
+            3 => p.late(t),
+            4 => p.rev(),
+            5 => p.iter(n),
+            6 => p.palindrome(),
+            7 => p.ply(small),
+            8 => p.echo(n, t, 0.5),
+            9 => p.struct_by(
+                &Pattern::parse(["x ~ x x", "<1 [0 1]>", "x(3,8)"][k as usize % 3]).unwrap(),
+            ),
+            10 => p.mask(&Pattern::parse(["1 [1 0] 1 ~", "<x ~> x"][k as usize % 2]).unwrap()),
+            11 => p.euclid(n + 1, 8, k as i64 % 3),
+            12 => p.euclid_legato(n, 8),
+            13 => p.segment([1, 2, 4, 8][k as usize % 4]),
+            14 => {
+                let src = p.chunk_source(n)?;
+                src.chunk_with(n, &src.fast(2.0)?)
+            }
+            15 => p.last_of(n, &p.late(t)?),
+            _ => {
+                let (kept, chosen) = p.sometimes_split(0.5)?;
+                kept.stack_with(&[&chosen.add(100.0)?], "sometimesBy")
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Soundness: no query of (part of) one cycle returns more haps than the bound says.
+        #[test]
+        fn bounds_hold_for_random_chains(
+            base in proptest::sample::select(vec![
+                "a b c", "a*3 [b c]/2", "<a b*2> c(3,8)", "a@3 b?", "[a, b c d]",
+                "a/1.5 b", "{a b c}%4", "0 .. 3", "a b . c*1.5", "<a [b c]>/3",
+            ]),
+            ops in proptest::collection::vec((0u8..17, 0u8..12), 1..5),
+            far in 0i64..1_000_000,
+            cut in (0i64..8, 1i64..=8),
+        ) {
+            let mut pat = p(base);
+            for (op, k) in ops {
+                match step(&pat, op, k) {
+                    Ok(next) => pat = next,
+                    Err(TransformError::TooMany(_)) => return Ok(()),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            for c in [0, 1, 2, 3, 5, far] {
+                let c = Rat::int(c);
+                let (a, b) = (cut.0.min(cut.1 - 1), cut.1);
+                for span in [
+                    Span::new(c, c.plus(Rat::ONE)),
+                    Span::new(c.plus(Rat::new(a, 8)), c.plus(Rat::new(b, 8))),
+                ] {
+                    let mut ctx = QueryCtx { rand_shift: Rat::ZERO, budget: super::super::QUERY_BUDGET };
+                    let n = pat.pat.query(span, &mut ctx).len() as u64;
+                    proptest::prop_assert!(n <= pat.bound, "{} haps > bound {} in {:?} of {}", n, pat.bound, span, pat.source);
+                }
+            }
+        }
     }
 
     #[test]
