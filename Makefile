@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup run test bench corpus clippy fmt fixtures
+.PHONY: setup install run test bench corpus clippy fmt fixtures
 
 # System packages the build and tests need (Debian). Installs only what is missing.
 setup:
@@ -15,6 +15,11 @@ setup:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$need; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq $$need; fi; \
 	fi
+
+# Install `weft` into cargo's bin folder (~/.cargo/bin); it carries its model, SoundFont
+# and samples and unpacks them to $XDG_DATA_HOME/weft/<version>/ on first use.
+install: setup
+	$(CARGO) install --path . --locked
 
 # Build release and start the instrument on scripts/ (cargo runs what it built, wherever
 # CARGO_TARGET_DIR puts it).

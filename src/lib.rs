@@ -11,6 +11,7 @@ pub mod alloc_meter;
 pub mod analysis;
 pub mod bounds;
 pub mod cli;
+pub mod data;
 pub mod engine;
 pub mod fault;
 pub mod forecast;

@@ -46,6 +46,7 @@ fn a_headless_session_plays_its_bars_records_and_joins_every_thread_it_started()
             ..Default::default()
         },
         models_dir: dir.path().join("models"),
+        synth: Default::default(),
         screen: None,
     };
     assert!(weft_threads().is_empty(), "{:?}", weft_threads());

@@ -195,3 +195,65 @@ fn tiny_and_odd_sizes_do_not_panic() {
         }
     }
 }
+
+/// The quit-while-recording dialog fits its content: a long recording name (the default one,
+/// in a deep folder) is cut into lines and `y quit / n keep playing` always shows.
+#[test]
+fn confirm_quit_fits_a_long_file_name() {
+    let mut snap = busy();
+    if let Some(r) = snap.transport.recording.as_mut() {
+        r.file = "/home/performer/jam/recordings/weft-2026-12-01-130541.mid".into();
+    }
+    for (w, h) in [(80, 24), (200, 60), (40, 6)] {
+        let mut a = app(snap.clone());
+        key(&mut a, KeyCode::Char('q'));
+        let text = a.render_to_string(w, h);
+        assert!(text.contains("y quit   n keep playing"), "{w}x{h}:\n{text}");
+        assert!(text.contains("130541.mid."), "{w}x{h}:\n{text}");
+        if h >= 24 {
+            assert_snapshot!(format!("overlay_confirm_quit_long_name_{w}x{h}"), text);
+        }
+    }
+}
+
+/// More voices and patches than rows: the voices pane scrolls with the selection and both
+/// panes say how many more there are.
+#[test]
+fn long_lists_scroll_and_say_how_many_more() {
+    let mut snap = busy();
+    let voices = snap.voices.clone();
+    snap.voices = (0..9)
+        .map(|i| {
+            let mut v = voices[i % voices.len()].clone();
+            v.name = format!("v{i}.{}", v.name);
+            v
+        })
+        .collect();
+    let patches = snap.patches.clone();
+    snap.patches = (0..5)
+        .map(|i| {
+            let mut p = patches[i % patches.len()].clone();
+            p.file = format!("p{i}-{}", p.file);
+            p
+        })
+        .collect();
+    let mut a = app(snap.clone());
+    let text = a.render_to_string(80, 24);
+    assert!(text.contains("more (↓"), "{text}");
+    assert!(text.contains("v0."), "{text}");
+    assert_snapshot!("screen_many_voices_80x24", text);
+    // Selecting the last voice scrolls it into view.
+    let mut a = app(snap.clone());
+    for _ in 0..8 {
+        key(&mut a, KeyCode::Down);
+    }
+    let text = a.render_to_string(80, 24);
+    assert!(text.contains("v8."), "{text}");
+    assert!(!text.contains("v0."), "{text}");
+    assert!(text.contains("more (↑"), "{text}");
+    assert_snapshot!("screen_many_voices_last_selected_80x24", text);
+    assert_snapshot!(
+        "screen_many_voices_200x60",
+        app(snap).render_to_string(200, 60)
+    );
+}

@@ -197,3 +197,77 @@ fn closing_the_terminal_finishes_the_recording_and_exits() {
     let midi = std::fs::read(&take).unwrap();
     assert!(midly::Smf::parse(&midi).is_ok());
 }
+
+/// `+`/`-` pressed quickly all count (each new tempo is computed from the latest requested
+/// one, even while it waits for its beat); at 80×24 the quit dialog shows its y/n line with
+/// the default recording name, and after quitting weft prints where the recording went.
+#[test]
+fn quick_tempo_keys_add_up_and_quit_says_where_the_take_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(
+        scripts.join("a.rhai"),
+        "voice(\"k\", #{ synth: \"kick\" }).pattern(\"x x x x\");\n",
+    )
+    .unwrap();
+    let session = Session(format!("weft-keys-{}", std::process::id()));
+    let s = session.0.as_str();
+    let o = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            s,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "env PS1='READY$ ' bash --norc --noprofile",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_screen(s, "READY$", Duration::from_secs(10));
+    let cmd = format!(
+        "cd {} && {} play scripts --null-audio --record-dir recordings 2> err.txt",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_weft")
+    );
+    tmux(&["send-keys", "-t", s, &cmd, "Enter"]);
+    wait_screen(s, "playing", Duration::from_secs(20));
+    wait_screen(s, "120.0", Duration::from_secs(10));
+    // Three `+` at once: +3.
+    tmux(&["send-keys", "-t", s, "+++"]);
+    wait_screen(s, "123.0", Duration::from_secs(10));
+    // Five `-` 0.15 s apart: −5.
+    for _ in 0..5 {
+        tmux(&["send-keys", "-t", s, "-"]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    wait_screen(s, "118.0", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(2));
+    let screen = tmux(&["capture-pane", "-p", "-t", s]);
+    assert!(screen.contains("118.0"), "the tempo stays: {screen}");
+
+    tmux(&["send-keys", "-t", s, "r"]);
+    wait_screen(s, "recording to", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    tmux(&["send-keys", "-t", s, "q"]);
+    let screen = wait_screen(s, "y quit   n keep playing", Duration::from_secs(10));
+    assert!(screen.contains(".mid."), "the file name shows: {screen}");
+    tmux(&["send-keys", "-t", s, "y"]);
+    wait_screen(s, "READY$", Duration::from_secs(10));
+    let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("weft: recorded "))
+        .unwrap_or_else(|| panic!("where the take went is printed: {err}"));
+    let rec: Vec<String> = std::fs::read_dir(dir.path().join("recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".mid"))
+        .collect();
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    assert!(line.contains(&rec[0]), "{line} names {rec:?}");
+}

@@ -47,6 +47,14 @@ pub struct PlayArgs {
     /// Whose recommendations the pane shows (default: the most active user).
     #[arg(long)]
     pub user: Option<String>,
+    /// Folder of LSTM models, searched after the patch folder and its parent (also
+    /// WEFT_MODELS; weft's installed data comes last).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Folder of samples and the GM SoundFont, searched after the patch folder and its
+    /// parent (also WEFT_SAMPLES; weft's installed data comes last).
+    #[arg(long, value_name = "DIR")]
+    pub samples: Option<PathBuf>,
 }
 
 /// `weft` with no command: `weft play scripts` with the screen.
@@ -56,17 +64,12 @@ pub struct DefaultPlay {
     pub play: PlayArgs,
 }
 
-/// Folders whose saved sounds the "sounds like" list ranks: `samples/` next to the patch
-/// folder (when there is one) and the recordings folder.
-fn likeness_dirs(patches: &std::path::Path, recordings: &std::path::Path) -> Vec<PathBuf> {
+/// Folders whose saved sounds the "sounds like" list ranks: the samples folder found for
+/// the patches (see `sound::synth::sounds_for`) and the recordings folder.
+fn likeness_dirs(samples: &std::path::Path, recordings: &std::path::Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    let patches = patches
-        .canonicalize()
-        .unwrap_or_else(|_| patches.to_path_buf());
-    if let Some(samples) = patches.parent().map(|p| p.join("samples")) {
-        if samples.is_dir() {
-            dirs.push(samples);
-        }
+    if samples.is_dir() {
+        dirs.push(samples.to_path_buf());
     }
     dirs.push(recordings.to_path_buf());
     dirs
@@ -108,6 +111,8 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
     live.record_dir = a.record_dir.clone();
     live.session_log = Some(a.record_dir.join("sessions.jsonl"));
     live.realtime = true;
+    let synth = crate::sound::synth::SynthConfig::for_patches(&a.dir, a.samples.as_deref());
+    let samples = synth.samples_dir.clone().unwrap_or_default();
     let cfg = SessionConfig {
         live,
         audio: crate::sound::output::AudioConfig {
@@ -115,10 +120,11 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
             null_audio: a.null_audio,
             ..Default::default()
         },
-        models_dir: models_dir_for(&a.dir),
+        models_dir: models_dir_for(&a.dir, a.models.as_deref()),
+        synth,
         screen: (!a.headless).then(|| ScreenConfig {
             logs: a.logs.clone().map(|l| (l, a.user.clone())),
-            likeness_dirs: likeness_dirs(&a.dir, &a.record_dir),
+            likeness_dirs: likeness_dirs(&samples, &a.record_dir),
         }),
     };
     let ending = Session::start(cfg)?.run(|line| eprintln!("{line}"))?;

@@ -17,6 +17,10 @@ pub struct CheckArgs {
     /// Bars to dry-run (1 to 100000).
     #[arg(long, default_value_t = 4)]
     pub bars: u64,
+    /// Folder of LSTM models, searched after the patch folder and its parent (also
+    /// WEFT_MODELS; weft's installed data comes last).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -45,6 +49,14 @@ pub struct RenderArgs {
     /// Sample rate of the WAV file.
     #[arg(long, default_value_t = 48_000)]
     pub sample_rate: u32,
+    /// Folder of LSTM models, searched after the patch folder and its parent (also
+    /// WEFT_MODELS; weft's installed data comes last).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Folder of samples and the GM SoundFont for --wav, searched after the patch folder and
+    /// its parent (also WEFT_SAMPLES; weft's installed data comes last).
+    #[arg(long, value_name = "DIR")]
+    pub samples: Option<PathBuf>,
 }
 
 pub fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -55,7 +67,7 @@ pub fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
-        let mut steps = LstmVoices::new(&models_dir_for(dir));
+        let mut steps = LstmVoices::new(&models_dir_for(dir, a.models.as_deref()));
         match check_file(p, a.bars, &mut steps) {
             Ok(()) => eprintln!("{}: ok", p.display()),
             Err(e) => {
@@ -105,8 +117,9 @@ pub fn run(a: RenderArgs) -> anyhow::Result<ExitCode> {
     let dir = a.patches[0]
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let models_dir = models_dir_for(dir);
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let models_dir = models_dir_for(&dir, a.models.as_deref());
     let mut model_names = Vec::new();
     for p in &a.patches {
         if let Ok(patch) = crate::patch::Patch::load_file(p, Default::default()) {
@@ -142,7 +155,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<ExitCode> {
     if let Some(wav) = &a.wav {
         let cfg = crate::sound::synth::SynthConfig {
             sample_rate: a.sample_rate,
-            ..Default::default()
+            ..crate::sound::synth::SynthConfig::for_patches(&dir, a.samples.as_deref())
         };
         // One more second so releases ring out.
         let report = crate::sound::synth::render_to_wav(

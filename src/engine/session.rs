@@ -73,6 +73,8 @@ pub struct SessionConfig {
     pub audio: AudioConfig,
     /// Where LSTM models live (one cache for every thread that plans bars).
     pub models_dir: PathBuf,
+    /// The synth's samples and SoundFont (`SynthConfig::for_patches` finds them).
+    pub synth: crate::sound::synth::SynthConfig,
     /// The performance screen, or None for headless (reports as lines on stderr).
     pub screen: Option<ScreenConfig>,
 }
@@ -112,17 +114,13 @@ impl Session {
             mut live,
             audio: audio_cfg,
             models_dir,
+            synth,
             screen,
         } = cfg;
         // Audio first (before the screen: probing a missing device makes alsa-lib talk).
         let (producer, consumer) = rtrb::RingBuffer::<TimedEvent>::new(SYNTH_RING);
         let (tap_tx, tap_rx) = rtrb::RingBuffer::<f32>::new(TAP_RING);
-        let audio = crate::sound::output::start(
-            audio_cfg,
-            consumer,
-            Some(tap_tx),
-            crate::sound::synth::SynthConfig::default(),
-        )?;
+        let audio = crate::sound::output::start(audio_cfg, consumer, Some(tap_tx), synth)?;
         // The analyzer listens to what the synth plays (the null sink renders too); the
         // screen's "sounds like" worker gets the same frames (best effort).
         let (feat_tx, feat_rx) = sync_channel(FEATURE_QUEUE);

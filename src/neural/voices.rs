@@ -47,11 +47,32 @@ impl ModelCache {
                 "model name '{name}' must be a folder name in models/"
             ));
         }
-        let m = Model::load(&self.dir.join(name)).map_err(|e| e.to_string())?;
+        let m = Model::load(&self.locate(name)?).map_err(|e| e.to_string())?;
         self.loads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Two threads may have loaded it at once: the first one stored wins.
         Ok(self.map().entry(name.to_string()).or_insert(m).clone())
+    }
+
+    /// The folder of model `name`: in this cache's folder, else in weft's installed data
+    /// (so a patch folder with its own `models/` still finds the shipped ones). Not found:
+    /// an error that says where weft looked.
+    fn locate(&self, name: &str) -> Result<PathBuf, String> {
+        let mut looked = vec![self.dir.join(name)];
+        if looked[0].is_dir() {
+            return Ok(looked.swap_remove(0));
+        }
+        if let Ok(d) = crate::data::installed() {
+            let p = d.join("models").join(name);
+            if p.is_dir() {
+                return Ok(p);
+            }
+            looked.push(p);
+        }
+        Err(format!(
+            "model '{name}' not found: looked in {} (give --models DIR or set WEFT_MODELS)",
+            crate::data::list(&looked)
+        ))
     }
 
     /// How many times a model file was read (for tests).
@@ -154,23 +175,27 @@ impl StepSource for LstmVoices {
     }
 }
 
-/// The `models/` folder: next to the patches' parent, or the current directory's.
-pub fn models_dir_for(scripts: &Path) -> PathBuf {
-    let beside = scripts
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.parent().map(|p| p.join("models")));
-    match beside {
-        Some(p) if p.is_dir() => p,
-        _ => PathBuf::from("models"),
-    }
+/// The `models/` folder for patches in `scripts`: the first that exists of the patch
+/// folder's `models/`, its parent's, `flag` (`--models`), `WEFT_MODELS`, the current folder's
+/// `models/`, and weft's installed data (see [`crate::data`]).
+pub fn models_dir_for(scripts: &Path, flag: Option<&Path>) -> PathBuf {
+    crate::data::search("models", scripts, flag, "WEFT_MODELS")
+        .into_iter()
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from("models"))
 }
 
 /// Provenance lines for the LSTM models a session uses: `model NAME weights:HASH`.
 pub fn model_provenance(models_dir: &Path, names: &[String]) -> Vec<String> {
     names
         .iter()
-        .map(|n| match Model::load(&models_dir.join(n)) {
+        .map(|n| {
+            ModelCache::new(models_dir)
+                .locate(n)
+                .and_then(|p| Model::load(&p).map_err(|e| e.to_string()))
+        })
+        .zip(names)
+        .map(|(m, n)| match m {
             Ok(m) => format!("model {n} weights:{}", m.weights_hash()),
             Err(e) => format!("model {n} unavailable: {e}"),
         })

@@ -314,9 +314,22 @@ pub fn run(
     let stop = handle.stop_flag();
     let (reports, engine, guard) = handle.split();
     let bridge_tx = app_tx.clone();
+    // Where recordings went, printed once the terminal is restored (a recording stopped by
+    // quitting finishes after the screen has closed).
+    let finished = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let finished_in_bridge = finished.clone();
     let bridge = thread::Builder::new()
         .name("weft-screen-bridge".into())
-        .spawn(move || bridge(reports, bridge_tx, audio, panes, likeness))
+        .spawn(move || {
+            bridge(
+                reports,
+                bridge_tx,
+                audio,
+                panes,
+                likeness,
+                &finished_in_bridge,
+            )
+        })
         .expect("spawn bridge");
     // The UI thread sends each command to the engine itself: the engine's inbox never blocks.
     let r = crate::tui::run(
@@ -331,6 +344,9 @@ pub fn run(
     let died = bridge
         .join()
         .unwrap_or_else(|_| Some("the screen's bridge thread died".into()));
+    for line in finished.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        eprintln!("weft: {line}");
+    }
     // The bridge has forwarded the engine's last reports (a recording finished on quit);
     // `Shutdown` comes after them in the worker's stream, so that session's profile is
     // written before the worker ends.
@@ -350,6 +366,7 @@ fn bridge(
     audio: impl Fn() -> AudioFacts,
     panes: PaneSources,
     mut likeness: Option<Likeness>,
+    finished: &std::sync::Mutex<Vec<String>>,
 ) -> Option<String> {
     // Once the screen has closed there is no one to draw for, but the engine's last reports
     // (a recording finished on quit) still go to the likeness worker, until `Stopped`.
@@ -431,6 +448,14 @@ fn bridge(
                     }
                     _ => Level::Info,
                 };
+                if let (Report::RecordingFinished { .. }, Some(line)) =
+                    (&r, live::describe_report(&r))
+                {
+                    finished
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(line);
+                }
                 if let Some(line) = live::describe_report(&r) {
                     screen_open = screen_open && tx.send(AppEvent::Message(level, line)).is_ok();
                 }

@@ -9,7 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget};
 
 use super::app::{App, Overlay, Pane};
 use super::keys::KEYS;
@@ -126,20 +126,36 @@ fn confirm_quit(app: &App, area: Rect, buf: &mut Buffer) {
         .as_ref()
         .map(|r| r.file.as_str())
         .unwrap_or("");
-    let lines = vec![
-        Line::styled(format!("Recording to {file}."), t.recording()),
-        Line::raw("Quit and stop the recording?"),
-        Line::from(vec![
-            Span::styled("y", t.accent()),
-            Span::raw(" quit   "),
-            Span::styled("n", t.accent()),
-            Span::raw(" keep playing"),
-        ]),
-    ];
-    let rect = popup(area, 44, 5);
+    let head = format!("Recording to {file}.");
+    let ask = "Quit and stop the recording?";
+    let keys = "y quit   n keep playing";
+    // Sized to its content within the screen: a long file name is cut into lines of the
+    // inner width (paths have no spaces to wrap at), and when the screen is too low the
+    // start of the name goes first, so the question and the y/n line always show.
+    let content = [head.chars().count(), ask.len(), keys.len()]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let inner_w = content.min(area.width.saturating_sub(2) as usize).max(1);
+    let chars: Vec<char> = head.chars().collect();
+    let mut lines: Vec<Line> = chars
+        .chunks(inner_w)
+        .map(|c| Line::styled(c.iter().collect::<String>(), t.recording()))
+        .collect();
+    lines.push(Line::raw(ask));
+    lines.push(Line::from(vec![
+        Span::styled("y", t.accent()),
+        Span::raw(" quit   "),
+        Span::styled("n", t.accent()),
+        Span::raw(" keep playing"),
+    ]));
+    let room = area.height.saturating_sub(2) as usize;
+    if lines.len() > room {
+        lines.drain(..lines.len() - room);
+    }
+    let rect = popup(area, inner_w as u16 + 2, lines.len() as u16 + 2);
     Clear.render(rect, buf);
     Paragraph::new(lines)
-        .wrap(Wrap { trim: true })
         .style(Style::new())
         .block(
             Block::bordered()

@@ -174,8 +174,10 @@ impl SchedThread {
                     }
                 }
                 Command::TempoDelta(d) => {
-                    let bpm = (self.sched.tempo_map().bpm_at(self.sched.emitted_to()) + d)
-                        .clamp(20.0, 400.0);
+                    // From the latest requested tempo (the map's last change, which may still
+                    // wait for its beat), so quick presses add up: three `+` are +3.
+                    let latest = self.sched.tempo_map().changes().last().map(|c| c.1);
+                    let bpm = (latest.unwrap_or(120.0) + d).clamp(20.0, 400.0);
                     self.sched.set_tempo_at_next_beat(bpm);
                 }
                 Command::ToggleMute(t) => {

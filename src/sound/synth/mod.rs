@@ -80,6 +80,46 @@ impl Default for SynthConfig {
     }
 }
 
+impl SynthConfig {
+    /// The default configuration with the samples and SoundFont found for patches in
+    /// `patch_dir` ([`sounds_for`]).
+    pub fn for_patches(patch_dir: &Path, flag: Option<&Path>) -> SynthConfig {
+        let (samples, soundfont) = sounds_for(patch_dir, flag);
+        SynthConfig {
+            samples_dir: Some(samples),
+            soundfont: Some(soundfont),
+            ..Default::default()
+        }
+    }
+}
+
+/// The samples folder and General MIDI SoundFont for patches in `patch_dir`: the first
+/// folder that exists of the patch folder's `samples/`, its parent's, `flag` (`--samples`),
+/// `WEFT_SAMPLES`, the current folder's `samples/` and weft's installed data
+/// ([`crate::data`]); the SoundFont is that folder's `sf_GMbank.sf2`, else the installed one.
+pub fn sounds_for(patch_dir: &Path, flag: Option<&Path>) -> (PathBuf, PathBuf) {
+    let dirs = crate::data::search("samples", patch_dir, flag, "WEFT_SAMPLES");
+    let samples = dirs
+        .iter()
+        .find(|p| p.is_dir())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("samples"));
+    let sf = samples.join(SOUNDFONT);
+    let soundfont = if sf.is_file() {
+        sf
+    } else {
+        crate::data::installed()
+            .map(|d| d.join("samples").join(SOUNDFONT))
+            .ok()
+            .filter(|p| p.is_file())
+            .unwrap_or(sf)
+    };
+    (samples, soundfont)
+}
+
+/// The shipped General MIDI SoundFont's file name.
+pub const SOUNDFONT: &str = "sf_GMbank.sf2";
+
 /// The block renderer. Build it off the audio thread, then move it there.
 pub struct Engine {
     sample_rate: f32,

@@ -171,3 +171,83 @@ fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, s: &str, style: Style) -> u
     let (nx, _) = buf.set_stringn(x, y, s, (area.right() - x) as usize, style);
     nx
 }
+
+/// Which rows of a list show when `total` items (one row each) meet `rows` rows: all of them
+/// when they fit; otherwise a window that follows `selected`, with the last row kept for a
+/// "+N more" hint ([`more_hint`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub first: usize,
+    pub shown: usize,
+    /// Items above and below the window.
+    pub above: usize,
+    pub below: usize,
+}
+
+pub(crate) fn window(total: usize, rows: usize, selected: usize) -> Window {
+    if total <= rows || rows < 2 {
+        let shown = total.min(rows);
+        return Window {
+            first: 0,
+            shown,
+            above: 0,
+            below: total - shown,
+        };
+    }
+    let shown = rows - 1;
+    let first = selected
+        .min(total - 1)
+        .saturating_sub(shown - 1)
+        .min(total - shown);
+    Window {
+        first,
+        shown,
+        above: first,
+        below: total - first - shown,
+    }
+}
+
+/// The hint row under a scrolled list: "+5 more (↑2 ↓3)".
+pub(crate) fn more_hint(t: &Theme, w: Window, area: Rect, y: u16, buf: &mut Buffer) {
+    let n = w.above + w.below;
+    if n == 0 {
+        return;
+    }
+    let mut text = format!("+{n} more (");
+    if w.above > 0 {
+        text.push_str(&format!("↑{}", w.above));
+    }
+    if w.above > 0 && w.below > 0 {
+        text.push(' ');
+    }
+    if w.below > 0 {
+        text.push_str(&format!("↓{}", w.below));
+    }
+    text.push(')');
+    put(buf, area, area.x, y, &text, t.dim());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_fits_all_or_follows_the_selection_with_a_hint_row() {
+        let all = window(4, 5, 3);
+        assert_eq!((all.first, all.shown, all.above, all.below), (0, 4, 0, 0));
+        // 9 items, 5 rows: 4 items and the hint row.
+        let w = window(9, 5, 0);
+        assert_eq!((w.first, w.shown, w.above, w.below), (0, 4, 0, 5));
+        let w = window(9, 5, 3);
+        assert_eq!((w.first, w.shown), (0, 4));
+        let w = window(9, 5, 4);
+        assert_eq!((w.first, w.shown, w.above, w.below), (1, 4, 1, 4));
+        let w = window(9, 5, 8);
+        assert_eq!((w.first, w.shown, w.above, w.below), (5, 4, 5, 0));
+        // A selection past the end is clamped.
+        assert_eq!(window(9, 5, 100).first, 5);
+        // One row: no room for a hint.
+        let w = window(9, 1, 6);
+        assert_eq!((w.first, w.shown, w.below), (0, 1, 8));
+    }
+}

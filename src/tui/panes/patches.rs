@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::note;
+use super::{more_hint, note, window};
 use crate::tui::app::App;
 use crate::tui::model::PatchState;
 
@@ -64,6 +64,18 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
         }
         lines.push(Line::from(spans));
+    }
+    // More patches than rows: one line each in a window that keeps the first failing patch
+    // in view, and "+N more".
+    let failing = patches
+        .iter()
+        .position(|p| matches!(p.state, PatchState::Error { .. }));
+    let w = window(lines.len(), area.height as usize, failing.unwrap_or(0));
+    if w.above + w.below > 0 {
+        let shown: Vec<Line> = lines.drain(w.first..w.first + w.shown).collect();
+        Paragraph::new(shown).render(area, buf);
+        more_hint(t, w, area, area.y + w.shown as u16, buf);
+        return;
     }
     // Wrap long errors only when every patch still gets its line; otherwise one line each
     // (the file and `line:col` come first, so they always show).

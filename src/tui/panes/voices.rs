@@ -1,11 +1,12 @@
 //! Voices pane: per voice a header (name, mute/solo, LSTM top-k next notes) and a piano roll
-//! that scrolls left as time passes — one column per sixteenth note, "now" at three quarters
-//! of the width, so the scheduled lookahead shows to the right of the now line.
+//! that scrolls left as time passes — one column per sixteenth note, "now" a beat from the
+//! right edge, so the scheduled lookahead shows to the right of the now line. When the voices
+//! do not fit, the pane scrolls with the selection and shows "+N more".
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::{note, put};
+use super::{more_hint, note, put, window};
 use crate::tui::app::App;
 use crate::tui::model::{Availability, VoiceView};
 use crate::tui::theme::Theme;
@@ -21,15 +22,12 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let h = area.height as usize;
-    // Rows per voice: at least one; show a window of voices around the selection.
+    // Rows per voice: at least one. When they do not all fit, a window follows the
+    // selection and the last row says how many more there are.
     let per = (h / voices.len()).max(1);
-    let visible = (h / per).max(1);
-    let first = app
-        .selected_voice
-        .saturating_sub(visible - 1)
-        .min(voices.len().saturating_sub(visible));
-    for (i, v) in voices.iter().enumerate().skip(first).take(visible) {
-        let y = area.y + ((i - first) * per) as u16;
+    let w = window(voices.len(), h / per, app.selected_voice);
+    for (i, v) in voices.iter().enumerate().skip(w.first).take(w.shown) {
+        let y = area.y + ((i - w.first) * per) as u16;
         let rect = Rect {
             y,
             height: per as u16,
@@ -37,6 +35,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         voice(t, v, i == app.selected_voice, rect, buf);
     }
+    more_hint(t, w, area, area.y + (w.shown * per) as u16, buf);
 }
 
 fn voice(t: &Theme, v: &VoiceView, selected: bool, area: Rect, buf: &mut Buffer) {
@@ -124,7 +123,9 @@ fn piano_roll(t: &Theme, v: &VoiceView, area: Rect, buf: &mut Buffer) {
         return;
     }
     let cols = area.width as i64;
-    let now_col = cols * 3 / 4;
+    // The roll shows notes already sent to the synth, at most the scheduler's lookahead
+    // (tens of ms) ahead of now: a beat of room right of the now line is plenty.
+    let now_col = cols - 1 - (cols / 4).min(4);
     // Now line.
     for y in area.top()..area.bottom() {
         buf[(area.x + now_col as u16, y)]
