@@ -258,7 +258,14 @@ impl Scheduler {
 
     /// Queues a new (already checked) version of `file` to start at its quantize point.
     /// Returns the tick it will take over at.
-    pub fn install(&mut self, file: &str, patch: Patch) -> Tick {
+    pub fn install(&mut self, file: &str, mut patch: Patch) -> Tick {
+        // What the top level and `on_start` printed, once per load (at `path:line`).
+        for (at, line) in patch.take_prints() {
+            self.notices.push(Notice::Print {
+                file: patch.place(at),
+                line,
+            });
+        }
         let q = if self.slots.iter().any(|s| s.file == file) {
             patch.quantize()
         } else if self.slots.is_empty() && self.emitted_to == 0 {
@@ -468,9 +475,9 @@ impl Scheduler {
                         bar,
                     });
                 }
-                for line in &plan.prints {
+                for (at, line) in &plan.prints {
                     self.notices.push(Notice::Print {
-                        file: file.clone(),
+                        file: self.slots[si].patch.place(*at),
                         line: line.clone(),
                     });
                 }
