@@ -1,14 +1,16 @@
 //! Messages pane: the newest lines of the message log, newest at the bottom, with a repeat
 //! count for lines that came in a row. A line longer than the pane wraps at word boundaries
 //! under its text (the level tag keeps its column), so an error is readable without zooming;
-//! when the pane is full the oldest rows scroll off the top.
+//! when the pane is full the oldest shown message keeps its first rows (its location and
+//! what went wrong) and ends in "…" (zoom the pane for all of it). An error of a patch file that
+//! no longer fails is kept, dimmed and tagged `fixed`.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::{note, put};
 use crate::tui::app::App;
-use crate::tui::messages::Level;
+use crate::tui::messages::{patch_file, Level};
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
@@ -17,6 +19,16 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         note(t, "no messages", area, buf);
         return;
     }
+    // A patch's error stays in the log once the file is fixed, dimmed and tagged "fixed".
+    let failing: Vec<&str> = app
+        .snapshot
+        .patches
+        .iter()
+        .filter(|p| p.state.is_failing())
+        .map(|p| p.file.as_str())
+        .collect();
+    let fixed =
+        |text: &str| app.has_snapshot && patch_file(text).is_some_and(|f| !failing.contains(&f));
     let rows = area.height as usize;
     let indent = Level::Info.tag().chars().count() + 1;
     let text_w = (area.width as usize).saturating_sub(indent).max(1);
@@ -31,28 +43,35 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         if m.repeats > 1 {
             text.push_str(&format!(" ×{}", m.repeats));
         }
-        let wrapped = wrap(&text, text_w);
+        let mut wrapped = wrap(&text, text_w);
+        // The oldest shown message keeps its start (where and what) when it does not fit
+        // whole; "…" ends its last shown row.
+        if used + wrapped.len() > rows {
+            wrapped.truncate(rows - used);
+            if let Some(last) = wrapped.last_mut() {
+                if last.chars().count() >= text_w {
+                    last.pop();
+                }
+                last.push('…');
+            }
+        }
         used += wrapped.len();
         shown.push((m, wrapped));
     }
-    // The oldest shown message loses its first rows when it does not fit.
-    let mut skip = used.saturating_sub(rows);
     let mut y = area.y;
     for (m, wrapped) in shown.iter().rev() {
-        let style = match m.level {
-            Level::Info => t.dim(),
-            Level::Warn => t.warn(),
-            Level::Error => t.error(),
+        let was_fixed = m.level == Level::Error && fixed(&m.text);
+        let (tag, style, text_style) = match m.level {
+            Level::Info => (m.level.tag(), t.dim(), t.text()),
+            Level::Warn => (m.level.tag(), t.warn(), t.text()),
+            Level::Error if was_fixed => ("fixed", t.dim(), t.dim()),
+            Level::Error => (m.level.tag(), t.error(), t.text()),
         };
         for (i, row) in wrapped.iter().enumerate() {
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
             if i == 0 {
-                put(buf, area, area.x, y, m.level.tag(), style);
+                put(buf, area, area.x, y, tag, style);
             }
-            put(buf, area, area.x + indent as u16, y, row, t.text());
+            put(buf, area, area.x + indent as u16, y, row, text_style);
             y += 1;
         }
     }
@@ -109,6 +128,13 @@ mod tests {
         for row in wrap(long, 20) {
             assert!(row.chars().count() <= 20, "{row}");
         }
-        assert_eq!(wrap(long, 20).join(" "), long);
+        // Nothing is lost: the rows hold every character but the spaces they broke at.
+        let kept: String = wrap(long, 20).concat().split(' ').collect();
+        assert_eq!(kept, long.split(' ').collect::<String>());
+        assert_eq!(
+            wrap(long, 30).join(" "),
+            long,
+            "no word is longer than a row"
+        );
     }
 }
