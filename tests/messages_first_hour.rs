@@ -116,7 +116,8 @@ fn top_level_prints_show_once_with_file_and_line_in_check_and_render() {
     );
     // on_bar(1) is the second bar: counted from 0 in the script, as documented.
     assert_eq!(
-        err.matches("scripts/hello.rhai:3: on_bar 1").count(),
+        err.matches("scripts/hello.rhai:3 (bar 2): on_bar 1")
+            .count(),
         1,
         "{err}"
     );
@@ -256,4 +257,40 @@ fn a_runtime_error_in_on_bar_is_not_shown_as_playing() {
         bar: 13,
     }));
     assert_eq!(state(&runtime), PatchState::Playing);
+}
+
+#[test]
+fn headless_play_shows_top_level_prints_once_and_bars_from_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "scripts/hello.rhai",
+        "print(\"hello from the top\");\nvoice(\"k\", #{ synth: \"kick\" }).pattern(\"x ~\");\n\
+         fn on_bar(bar) { if bar == 0 { print(`on_bar ${bar}`); } }\n",
+    );
+    let (ok, _, err) = weft(
+        root,
+        &[
+            "play",
+            "--headless",
+            "--tempo",
+            "400",
+            "--bars",
+            "2",
+            "scripts",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        err.matches("scripts/hello.rhai:1: hello from the top")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("hello.rhai: playing from bar 1"), "{err}");
+    assert!(
+        err.contains("scripts/hello.rhai:3 (bar 1): on_bar 0"),
+        "the first bar is bar 1 on screen, on_bar(0) in the script: {err}"
+    );
 }

@@ -36,7 +36,8 @@ pub enum Notice {
     RuntimeError { error: PatchError, bar: u64 },
     /// A file that had failed plays its own bars again.
     Recovered { file: String, bar: u64 },
-    /// A line the patch printed.
+    /// A line the patch printed; `file` says where: `path:line`, and ` (bar N)` (counted from
+    /// 1) for a print in a bar's callbacks.
     Print { file: String, line: String },
     /// Tempo changed.
     Tempo { tick: Tick, bpm: f64 },
@@ -476,8 +477,9 @@ impl Scheduler {
                     });
                 }
                 for (at, line) in &plan.prints {
+                    // Bars as the screen counts them (from 1; `on_bar` gets `bar` from 0).
                     self.notices.push(Notice::Print {
-                        file: self.slots[si].patch.place(*at),
+                        file: format!("{} (bar {})", self.slots[si].patch.place(*at), bar + 1),
                         line: line.clone(),
                     });
                 }
