@@ -383,13 +383,20 @@ impl Patch {
     /// Every function a script can call, as (name, parameter count): weft's, Rhai's packages'
     /// and the patch's own `fn`s (for "did you mean" on a call that was not found).
     fn functions(&self) -> Vec<(String, usize)> {
-        let mut v: Vec<(String, usize)> = self
-            .engine
-            .gen_fn_signatures(true)
-            .iter()
-            .filter_map(|s| hints::declared(s).map(|(n, c)| (n.to_string(), c)))
-            .filter(|(n, _)| !n.contains('$') && !n.starts_with("get$") && !n.starts_with("set$"))
-            .collect();
+        // Every patch engine registers the same functions: list them once per process (an
+        // `on_bar` that keeps calling a missing function must not rebuild ~800 signatures
+        // on the scheduler thread every bar).
+        static REGISTERED: std::sync::OnceLock<Vec<(String, usize)>> = std::sync::OnceLock::new();
+        let mut v = REGISTERED
+            .get_or_init(|| {
+                self.engine
+                    .gen_fn_signatures(true)
+                    .iter()
+                    .filter_map(|s| hints::declared(s).map(|(n, c)| (n.to_string(), c)))
+                    .filter(|(n, _)| !n.contains('$'))
+                    .collect()
+            })
+            .clone();
         v.extend(
             self.ast
                 .iter_functions()
