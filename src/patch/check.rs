@@ -55,14 +55,40 @@ impl StepSource for NoModels {
     }
 }
 
-/// Checks a patch file: compile, evaluate, and dry-run `bars` bars. The error, if any, is
-/// printed by the caller as `path:line:col: message`.
+/// Checks a patch file: compile, evaluate, and dry-run `bars` bars. What the top level and
+/// `on_start` print goes to stderr as `path:line: text`, as `play` and `render` show it; the
+/// error, if any, is printed by the caller as `path:line:col: message`.
 pub fn check_file(path: &Path, bars: u64, steps: &mut dyn StepSource) -> Result<(), PatchError> {
+    check_file_with(path, bars, steps, &mut |place, text| {
+        eprintln!("{place}: {text}")
+    })
+}
+
+/// [`check_file`], handing each top-level / `on_start` print to `printed(place, text)` (place =
+/// `path:line`), in order, before the dry run of the bars.
+pub fn check_file_with(
+    path: &Path,
+    bars: u64,
+    steps: &mut dyn StepSource,
+    printed: &mut dyn FnMut(&str, &str),
+) -> Result<(), PatchError> {
     let src = std::fs::read_to_string(path).map_err(|e| PatchError {
         path: path.display().to_string(),
         line: 0,
         col: 0,
         message: format!("cannot read: {e}"),
     })?;
-    Patch::dry_run(path, &src, LoadOptions::default(), 0, bars, steps)
+    let mut p = Patch::load(path, &src, LoadOptions::default());
+    if let Ok(p) = &mut p {
+        let started = p.start();
+        for (line, text) in p.take_prints() {
+            printed(&p.place(line), &text);
+        }
+        started?;
+    }
+    let mut p = p?;
+    for b in 0..bars {
+        p.plan_bar(b, steps)?;
+    }
+    Ok(())
 }

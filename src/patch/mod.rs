@@ -20,6 +20,7 @@
 
 mod api;
 mod check;
+mod hints;
 pub mod mini;
 mod plan;
 mod spec;
@@ -27,7 +28,7 @@ pub mod theory;
 use crate::engine::event::{Param, Sound, SynthKind};
 use crate::engine::transport::{Quantize, TimeSig};
 use api::*;
-pub use check::{check_file, engine_functions, NoModels};
+pub use check::{check_file, check_file_with, engine_functions, NoModels};
 use mini::{Key, Pattern};
 use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map, Module,
@@ -50,7 +51,10 @@ struct RunContext {
     sig: TimeSig,
     voices: Vec<VoiceSpec>,
     params: Vec<(String, Param, f32)>,
-    prints: Vec<String>,
+    /// Printed lines: (line of the `print` call, text).
+    prints: Vec<(usize, String)>,
+    /// Line of the `print` call being made (set by `print`, read by the print callback).
+    print_line: usize,
     analyze: Option<AnalyzeSpec>,
     seed: u64,
     rng: SplitMix,
@@ -127,6 +131,7 @@ impl Patch {
             voices: Vec::new(),
             params: Vec::new(),
             prints: Vec::new(),
+            print_line: 0,
             analyze: None,
             seed: opts.seed,
             rng: SplitMix(opts.seed ^ fnv1a(&[display.as_bytes()])),
@@ -141,11 +146,32 @@ impl Patch {
         let engine = build_engine(&ctx, &guard, clock, &opts.limits);
         let compiled = catch_unwind(AssertUnwindSafe(|| engine.compile(src)));
         let ast = match compiled {
-            Ok(r) => r.map_err(|e| PatchError {
-                path: display.clone(),
-                line: e.1.line().unwrap_or(0),
-                col: e.1.position().unwrap_or(0),
-                message: e.0.to_string(),
+            Ok(r) => r.map_err(|e| {
+                let line = e.1.line().unwrap_or(0);
+                let col = e.1.position().unwrap_or(0);
+                let mut message = e.0.to_string();
+                if let rhai::ParseErrorType::MissingToken(token, _) = &*e.0 {
+                    // Rhai stops where it gave up (the end of a chain, the next line), asking
+                    // for the closer or for a ',' between arguments: both mean an open bracket.
+                    let want = token
+                        .chars()
+                        .next()
+                        .filter(|c| matches!(c, ')' | ']' | '}'));
+                    let open = if want.is_some() || token == "," {
+                        hints::unclosed_before(src, line, col, want)
+                    } else {
+                        None
+                    };
+                    if let Some((b, l, c)) = open {
+                        message.push_str(&format!("; unclosed '{b}' opened at {l}:{c}"));
+                    }
+                }
+                PatchError {
+                    path: display.clone(),
+                    line,
+                    col,
+                    message,
+                }
             })?,
             Err(panic) => {
                 return Err(PatchError {
@@ -329,10 +355,17 @@ impl Patch {
             other => {
                 // Rhai appends " (line x, position y)"; the position goes in front instead.
                 let s = other.to_string();
-                match s.rfind(" (line ") {
+                let mut s = match s.rfind(" (line ") {
                     Some(i) => s[..i].to_string(),
                     None => s,
+                };
+                if let EvalAltResult::ErrorFunctionNotFound(sig, _) = other {
+                    let (name, args) = hints::called(sig);
+                    if let Some(f) = hints::nearest_function(name, args, &self.functions()) {
+                        s.push_str(&format!(" — did you mean `{f}`?"));
+                    }
                 }
+                s
             }
         };
         let (line, col) = match (pos.line(), pos.position()) {
@@ -345,6 +378,33 @@ impl Patch {
             col,
             message,
         }
+    }
+
+    /// Every function a script can call, as (name, parameter count): weft's, Rhai's packages'
+    /// and the patch's own `fn`s (for "did you mean" on a call that was not found).
+    fn functions(&self) -> Vec<(String, usize)> {
+        // Every patch engine registers the same functions: list them once per process (an
+        // `on_bar` that keeps calling a missing function must not rebuild ~800 signatures
+        // on the scheduler thread every bar).
+        static REGISTERED: std::sync::OnceLock<Vec<(String, usize)>> = std::sync::OnceLock::new();
+        let mut v = REGISTERED
+            .get_or_init(|| {
+                self.engine
+                    .gen_fn_signatures(true)
+                    .iter()
+                    .filter_map(|s| hints::declared(s).map(|(n, c)| (n.to_string(), c)))
+                    .filter(|(n, _)| !n.contains('$'))
+                    .collect()
+            })
+            .clone();
+        v.extend(
+            self.ast
+                .iter_functions()
+                .map(|f| (f.name.to_string(), f.params.len())),
+        );
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// Which limit stopped the last run (`plan_bar`, `on_features`, …), if one did.
@@ -389,9 +449,21 @@ impl Patch {
     pub fn state(&self) -> State {
         lock(&self.ctx).state.clone()
     }
-    /// Lines printed by the top level / on_start.
-    pub fn take_prints(&mut self) -> Vec<String> {
+    /// Lines printed by the top level and `on_start` since the last call: (line, text). The
+    /// scheduler reports them once, when it installs this version.
+    pub fn take_prints(&mut self) -> Vec<(usize, String)> {
         std::mem::take(&mut lock(&self.ctx).prints)
+    }
+
+    /// `path:line` of a line of this patch as messages show it (the path relative to the
+    /// current directory when inside it; just the path when `line` is 0).
+    pub fn place(&self, line: usize) -> String {
+        let shown = shown_path(&self.display);
+        if line == 0 {
+            shown
+        } else {
+            format!("{shown}:{line}")
+        }
     }
 }
 

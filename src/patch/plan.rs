@@ -49,7 +49,7 @@ impl Patch {
                 path: self.display.clone(),
                 line: 0,
                 col: 0,
-                message: format!("bar {bar} is too large"),
+                message: format!("bar index {bar} is too large"),
             })?;
             self.guarded(
                 "on_bar",

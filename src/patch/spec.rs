@@ -44,12 +44,35 @@ impl fmt::Display for PatchError {
         write!(
             f,
             "{}:{}:{}: {}",
-            self.path,
+            shown_path(&self.path),
             self.line.max(1),
             self.col.max(1),
             self.message
         )
     }
+}
+
+/// A path as messages show it: relative to the current directory when it lies inside it (as
+/// compilers print `scripts/bass.rhai:7:35`), absolute otherwise. The watcher hands out
+/// canonical paths, so the current directory is compared both as given and canonicalised.
+pub fn shown_path(path: &str) -> String {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return path.to_string();
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return path.to_string();
+    };
+    let canonical = std::fs::canonicalize(&cwd).ok();
+    std::iter::once(cwd)
+        .chain(canonical)
+        .find_map(|dir| {
+            p.strip_prefix(&dir)
+                .ok()
+                .filter(|rel| !rel.as_os_str().is_empty())
+                .map(|rel| rel.display().to_string())
+        })
+        .unwrap_or_else(|| path.to_string())
 }
 
 /// Resource limits for running patch code.
@@ -212,8 +235,8 @@ pub struct BarPlan {
     pub notes: Vec<PlannedNote>,
     /// `param("voice.p", v)` calls made while planning, in order.
     pub params: Vec<(String, Param, f32)>,
-    /// Lines the patch printed.
-    pub prints: Vec<String>,
+    /// Lines the patch printed: (line of the `print` call, 0 when unknown; text).
+    pub prints: Vec<(usize, String)>,
 }
 
 /// Analysis settings a patch asked for with `analyze(#{...})`.

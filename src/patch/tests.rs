@@ -476,3 +476,84 @@ fn transforms_rewrite_the_voice_pattern_and_take_closures() {
     let e = load("voice(\"k\", #{ synth: \"kick\" }).fast(2);").unwrap_err();
     assert!(e.message.contains("need a pattern first"), "{e}");
 }
+
+#[test]
+fn paths_in_errors_are_relative_to_the_current_directory() {
+    let cwd = std::env::current_dir().unwrap();
+    let inside = cwd.join("scripts").join("bass.rhai");
+    let e = Patch::load(&inside, "let x = ;", LoadOptions::default()).unwrap_err();
+    assert!(e.to_string().starts_with("scripts/bass.rhai:1:"), "{e}");
+    // Outside the current directory the path stays absolute.
+    let outside = Path::new("/weft-nowhere/bass.rhai");
+    let e = Patch::load(outside, "let x = ;", LoadOptions::default()).unwrap_err();
+    assert!(
+        e.to_string().starts_with("/weft-nowhere/bass.rhai:1:"),
+        "{e}"
+    );
+    assert_eq!(shown_path("scripts/a.rhai"), "scripts/a.rhai");
+}
+
+#[test]
+fn a_missing_paren_names_where_it_opened() {
+    let src = "let v = voice(\"b\", #{ synth: \"saw\" });\n\
+               v.pattern(\"x ~ ( x\"\n  .gain(0.5) // (\n  .transpose(0);\n";
+    let e = load(src).unwrap_err();
+    assert_eq!(e.line, 4, "{e}");
+    assert!(e.message.ends_with("unclosed '(' opened at 2:10"), "{e}");
+}
+
+#[test]
+fn misspelt_names_get_the_nearest_known_one() {
+    let e = load("let v = voice(\"b\", #{ synth: \"saw\" });\nv.patern(\"x ~\");").unwrap_err();
+    assert!(e.message.ends_with("did you mean `pattern`?"), "{e}");
+    // The patch's own functions count too.
+    let e = load("fn groove(v) { v }\ngroov(1);").unwrap_err();
+    assert!(e.message.ends_with("did you mean `groove`?"), "{e}");
+    // Nothing near: no hint.
+    let e = load("zzqqxx(1);").unwrap_err();
+    assert!(!e.message.contains("did you mean"), "{e}");
+    for (src, want) in [
+        (
+            "voice(\"b\", #{ synth: \"sqare\" });",
+            "did you mean `square`?",
+        ),
+        (
+            "voice(\"b\", #{ synth: \"saw\", gian: 1.0 });",
+            "did you mean `gain`?",
+        ),
+        (
+            "let s = scale(\"C4\", \"dorain\");",
+            "did you mean `dorian`?",
+        ),
+        ("let c = chord(\"C4\", \"mjor\");", "did you mean `major`?"),
+    ] {
+        let e = load(src).unwrap_err();
+        assert!(e.message.contains(want), "{src}: {e}");
+    }
+}
+
+#[test]
+fn top_level_prints_carry_their_line_once() {
+    let src = "print(\"a\");\nlet x = 2;\nprint(x);\nprint([1, 2]);\nprint();\n\
+               fn on_start() { print(\"start\"); }\n\
+               fn on_bar(bar) { print(`bar ${bar}`); }";
+    let mut p = load(src).unwrap();
+    p.start().unwrap();
+    assert_eq!(
+        p.take_prints(),
+        [
+            (1, "a".to_string()),
+            (3, "2".to_string()),
+            (4, "[1, 2]".to_string()),
+            (5, String::new()),
+            (6, "start".to_string()),
+        ]
+    );
+    assert!(p.take_prints().is_empty(), "taken once");
+    assert_eq!(
+        p.plan_bar(0, &mut NoModels).unwrap().prints,
+        [(7, "bar 0".to_string())]
+    );
+    assert_eq!(p.place(7), "t.rhai:7");
+    assert_eq!(p.place(0), "t.rhai");
+}

@@ -9,9 +9,9 @@ use thiserror::Error;
 pub enum TheoryError {
     #[error("'{0}' is not a note name (try \"C4\", \"F#3\", \"Bb2\")")]
     BadNote(String),
-    #[error("unknown scale '{0}' (known: {known})", known = SCALES.iter().map(|s| s.0).collect::<Vec<_>>().join(", "))]
+    #[error("unknown scale '{0}'{hint} (known: {known})", hint = super::hints::did_you_mean(.0, SCALES.iter().map(|s| s.0)), known = SCALES.iter().map(|s| s.0).collect::<Vec<_>>().join(", "))]
     BadScale(String),
-    #[error("unknown chord '{0}' (known: {known})", known = CHORDS.iter().map(|s| s.0).collect::<Vec<_>>().join(", "))]
+    #[error("unknown chord '{0}'{hint} (known: {known})", hint = super::hints::did_you_mean(.0, CHORDS.iter().map(|s| s.0)), known = CHORDS.iter().map(|s| s.0).collect::<Vec<_>>().join(", "))]
     BadChord(String),
     #[error("{what} from {root} reaches note {top}, above 127 (choose a lower root)")]
     TooHigh {

@@ -59,12 +59,52 @@ impl Default for PaneSources {
     }
 }
 
+/// The runtime errors of playing patches, by file name (`bass.rhai`), from the engine's
+/// notices: set by a runtime error, cleared when the file runs again, is swapped or removed.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeErrors(std::collections::HashMap<String, (crate::patch::PatchError, u64)>);
+
+impl RuntimeErrors {
+    /// Follows one report.
+    pub fn note(&mut self, r: &Report) {
+        use crate::engine::scheduler::Notice;
+        match r {
+            Report::Notice(Notice::RuntimeError { error, bar }) => {
+                let file = std::path::Path::new(&error.path)
+                    .file_name()
+                    .map_or_else(|| error.path.clone(), |f| f.to_string_lossy().into_owned());
+                self.0.insert(file, (error.clone(), *bar));
+            }
+            Report::Notice(
+                Notice::Recovered { file, .. }
+                | Notice::Swapped { file, .. }
+                | Notice::Removed { file, .. },
+            ) => {
+                self.0.remove(file);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Builds the screen's view of the engine state.
 pub fn snapshot(
     s: &Status,
     audio: &AudioFacts,
     panes: &PaneSources,
     sounds_like: &[(String, f32)],
+) -> Snapshot {
+    snapshot_with(s, audio, panes, sounds_like, &RuntimeErrors::default())
+}
+
+/// [`snapshot`] with the runtime errors the bridge has seen: a playing file whose code fails
+/// shows "runtime error", not "playing".
+pub fn snapshot_with(
+    s: &Status,
+    audio: &AudioFacts,
+    panes: &PaneSources,
+    sounds_like: &[(String, f32)],
+    runtime: &RuntimeErrors,
 ) -> Snapshot {
     let transport = TransportView {
         playing: s.playing,
@@ -88,15 +128,21 @@ pub fn snapshot(
         .iter()
         .map(|f| PatchView {
             file: f.file.clone(),
-            state: match (&f.error, f.pending_bar) {
-                (Some(e), _) => PatchState::Error {
+            state: match (&f.error, f.pending_bar, runtime.0.get(&f.file)) {
+                (Some(e), _, _) => PatchState::Error {
                     line: e.line as u32,
                     col: e.col as u32,
                     message: e.message.clone(),
                     last_good_playing: f.playing,
                 },
-                (None, Some(b)) => PatchState::Pending { at_bar: b + 1 },
-                (None, None) => PatchState::Playing,
+                (None, Some(b), _) => PatchState::Pending { at_bar: b + 1 },
+                (None, None, Some((e, bar))) if f.playing => PatchState::RuntimeError {
+                    line: e.line as u32,
+                    col: e.col as u32,
+                    message: e.message.clone(),
+                    bar: bar + 1,
+                },
+                (None, None, _) => PatchState::Playing,
             },
             last_reload_ms: f.last_reload_ms,
         })
@@ -373,6 +419,7 @@ fn bridge(
     let mut screen_open = true;
     let mut last: Option<Box<live::Status>> = None;
     let mut died = None;
+    let mut runtime = RuntimeErrors::default();
     loop {
         if let Some(l) = &mut likeness {
             for u in l.updates.try_iter() {
@@ -408,7 +455,7 @@ fn bridge(
             Ok(Report::Status(s)) => {
                 let like = likeness.as_ref().map_or(&[][..], |l| &l.latest[..]);
                 if screen_open {
-                    let snap = snapshot(&s, &audio(), &panes, like);
+                    let snap = snapshot_with(&s, &audio(), &panes, like, &runtime);
                     screen_open = tx.send(AppEvent::Snapshot(Box::new(snap))).is_ok();
                 }
                 last = Some(s);
@@ -420,13 +467,14 @@ fn bridge(
                 if let (true, true, Some(mut s)) = (music_stopped, screen_open, last.take()) {
                     s.playing = false;
                     let like = likeness.as_ref().map_or(&[][..], |l| &l.latest[..]);
-                    let snap = snapshot(&s, &audio(), &panes, like);
+                    let snap = snapshot_with(&s, &audio(), &panes, like, &runtime);
                     let _ = tx.send(AppEvent::Snapshot(Box::new(snap)));
                 }
                 let _ = tx.send(AppEvent::Message(Level::Error, line.clone()));
                 died = Some(line);
             }
             Ok(r) => {
+                runtime.note(&r);
                 if let Some(l) = &likeness {
                     match &r {
                         Report::RecordingStarted(_) => {

@@ -102,6 +102,21 @@ impl MessageLog {
         self.dropped
     }
 
+    /// Error lines that still need the performer. An error located in a patch file (a line
+    /// starting `path/name.rhai:`) counts only while `failing` (the names of the files the
+    /// patches pane shows failing) holds that file name; other errors always count. Without
+    /// `failing` (no engine state yet) every error counts.
+    pub fn open_errors(&self, failing: Option<&[&str]>) -> usize {
+        self.lines
+            .iter()
+            .filter(|m| m.level == Level::Error)
+            .filter(|m| match (failing, patch_file(&m.text)) {
+                (Some(failing), Some(file)) => failing.contains(&file),
+                _ => true,
+            })
+            .count()
+    }
+
     /// Count of stored lines at `Level::Error`.
     pub fn errors(&self) -> usize {
         self.lines
@@ -111,8 +126,37 @@ impl MessageLog {
     }
 }
 
+/// The patch file name (`bass.rhai`) a message is located in, when it starts with a `.rhai`
+/// path followed by `:` (`scripts/bass.rhai:7:35: …`, `bass.rhai: …`).
+pub fn patch_file(text: &str) -> Option<&str> {
+    let end = text.find(".rhai:")? + ".rhai".len();
+    let path = &text[..end];
+    if path.contains(' ') {
+        return None;
+    }
+    Some(path.rsplit(['/', '\\']).next().unwrap_or(path))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fixed_file_closes_its_errors() {
+        let mut log = MessageLog::new(10);
+        log.push(Level::Error, "scripts/bass.rhai:7:35: Expecting ')'");
+        log.push(Level::Error, "error: the analyzer thread died (boom)");
+        log.push(Level::Info, "bass.rhai: loaded in 2.0 ms");
+        assert_eq!(log.open_errors(None), 2, "no engine state yet: all count");
+        assert_eq!(log.open_errors(Some(&["bass.rhai"])), 2, "still failing");
+        assert_eq!(log.open_errors(Some(&[])), 1, "fixed: only the other error");
+        assert_eq!(patch_file("scripts/bass.rhai:7:35: x"), Some("bass.rhai"));
+        assert_eq!(
+            patch_file("bass.rhai: playing from bar 1"),
+            Some("bass.rhai")
+        );
+        assert_eq!(patch_file("error: thread died in x.rhai: y"), None);
+        assert_eq!(patch_file("recording to take.mid"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -124,6 +124,24 @@ pub enum PatchState {
         message: String,
         last_good_playing: bool,
     },
+    /// The playing version fails while it runs (`on_bar`, `every`, a voice): its last good bar
+    /// plays instead, from `bar` (counted from 1, as the transport shows bars).
+    RuntimeError {
+        line: u32,
+        col: u32,
+        message: String,
+        bar: u64,
+    },
+}
+
+impl PatchState {
+    /// True when the file needs the performer: a rejected save or a runtime error.
+    pub fn is_failing(&self) -> bool {
+        matches!(
+            self,
+            PatchState::Error { .. } | PatchState::RuntimeError { .. }
+        )
+    }
 }
 
 /// One voice of a patch.

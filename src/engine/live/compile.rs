@@ -202,7 +202,7 @@ fn compile_worker(
 /// gone while the scheduler stops; that is no reason to stop compiling.
 fn folder_notice(reports: &Sender<Report>, dir: &Path, what: &str) -> bool {
     let _ = reports.send(Report::Notice(Notice::Print {
-        file: dir.display().to_string(),
+        file: crate::patch::shown_path(&dir.display().to_string()),
         line: what.to_string(),
     }));
     true

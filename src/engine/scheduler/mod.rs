@@ -36,7 +36,8 @@ pub enum Notice {
     RuntimeError { error: PatchError, bar: u64 },
     /// A file that had failed plays its own bars again.
     Recovered { file: String, bar: u64 },
-    /// A line the patch printed.
+    /// A line the patch printed; `file` says where: `path:line`, and ` (bar N)` (counted from
+    /// 1) for a print in a bar's callbacks.
     Print { file: String, line: String },
     /// Tempo changed.
     Tempo { tick: Tick, bpm: f64 },
@@ -258,7 +259,14 @@ impl Scheduler {
 
     /// Queues a new (already checked) version of `file` to start at its quantize point.
     /// Returns the tick it will take over at.
-    pub fn install(&mut self, file: &str, patch: Patch) -> Tick {
+    pub fn install(&mut self, file: &str, mut patch: Patch) -> Tick {
+        // What the top level and `on_start` printed, once per load (at `path:line`).
+        for (at, line) in patch.take_prints() {
+            self.notices.push(Notice::Print {
+                file: patch.place(at),
+                line,
+            });
+        }
         let q = if self.slots.iter().any(|s| s.file == file) {
             patch.quantize()
         } else if self.slots.is_empty() && self.emitted_to == 0 {
@@ -468,9 +476,10 @@ impl Scheduler {
                         bar,
                     });
                 }
-                for line in &plan.prints {
+                for (at, line) in &plan.prints {
+                    // Bars as the screen counts them (from 1; `on_bar` gets `bar` from 0).
                     self.notices.push(Notice::Print {
-                        file: file.clone(),
+                        file: format!("{} (bar {})", self.slots[si].patch.place(*at), bar + 1),
                         line: line.clone(),
                     });
                 }

@@ -178,7 +178,8 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
             let kind = SynthKind::from_name(&name).map_or_else(
                 || {
                     rt_err(format!(
-                        "unknown synth '{name}' (known: {})",
+                        "unknown synth '{name}'{} (known: {})",
+                        super::hints::did_you_mean(&name, SynthKind::ALL.iter().map(|s| s.0)),
                         SynthKind::ALL
                             .iter()
                             .map(|s| s.0)
@@ -256,7 +257,8 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
             }
             other => {
                 return rt_err(format!(
-                    "unknown voice option '{other}' (known: {})",
+                    "unknown voice option '{other}'{} (known: {})",
+                    super::hints::did_you_mean(other, VOICE_OPTS.iter().copied()),
                     VOICE_OPTS.join(", ")
                 ))
             }
@@ -333,32 +335,69 @@ pub(super) fn lstm_spec(opts: &Map, default_seed: u64) -> RResult<LstmSpec> {
     };
     for (k, v) in opts {
         match k.as_str() {
-            "model" => spec.model = v.clone().into_string().or_else(|_| rt_err("model must be a string"))?,
-            "temperature" => spec.temperature = in_range(v, "lstm option temperature", 0.05, 5.0)? as f32,
+            "model" => {
+                spec.model = v
+                    .clone()
+                    .into_string()
+                    .or_else(|_| rt_err("model must be a string"))?
+            }
+            "temperature" => {
+                spec.temperature = in_range(v, "lstm option temperature", 0.05, 5.0)? as f32
+            }
             "top_k" => spec.top_k = whole_in(v, "lstm option top_k", 0.0, 512.0)? as usize,
             "top_p" => spec.top_p = in_range(v, "lstm option top_p", 0.01, 1.0)? as f32,
             "density" => spec.density = in_range(v, "lstm option density", 0.0, 1.0)? as f32,
-            "seed" => spec.seed = whole_in(v, "lstm option seed", 0.0, 9_007_199_254_740_992.0)? as u64,
+            "seed" => {
+                spec.seed = whole_in(v, "lstm option seed", 0.0, 9_007_199_254_740_992.0)? as u64
+            }
             "steps" => spec.steps = whole_in(v, "lstm option steps", 1.0, 64.0)? as u32,
             "part" => {
-                let part = v.clone().into_string().or_else(|_| rt_err("part must be a string"))?;
+                let part = v
+                    .clone()
+                    .into_string()
+                    .or_else(|_| rt_err("part must be a string"))?;
                 if crate::neural::Part::from_name(&part).is_none() {
-                    return rt_err(format!("unknown part '{part}' (soprano, alto, tenor, bass)"));
+                    return rt_err(format!(
+                        "unknown part '{part}' (soprano, alto, tenor, bass)"
+                    ));
                 }
                 spec.part = part;
             }
             "prime" => {
-                let arr = v.clone().try_cast::<Array>().map_or_else(|| rt_err("prime must be an array of notes"), Ok)?;
-                spec.prime = arr.iter().map(|n| as_note(n, "prime")).collect::<RResult<_>>()?;
+                let arr = v
+                    .clone()
+                    .try_cast::<Array>()
+                    .map_or_else(|| rt_err("prime must be an array of notes"), Ok)?;
+                spec.prime = arr
+                    .iter()
+                    .map(|n| as_note(n, "prime"))
+                    .collect::<RResult<_>>()?;
             }
             "scale" => {
-                let s = v.clone().into_string().or_else(|_| rt_err("scale must be a string like \"A minor\""))?;
+                let s = v
+                    .clone()
+                    .into_string()
+                    .or_else(|_| rt_err("scale must be a string like \"A minor\""))?;
                 spec.scale = Some(parse_scale_name(&s)?);
             }
             other => {
+                const KNOWN: [&str; 10] = [
+                    "model",
+                    "temperature",
+                    "top_k",
+                    "top_p",
+                    "prime",
+                    "scale",
+                    "density",
+                    "seed",
+                    "part",
+                    "steps",
+                ];
                 return rt_err(format!(
-                    "unknown lstm option '{other}' (known: model, temperature, top_k, top_p, prime, scale, density, seed, part, steps)"
-                ))
+                    "unknown lstm option '{other}'{} (known: {})",
+                    super::hints::did_you_mean(other, KNOWN),
+                    KNOWN.join(", ")
+                ));
             }
         }
     }
@@ -405,6 +444,45 @@ fn call_at(cx: &NativeCallContext) -> (usize, usize) {
     (p.line().unwrap_or(0), p.position().unwrap_or(0))
 }
 
+/// `print(x)` for every type Rhai's packages print, each noting where it was called (for
+/// `file:line` in front of the printed text) and then making the same text as before:
+/// `to_string(x)`, which the packages (and weft's own types) define.
+fn register_print(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
+    fn text(cx: &NativeCallContext, c: &Mutex<RunContext>, x: Dynamic) -> RResult<ImmutableString> {
+        lock(c).print_line = call_at(cx).0;
+        if x.is_unit() {
+            return Ok(ImmutableString::new());
+        }
+        cx.call_native_fn::<ImmutableString>("to_string", (x,))
+    }
+    macro_rules! by_value {
+        ($($t:ty),*) => {$({
+            let c = ctx.clone();
+            engine.register_fn("print", move |cx: NativeCallContext, x: $t| {
+                text(&cx, &c, Dynamic::from(x))
+            });
+        })*};
+    }
+    macro_rules! by_ref {
+        ($($t:ty),*) => {$({
+            let c = ctx.clone();
+            engine.register_fn("print", move |cx: NativeCallContext, x: &mut $t| {
+                text(&cx, &c, Dynamic::from(x.clone()))
+            });
+        })*};
+    }
+    by_value!(char, f32, f64, ImmutableString, bool, ());
+    by_ref!(Array, Map);
+    let c = ctx.clone();
+    engine.register_fn("print", move |cx: NativeCallContext, x: &mut Dynamic| {
+        text(&cx, &c, x.clone())
+    });
+    let c = ctx.clone();
+    engine.register_fn("print", move |cx: NativeCallContext| {
+        text(&cx, &c, Dynamic::UNIT)
+    });
+}
+
 pub(super) fn build_engine(
     ctx: &Arc<Mutex<RunContext>>,
     guard: &Arc<Guard>,
@@ -441,11 +519,18 @@ pub(super) fn build_engine(
         });
     }
     {
+        // Rhai calls the script function `print(x)` for the text, then this callback. The
+        // `print` overloads below (one per type the packages print) note the call's line first.
         let c = ctx.clone();
-        engine.on_print(move |s| lock(&c).prints.push(s.to_string()));
+        engine.on_print(move |s| {
+            let mut c = lock(&c);
+            let line = std::mem::take(&mut c.print_line);
+            c.prints.push((line, s.to_string()));
+        });
         let c = ctx.clone();
-        engine.on_debug(move |s, _, pos| lock(&c).prints.push(format!("{pos:?}: {s}")));
+        engine.on_debug(move |s, _, pos| lock(&c).prints.push((pos.line().unwrap_or(0), s.into())));
     }
+    register_print(&mut engine, ctx);
 
     // `state`: the per-file map that survives reloads.
     engine.register_type_with_name::<State>("State");

@@ -218,7 +218,8 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
             };
             let Some(param) = Param::from_name(p) else {
                 return rt_err(format!(
-                    "param \"{target}\": unknown parameter '{p}' ({})",
+                    "param \"{target}\": unknown parameter '{p}'{} ({})",
+                    super::super::hints::did_you_mean(p, Param::NAMES.iter().copied()),
                     Param::NAMES.join(", ")
                 ));
             };
@@ -254,7 +255,8 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
                         let name = item.to_string();
                         if !FEATURE_NAMES.contains(&name.as_str()) {
                             return rt_err(format!(
-                                "analyze: unknown feature '{name}' (known: {})",
+                                "analyze: unknown feature '{name}'{} (known: {})",
+                                super::super::hints::did_you_mean(&name, FEATURE_NAMES),
                                 FEATURE_NAMES.join(", ")
                             ));
                         }

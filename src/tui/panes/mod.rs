@@ -99,7 +99,17 @@ fn title_extra(pane: Pane, app: &App) -> Option<Span<'static>> {
             s.onset.then(|| Span::styled(" onset ", t.flash()))
         }
         Pane::Messages => {
-            let errors = app.messages.errors();
+            // Errors still open: a patch's error counts while that file fails.
+            let failing: Vec<&str> = app
+                .snapshot
+                .patches
+                .iter()
+                .filter(|p| p.state.is_failing())
+                .map(|p| p.file.as_str())
+                .collect();
+            let errors = app
+                .messages
+                .open_errors(app.has_snapshot.then_some(&failing[..]));
             (errors > 0).then(|| {
                 Span::styled(
                     format!(" {errors} error{} ", if errors == 1 { "" } else { "s" }),
@@ -112,7 +122,7 @@ fn title_extra(pane: Pane, app: &App) -> Option<Span<'static>> {
                 .snapshot
                 .patches
                 .iter()
-                .filter(|p| matches!(p.state, super::model::PatchState::Error { .. }))
+                .filter(|p| p.state.is_failing())
                 .count();
             (app.has_snapshot && errors > 0)
                 .then(|| Span::styled(format!(" {errors} failing "), t.error()))

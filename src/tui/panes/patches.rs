@@ -1,5 +1,6 @@
-//! Patches pane: one line per patch file — playing, pending at bar N, or the error at
-//! `line:col` with its message (wrapped), plus the last reload latency.
+//! Patches pane: one line per patch file — playing, pending at bar N, the rejected save's
+//! error at `line:col` with its message (wrapped), or a runtime error of the playing version
+//! (its last good bar plays), plus the last reload latency.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -57,9 +58,27 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     spans.push(Span::styled(" (last good version plays)", t.dim()));
                 }
             }
+            PatchState::RuntimeError {
+                line,
+                col,
+                message,
+                bar,
+            } => {
+                spans.push(Span::styled("! ", t.error()));
+                spans.push(Span::styled(format!("{name:<name_w$} "), t.value()));
+                spans.push(Span::styled(
+                    format!("runtime error {line}:{col} "),
+                    t.error(),
+                ));
+                spans.push(Span::styled(message.clone(), t.text()));
+                spans.push(Span::styled(
+                    format!(" (since bar {bar}; its last good bar plays)"),
+                    t.dim(),
+                ));
+            }
         }
         if let Some(ms) = p.last_reload_ms {
-            if !matches!(p.state, PatchState::Error { .. }) {
+            if !p.state.is_failing() {
                 spans.push(Span::styled(format!("  reload {ms:.1} ms"), t.dim()));
             }
         }
