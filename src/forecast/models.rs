@@ -271,33 +271,58 @@ pub struct Theta {
     alpha: f64,
     slope: f64,
     season: [f64; M],
+    /// Multiplicative seasonal indices (`theta-m`): forecasts are multiplied by them.
+    mult: bool,
     levels: Vec<f64>,
     n: usize,
 }
 
 impl Theta {
+    /// Additive weekly adjustment (`theta`).
     pub fn fit(y: &[f64]) -> Theta {
+        Theta::fit_season(y, false)
+    }
+
+    /// With `mult`, classical multiplicative decomposition (ratios to the centred 7-day moving
+    /// average, as statsforecast's AutoTheta does when the season is significant) — `theta-m`.
+    /// Falls back to additive indices when a moving average is not positive.
+    pub fn fit_season(y: &[f64], mult: bool) -> Theta {
         let n = y.len();
-        // Additive seasonal indices from a centred 7-day moving average.
+        let mas: Vec<(usize, f64)> = (3..n.saturating_sub(3))
+            .map(|t| (t, y[t - 3..=t + 3].iter().sum::<f64>() / 7.0))
+            .collect();
+        let mult = mult && !mas.is_empty() && mas.iter().all(|&(_, ma)| ma > 0.0);
         let mut sum = [0.0; M];
         let mut cnt = [0.0; M];
-        for t in 3..n.saturating_sub(3) {
-            let ma: f64 = y[t - 3..=t + 3].iter().sum::<f64>() / 7.0;
-            sum[t % M] += y[t] - ma;
+        for &(t, ma) in &mas {
+            sum[t % M] += if mult { y[t] / ma } else { y[t] - ma };
             cnt[t % M] += 1.0;
         }
-        let mut season = [0.0; M];
+        let neutral = if mult { 1.0 } else { 0.0 };
+        let mut season = [neutral; M];
         for j in 0..M {
-            season[j] = if cnt[j] > 0.0 { sum[j] / cnt[j] } else { 0.0 };
+            if cnt[j] > 0.0 {
+                season[j] = sum[j] / cnt[j];
+            }
         }
         let mean_s = season.iter().sum::<f64>() / M as f64;
         for s in &mut season {
-            *s -= mean_s;
+            if mult {
+                *s /= mean_s;
+            } else {
+                *s -= mean_s;
+            }
         }
         let x: Vec<f64> = y
             .iter()
             .enumerate()
-            .map(|(t, v)| v - season[t % M])
+            .map(|(t, v)| {
+                if mult {
+                    v / season[t % M]
+                } else {
+                    v - season[t % M]
+                }
+            })
             .collect();
         let tm = (n as f64 - 1.0) / 2.0;
         let xm = x.iter().sum::<f64>() / n as f64;
@@ -337,6 +362,7 @@ impl Theta {
             alpha,
             slope,
             season,
+            mult,
             levels: levels.unwrap_or_default(),
             n,
         }
@@ -345,7 +371,7 @@ impl Theta {
 
 impl Fitted for Theta {
     fn name(&self) -> String {
-        "theta".into()
+        if self.mult { "theta-m" } else { "theta" }.into()
     }
     fn path_from(&self, t: usize, h: usize) -> Vec<f64> {
         let t = t.clamp(1, self.n);
@@ -354,8 +380,13 @@ impl Fitted for Theta {
         let decay = (1.0 - a).powi(t as i32);
         (1..=h)
             .map(|j| {
-                l + 0.5 * self.slope * (j as f64 - 1.0 + 1.0 / a - decay / a)
-                    + self.season[(t + j - 1) % M]
+                let x = l + 0.5 * self.slope * (j as f64 - 1.0 + 1.0 / a - decay / a);
+                let s = self.season[(t + j - 1) % M];
+                if self.mult {
+                    x * s
+                } else {
+                    x + s
+                }
             })
             .collect()
     }
@@ -427,6 +458,7 @@ pub fn fit(name: &str, y: &[f64]) -> (Box<dyn Fitted>, Option<String>) {
             Box::new(best)
         }
         "theta" => Box::new(Theta::fit(y)),
+        "theta-m" => Box::new(Theta::fit_season(y, true)),
         _ => Box::new(SeasonalNaive { y: y.to_vec() }),
     };
     (m, None)
@@ -541,5 +573,32 @@ mod tests {
             (x[0] - 1.0).abs() < 1e-3 && (x[1] + 2.0).abs() < 1e-3,
             "{x:?}"
         );
+    }
+
+    #[test]
+    fn multiplicative_theta_follows_a_season_that_grows_with_the_level() {
+        // Weekly pattern ×(0.6 … 1.6) on a level that doubles: the additive indices average
+        // the swing over the whole history, the multiplicative ones scale with the level.
+        let f = [0.6, 0.8, 0.9, 1.0, 1.1, 1.6, 1.0];
+        let level = |t: usize| 100.0 + 2.0 * t as f64;
+        let y: Vec<f64> = (0..84).map(|t| level(t) * f[t % 7]).collect();
+        let truth: Vec<f64> = (84..98).map(|t| level(t) * f[t % 7]).collect();
+        let mae = |p: Vec<f64>| -> f64 {
+            p.iter()
+                .zip(&truth)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / truth.len() as f64
+        };
+        let m = Theta::fit_season(&y, true);
+        assert_eq!(m.name(), "theta-m");
+        assert!((m.season.iter().sum::<f64>() / 7.0 - 1.0).abs() < 1e-9);
+        let (em, ea) = (mae(m.forecast(14)), mae(Theta::fit(&y).forecast(14)));
+        assert!(em < 0.5 * ea, "theta-m MAE {em} vs theta {ea}");
+        // A series with zeros has no positive moving average everywhere: additive fallback.
+        let z: Vec<f64> = (0..42)
+            .map(|t| if t < 10 { 0.0 } else { 5.0 + (t % 7) as f64 })
+            .collect();
+        assert_eq!(Theta::fit_season(&z, true).name(), "theta");
     }
 }

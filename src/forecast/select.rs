@@ -16,7 +16,9 @@ use super::models::{self, Ets, Fitted, Trend, M};
 use super::robust::{self, Robust};
 
 /// Candidate names, in the order ties are broken (simplest first).
-pub const CANDIDATES: [&str; 8] = [
+/// `theta-m` (multiplicative weekly season) and `comb-et` (mean of `ets-auto` and `theta`,
+/// without seasonal naive) came later and are appended, so the older indices stay.
+pub const CANDIDATES: [&str; 10] = [
     "snaive",
     "ets-ana",
     "ets-aaa",
@@ -25,7 +27,12 @@ pub const CANDIDATES: [&str; 8] = [
     "theta",
     "comb-mean",
     "comb-median",
+    "theta-m",
+    "comb-et",
 ];
+
+/// Index of `comb-median`, the default when nothing can be validated.
+const COMB_MEDIAN: usize = 7;
 
 /// Validation settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -121,8 +128,10 @@ pub fn candidate_paths(train: &[f64], h: usize) -> Vec<Vec<f64>> {
             v[1]
         })
         .collect();
+    let theta_m = models::Theta::fit_season(train, true).forecast(h);
+    let et: Vec<f64> = (0..h).map(|j| (auto[j] + theta[j]) / 2.0).collect();
     let [ana, aaa, aada] = ets.map(|e| e.forecast(h));
-    vec![sn, ana, aaa, aada, auto, theta, mean, med]
+    vec![sn, ana, aaa, aada, auto, theta, mean, med, theta_m, et]
 }
 
 /// In-sample seasonal-naive MAE (the MASE scale); 0 if undefined.
@@ -232,7 +241,7 @@ pub fn choose(y: &[f64], h: usize, opt: &Options) -> Choice {
         .collect();
     let best = if folds == 0 {
         // Nothing to validate on: the median combination is the safest default.
-        k - 1
+        COMB_MEDIAN
     } else {
         (0..k)
             .min_by(|&a, &b| candidates[a].mase.total_cmp(&candidates[b].mase))
