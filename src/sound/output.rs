@@ -10,6 +10,14 @@
 //! device errors travel over a channel. The callback never allocates, locks, logs or does
 //! I/O. Device probing runs with alsa-lib's error output captured (it would otherwise
 //! write to fd 2 and corrupt a raw-mode terminal).
+//!
+//! JACK (`--host jack`, or `--device jack`): cpal's JACK host. It opens a client named
+//! `weft_out` (cpal appends `_out` to the name it is given) with ports `out_1`/`out_2`,
+//! connected to `system:playback_*` unless `--no-connect`; the sample rate and the buffer
+//! size are the server's (a fixed buffer size that differs is refused, so weft asks for the
+//! server's); JACK's xruns arrive through the stream's error callback and count as
+//! underruns. No server running is a fallback to the null sink like a missing card, said
+//! once. libjack's own messages are silenced (they would land on the terminal).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -45,6 +53,10 @@ pub enum AudioError {
 pub struct AudioConfig {
     /// Device id or name (`weft devices`); `None` = the host's default output.
     pub device: Option<String>,
+    /// Audio host: `None` = the system's (ALSA on Linux), `jack` = a running JACK server.
+    pub host: Option<String>,
+    /// JACK: connect the output ports to `system:playback_*`.
+    pub connect: bool,
     /// Skip devices and run on the null sink.
     pub null_audio: bool,
     pub sample_rate: u32,
@@ -55,6 +67,8 @@ impl Default for AudioConfig {
     fn default() -> Self {
         AudioConfig {
             device: None,
+            host: None,
+            connect: true,
             null_audio: false,
             sample_rate: 48_000,
             buffer_frames: 256,
@@ -271,8 +285,74 @@ pub struct DeviceInfo {
     pub config: Result<String, String>,
 }
 
-/// Lists the output devices of the default host (alsa-lib noise suppressed).
+/// The client name weft asks cpal's JACK host for (cpal appends `_out`).
+pub const JACK_CLIENT: &str = "weft";
+
+/// Whether this configuration asks for JACK (`--host jack` or `--device jack`).
+pub fn wants_jack(cfg: &AudioConfig) -> bool {
+    cfg.host
+        .as_deref()
+        .is_some_and(|h| h.eq_ignore_ascii_case("jack"))
+        || cfg
+            .device
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case("jack"))
+}
+
+/// The JACK output device (a client on the running server), or why there is none.
+fn jack_device(connect: bool) -> Result<cpal::Device, String> {
+    #[cfg(target_os = "linux")]
+    {
+        use cpal::platform::JackHost;
+        jack::set_logger(jack::LoggerType::None);
+        let mut host = JackHost::new().map_err(|e| e.to_string())?;
+        host.set_connect_automatically(connect);
+        host.output_device_with_name(JACK_CLIENT)
+            .map(cpal::Device::from)
+            .ok_or_else(|| "no JACK server running (start jackd or qjackctl)".to_string())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = connect;
+        Err("weft is built without JACK on this system".to_string())
+    }
+}
+
+/// The JACK output as `weft devices` shows it, when a server runs.
+fn jack_info() -> Option<DeviceInfo> {
+    let d = jack_device(false).ok()?;
+    let config = d
+        .default_output_config()
+        .map(|c| {
+            let frames = match c.buffer_size() {
+                cpal::SupportedBufferSize::Range { max, .. } => format!(", {max} frames"),
+                cpal::SupportedBufferSize::Unknown => String::new(),
+            };
+            format!(
+                "{} ch, {} Hz, {}{frames} (the server's)",
+                c.channels(),
+                c.sample_rate(),
+                c.sample_format()
+            )
+        })
+        .map_err(|e| e.to_string());
+    Some(DeviceInfo {
+        id: "jack".to_string(),
+        name: format!("JACK ({JACK_CLIENT}_out:out_1/2)"),
+        is_default: false,
+        config,
+    })
+}
+
+/// Lists the output devices of the default host (alsa-lib noise suppressed), and JACK's
+/// when a server runs.
 pub fn list_devices() -> Vec<DeviceInfo> {
+    let mut devices = list_default_host();
+    devices.extend(jack_info());
+    devices
+}
+
+fn list_default_host() -> Vec<DeviceInfo> {
     quiet_alsa(|| {
         let host = cpal::default_host();
         let default_id = host
@@ -376,7 +456,7 @@ pub fn start(
                 null: None,
             });
         }
-        Err((tried, DeviceFailure::NotFound)) if cfg.device.is_some() => {
+        Err((tried, DeviceFailure::NotFound)) if cfg.device.is_some() || cfg.host.is_some() => {
             return Err(AudioError::NoSuchDevice(tried))
         }
         Err((tried, DeviceFailure::NotFound)) => (tried, "no output device".to_string()),
@@ -414,19 +494,49 @@ fn open_device(
     cfg: &AudioConfig,
     errors: &SyncSender<String>,
 ) -> Result<Opened, (String, DeviceFailure)> {
-    let host = cpal::default_host();
-    let device = match &cfg.device {
-        Some(want) => find_device(&host, want).ok_or((want.clone(), DeviceFailure::NotFound))?,
-        None => host
-            .default_output_device()
-            .ok_or(("default".to_string(), DeviceFailure::NotFound))?,
+    let jack = wants_jack(cfg);
+    let device = if jack {
+        jack_device(cfg.connect).map_err(|m| ("jack".to_string(), DeviceFailure::Open(m)))?
+    } else {
+        if let Some(h) = cfg
+            .host
+            .as_deref()
+            .filter(|h| !h.eq_ignore_ascii_case("default"))
+        {
+            return Err((format!("host {h}"), DeviceFailure::NotFound));
+        }
+        let host = cpal::default_host();
+        match &cfg.device {
+            Some(want) => {
+                find_device(&host, want).ok_or((want.clone(), DeviceFailure::NotFound))?
+            }
+            None => host
+                .default_output_device()
+                .ok_or(("default".to_string(), DeviceFailure::NotFound))?,
+        }
     };
-    let id = device
-        .id()
-        .map(|i| i.to_string())
-        .unwrap_or_else(|_| "default".into());
+    let id = if jack {
+        format!("jack:{JACK_CLIENT}_out")
+    } else {
+        device
+            .id()
+            .map(|i| i.to_string())
+            .unwrap_or_else(|_| "default".into())
+    };
     let fail = |e: &dyn std::fmt::Display| (id.clone(), DeviceFailure::Open(e.to_string()));
     let default = device.default_output_config().map_err(|e| fail(&e))?;
+    if jack {
+        // The server decides the rate and the period: follow them.
+        let format = default.sample_format();
+        let mut config: cpal::StreamConfig = default.into();
+        config.buffer_size = cpal::BufferSize::Default;
+        return Ok(Opened {
+            device,
+            id,
+            format,
+            config,
+        });
+    }
     let chosen = device
         .supported_output_configs()
         .map_err(|e| fail(&e))?
