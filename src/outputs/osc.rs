@@ -73,24 +73,53 @@ impl TimeBase for FixedTimeBase {
 
 /// The audio clock anchored to the system clock. Each call observes
 /// `now − frames rendered / rate` (when frame 0 was, as seen now); the audio clock advances
-/// a block at a time, so the earliest observation is the tightest and is kept. When the
-/// observations move later by more than [`AudioTimeBase::REANCHOR`] (the two clocks
-/// drifted apart, or the audio stalled) the anchor follows.
+/// a block at a time, so the earliest observation is the tightest and is kept. When
+/// [`AudioTimeBase::LATE_CALLS`] observations in a row are later than the anchor by more
+/// than [`AudioTimeBase::REANCHOR`] (the audio lost time in a stall, or the two clocks
+/// drifted apart), the anchor moves to the earliest of them; a late block that the audio
+/// catches up on moves nothing.
 pub struct AudioTimeBase {
     meters: Arc<Meters>,
     sample_rate: f64,
     /// Unix seconds of frame 0.
     origin: Option<f64>,
+    /// Consecutive late observations and the earliest of them.
+    late: (u32, f64),
 }
 
 impl AudioTimeBase {
     pub const REANCHOR: f64 = 0.02;
+    pub const LATE_CALLS: u32 = 4;
     pub fn new(meters: Arc<Meters>, sample_rate: u32) -> Self {
         AudioTimeBase {
             meters,
             sample_rate: sample_rate as f64,
             origin: None,
+            late: (0, f64::INFINITY),
         }
+    }
+
+    /// Folds one observation of when frame 0 was into the anchor; returns the anchor.
+    fn observe(&mut self, seen: f64) -> f64 {
+        let origin = match self.origin {
+            None => seen,
+            Some(o) if seen - o <= Self::REANCHOR => {
+                self.late = (0, f64::INFINITY);
+                o.min(seen)
+            }
+            Some(o) => {
+                self.late = (self.late.0 + 1, self.late.1.min(seen));
+                if self.late.0 >= Self::LATE_CALLS {
+                    let moved = self.late.1;
+                    self.late = (0, f64::INFINITY);
+                    moved
+                } else {
+                    o
+                }
+            }
+        };
+        self.origin = Some(origin);
+        origin
     }
 }
 
@@ -101,11 +130,7 @@ impl TimeBase for AudioTimeBase {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         let seen = now - self.meters.now_frame() as f64 / self.sample_rate;
-        let origin = match self.origin {
-            Some(o) if seen >= o && seen - o <= Self::REANCHOR => o,
-            _ => seen,
-        };
-        self.origin = Some(origin);
+        let origin = self.observe(seen);
         UNIX_EPOCH + Duration::from_secs_f64((origin + frame as f64 / self.sample_rate).max(0.0))
     }
 }
@@ -422,6 +447,27 @@ mod tests {
         assert_eq!(field(&m, "note"), None);
         assert_eq!(field(&m, "hcutoff"), Some(&OscType::Float(500.0)));
         assert_eq!(field(&m, "cutoff"), None);
+    }
+
+    #[test]
+    fn the_anchor_keeps_the_earliest_view_and_moves_only_after_a_lasting_lag() {
+        let mut tb = AudioTimeBase::new(Arc::new(Meters::default()), 48_000);
+        assert_eq!(tb.observe(100.004), 100.004);
+        assert_eq!(tb.observe(100.001), 100.001, "a tighter view is kept");
+        assert_eq!(
+            tb.observe(100.010),
+            100.001,
+            "a block's jitter changes nothing"
+        );
+        // One late block the audio catches up on: no move.
+        assert_eq!(tb.observe(100.040), 100.001);
+        assert_eq!(tb.observe(100.002), 100.001);
+        // The audio lost 35 ms for good: the anchor follows after LATE_CALLS views.
+        for _ in 1..AudioTimeBase::LATE_CALLS {
+            assert_eq!(tb.observe(100.037), 100.001);
+        }
+        assert_eq!(tb.observe(100.036), 100.036);
+        assert_eq!(tb.observe(100.038), 100.036);
     }
 
     #[test]
