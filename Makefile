@@ -7,7 +7,7 @@ CARGO ?= cargo
 # System packages the build and tests need (Debian). Installs only what is missing.
 setup:
 	@need=""; \
-	for p in libasound2-dev pkg-config tmux; do \
+	for p in libasound2-dev pkg-config tmux jackd2 libjack-jackd2-dev python3-jack-client python3-numpy; do \
 	  dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; \
 	done; \
 	if [ -n "$$need" ]; then \

@@ -6,7 +6,9 @@ mod tui_fixtures;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use tui_fixtures::{busy, empty, failing};
-use weft::tui::{render_text, App, AppEvent, Level, Pane, Snapshot, Theme};
+use weft::tui::{
+    render_text, App, AppEvent, Level, OutputView, OutputViewState, Pane, Snapshot, Theme,
+};
 
 fn app(snapshot: Snapshot) -> App {
     let mut app = App::new(Theme::new(false));
@@ -256,4 +258,53 @@ fn long_lists_scroll_and_say_how_many_more() {
         "screen_many_voices_200x60",
         app(snap).render_to_string(200, 60)
     );
+}
+
+/// The transport with outputs besides the synth: JACK audio, an OSC target that waits for
+/// SuperDirt, a MIDI port and a clock, each with its state; the strip grows to three lines.
+#[test]
+fn transport_shows_the_outputs_in_use_and_their_state() {
+    let mut snap = busy();
+    snap.transport.device = Some("jack:weft".into());
+    let out = |kind: &str, target: &str, state: OutputViewState, sent, dropped| OutputView {
+        kind: kind.into(),
+        target: target.into(),
+        state,
+        sent,
+        dropped,
+    };
+    snap.transport.outputs = vec![out(
+        "osc",
+        "127.0.0.1:57120",
+        OutputViewState::Waiting(
+            "nothing listens at 127.0.0.1:57120 (is SuperDirt running?)".into(),
+        ),
+        12,
+        5,
+    )];
+    let one = app(snap.clone());
+    assert_snapshot!(
+        "pane_transport_one_output",
+        one.render_pane_to_string(Pane::Transport, 110, 5)
+    );
+    snap.transport.outputs.push(out(
+        "midi out",
+        "weft:midi_out",
+        OutputViewState::Active,
+        340,
+        0,
+    ));
+    snap.transport.outputs.push(out(
+        "midi clock",
+        "weft:midi_out",
+        OutputViewState::Failed("port closed".into()),
+        0,
+        0,
+    ));
+    let mut three = app(snap);
+    assert_snapshot!(
+        "pane_transport_three_outputs",
+        three.render_pane_to_string(Pane::Transport, 110, 5)
+    );
+    assert_snapshot!("screen_outputs_80x24", three.render_to_string(80, 24));
 }

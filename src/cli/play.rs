@@ -2,7 +2,7 @@
 //! Arguments → journal recovery → [`crate::engine::session::Session`] → exit status.
 
 use crate::engine::live::LiveConfig;
-use crate::engine::session::{Ending, ScreenConfig, Session, SessionConfig};
+use crate::engine::session::{Ending, OutputsConfig, ScreenConfig, Session, SessionConfig};
 use crate::neural::voices::models_dir_for;
 use anyhow::bail;
 use clap::{Args, Parser};
@@ -41,6 +41,17 @@ pub struct PlayArgs {
     /// Audio output device name (see `weft devices`).
     #[arg(long)]
     pub device: Option<String>,
+    /// Audio host: `jack` plays through a running JACK server (default: the system's,
+    /// ALSA on Linux).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// With `--host jack`: do not connect weft's output ports to `system:playback_*`.
+    #[arg(long)]
+    pub no_connect: bool,
+    /// Send every note to SuperDirt as `/dirt/play` OSC bundles (HOST:PORT; without a value
+    /// 127.0.0.1:57120).
+    #[arg(long, num_args = 0..=1, default_missing_value = crate::outputs::osc::DEFAULT_TARGET)]
+    pub osc_out: Option<String>,
     /// Listening logs (file or folder) for the recommend and forecast panes.
     #[arg(long)]
     pub logs: Option<PathBuf>,
@@ -117,6 +128,8 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
         live,
         audio: crate::sound::output::AudioConfig {
             device: a.device.clone(),
+            host: a.host.clone(),
+            connect: !a.no_connect,
             null_audio: a.null_audio,
             ..Default::default()
         },
@@ -126,6 +139,9 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
             logs: a.logs.clone().map(|l| (l, a.user.clone())),
             likeness_dirs: likeness_dirs(&samples, &a.record_dir),
         }),
+        outputs: OutputsConfig {
+            osc: a.osc_out.clone(),
+        },
     };
     let ending = Session::start(cfg)?.run(|line| eprintln!("{line}"))?;
     Ok(match ending {

@@ -146,6 +146,9 @@ pub struct Sound {
     /// Seconds per beat at this note's tick, stamped by the scheduler so the synth can
     /// turn a `delaytime` in beats into frames.
     pub beat_secs: f32,
+    /// The note's length in ticks, stamped by the scheduler when it plans the note (outputs
+    /// whose notes carry their own length, like SuperDirt's `delta`, read it; 0 = unknown).
+    pub dur_ticks: u32,
 }
 
 impl Default for Sound {
@@ -177,6 +180,7 @@ impl Default for Sound {
             size: 0.4,
             damp: 0.3,
             beat_secs: 0.5,
+            dur_ticks: 0,
         }
     }
 }

@@ -25,7 +25,8 @@ use crate::engine::live::{
     self, AudioClock, FeatureLink, LiveConfig, LiveError, LiveHandle, Report, StepFactory,
 };
 use crate::neural::voices::{LstmVoices, ModelCache};
-use crate::outputs::{EventOut, Fanout, RingOut};
+use crate::outputs::osc::{AudioTimeBase, OscError, OscOut};
+use crate::outputs::{EventOut, Fanout, OutputBoard, OutputState, OutputStatus, RingOut};
 use crate::sound::output::{AudioConfig, AudioError, AudioHandle};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -51,6 +52,8 @@ pub enum SessionError {
     Analysis(#[from] crate::analysis::AnalysisError),
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error(transparent)]
+    Osc(#[from] OscError),
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("the screen: {0}")]
@@ -77,6 +80,15 @@ pub struct SessionConfig {
     pub synth: crate::sound::synth::SynthConfig,
     /// The performance screen, or None for headless (reports as lines on stderr).
     pub screen: Option<ScreenConfig>,
+    /// Outputs besides the synth (OSC, ...).
+    pub outputs: OutputsConfig,
+}
+
+/// The outputs a session opens besides the synth (see `crate::outputs`).
+#[derive(Clone, Debug, Default)]
+pub struct OutputsConfig {
+    /// `--osc-out HOST:PORT`: SuperDirt's `/dirt/play` bundles to this target.
+    pub osc: Option<String>,
 }
 
 /// How a session ended.
@@ -98,6 +110,7 @@ pub struct Session {
     analyzer: AnalyzerHandle,
     audio: AudioHandle,
     messages: Vec<String>,
+    board: OutputBoard,
 }
 
 struct ScreenParts {
@@ -116,6 +129,7 @@ impl Session {
             models_dir,
             synth,
             screen,
+            outputs: outputs_cfg,
         } = cfg;
         // Audio first (before the screen: probing a missing device makes alsa-lib talk).
         let (producer, consumer) = rtrb::RingBuffer::<TimedEvent>::new(SYNTH_RING);
@@ -153,7 +167,16 @@ impl Session {
         let steps: StepFactory = Arc::new(move || Box::new(LstmVoices::with_cache(cache.clone())));
         live.status = screen.is_some();
         // The outputs the scheduler thread writes to: one line each (see `crate::outputs`).
-        let outs: Vec<Box<dyn EventOut>> = vec![Box::new(RingOut(producer))];
+        let board = OutputBoard::default();
+        let mut outs: Vec<Box<dyn EventOut>> = vec![Box::new(RingOut(producer))];
+        if let Some(target) = &outputs_cfg.osc {
+            let time = AudioTimeBase::new(audio.meters(), audio.sample_rate());
+            outs.push(Box::new(OscOut::start(target, Box::new(time), &board)?));
+            messages.push(format!(
+                "osc: /dirt/play bundles to {target}, time-tagged {} ms ahead",
+                live.lookahead.as_millis()
+            ));
+        }
         let clock = AudioClock::new(audio.meters(), audio.sample_rate());
         let engine = live::start_with_features(
             live,
@@ -171,7 +194,13 @@ impl Session {
             analyzer,
             audio,
             messages,
+            board,
         })
+    }
+
+    /// The outputs besides the synth and their states (what the transport pane shows).
+    pub fn outputs(&self) -> OutputBoard {
+        self.board.clone()
     }
 
     /// Lines for the performer about how the session started (audio device, fallbacks).
@@ -195,10 +224,11 @@ impl Session {
             analyzer,
             audio,
             messages,
+            board,
         } = self;
         let ending = match screen {
-            Some(s) => run_screen(engine, s, &audio, messages),
-            None => run_headless(engine, messages, line),
+            Some(s) => run_screen(engine, s, &audio, messages, board),
+            None => run_headless(engine, messages, line, &audio, &board),
         };
         drop(analyzer);
         drop(audio);
@@ -211,6 +241,7 @@ fn run_screen(
     screen: ScreenParts,
     audio: &AudioHandle,
     messages: Vec<String>,
+    board: OutputBoard,
 ) -> Result<Ending, SessionError> {
     use crate::tui::bridge;
     let meters = audio.meters();
@@ -226,6 +257,7 @@ fn run_screen(
                 sample_rate: Some(sr),
                 load_pct: st.load_pct,
                 underruns: st.underruns,
+                outputs: board.snapshot(),
             }
         },
         bridge::PaneSources::default(),
@@ -251,10 +283,13 @@ fn run_headless(
     engine: LiveHandle,
     messages: Vec<String>,
     mut line: impl FnMut(&str),
+    audio: &AudioHandle,
+    board: &OutputBoard,
 ) -> Result<Ending, SessionError> {
     for m in &messages {
         line(&format!("weft: {m}"));
     }
+    let mut watch = HeadlessWatch::default();
     let stop = engine.stop_flag();
     let mut handlers = Vec::new();
     for sig in [
@@ -274,7 +309,7 @@ fn run_headless(
     // ended any other way is a failure the exit code reports.
     let mut clean = false;
     let mut died = false;
-    let mut show = |r: &Report, clean: &mut bool, died: &mut bool| {
+    let show = |r: &Report, clean: &mut bool, died: &mut bool, line: &mut dyn FnMut(&str)| {
         match r {
             Report::Stopped => *clean = !*died,
             Report::Died { .. } => *died = true,
@@ -285,9 +320,13 @@ fn run_headless(
         }
     };
     loop {
-        match engine.reports.recv_timeout(Duration::from_millis(100)) {
+        let got = engine.reports.recv_timeout(Duration::from_millis(100));
+        for l in watch.news(audio.stats().underruns, &board.snapshot()) {
+            line(&l);
+        }
+        match got {
             Ok(r) => {
-                show(&r, &mut clean, &mut died);
+                show(&r, &mut clean, &mut died, &mut line);
                 if matches!(r, Report::Stopped) {
                     break;
                 }
@@ -302,7 +341,10 @@ fn run_headless(
     }
     stop.store(true, Ordering::SeqCst);
     for r in engine.reports.try_iter() {
-        show(&r, &mut clean, &mut died);
+        show(&r, &mut clean, &mut died, &mut line);
+    }
+    for l in watch.news(audio.stats().underruns, &board.snapshot()) {
+        line(&l);
     }
     engine.join();
     unregister(handlers);
@@ -315,6 +357,50 @@ fn run_headless(
                 .then(|| "error: the engine stopped unexpectedly; the music stopped".to_string()),
         }
     })
+}
+
+/// What the headless log has said about the audio xruns and the outputs' states, so each
+/// change is said once.
+#[derive(Default)]
+struct HeadlessWatch {
+    xruns: u64,
+    states: Vec<OutputState>,
+}
+
+impl HeadlessWatch {
+    /// Lines for what changed since the last call: more xruns (underruns), an output whose
+    /// state changed (e.g. nothing listens on the OSC port, then SuperDirt starts).
+    fn news(&mut self, xruns: u64, outputs: &[OutputStatus]) -> Vec<String> {
+        let mut lines = Vec::new();
+        if xruns > self.xruns {
+            lines.push(format!(
+                "weft: audio: {} xrun(s), {xruns} in all",
+                xruns - self.xruns
+            ));
+            self.xruns = xruns;
+        }
+        for (i, o) in outputs.iter().enumerate() {
+            let before = self.states.get(i);
+            if before == Some(&o.state) || (before.is_none() && o.state == OutputState::Active) {
+                if before.is_none() {
+                    self.states.push(o.state.clone());
+                }
+                continue;
+            }
+            lines.push(match &o.state {
+                OutputState::Active => format!("weft: {} → {}: sending", o.kind, o.target),
+                OutputState::Waiting(why) => format!("weft: {} → {}: {why}", o.kind, o.target),
+                OutputState::Failed(why) => {
+                    format!("weft: {} → {}: stopped: {why}", o.kind, o.target)
+                }
+            });
+            match self.states.get_mut(i) {
+                Some(s) => *s = o.state.clone(),
+                None => self.states.push(o.state.clone()),
+            }
+        }
+        lines
+    }
 }
 
 /// Removes this session's signal handlers (a process may run several sessions, e.g. tests).

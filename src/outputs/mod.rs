@@ -3,8 +3,14 @@
 //! The scheduler thread hands every batch of [`TimedEvent`]s it emits (in time order, already
 //! `lookahead` ahead of the clock) to one [`EventOut`]; it must not block, and it says how
 //! many events it could not deliver (the scheduler counts and reports them as `Dropped`).
-//! Today there is one output, the synth's lock-free ring ([`RingOut`]); MIDI out, MIDI clock
-//! and OSC (issue #18) come next.
+//! Outputs: the synth's lock-free ring ([`RingOut`]); OSC to SuperDirt ([`osc::OscOut`]);
+//! MIDI out and MIDI clock (issue #18) come next.
+//!
+//! **What the screen shows about an output**: each output registers one [`OutputStatus`] on
+//! the session's [`OutputBoard`] (kind, target, state, counts) and updates it from its own
+//! thread (never from the audio callback); the transport pane and the headless log read the
+//! board. A target that is missing (no server, no port) is a state, said once, not an error:
+//! the music goes on.
 //!
 //! **Adding an output** is one file and one line (plus its `pub mod NAME;` here): write
 //! `outputs/NAME.rs` with a type that implements [`EventOut`], and add it to the session's
@@ -16,7 +22,89 @@
 //! time origin and track list, from the scheduler thread's recording session
 //! (`engine/live/recording.rs`).
 
+pub mod osc;
+
+use std::sync::{Arc, Mutex};
+
 use crate::engine::event::{Event, TimedEvent};
+
+/// How an output is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutputState {
+    /// Delivering.
+    Active,
+    /// Running, but its peer is not there (yet): e.g. nothing listens on the OSC port. The
+    /// output keeps trying; the string says what is missing.
+    Waiting(String),
+    /// Gave up; the string says why.
+    Failed(String),
+}
+
+/// One output as the transport pane and the headless log show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputStatus {
+    /// What it is: "audio", "osc", "midi out", "midi clock".
+    pub kind: String,
+    /// Where it goes: device, host:port, port name.
+    pub target: String,
+    pub state: OutputState,
+    /// Messages (notes, bundles, clock bytes) delivered so far.
+    pub sent: u64,
+    /// Messages dropped (queue full, send failed).
+    pub dropped: u64,
+}
+
+impl OutputStatus {
+    pub fn new(kind: &str, target: &str) -> Self {
+        OutputStatus {
+            kind: kind.to_string(),
+            target: target.to_string(),
+            state: OutputState::Active,
+            sent: 0,
+            dropped: 0,
+        }
+    }
+}
+
+/// The session's outputs and their states, shared by the outputs (writers, each its own
+/// entry) and the screen / headless log (readers). Short, uncontended locks; never taken on
+/// the audio thread.
+#[derive(Clone, Debug, Default)]
+pub struct OutputBoard(Arc<Mutex<Vec<OutputStatus>>>);
+
+/// One output's entry on the board.
+#[derive(Clone, Debug)]
+pub struct OutputSlot {
+    board: OutputBoard,
+    index: usize,
+}
+
+impl OutputBoard {
+    /// Adds an entry; the output keeps the slot to update it.
+    pub fn register(&self, status: OutputStatus) -> OutputSlot {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.push(status);
+        OutputSlot {
+            board: self.clone(),
+            index: v.len() - 1,
+        }
+    }
+
+    /// Every output's state now, in registration order.
+    pub fn snapshot(&self) -> Vec<OutputStatus> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl OutputSlot {
+    /// Changes this output's entry.
+    pub fn update(&self, f: impl FnOnce(&mut OutputStatus)) {
+        let mut v = self.board.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = v.get_mut(self.index) {
+            f(s);
+        }
+    }
+}
 
 /// Where the scheduler's events go besides the recorder.
 pub trait EventOut: Send {
@@ -111,6 +199,23 @@ mod tests {
             }
         }
         assert_eq!((n_on, n_off), (100, 100));
+    }
+
+    #[test]
+    fn each_output_updates_only_its_own_entry_on_the_board() {
+        let board = OutputBoard::default();
+        let a = board.register(OutputStatus::new("osc", "127.0.0.1:57120"));
+        let b = board.register(OutputStatus::new("midi out", "weft:midi_out"));
+        a.update(|s| s.state = OutputState::Waiting("nothing listens".into()));
+        b.update(|s| s.sent += 3);
+        let snap = board.snapshot();
+        assert_eq!(
+            snap[0].state,
+            OutputState::Waiting("nothing listens".into())
+        );
+        assert_eq!(snap[0].sent, 0);
+        assert_eq!(snap[1].state, OutputState::Active);
+        assert_eq!(snap[1].sent, 3);
     }
 
     #[test]

@@ -10,6 +10,17 @@
 //! device errors travel over a channel. The callback never allocates, locks, logs or does
 //! I/O. Device probing runs with alsa-lib's error output captured (it would otherwise
 //! write to fd 2 and corrupt a raw-mode terminal).
+//!
+//! JACK (`--host jack`, or `--device jack`): a client `weft` of the running server through
+//! the `jack` crate, with ports `weft:out_1`/`out_2` connected to the physical playback
+//! ports (`system:playback_*`) unless `--no-connect`; the sample rate and the buffer size
+//! are the server's; the same [`Callback`] renders into the ports; JACK's xrun
+//! notifications count as underruns. cpal's own `jack` host fell short (measured with
+//! cpal 0.18.2): it names its client `cpal_client_<pid>_out` whatever name is asked for,
+//! its ports `out_0`/`out_1`, and connects them to the system ports even after
+//! `set_connect_automatically(false)` (its devices are made, with the defaults, when the
+//! host is). No server running is a fallback to the null sink like a missing card, said
+//! once. libjack's own messages are silenced (they would land on the terminal).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -45,6 +56,10 @@ pub enum AudioError {
 pub struct AudioConfig {
     /// Device id or name (`weft devices`); `None` = the host's default output.
     pub device: Option<String>,
+    /// Audio host: `None` = the system's (ALSA on Linux), `jack` = a running JACK server.
+    pub host: Option<String>,
+    /// JACK: connect the output ports to `system:playback_*`.
+    pub connect: bool,
     /// Skip devices and run on the null sink.
     pub null_audio: bool,
     pub sample_rate: u32,
@@ -55,6 +70,8 @@ impl Default for AudioConfig {
     fn default() -> Self {
         AudioConfig {
             device: None,
+            host: None,
+            connect: true,
             null_audio: false,
             sample_rate: 48_000,
             buffer_frames: 256,
@@ -205,6 +222,8 @@ pub struct AudioHandle {
     pub warnings: Vec<String>,
     stream: Option<cpal::Stream>,
     null: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    #[cfg(target_os = "linux")]
+    jack: Option<jack_out::Running>,
 }
 
 impl AudioHandle {
@@ -225,12 +244,21 @@ impl AudioHandle {
         self.meters.clone()
     }
     pub fn is_null(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if self.jack.is_some() {
+            return false;
+        }
         self.stream.is_none()
     }
 }
 
 impl Drop for AudioHandle {
     fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(j) = self.jack.take() {
+            // Deactivates the client (its ports disappear) and joins JACK's threads.
+            let _ = j.deactivate();
+        }
         if let Some(stream) = self.stream.take() {
             let _ = stream.pause();
             drop(stream);
@@ -271,8 +299,53 @@ pub struct DeviceInfo {
     pub config: Result<String, String>,
 }
 
-/// Lists the output devices of the default host (alsa-lib noise suppressed).
+/// The client name weft asks cpal's JACK host for (cpal appends `_out`).
+pub const JACK_CLIENT: &str = "weft";
+
+/// Whether this configuration asks for JACK (`--host jack` or `--device jack`).
+pub fn wants_jack(cfg: &AudioConfig) -> bool {
+    cfg.host
+        .as_deref()
+        .is_some_and(|h| h.eq_ignore_ascii_case("jack"))
+        || cfg
+            .device
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case("jack"))
+}
+
+/// The JACK output as `weft devices` shows it, when a server runs.
+fn jack_info() -> Option<DeviceInfo> {
+    #[cfg(target_os = "linux")]
+    {
+        jack::set_logger(jack::LoggerType::None);
+        let (client, _) =
+            jack::Client::new("weft_probe", jack::ClientOptions::NO_START_SERVER).ok()?;
+        Some(DeviceInfo {
+            id: "jack".to_string(),
+            name: format!("JACK ({JACK_CLIENT}:out_1/2)"),
+            is_default: false,
+            config: Ok(format!(
+                "2 ch, {} Hz, f32, {} frames (the server's)",
+                client.sample_rate(),
+                client.buffer_size()
+            )),
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Lists the output devices of the default host (alsa-lib noise suppressed), and JACK's
+/// when a server runs.
 pub fn list_devices() -> Vec<DeviceInfo> {
+    let mut devices = list_default_host();
+    devices.extend(jack_info());
+    devices
+}
+
+fn list_default_host() -> Vec<DeviceInfo> {
     quiet_alsa(|| {
         let host = cpal::default_host();
         let default_id = host
@@ -347,6 +420,31 @@ pub fn start(
     if wants_null {
         return start_null(cfg, events, tap, synth_cfg, err_rx, warnings);
     }
+    #[cfg(target_os = "linux")]
+    if wants_jack(&cfg) {
+        return match jack_out::start(&cfg, events, tap, synth_cfg, err_tx, err_rx) {
+            Ok(handle) => Ok(handle),
+            Err(jack_out::Failed::Synth(e)) => Err(e.into()),
+            Err(jack_out::Failed::Device(message)) => Err(AudioError::Device {
+                device: "jack".to_string(),
+                message,
+            }),
+            Err(jack_out::Failed::NoServer(back)) => {
+                let jack_out::NoServer {
+                    why,
+                    events,
+                    tap,
+                    synth_cfg,
+                    errors,
+                } = *back;
+                warnings.push(format!(
+                    "audio: JACK: {why}; playing silently on the null sink, clocked by the \
+                     system timer"
+                ));
+                start_null(cfg, events, tap, synth_cfg, errors, warnings)
+            }
+        };
+    }
     let (opened, alsa_text) = quiet_alsa(|| open_device(&cfg, &err_tx));
     let (tried, detail) = match opened {
         Ok(out) => {
@@ -374,9 +472,11 @@ pub fn start(
                 warnings,
                 stream: Some(stream),
                 null: None,
+                #[cfg(target_os = "linux")]
+                jack: None,
             });
         }
-        Err((tried, DeviceFailure::NotFound)) if cfg.device.is_some() => {
+        Err((tried, DeviceFailure::NotFound)) if cfg.device.is_some() || cfg.host.is_some() => {
             return Err(AudioError::NoSuchDevice(tried))
         }
         Err((tried, DeviceFailure::NotFound)) => (tried, "no output device".to_string()),
@@ -414,6 +514,13 @@ fn open_device(
     cfg: &AudioConfig,
     errors: &SyncSender<String>,
 ) -> Result<Opened, (String, DeviceFailure)> {
+    if let Some(h) = cfg
+        .host
+        .as_deref()
+        .filter(|h| !h.eq_ignore_ascii_case("default"))
+    {
+        return Err((format!("host {h}"), DeviceFailure::NotFound));
+    }
     let host = cpal::default_host();
     let device = match &cfg.device {
         Some(want) => find_device(&host, want).ok_or((want.clone(), DeviceFailure::NotFound))?,
@@ -548,6 +655,8 @@ fn start_null(
         warnings,
         stream: None,
         null: Some((stop, thread)),
+        #[cfg(target_os = "linux")]
+        jack: None,
     })
 }
 
@@ -576,4 +685,177 @@ pub fn run_devices(_args: DevicesArgs) -> Result<(), AudioError> {
     ));
     print!("{out}");
     Ok(())
+}
+
+/// The JACK client (see the module docs).
+#[cfg(target_os = "linux")]
+mod jack_out {
+    use super::*;
+
+    /// Frames rendered per engine call into the interleaved scratch; a longer JACK period is
+    /// rendered in several pieces.
+    const PIECE: usize = 2048;
+
+    pub(super) type Running = jack::AsyncClient<Notes, Process>;
+
+    pub(super) enum Failed {
+        Synth(SynthError),
+        /// The client joined but could not start.
+        Device(String),
+        /// No server (or it refused the client): the inputs come back for the null sink.
+        NoServer(Box<NoServer>),
+    }
+
+    pub(super) struct NoServer {
+        pub why: String,
+        pub events: Consumer<TimedEvent>,
+        pub tap: Option<Producer<f32>>,
+        pub synth_cfg: SynthConfig,
+        pub errors: Receiver<String>,
+    }
+
+    pub(super) struct Process {
+        callback: Callback,
+        ports: [jack::Port<jack::AudioOut>; 2],
+        scratch: Vec<f32>,
+    }
+
+    impl jack::ProcessHandler for Process {
+        fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+            let [l, r] = &mut self.ports;
+            let (l, r) = (l.as_mut_slice(ps), r.as_mut_slice(ps));
+            let mut done = 0;
+            while done < l.len() {
+                let n = (l.len() - done).min(PIECE);
+                let buf = &mut self.scratch[..2 * n];
+                self.callback.render(buf, 2);
+                for (i, f) in buf.chunks_exact(2).enumerate() {
+                    l[done + i] = f[0];
+                    r[done + i] = f[1];
+                }
+                done += n;
+            }
+            jack::Control::Continue
+        }
+    }
+
+    pub(super) struct Notes {
+        meters: Arc<Meters>,
+        errors: SyncSender<String>,
+    }
+
+    impl jack::NotificationHandler for Notes {
+        fn xrun(&mut self, _: &jack::Client) -> jack::Control {
+            self.meters.underruns.fetch_add(1, Ordering::Relaxed);
+            jack::Control::Continue
+        }
+        unsafe fn shutdown(&mut self, _: jack::ClientStatus, reason: &str) {
+            let _ = self
+                .errors
+                .try_send(format!("the JACK server shut down: {reason}"));
+        }
+    }
+
+    pub(super) fn start(
+        cfg: &AudioConfig,
+        events: Consumer<TimedEvent>,
+        tap: Option<Producer<f32>>,
+        synth_cfg: SynthConfig,
+        err_tx: SyncSender<String>,
+        err_rx: Receiver<String>,
+    ) -> Result<AudioHandle, Failed> {
+        jack::set_logger(jack::LoggerType::None);
+        let client = match jack::Client::new(JACK_CLIENT, jack::ClientOptions::NO_START_SERVER) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                return Err(Failed::NoServer(Box::new(NoServer {
+                    why: format!("no server to join ({e}); start jackd or qjackctl"),
+                    events,
+                    tap,
+                    synth_cfg,
+                    errors: err_rx,
+                })))
+            }
+        };
+        let no_ports = |e: jack::Error,
+                        events: Consumer<TimedEvent>,
+                        tap: Option<Producer<f32>>,
+                        errors: Receiver<String>| {
+            Failed::NoServer(Box::new(NoServer {
+                why: format!("could not register output ports ({e})"),
+                events,
+                tap,
+                synth_cfg: synth_cfg.clone(),
+                errors,
+            }))
+        };
+        let l = client.register_port("out_1", jack::AudioOut::default());
+        let r = client.register_port("out_2", jack::AudioOut::default());
+        let (l, r) = match (l, r) {
+            (Ok(l), Ok(r)) => (l, r),
+            (Err(e), _) | (_, Err(e)) => return Err(no_ports(e, events, tap, err_rx)),
+        };
+        let sample_rate = client.sample_rate() as u32;
+        let period = client.buffer_size();
+        let name = client.name().to_string();
+        let (engine, warnings) = Engine::new(SynthConfig {
+            sample_rate,
+            ..synth_cfg.clone()
+        })
+        .map_err(Failed::Synth)?;
+        let callback = Callback::new(engine, events, tap);
+        let meters = callback.meters();
+        let process = Process {
+            callback,
+            ports: [l, r],
+            scratch: vec![0.0; 2 * PIECE],
+        };
+        let notes = Notes {
+            meters: meters.clone(),
+            errors: err_tx,
+        };
+        let active = match client.activate_async(notes, process) {
+            Ok(a) => a,
+            Err(e) => {
+                // The engine and the rings went into the handler that could not start; the
+                // session cannot go on without them.
+                return Err(Failed::Device(format!(
+                    "could not activate the JACK client: {e}"
+                )));
+            }
+        };
+        let mut warnings = warnings;
+        warnings.push(format!(
+            "audio: JACK server at {sample_rate} Hz, {period} frames a period ({:.1} ms); \
+             weft follows it",
+            period as f64 * 1000.0 / sample_rate as f64
+        ));
+        if cfg.connect {
+            let c = active.as_client();
+            let playback = c.ports(
+                None,
+                Some("32 bit float mono audio"),
+                jack::PortFlags::IS_INPUT | jack::PortFlags::IS_PHYSICAL,
+            );
+            if playback.is_empty() {
+                warnings.push("audio: JACK has no playback ports to connect to".to_string());
+            }
+            for (i, dst) in playback.iter().take(2).enumerate() {
+                let src = format!("{name}:out_{}", i + 1);
+                if let Err(e) = c.connect_ports_by_name(&src, dst) {
+                    warnings.push(format!("audio: could not connect {src} to {dst}: {e}"));
+                }
+            }
+        }
+        Ok(AudioHandle {
+            meters,
+            sample_rate,
+            device_name: format!("jack:{name}"),
+            errors: err_rx,
+            warnings,
+            stream: None,
+            null: None,
+            jack: Some(active),
+        })
+    }
 }

@@ -17,8 +17,8 @@
 use crate::analysis::likeness;
 use crate::engine::live::{self, Command, LiveHandle, Report, Status};
 use crate::tui::model::{
-    Availability, ForecastView, NoteView, PatchState, PatchView, RecView, RecommendView, Snapshot,
-    SpectrumView, TransportView, VoiceView,
+    Availability, ForecastView, NoteView, OutputView, OutputViewState, PatchState, PatchView,
+    RecView, RecommendView, Snapshot, SpectrumView, TransportView, VoiceView,
 };
 use crate::tui::{AppEvent, Level, UiCommand};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
@@ -33,6 +33,8 @@ pub struct AudioFacts {
     pub sample_rate: Option<u32>,
     pub load_pct: f32,
     pub underruns: u64,
+    /// The outputs besides the synth (OSC, MIDI out, MIDI clock) and their states.
+    pub outputs: Vec<crate::outputs::OutputStatus>,
 }
 
 /// Sources for the panes that are not the engine's.
@@ -87,6 +89,22 @@ impl RuntimeErrors {
     }
 }
 
+/// An output's entry on the board as the transport pane shows it.
+fn output_view(o: &crate::outputs::OutputStatus) -> OutputView {
+    use crate::outputs::OutputState;
+    OutputView {
+        kind: o.kind.clone(),
+        target: o.target.clone(),
+        state: match &o.state {
+            OutputState::Active => OutputViewState::Active,
+            OutputState::Waiting(w) => OutputViewState::Waiting(w.clone()),
+            OutputState::Failed(w) => OutputViewState::Failed(w.clone()),
+        },
+        sent: o.sent,
+        dropped: o.dropped,
+    }
+}
+
 /// Builds the screen's view of the engine state.
 pub fn snapshot(
     s: &Status,
@@ -118,6 +136,7 @@ pub fn snapshot_with(
         lookahead_ms: s.lookahead_ms as f32,
         device: audio.device.clone(),
         sample_rate: audio.sample_rate,
+        outputs: audio.outputs.iter().map(output_view).collect(),
         recording: s.recording.as_ref().map(|(p, e)| RecView {
             file: p.display().to_string(),
             elapsed_s: *e,

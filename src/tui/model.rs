@@ -71,6 +71,30 @@ pub struct TransportView {
     pub device: Option<String>,
     pub sample_rate: Option<u32>,
     pub recording: Option<RecView>,
+    /// Outputs besides the synth (OSC, MIDI out, MIDI clock), in the order they opened;
+    /// when there are any the transport pane gets a third line for them.
+    pub outputs: Vec<OutputView>,
+}
+
+/// One output besides the synth.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputView {
+    /// "osc", "midi out", "midi clock".
+    pub kind: String,
+    /// Where it goes: `127.0.0.1:57120`, a port name.
+    pub target: String,
+    pub state: OutputViewState,
+    pub sent: u64,
+    pub dropped: u64,
+}
+
+/// How an output is doing (the screen's copy of `outputs::OutputState`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutputViewState {
+    Active,
+    /// Running but its peer is missing; the string says what.
+    Waiting(String),
+    Failed(String),
 }
 
 impl Default for TransportView {
@@ -88,6 +112,7 @@ impl Default for TransportView {
             device: None,
             sample_rate: None,
             recording: None,
+            outputs: Vec::new(),
         }
     }
 }

@@ -20,7 +20,14 @@ pub(crate) fn layout(app: &App, area: Rect) -> Vec<(Pane, Rect)> {
     if let Some(p) = app.zoom {
         return vec![(p, area)];
     }
-    let [top, body] = Layout::vertical([Constraint::Length(4), Constraint::Fill(1)]).areas(area);
+    // The transport gets a third line when outputs besides the synth are open.
+    let top_h = if app.snapshot.transport.outputs.is_empty() {
+        4
+    } else {
+        5
+    };
+    let [top, body] =
+        Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1)]).areas(area);
     if area.width >= 120 && area.height >= 36 {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(body);

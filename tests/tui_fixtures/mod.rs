@@ -24,6 +24,7 @@ pub fn busy() -> Snapshot {
                 file: "take-03.mid".into(),
                 elapsed_s: 83.2,
             }),
+            outputs: Vec::new(),
         },
         patches: vec![
             PatchView {

@@ -436,7 +436,10 @@ impl Scheduler {
                     channel: v.channel,
                     key: n.key,
                     vel: n.vel.max(1),
-                    sound: v.sound,
+                    sound: Sound {
+                        dur_ticks: n.dur.min(u32::MAX as u64) as u32,
+                        ..v.sound
+                    },
                 },
             );
             self.push(

@@ -1,11 +1,14 @@
 //! Transport pane: play state, tempo, bar.beat with a flash on each beat, recording, and the
-//! audio engine's health (load, underruns, lookahead, device, reload latency).
+//! audio engine's health (load, underruns — JACK's xruns count here —, lookahead, device,
+//! reload latency); a third line, when there are any, for the outputs besides the synth
+//! (OSC, MIDI out, MIDI clock) with their state.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::put;
 use crate::tui::app::App;
+use crate::tui::model::OutputViewState;
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
@@ -136,6 +139,41 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             if area.right().saturating_sub(x) >= 15 {
                 put(buf, area, x, y, " (silent clock)", t.dim());
             }
+        }
+    }
+
+    if area.height < 3 || tr.outputs.is_empty() {
+        return;
+    }
+    let y = area.y + 2;
+    let mut x = area.x;
+    for (i, o) in tr.outputs.iter().enumerate() {
+        if i > 0 {
+            x = put(buf, area, x, y, "  ", t.dim());
+        }
+        x = put(buf, area, x, y, &format!("{} ", o.kind), t.label());
+        x = put(buf, area, x, y, &o.target, t.value());
+        x = match &o.state {
+            OutputViewState::Active => put(buf, area, x, y, " ✓", t.ok()),
+            OutputViewState::Waiting(_) => put(buf, area, x, y, " waiting", t.warn()),
+            OutputViewState::Failed(_) => put(buf, area, x, y, " failed", t.error()),
+        };
+        x = put(buf, area, x, y, &format!(" {} sent", o.sent), t.dim());
+        if o.dropped > 0 {
+            x = put(
+                buf,
+                area,
+                x,
+                y,
+                &format!(" {} dropped", o.dropped),
+                t.warn(),
+            );
+        }
+    }
+    // With one output there is room to say why it waits or failed.
+    if let [o] = tr.outputs.as_slice() {
+        if let OutputViewState::Waiting(why) | OutputViewState::Failed(why) = &o.state {
+            put(buf, area, x, y, &format!(" — {why}"), t.dim());
         }
     }
 }
