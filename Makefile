@@ -12,8 +12,8 @@ setup:
 	done; \
 	if [ -n "$$need" ]; then \
 	  echo "installing:$$need"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$need; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq $$need; fi; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi; \
 	fi
 
 # Install `weft` into cargo's bin folder (~/.cargo/bin); it carries its model, SoundFont
