@@ -21,7 +21,7 @@ const RATE: u32 = 48_000;
 /// starved, while weft's DSP load was ~2 %. At 1024 there were none.
 const PERIOD: &str = "1024";
 
-/// The test's own JACK server; killed (by PID) and reaped on drop.
+/// The test's own JACK server; stopped (SIGTERM by PID, then killed if it lingers) and reaped on drop.
 struct Jackd {
     child: Child,
     name: String,
@@ -71,6 +71,20 @@ impl Jackd {
 
 impl Drop for Jackd {
     fn drop(&mut self) {
+        // SIGTERM first: a jackd killed outright leaves its entry in JACK's shared-memory
+        // registry, and after a few such leftovers no new server starts on the machine
+        // ("Too many servers already active").
+        // SAFETY: kill(2) on the PID of the child this value started and still owns.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -258,10 +272,20 @@ fn weft_plays_through_jack_exactly_what_it_renders_offline() {
     // --no-connect: nothing but the recorder is connected to weft.
     let elsewhere = c.port_by_name("weft:out_1").unwrap().get_connections();
     on.store(true, Ordering::Release);
-    c.connect_ports_by_name("weft:out_1", "weft_rec:in_1")
-        .unwrap();
-    c.connect_ports_by_name("weft:out_2", "weft_rec:in_2")
-        .unwrap();
+    // The ports are registered a moment before weft's client is activated, and a port of
+    // an inactive client cannot be connected yet: retry until it can.
+    for (from, to) in [
+        ("weft:out_1", "weft_rec:in_1"),
+        ("weft:out_2", "weft_rec:in_2"),
+    ] {
+        while let Err(e) = c.connect_ports_by_name(from, to) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "cannot connect {from} to {to}: {e}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
     let out = {
         let mut err = String::new();
         use std::io::Read;
