@@ -61,6 +61,9 @@ impl jack::NotificationHandler for Notes {
         self.meters.underruns.fetch_add(1, Ordering::Relaxed);
         jack::Control::Continue
     }
+    // SAFETY: `unsafe` only because jack's trait declares it so (it runs on libjack's
+    // thread while the server goes away); the body calls no libjack function, it only
+    // offers a message to a bounded channel.
     unsafe fn shutdown(&mut self, _: jack::ClientStatus, reason: &str) {
         let _ = self
             .errors
