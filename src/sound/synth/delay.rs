@@ -3,7 +3,7 @@
 //! line, each repeat crosses to the other side). The time is smoothed in frames, so moving it
 //! glides like tape instead of clicking. Buffers are allocated once in [`DelayBus::new`].
 
-use super::dsp::Smoothed;
+use super::dsp::{Quiet, Smoothed};
 
 /// Longest delay the bus holds; longer settings are clamped to it.
 pub const MAX_DELAY_SECS: f32 = 4.0;
@@ -19,7 +19,7 @@ pub struct DelayBus {
     feedback: Smoothed,
     pub pingpong: bool,
     /// Frames since the bus last received input (saturating).
-    quiet: u64,
+    quiet: Quiet,
 }
 
 #[inline]
@@ -41,7 +41,7 @@ impl DelayBus {
             time: Smoothed::new(0.375 * sample_rate, sample_rate),
             feedback: Smoothed::new(0.4, sample_rate),
             pingpong: false,
-            quiet: u64::MAX,
+            quiet: Quiet::IDLE,
         }
     }
 
@@ -83,7 +83,7 @@ impl DelayBus {
 
     /// True when nothing audible is left in the lines and no input is arriving.
     pub fn is_idle(&self) -> bool {
-        self.quiet > self.tail_frames()
+        self.quiet.is_past(self.tail_frames())
     }
 
     /// Adds the wet output for the interleaved stereo `input` (the summed sends) into `out`.
@@ -91,12 +91,9 @@ impl DelayBus {
     /// nothing.
     pub fn process(&mut self, input: &[f32], fed: bool, out: &mut [f32]) {
         let frames = out.len() / 2;
-        if fed {
-            self.quiet = 0;
-        } else if self.is_idle() {
+        let tail = self.tail_frames();
+        if !self.quiet.run_block(fed, frames, tail) {
             return;
-        } else {
-            self.quiet = self.quiet.saturating_add(frames as u64);
         }
         let len = self.left.len();
         for (i, o) in out.chunks_exact_mut(2).enumerate() {

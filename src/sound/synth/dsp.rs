@@ -396,6 +396,34 @@ fn soft_knee(x: f32) -> f32 {
     }
 }
 
+/// Frames since a send bus last had input, so an idle bus can skip its work once its tail
+/// has died away (shared by the delay and the reverb).
+#[derive(Clone, Copy, Debug)]
+pub struct Quiet(u64);
+
+impl Quiet {
+    /// A bus that has never had input.
+    pub const IDLE: Quiet = Quiet(u64::MAX);
+
+    /// True once more than `tail` frames have passed without input.
+    pub fn is_past(&self, tail: u64) -> bool {
+        self.0 > tail
+    }
+
+    /// Counts one block of `frames`; false when the bus may skip it (no input and its tail
+    /// of `tail` frames is over).
+    pub fn run_block(&mut self, fed: bool, frames: usize, tail: u64) -> bool {
+        if fed {
+            self.0 = 0;
+        } else if self.is_past(tail) {
+            return false;
+        } else {
+            self.0 = self.0.saturating_add(frames as u64);
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,8 @@
 //! Left and right take different sign patterns of the lines (decorrelated stereo).
 //! All buffers are allocated in [`Reverb::new`].
 
+use super::dsp::Quiet;
+
 /// Line lengths in frames at 48 kHz (primes, no common factors), scaled to the sample rate.
 const LINES_48K: [usize; 8] = [1433, 1601, 1867, 2053, 2251, 2399, 2617, 2897];
 /// All-pass diffuser lengths at 48 kHz and their gain.
@@ -71,7 +73,7 @@ pub struct Reverb {
     size_now: f32,
     damp_now: f32,
     /// Frames since the bus last received input (saturating).
-    quiet: u64,
+    quiet: Quiet,
 }
 
 impl Reverb {
@@ -87,7 +89,7 @@ impl Reverb {
             damp: 0.3,
             size_now: 0.4,
             damp_now: 0.3,
-            quiet: u64::MAX,
+            quiet: Quiet::IDLE,
         };
         r.update_gains();
         r
@@ -130,18 +132,15 @@ impl Reverb {
     }
 
     pub fn is_idle(&self) -> bool {
-        self.quiet > self.tail_frames()
+        self.quiet.is_past(self.tail_frames())
     }
 
     /// Adds the wet output for the interleaved stereo `input` (summed sends) into `out`.
     pub fn process(&mut self, input: &[f32], fed: bool, out: &mut [f32]) {
         let frames = out.len() / 2;
-        if fed {
-            self.quiet = 0;
-        } else if self.is_idle() {
+        let tail = self.tail_frames();
+        if !self.quiet.run_block(fed, frames, tail) {
             return;
-        } else {
-            self.quiet = self.quiet.saturating_add(frames as u64);
         }
         // Block-rate glide of the settings (≈50 ms time constant).
         if self.size_now != self.size || self.damp_now != self.damp {
