@@ -51,7 +51,18 @@ impl Installed {
         for (k, v) in env {
             c.env(k, v);
         }
-        c.output().unwrap()
+        // The copy's write descriptor can live on for a moment in a child that another test
+        // thread forked while the copy was open (it closes at that child's exec); exec then
+        // fails with ETXTBSY. Wait and retry, as Go's os/exec tests do.
+        for _ in 0..100 {
+            match c.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                r => return r.unwrap(),
+            }
+        }
+        panic!("{} stayed busy (ETXTBSY) for 2 s", self.bin.display())
     }
 }
 
