@@ -93,11 +93,19 @@ pub fn installed() -> Result<PathBuf, DataError> {
     .map_err(|e| DataError::Io("weft's data folder".into(), e))
 }
 
-/// Candidate folders named `sub` (`models` or `samples`) in lookup order: the patch
+/// The first existing folder named `sub` (`models` or `samples`) in lookup order: the patch
 /// folder's `sub/`, its parent's `sub/`, `flag`, the environment variable `env`, the current
-/// folder's `sub/` (as before installs existed), then the installed data's `sub/` (unpacked
-/// here if needed; left out when it cannot be).
-pub fn search(sub: &str, patch_dir: &Path, flag: Option<&Path>, env: &str) -> Vec<PathBuf> {
+/// folder's `sub/` (as before installs existed), then the installed data's `sub/`, unpacked
+/// only when no other candidate exists, so a patch folder with its own `models/` and
+/// `samples/` never writes to the data folder.
+pub fn find_dir(sub: &str, patch_dir: &Path, flag: Option<&Path>, env: &str) -> Option<PathBuf> {
+    local_candidates(sub, patch_dir, flag, env)
+        .into_iter()
+        .find(|p| p.is_dir())
+        .or_else(|| installed().ok().map(|d| d.join(sub)).filter(|p| p.is_dir()))
+}
+
+fn local_candidates(sub: &str, patch_dir: &Path, flag: Option<&Path>, env: &str) -> Vec<PathBuf> {
     let dir = patch_dir
         .canonicalize()
         .unwrap_or_else(|_| patch_dir.to_path_buf());
@@ -112,9 +120,6 @@ pub fn search(sub: &str, patch_dir: &Path, flag: Option<&Path>, env: &str) -> Ve
             .map(PathBuf::from),
     );
     v.push(PathBuf::from(sub));
-    if let Ok(d) = installed() {
-        v.push(d.join(sub));
-    }
     v
 }
 
@@ -161,7 +166,7 @@ mod tests {
         let patches = d.path().join("jam");
         std::fs::create_dir(&patches).unwrap();
         let flag = d.path().join("flagged");
-        let v = search("models", &patches, Some(&flag), "WEFT_TEST_UNSET_VAR");
+        let v = local_candidates("models", &patches, Some(&flag), "WEFT_TEST_UNSET_VAR");
         let root = d.path().canonicalize().unwrap();
         assert_eq!(v[0], root.join("jam/models"));
         assert_eq!(v[1], root.join("models"));

@@ -143,3 +143,28 @@ fn a_missing_model_says_where_weft_looked() {
     );
     assert!(all.contains(".local/share/weft"), "{all}");
 }
+
+#[test]
+fn a_patch_folder_with_its_own_models_and_samples_leaves_the_data_folder_alone() {
+    let w = install();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let o = w.run(
+        &[
+            "render",
+            &format!("{repo}/scripts/lead.rhai"),
+            &format!("{repo}/scripts/chords.rhai"),
+            "--bars",
+            "2",
+            "-o",
+            "lead.mid",
+            "--wav",
+            "lead.wav",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !w.home.join(".local/share/weft").exists(),
+        "the installed data was unpacked although the repo's models/ and samples/ were found"
+    );
+}

@@ -179,9 +179,7 @@ impl StepSource for LstmVoices {
 /// folder's `models/`, its parent's, `flag` (`--models`), `WEFT_MODELS`, the current folder's
 /// `models/`, and weft's installed data (see [`crate::data`]).
 pub fn models_dir_for(scripts: &Path, flag: Option<&Path>) -> PathBuf {
-    crate::data::search("models", scripts, flag, "WEFT_MODELS")
-        .into_iter()
-        .find(|p| p.is_dir())
+    crate::data::find_dir("models", scripts, flag, "WEFT_MODELS")
         .unwrap_or_else(|| PathBuf::from("models"))
 }
 

@@ -98,11 +98,7 @@ impl SynthConfig {
 /// `WEFT_SAMPLES`, the current folder's `samples/` and weft's installed data
 /// ([`crate::data`]); the SoundFont is that folder's `sf_GMbank.sf2`, else the installed one.
 pub fn sounds_for(patch_dir: &Path, flag: Option<&Path>) -> (PathBuf, PathBuf) {
-    let dirs = crate::data::search("samples", patch_dir, flag, "WEFT_SAMPLES");
-    let samples = dirs
-        .iter()
-        .find(|p| p.is_dir())
-        .cloned()
+    let samples = crate::data::find_dir("samples", patch_dir, flag, "WEFT_SAMPLES")
         .unwrap_or_else(|| PathBuf::from("samples"));
     let sf = samples.join(SOUNDFONT);
     let soundfont = if sf.is_file() {
