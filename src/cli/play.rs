@@ -52,6 +52,10 @@ pub struct PlayArgs {
     /// 127.0.0.1:57120).
     #[arg(long, num_args = 0..=1, default_missing_value = crate::outputs::osc::DEFAULT_TARGET)]
     pub osc_out: Option<String>,
+    /// Follow a shared tempo and bar phase: `link` joins the Ableton Link session on the
+    /// network (needs a weft built with `--features link`).
+    #[arg(long, value_name = "SOURCE")]
+    pub sync: Option<String>,
     /// Listening logs (file or folder) for the recommend and forecast panes.
     #[arg(long)]
     pub logs: Option<PathBuf>,
@@ -113,6 +117,14 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
         t.note.iter().for_each(|n| eprintln!("weft: {n}"));
         a.record = Some(t.path);
     }
+    let link = match a.sync.as_deref() {
+        None => false,
+        Some("link") if cfg!(feature = "link") => true,
+        Some("link") => anyhow::bail!(
+            "--sync link: this weft was built without Ableton Link; build it with `cargo install --path . --features link` (needs cmake and libclang-dev; Link is GPL, so that binary is too)"
+        ),
+        Some(other) => anyhow::bail!("--sync {other}: unknown source (weft follows `link`)"),
+    };
     let mut live = LiveConfig::new(&a.dir);
     live.lookahead = std::time::Duration::from_millis(a.lookahead.clamp(5, 2000));
     live.seed = a.seed;
@@ -141,6 +153,7 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
         }),
         outputs: OutputsConfig {
             osc: a.osc_out.clone(),
+            link,
         },
     };
     let ending = Session::start(cfg)?.run(|line| eprintln!("{line}"))?;

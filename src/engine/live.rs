@@ -23,10 +23,13 @@
 mod clock;
 mod compile;
 mod features;
+#[cfg(feature = "link")]
+pub mod link;
 mod recording;
 mod report;
 mod sched_thread;
 mod status;
+pub mod sync;
 
 pub use crate::outputs::{EventOut, RingOut};
 pub use clock::{AudioClock, Clock, ManualClock, SystemClock};
@@ -87,6 +90,8 @@ pub struct LiveConfig {
     /// Ask for real-time scheduling for the scheduler thread (`weft play`, the soak); tests
     /// leave it off so that many engines in one test run stay ordinary threads.
     pub realtime: bool,
+    /// Follow a shared tempo and bar phase (`--sync link`); see [`sync`].
+    pub sync: Option<sync::SyncHandoff>,
 }
 
 impl LiveConfig {
@@ -106,6 +111,7 @@ impl LiveConfig {
             session_log: None,
             models_dir: None,
             realtime: false,
+            sync: None,
         }
     }
 }

@@ -89,6 +89,9 @@ pub struct SessionConfig {
 pub struct OutputsConfig {
     /// `--osc-out HOST:PORT`: SuperDirt's `/dirt/play` bundles to this target.
     pub osc: Option<String>,
+    /// `--sync link`: follow the Ableton Link session's tempo and bar phase (feature `link`;
+    /// without it the flag is refused before a session starts).
+    pub link: bool,
 }
 
 /// How a session ended.
@@ -176,6 +179,18 @@ impl Session {
                 "osc: /dirt/play bundles to {target}, time-tagged {} ms ahead",
                 live.lookahead.as_millis()
             ));
+        }
+        #[cfg(feature = "link")]
+        if outputs_cfg.link {
+            let slot = board.register(crate::outputs::OutputStatus::new("link", "joining"));
+            let sync = crate::engine::live::link::LinkSync::join(live.tempo.unwrap_or(120.0));
+            live.sync = Some(crate::engine::live::sync::SyncHandoff::new(
+                Box::new(sync),
+                Some(slot),
+            ));
+            messages.push(
+                "link: joined the Ableton Link session: its tempo and bar phase lead, +/- propose a tempo to it".into(),
+            );
         }
         let clock = AudioClock::new(audio.meters(), audio.sample_rate());
         let engine = live::start_with_features(

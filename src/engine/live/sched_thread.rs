@@ -10,6 +10,7 @@
 use super::features::FeatureDispatch;
 use super::recording::{Recordings, SessionFacts};
 use super::status::{StatusBuilder, StatusInputs};
+use super::sync::{Follower, Local};
 use super::{Clock, Command, EventOut, FeatureLink, LiveConfig, RecentNote, Report, SchedMsg};
 use crate::engine::event::{Event, Frame, TimedEvent};
 use crate::engine::scheduler::Scheduler;
@@ -43,6 +44,8 @@ pub(super) struct SchedThread {
     errors: HashMap<String, PatchError>,
     /// Versions whose first emitted event is reported (reload latency), with the save time.
     awaiting_first: HashMap<String, (u32, Instant)>,
+    /// The shared tempo and bar phase this engine follows (`--sync link`).
+    sync: Option<Follower>,
 }
 
 impl SchedThread {
@@ -60,6 +63,16 @@ impl SchedThread {
         let mut sched = Scheduler::new(clock.sample_rate(), cfg.tempo.unwrap_or(120.0), steps);
         if let Some(t) = cfg.tempo {
             sched.lock_tempo(t);
+        }
+        let mut sync = cfg.sync.as_ref().and_then(|s| s.take());
+        if let Some(f) = &mut sync {
+            // The session owns the tempo: `--tempo` is proposed to it, patches' tempo() calls
+            // are ignored, and weft starts at the session's tempo.
+            let (now, sr) = (clock.now(), clock.sample_rate());
+            if let Some(t) = cfg.tempo {
+                f.propose(t, now, sr);
+            }
+            sched.lock_tempo(f.tempo(now, sr).clamp(20.0, 400.0));
         }
         SchedThread {
             cfg,
@@ -80,6 +93,7 @@ impl SchedThread {
             dropped_reported: 0,
             errors: HashMap::new(),
             awaiting_first: HashMap::new(),
+            sync,
         }
     }
 
@@ -178,7 +192,11 @@ impl SchedThread {
                     // wait for its beat), so quick presses add up: three `+` are +3.
                     let latest = self.sched.tempo_map().changes().last().map(|c| c.1);
                     let bpm = (latest.unwrap_or(120.0) + d).clamp(20.0, 400.0);
-                    self.sched.set_tempo_at_next_beat(bpm);
+                    match &mut self.sync {
+                        // Synced: the session decides; weft follows at the next poll.
+                        Some(f) => f.propose(bpm, self.clock.now(), self.clock.sample_rate()),
+                        None => self.sched.set_tempo_at_next_beat(bpm),
+                    }
                 }
                 Command::ToggleMute(t) => {
                     let m = self.sched.is_muted(&t) && !self.sched.is_soloed(&t);
@@ -205,10 +223,46 @@ impl SchedThread {
         // A short lead-in on top of the lookahead absorbs the first bar's one-off costs
         // (loading LSTM models, first `on_bar` calls) without late events.
         let lead_in = self.clock.sample_rate() as Frame / 4;
-        let start = self.clock.now() + self.lookahead_frames() + lead_in;
+        let now = self.clock.now();
+        let mut start = now + self.lookahead_frames() + lead_in;
+        if let Some(f) = &mut self.sync {
+            // Start where the session's bar is at the same position as weft's.
+            let sig = self.sched.time_sig();
+            let tpb = sig.ticks_per_beat() as f64;
+            let emitted = self.sched.emitted_to();
+            let phase = (emitted - sig.bar_start(sig.bar_of(emitted))) as f64 / tpb;
+            let quantum = sig.ticks_per_bar() as f64 / tpb;
+            start = f.start_frame(now, self.clock.sample_rate(), start, phase, quantum);
+        }
         self.sched
             .set_frame_offset(start.saturating_sub(resume_frame));
         self.playing = true;
+    }
+
+    /// Synced: take the session's tempo, or nudge the frame offset so that weft's next beat
+    /// sounds where the session has it (see `super::sync`).
+    fn follow_sync(&mut self) {
+        let Some(f) = &mut self.sync else { return };
+        let sig = self.sched.time_sig();
+        let map = self.sched.tempo_map();
+        let emitted = self.sched.emitted_to();
+        let tpb = sig.ticks_per_beat();
+        let next_beat = emitted.div_ceil(tpb) * tpb;
+        let local = Local {
+            now: self.clock.now(),
+            bpm: map.bpm_at(next_beat),
+            next_beat_frame: map.tick_to_frame(next_beat) + self.sched.frame_offset(),
+            next_beat_phase: (next_beat - sig.bar_start(sig.bar_of(next_beat))) as f64 / tpb as f64,
+            quantum: sig.ticks_per_bar() as f64 / tpb as f64,
+        };
+        let adjust = f.poll(local, self.clock.sample_rate());
+        if let Some(bpm) = adjust.tempo {
+            self.sched.lock_tempo(bpm.clamp(20.0, 400.0));
+        }
+        if adjust.shift != 0 {
+            let offset = self.sched.frame_offset() as i64 + adjust.shift;
+            self.sched.set_frame_offset(offset.max(0) as Frame);
+        }
     }
 
     fn stop_transport(&mut self) {
@@ -358,6 +412,7 @@ impl SchedThread {
                 self.collect_recordings(false);
             }
             if self.playing {
+                self.follow_sync();
                 let now = self.clock.now();
                 let target =
                     (now + self.lookahead_frames()).saturating_sub(self.sched.frame_offset());
