@@ -513,9 +513,10 @@ mod tests {
             assert_eq!(med, s[1]);
         }
         // comb-log: mean of ets-log and theta-log; comb-mlog: those and theta-m.
-        for j in 0..5 {
-            assert!((p[12][j] - (p[10][j] + p[11][j]) / 2.0).abs() < 1e-9);
-            assert!((p[13][j] - (p[10][j] + p[11][j] + p[8][j]) / 3.0).abs() < 1e-9);
+        let (tm, el, tl) = (&p[8], &p[10], &p[11]);
+        for (j, (c, m)) in p[12].iter().zip(&p[13]).enumerate() {
+            assert!((c - (el[j] + tl[j]) / 2.0).abs() < 1e-9);
+            assert!((m - (el[j] + tl[j] + tm[j]) / 3.0).abs() < 1e-9);
         }
         assert_eq!(CANDIDATES[DEFAULT], "comb-mlog");
     }
