@@ -142,9 +142,9 @@ fn demo_series() -> Vec<Series> {
 }
 
 /// The peers' figures from the fixture, scored by weft's metric code on weft's folds. The
-/// chosen forecaster beats seasonal naive at every horizon; it does **not** beat AutoETS at
-/// h = 7 and 14 on the demo logs (docs/logs.md has the figures), so against the peers this
-/// guards the gap instead: within 10 % of the best peer.
+/// chosen forecaster beats seasonal naive at every horizon and both peers at h = 14 and 28;
+/// it does **not** beat AutoETS at h = 7 on the demo logs (.712 vs .709, docs/logs.md has the
+/// figures), so against the peers this guards the gap: within 2 % of the best peer.
 #[test]
 fn peer_comparison_from_the_statsforecast_fixture() {
     let series = demo_series();
@@ -181,7 +181,7 @@ fn peer_comparison_from_the_statsforecast_fixture() {
             }
         }
         assert!(
-            chosen.mase < 1.1 * best_peer,
+            chosen.mase < 1.02 * best_peer,
             "h={h}: chosen {:.3} vs best peer {best_peer:.3}",
             chosen.mase
         );

@@ -153,6 +153,9 @@ pub fn variants() -> Vec<(&'static str, Options)> {
         ("auto-noclip", with(&|o| o.robust.clip_k = None)),
         ("auto-nobreak", with(&|o| o.robust.breaks = BreakMode::Off)),
         ("auto-refit", with(&|o| o.robust.breaks = BreakMode::Refit)),
+        ("auto-argmin", with(&|o| o.se_rule = 0.0)),
+        ("auto-full", with(&|o| o.partial = false)),
+        ("auto-top3", with(&|o| o.combine = 3)),
     ]
 }
 

@@ -9,8 +9,8 @@
 pub const M: usize = 7;
 
 /// Model names accepted by [`fit`].
-pub const NAMES: [&str; 6] = [
-    "snaive", "ets-ana", "ets-aaa", "ets-aada", "ets-auto", "theta",
+pub const NAMES: [&str; 8] = [
+    "snaive", "ets-ana", "ets-aaa", "ets-aada", "ets-auto", "theta", "theta-m", "ets-log",
 ];
 
 /// A fitted model.
@@ -81,9 +81,17 @@ fn init_state(y: &[f64], trend: Trend) -> (f64, f64, [f64; M]) {
     } else {
         0.0
     };
+    // Seasonals: each weekday's deviation from its week's mean, averaged over up to the first
+    // four whole weeks (one noisy week would otherwise set the pattern for good when γ is
+    // small), leaving the last week for the filter.
+    let weeks = (y.len() / M).saturating_sub(1).clamp(1, 4);
     let mut s = [0.0; M];
-    for j in 0..M {
-        s[j] = y[j] - m1;
+    for w in 0..weeks {
+        let wk = &y[w * M..(w + 1) * M];
+        let mean = wk.iter().sum::<f64>() / M as f64;
+        for j in 0..M {
+            s[j] += (wk[j] - mean) / weeks as f64;
+        }
     }
     // Level at the end of the first season, so filtering starts at t = M.
     (m1 + b * (M as f64 - 1.0) / 2.0, b, s)
@@ -333,7 +341,8 @@ impl Theta {
         }
         let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
         let ses = |a: f64, keep: &mut Option<Vec<f64>>| -> f64 {
-            let mut l = x[0];
+            // Start from the first week's mean, not one noisy day (small α keeps it long).
+            let mut l = x[..x.len().min(M)].iter().sum::<f64>() / x.len().min(M) as f64;
             let mut sse = 0.0;
             if let Some(v) = keep.as_mut() {
                 v.push(l);
@@ -398,6 +407,47 @@ impl Fitted for Theta {
     }
 }
 
+/// A model fitted on ln(1 + y) whose forecasts are mapped back with exp(x) − 1 (floored at 0):
+/// a multiplicative weekly season and errors that grow with the level, as counts have. The
+/// back-transformed forecast is the median of a log-symmetric forecast distribution, which is
+/// what an absolute-error metric (MASE) rewards.
+pub struct Log1p<F: Fitted> {
+    inner: F,
+}
+
+impl<F: Fitted> Log1p<F> {
+    /// `None` when a value is negative (no log scale).
+    pub fn fit(y: &[f64], fit: impl Fn(&[f64]) -> F) -> Option<Log1p<F>> {
+        if y.iter().any(|v| *v < 0.0 || !v.is_finite()) {
+            return None;
+        }
+        let z: Vec<f64> = y.iter().map(|v| v.ln_1p()).collect();
+        Some(Log1p { inner: fit(&z) })
+    }
+}
+
+impl<F: Fitted> Fitted for Log1p<F> {
+    fn name(&self) -> String {
+        match self.inner.name().as_str() {
+            "ets-ana" => "ets-log".into(),
+            o => format!("{o}-log"),
+        }
+    }
+    fn path_from(&self, t: usize, h: usize) -> Vec<f64> {
+        self.inner
+            .path_from(t, h)
+            .into_iter()
+            .map(|x| x.exp_m1().max(0.0))
+            .collect()
+    }
+    fn first_origin(&self) -> usize {
+        self.inner.first_origin()
+    }
+    fn n(&self) -> usize {
+        self.inner.n()
+    }
+}
+
 /// Mean of the last values, for histories shorter than a week.
 pub struct MeanModel {
     y: Vec<f64>,
@@ -459,6 +509,15 @@ pub fn fit(name: &str, y: &[f64]) -> (Box<dyn Fitted>, Option<String>) {
         }
         "theta" => Box::new(Theta::fit(y)),
         "theta-m" => Box::new(Theta::fit_season(y, true)),
+        "ets-log" => match Log1p::fit(y, |z| Ets::fit(z, Trend::None)) {
+            Some(m) => Box::new(m),
+            None => {
+                return (
+                    Box::new(Ets::fit(y, Trend::None)),
+                    Some("negative values: ets-log fitted as ets-ana".into()),
+                )
+            }
+        },
         _ => Box::new(SeasonalNaive { y: y.to_vec() }),
     };
     (m, None)
@@ -538,6 +597,41 @@ mod tests {
         for (j, v) in f.iter().enumerate() {
             assert!((v - pat[(70 + j) % 7]).abs() < 1e-6, "{f:?}");
         }
+    }
+
+    #[test]
+    fn ets_log_follows_a_multiplicative_season_and_stays_non_negative() {
+        // A weekly pattern that scales with a level that halves: on the log scale the season
+        // is additive, so ets-log follows it; forecasts are back on the original scale.
+        let f = [0.2, 0.6, 1.0, 1.2, 1.4, 1.8, 0.8];
+        let y: Vec<f64> = (0..84)
+            .map(|t| (200.0 - 1.2 * t as f64) * f[t % 7])
+            .collect();
+        let (m, note) = fit("ets-log", &y);
+        assert!(note.is_none());
+        assert_eq!(m.name(), "ets-log");
+        let p = m.forecast(7);
+        assert!(p.iter().all(|v| *v >= 0.0));
+        // The weekly shape survives: the biggest day is still the biggest.
+        let arg = |v: &[f64]| (0..7).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+        assert_eq!((84 + arg(&p)) % 7, 5, "{p:?}");
+        // Negative data has no log scale: fitted as ets-ana and said so.
+        let neg: Vec<f64> = (0..30).map(|t| (t % 7) as f64 - 3.0).collect();
+        let (m, note) = fit("ets-log", &neg);
+        assert_eq!(m.name(), "ets-ana");
+        assert!(note.unwrap().contains("negative"));
+    }
+
+    #[test]
+    fn ets_initial_season_averages_the_first_weeks() {
+        // Week 1 has a freak Monday; weeks 2–4 the true pattern. Averaging four weeks keeps
+        // the freak at a quarter.
+        let pat = [0.0, 10.0, 20.0, 10.0, 0.0, -20.0, -20.0];
+        let mut y: Vec<f64> = (0..42).map(|t| 100.0 + pat[t % 7]).collect();
+        y[0] += 70.0;
+        let (_, _, s) = init_state(&y, Trend::None);
+        let week1_only = 70.0 - 10.0; // deviation of day 0 from week 1's mean, from the freak
+        assert!((s[0] - (pat[0] + week1_only / 4.0)).abs() < 1e-9, "{s:?}");
     }
 
     #[test]
