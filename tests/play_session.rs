@@ -47,6 +47,7 @@ fn a_headless_session_plays_its_bars_records_and_joins_every_thread_it_started()
         },
         models_dir: dir.path().join("models"),
         screen: None,
+        midi: None,
     };
     assert!(weft_threads().is_empty(), "{:?}", weft_threads());
     let session = Session::start(cfg).unwrap();

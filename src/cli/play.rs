@@ -2,7 +2,7 @@
 //! Arguments → journal recovery → [`crate::engine::session::Session`] → exit status.
 
 use crate::engine::live::LiveConfig;
-use crate::engine::session::{Ending, ScreenConfig, Session, SessionConfig};
+use crate::engine::session::{Ending, MidiSetup, ScreenConfig, Session, SessionConfig};
 use crate::neural::voices::models_dir_for;
 use anyhow::bail;
 use clap::{Args, Parser};
@@ -47,6 +47,14 @@ pub struct PlayArgs {
     /// Whose recommendations the pane shows (default: the most active user).
     #[arg(long)]
     pub user: Option<String>,
+    /// Send notes as MIDI: to the first port whose name contains NAME, or to a new port
+    /// `weft:midi_out` (NAME `weft`, or no match). JACK MIDI (a JACK server must run).
+    #[arg(long, value_name = "NAME")]
+    pub midi_out: Option<String>,
+    /// Send MIDI clock (24 per beat, start/stop/continue, song position) on the MIDI out
+    /// (`weft:midi_out` when --midi-out is not given).
+    #[arg(long)]
+    pub midi_clock: bool,
 }
 
 /// `weft` with no command: `weft play scripts` with the screen.
@@ -119,6 +127,11 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
         screen: (!a.headless).then(|| ScreenConfig {
             logs: a.logs.clone().map(|l| (l, a.user.clone())),
             likeness_dirs: likeness_dirs(&a.dir, &a.record_dir),
+        }),
+        midi: (a.midi_out.is_some() || a.midi_clock).then(|| MidiSetup {
+            port: a.midi_out.clone().unwrap_or_else(|| "weft".into()),
+            notes: a.midi_out.is_some(),
+            clock: a.midi_clock,
         }),
     };
     let ending = Session::start(cfg)?.run(|line| eprintln!("{line}"))?;

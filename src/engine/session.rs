@@ -25,6 +25,7 @@ use crate::engine::live::{
     self, AudioClock, FeatureLink, LiveConfig, LiveError, LiveHandle, Report, StepFactory,
 };
 use crate::neural::voices::{LstmVoices, ModelCache};
+use crate::outputs::midi::{MidiError, MidiOptions, MidiOut};
 use crate::outputs::{EventOut, Fanout, RingOut};
 use crate::sound::output::{AudioConfig, AudioError, AudioHandle};
 use std::path::PathBuf;
@@ -75,6 +76,19 @@ pub struct SessionConfig {
     pub models_dir: PathBuf,
     /// The performance screen, or None for headless (reports as lines on stderr).
     pub screen: Option<ScreenConfig>,
+    /// MIDI out and/or MIDI clock (`--midi-out`, `--midi-clock`), or None.
+    pub midi: Option<MidiSetup>,
+}
+
+/// What `--midi-out NAME` and `--midi-clock` ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MidiSetup {
+    /// Port name substring; `weft` (or no match) creates `weft:midi_out`.
+    pub port: String,
+    /// Send the notes (`--midi-out` given).
+    pub notes: bool,
+    /// Send MIDI clock (`--midi-clock`).
+    pub clock: bool,
 }
 
 /// How a session ended.
@@ -113,6 +127,7 @@ impl Session {
             audio: audio_cfg,
             models_dir,
             screen,
+            midi,
         } = cfg;
         // Audio first (before the screen: probing a missing device makes alsa-lib talk).
         let (producer, consumer) = rtrb::RingBuffer::<TimedEvent>::new(SYNTH_RING);
@@ -155,7 +170,17 @@ impl Session {
         let steps: StepFactory = Arc::new(move || Box::new(LstmVoices::with_cache(cache.clone())));
         live.status = screen.is_some();
         // The outputs the scheduler thread writes to: one line each (see `crate::outputs`).
-        let outs: Vec<Box<dyn EventOut>> = vec![Box::new(RingOut(producer))];
+        let mut outs: Vec<Box<dyn EventOut>> = vec![Box::new(RingOut(producer))];
+        if let Some(m) = midi {
+            match midi_out(&m, &audio) {
+                Ok((out, said)) => {
+                    messages.push(said);
+                    outs.push(Box::new(out));
+                }
+                // Said once; the music goes on without it.
+                Err(e) => messages.push(format!("{e}; playing on without MIDI")),
+            }
+        }
         let clock = AudioClock::new(audio.meters(), audio.sample_rate());
         let engine = live::start_with_features(
             live,
@@ -206,6 +231,22 @@ impl Session {
         drop(audio);
         ending
     }
+}
+
+/// Opens the MIDI port and starts its sender, timed by the audio output's clock.
+fn midi_out(m: &MidiSetup, audio: &AudioHandle) -> Result<(MidiOut, String), MidiError> {
+    let (sink, said) = crate::outputs::midi::open(&m.port)?;
+    let clock = AudioClock::new(audio.meters(), audio.sample_rate());
+    let opts = MidiOptions {
+        notes: m.notes,
+        clock: m.clock,
+    };
+    let said = match (m.notes, m.clock) {
+        (true, true) => format!("{said} (notes and clock)"),
+        (false, true) => format!("{said} (clock only)"),
+        _ => said,
+    };
+    Ok((MidiOut::start(Box::new(sink), Box::new(clock), opts)?, said))
 }
 
 fn run_screen(

@@ -3,8 +3,8 @@
 //! The scheduler thread hands every batch of [`TimedEvent`]s it emits (in time order, already
 //! `lookahead` ahead of the clock) to one [`EventOut`]; it must not block, and it says how
 //! many events it could not deliver (the scheduler counts and reports them as `Dropped`).
-//! Today there is one output, the synth's lock-free ring ([`RingOut`]); MIDI out, MIDI clock
-//! and OSC (issue #18) come next.
+//! Outputs: the synth's lock-free ring ([`RingOut`]); MIDI out and MIDI clock
+//! ([`midi::MidiOut`], a sender thread that waits to each event's time); OSC (issue #18) next.
 //!
 //! **Adding an output** is one file and one line (plus its `pub mod NAME;` here): write
 //! `outputs/NAME.rs` with a type that implements [`EventOut`], and add it to the session's
@@ -16,12 +16,22 @@
 //! time origin and track list, from the scheduler thread's recording session
 //! (`engine/live/recording.rs`).
 
-use crate::engine::event::{Event, TimedEvent};
+use crate::engine::event::{Event, Frame, Tick, TimedEvent};
+
+pub mod midi;
 
 /// Where the scheduler's events go besides the recorder.
 pub trait EventOut: Send {
     /// Hands over events; must not block. Returns how many could not be delivered.
     fn send(&mut self, events: &[TimedEvent]) -> usize;
+
+    /// The transport after each scheduler pass, start and stop: whether it plays, the tick
+    /// it has emitted events up to, and the frame of any tick (for outputs that send time
+    /// itself, like MIDI clock). Must not block.
+    fn transport(&mut self, _playing: bool, _emitted_to: Tick, _frame_of: &dyn Fn(Tick) -> Frame) {}
+
+    /// Silence everything now (the performer's panic command).
+    fn panic(&mut self) {}
 }
 
 /// Several outputs as one: each gets every event; the dropped counts add up.
@@ -31,6 +41,14 @@ pub struct Fanout(pub Vec<Box<dyn EventOut>>);
 impl EventOut for Fanout {
     fn send(&mut self, events: &[TimedEvent]) -> usize {
         self.0.iter_mut().map(|o| o.send(events)).sum()
+    }
+    fn transport(&mut self, playing: bool, emitted_to: Tick, frame_of: &dyn Fn(Tick) -> Frame) {
+        for o in &mut self.0 {
+            o.transport(playing, emitted_to, frame_of);
+        }
+    }
+    fn panic(&mut self) {
+        self.0.iter_mut().for_each(|o| o.panic());
     }
 }
 

@@ -1,0 +1,714 @@
+//! MIDI out and MIDI clock: events leave as MIDI bytes at their scheduled time.
+//!
+//! ```text
+//! scheduler thread                          midi sender thread ("weft-midi")
+//!  MidiOut::send(events)                     heap of (deadline, seq, bytes)
+//!   frame → Instant (FrameMap) ──mpsc──▶     wait (timer slack 1 µs) until 300 µs before the
+//!  MidiOut::transport(..) → clock bytes       head, then spin to it; sink.send(bytes)
+//!  MidiOut::panic() → Panic (sent at once)   Shutdown: everything left at once, then panic
+//! ```
+//!
+//! midir has no timestamps, so the sender waits to each event's time itself, never on the
+//! audio thread. Events carry audio frames; [`FrameMap`] turns them into wall-clock instants
+//! through the same clock the scheduler uses (the audio device's frame counter, read on the
+//! scheduler thread): it keeps the lower envelope of `Instant::now() - frames/rate` (the
+//! device counter moves in blocks, so the earliest reading is the truest), rising slowly to
+//! follow drift between the audio clock and the system clock.
+//!
+//! What is sent (channel from the event, 0..=15 on the wire):
+//! - note-on / note-off (velocity from the note); a program change before a `synth: "gm"`
+//!   voice's first note on a channel and whenever its program changes on that channel;
+//! - `param` changes as CCs on the channel the track last played on: cutoff/lpf/hpf/bpf → 74
+//!   (log scale 20 Hz..20 kHz), resonance → 71, gain → 7 (0..1 → 0..127), pan → 10, release →
+//!   72, attack → 73 (0..2 s → 0..127); other parameters have no CC and are not sent;
+//! - with `--midi-clock`: 24 clock pulses per quarter note (every 40 ticks) at their frames,
+//!   Start (0xFA) from the top, Song Position Pointer + Continue (0xFB) when resuming, Stop
+//!   (0xFC) at the tick the transport stopped;
+//! - panic: all-notes-off (CC 123) and all-sound-off (CC 120) on all 16 channels, at once;
+//!   also at shutdown, after the last note-offs.
+
+use crate::engine::event::{Event, Frame, Param, SynthKind, Tick, TimedEvent};
+use crate::engine::live::Clock;
+use crate::outputs::EventOut;
+use std::collections::BinaryHeap;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Ticks per quarter note (the engine's resolution).
+const PPQ: Tick = 960;
+/// Ticks between two MIDI clock pulses (24 per quarter).
+pub const CLOCK_TICKS: Tick = PPQ / 24;
+/// The sender sleeps until this long before a deadline, then spins.
+const SPIN: Duration = Duration::from_micros(300);
+
+#[derive(Debug, Error)]
+pub enum MidiError {
+    #[error("MIDI out: no MIDI system ({0}); is a JACK server running?")]
+    NoSystem(String),
+    #[error("MIDI out: could not open port '{port}': {why}")]
+    Open { port: String, why: String },
+    #[error("MIDI out: starting the sender thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Where the sender writes bytes: a midir connection, or a recorder in tests and benches.
+pub trait MidiSink: Send {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String>;
+    /// Called once before the sink is dropped, after the last message.
+    fn drain(&mut self) {}
+}
+
+/// A midir output connection as a sink.
+pub struct MidirSink(pub midir::MidiOutputConnection);
+
+impl MidiSink for MidirSink {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.send(bytes).map_err(|e| e.to_string())
+    }
+    /// midir's JACK backend hands messages to the next process cycle; closing the client
+    /// at once would lose the last ones (the final note-offs, Stop, the panic).
+    fn drain(&mut self) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The ports midir's output sees (JACK MIDI inputs here).
+pub fn list_ports() -> Result<Vec<String>, MidiError> {
+    let out = midir::MidiOutput::new("weft").map_err(|e| MidiError::NoSystem(e.to_string()))?;
+    Ok(out
+        .ports()
+        .iter()
+        .filter_map(|p| out.port_name(p).ok())
+        .collect())
+}
+
+/// Opens `name`: the first port whose name contains it (case-insensitive), or a new port
+/// `weft:midi_out` when `name` is `weft` or no port matches. Returns the sink and a sentence
+/// saying which it did.
+pub fn open(name: &str) -> Result<(MidirSink, String), MidiError> {
+    let out = midir::MidiOutput::new("weft").map_err(|e| MidiError::NoSystem(e.to_string()))?;
+    let wanted = name.to_lowercase();
+    let found = if wanted == "weft" {
+        None
+    } else {
+        out.ports().into_iter().find_map(|p| {
+            let n = out.port_name(&p).ok()?;
+            n.to_lowercase().contains(&wanted).then_some((p, n))
+        })
+    };
+    match found {
+        Some((p, n)) => {
+            let conn = out.connect(&p, "midi_out").map_err(|e| MidiError::Open {
+                port: n.clone(),
+                why: e.to_string(),
+            })?;
+            Ok((MidirSink(conn), format!("MIDI out: connected to {n}")))
+        }
+        None => {
+            let conn = virtual_port(out).map_err(|why| MidiError::Open {
+                port: "weft:midi_out".into(),
+                why,
+            })?;
+            let why = if wanted == "weft" {
+                String::new()
+            } else {
+                format!(" (no port matches '{name}')")
+            };
+            Ok((
+                MidirSink(conn),
+                format!("MIDI out: created port weft:midi_out{why}; connect it to your synth"),
+            ))
+        }
+    }
+}
+
+#[cfg(unix)]
+fn virtual_port(out: midir::MidiOutput) -> Result<midir::MidiOutputConnection, String> {
+    use midir::os::unix::VirtualOutput;
+    out.create_virtual("midi_out").map_err(|e| e.to_string())
+}
+
+#[cfg(not(unix))]
+fn virtual_port(_out: midir::MidiOutput) -> Result<midir::MidiOutputConnection, String> {
+    Err("virtual ports are not supported on this system".into())
+}
+
+/// Audio frames → wall-clock instants (see the module docs).
+pub struct FrameMap {
+    clock: Box<dyn Clock>,
+    /// The instant of frame 0.
+    origin: Option<Instant>,
+}
+
+impl FrameMap {
+    pub fn new(clock: Box<dyn Clock>) -> FrameMap {
+        FrameMap {
+            clock,
+            origin: None,
+        }
+    }
+
+    /// Reads the clock once and updates the origin estimate.
+    pub fn observe(&mut self) {
+        let now = Instant::now();
+        let since = frames_to_duration(self.clock.now(), self.clock.sample_rate());
+        let Some(obs) = now.checked_sub(since) else {
+            return;
+        };
+        self.origin = Some(match self.origin {
+            None => obs,
+            Some(o) if obs <= o => obs,
+            // Rise by 1/1000 of the gap per reading (a few hundred readings a second).
+            Some(o) => o + (obs - o) / 1000,
+        });
+    }
+
+    /// The instant `frame` is due (now, before the first reading).
+    pub fn instant(&self, frame: Frame) -> Instant {
+        match self.origin {
+            Some(o) => o + frames_to_duration(frame, self.clock.sample_rate()),
+            None => Instant::now(),
+        }
+    }
+}
+
+fn frames_to_duration(frames: Frame, rate: u32) -> Duration {
+    let rate = rate.max(1) as u128;
+    Duration::from_nanos((frames as u128 * 1_000_000_000 / rate) as u64)
+}
+
+/// A short MIDI message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Msg {
+    len: u8,
+    bytes: [u8; 3],
+}
+
+impl Msg {
+    pub fn new(bytes: &[u8]) -> Msg {
+        let mut b = [0; 3];
+        b[..bytes.len()].copy_from_slice(bytes);
+        Msg {
+            len: bytes.len() as u8,
+            bytes: b,
+        }
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+enum ToSender {
+    At(Instant, Msg),
+    Panic,
+    /// Send what is queued at once, then this (a clock Stop), then the panic messages.
+    Shutdown(Option<Msg>),
+}
+
+/// The CC a parameter is sent as, and its value 0..=127.
+pub fn param_cc(param: Param, value: f32) -> Option<(u8, u8)> {
+    let unit = |x: f32| (x.clamp(0.0, 1.0) * 127.0).round() as u8;
+    Some(match param {
+        Param::Cutoff | Param::Lpf | Param::Hpf | Param::Bpf => {
+            let v = (value.clamp(20.0, 20_000.0) / 20.0).ln() / 1000f32.ln();
+            (74, unit(v))
+        }
+        Param::Resonance => (71, unit(value)),
+        Param::Gain => (7, unit(value)),
+        Param::Pan => (10, unit((value + 1.0) / 2.0)),
+        Param::Release => (72, unit(value / 2.0)),
+        Param::Attack => (73, unit(value / 2.0)),
+        _ => return None,
+    })
+}
+
+/// The MIDI messages of one event, given what has been sent on each channel so far.
+struct Encoder {
+    /// The program last sent on each channel.
+    program: [Option<u8>; 16],
+    /// The channel each track last played on (for its CCs).
+    track_channel: Vec<Option<u8>>,
+}
+
+impl Encoder {
+    fn new() -> Encoder {
+        Encoder {
+            program: [None; 16],
+            track_channel: Vec::new(),
+        }
+    }
+
+    fn encode(&mut self, e: &Event, out: &mut Vec<Msg>) {
+        match *e {
+            Event::NoteOn {
+                track,
+                channel,
+                key,
+                vel,
+                sound,
+            } => {
+                let ch = channel & 15;
+                let t = track as usize;
+                if self.track_channel.len() <= t {
+                    self.track_channel.resize(t + 1, None);
+                }
+                self.track_channel[t] = Some(ch);
+                if sound.synth == SynthKind::Gm && self.program[ch as usize] != Some(sound.program)
+                {
+                    self.program[ch as usize] = Some(sound.program);
+                    out.push(Msg::new(&[0xC0 | ch, sound.program & 127]));
+                }
+                out.push(Msg::new(&[0x90 | ch, key & 127, vel.clamp(1, 127)]));
+            }
+            Event::NoteOff { channel, key, .. } => {
+                out.push(Msg::new(&[0x80 | (channel & 15), key & 127, 0]));
+            }
+            Event::Param {
+                track,
+                param,
+                value,
+            } => {
+                let ch = self.track_channel.get(track as usize).copied().flatten();
+                if let (Some(ch), Some((cc, v))) = (ch, param_cc(param, value)) {
+                    out.push(Msg::new(&[0xB0 | ch, cc, v]));
+                }
+            }
+        }
+    }
+}
+
+/// What the output sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MidiOptions {
+    /// Notes, programs and CCs.
+    pub notes: bool,
+    /// 24 ppqn clock, start/stop/continue, song position.
+    pub clock: bool,
+}
+
+/// The MIDI output (see the module docs).
+pub struct MidiOut {
+    opts: MidiOptions,
+    map: FrameMap,
+    enc: Encoder,
+    tx: Sender<ToSender>,
+    thread: Option<JoinHandle<()>>,
+    scratch: Vec<Msg>,
+    /// Clock: where the next pulse is (None while stopped).
+    next_pulse: Option<Tick>,
+}
+
+impl MidiOut {
+    /// Starts the sender thread writing to `sink`; frames are read against `clock`.
+    pub fn start(
+        sink: Box<dyn MidiSink>,
+        clock: Box<dyn Clock>,
+        opts: MidiOptions,
+    ) -> Result<MidiOut, MidiError> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("weft-midi".into())
+            .spawn(move || sender(sink, rx))
+            .map_err(MidiError::Thread)?;
+        let mut map = FrameMap::new(clock);
+        map.observe();
+        Ok(MidiOut {
+            opts,
+            map,
+            enc: Encoder::new(),
+            tx,
+            thread: Some(thread),
+            scratch: Vec::new(),
+            next_pulse: None,
+        })
+    }
+
+    fn at(&self, frame: Frame, m: Msg) {
+        let _ = self.tx.send(ToSender::At(self.map.instant(frame), m));
+    }
+}
+
+impl EventOut for MidiOut {
+    fn send(&mut self, events: &[TimedEvent]) -> usize {
+        self.map.observe();
+        if !self.opts.notes {
+            return 0;
+        }
+        for e in events {
+            self.scratch.clear();
+            let mut msgs = std::mem::take(&mut self.scratch);
+            self.enc.encode(&e.event, &mut msgs);
+            for m in &msgs {
+                self.at(e.frame, *m);
+            }
+            self.scratch = msgs;
+        }
+        0
+    }
+
+    fn transport(&mut self, playing: bool, emitted_to: Tick, frame_of: &dyn Fn(Tick) -> Frame) {
+        if !self.opts.clock {
+            return;
+        }
+        self.map.observe();
+        match (self.next_pulse, playing) {
+            (None, true) => {
+                // Starting: from the top, or resuming where the transport stopped.
+                let resume = emitted_to;
+                if resume == 0 {
+                    self.at(frame_of(0), Msg::new(&[0xFA]));
+                } else {
+                    // Song position in sixteenths (240 ticks), 14 bits.
+                    let spp = ((resume / (PPQ / 4)) & 0x3fff) as u16;
+                    self.at(
+                        frame_of(resume),
+                        Msg::new(&[0xF2, (spp & 127) as u8, (spp >> 7) as u8]),
+                    );
+                    self.at(frame_of(resume), Msg::new(&[0xFB]));
+                }
+                self.next_pulse = Some(resume.div_ceil(CLOCK_TICKS) * CLOCK_TICKS);
+                self.transport(true, emitted_to, frame_of);
+            }
+            (Some(mut next), true) => {
+                while next < emitted_to {
+                    self.at(frame_of(next), Msg::new(&[0xF8]));
+                    next += CLOCK_TICKS;
+                }
+                self.next_pulse = Some(next);
+            }
+            (Some(_), false) => {
+                self.at(frame_of(emitted_to), Msg::new(&[0xFC]));
+                self.next_pulse = None;
+            }
+            (None, false) => {}
+        }
+    }
+
+    fn panic(&mut self) {
+        let _ = self.tx.send(ToSender::Panic);
+    }
+}
+
+impl Drop for MidiOut {
+    fn drop(&mut self) {
+        let stop = (self.opts.clock && self.next_pulse.is_some()).then(|| Msg::new(&[0xFC]));
+        let _ = self.tx.send(ToSender::Shutdown(stop));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The panic messages: all notes off and all sound off on every channel.
+pub fn panic_messages() -> Vec<Msg> {
+    (0..16u8)
+        .flat_map(|ch| {
+            [
+                Msg::new(&[0xB0 | ch, 123, 0]),
+                Msg::new(&[0xB0 | ch, 120, 0]),
+            ]
+        })
+        .collect()
+}
+
+#[derive(PartialEq, Eq)]
+struct Due(Instant, u64, Msg);
+
+impl Ord for Due {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        // Earliest first (BinaryHeap is a max-heap), then in arrival order.
+        o.0.cmp(&self.0).then(o.1.cmp(&self.1))
+    }
+}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl PartialOrd for Msg {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Msg {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.len, self.bytes).cmp(&(o.len, o.bytes))
+    }
+}
+
+/// Makes this thread's sleeps precise (timer slack 1 µs) and, when permitted, real-time.
+fn tune_sender_thread() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread with valid arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+        let p = libc::sched_param { sched_priority: 40 };
+        let _ = libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &p);
+    }
+}
+
+fn sender(mut sink: Box<dyn MidiSink>, rx: Receiver<ToSender>) {
+    tune_sender_thread();
+    let mut heap: BinaryHeap<Due> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut failed = false;
+    let mut put = |sink: &mut Box<dyn MidiSink>, m: &Msg| {
+        // A sink that fails once (the server went away) is not retried message by message.
+        if !failed && sink.send(m.bytes()).is_err() {
+            failed = true;
+        }
+    };
+    // None: a timed message was queued; Some(None): panic; Some(Some(last)): shut down.
+    let mut take = |m: ToSender, heap: &mut BinaryHeap<Due>| -> Option<Option<Option<Msg>>> {
+        match m {
+            ToSender::At(t, msg) => {
+                seq += 1;
+                heap.push(Due(t, seq, msg));
+                None
+            }
+            ToSender::Panic => Some(None),
+            ToSender::Shutdown(last) => Some(Some(last)),
+        }
+    };
+    loop {
+        let wait = heap
+            .peek()
+            .map(|d| d.0.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(100));
+        let mut control = None;
+        if wait > SPIN {
+            match rx.recv_timeout(wait - SPIN) {
+                Ok(m) => control = take(m, &mut heap),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => control = Some(Some(None)),
+            }
+        }
+        while control.is_none() {
+            match rx.try_recv() {
+                Ok(m) => control = take(m, &mut heap),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => control = Some(Some(None)),
+            }
+        }
+        match control {
+            Some(Some(last)) => {
+                // Shutdown: what is left (the last note-offs) at once, then silence.
+                while let Some(Due(_, _, m)) = heap.pop() {
+                    put(&mut sink, &m);
+                }
+                if let Some(m) = last {
+                    put(&mut sink, &m);
+                }
+                for m in panic_messages() {
+                    put(&mut sink, &m);
+                }
+                sink.drain();
+                return;
+            }
+            Some(None) => {
+                for m in panic_messages() {
+                    put(&mut sink, &m);
+                }
+            }
+            None => {}
+        }
+        // Spin to the head's deadline when it is close, then send everything due.
+        if let Some(d) = heap.peek() {
+            let t = d.0;
+            if t.saturating_duration_since(Instant::now()) <= SPIN {
+                while Instant::now() < t {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        let now = Instant::now();
+        while heap.peek().is_some_and(|d| d.0 <= now) {
+            if let Some(Due(_, _, m)) = heap.pop() {
+                put(&mut sink, &m);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::event::Sound;
+    use crate::engine::live::ManualClock;
+    use std::sync::{Arc, Mutex};
+
+    type Log = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+    struct Rec(Log);
+    impl MidiSink for Rec {
+        fn send(&mut self, b: &[u8]) -> Result<(), String> {
+            self.0.lock().unwrap().push((Instant::now(), b.to_vec()));
+            Ok(())
+        }
+    }
+
+    fn out(opts: MidiOptions) -> (MidiOut, Log, ManualClock) {
+        let log: Log = Arc::default();
+        let clock = ManualClock::new(48_000);
+        let o = MidiOut::start(Box::new(Rec(log.clone())), Box::new(clock.clone()), opts).unwrap();
+        (o, log, clock)
+    }
+
+    fn ev(frame: Frame, event: Event) -> TimedEvent {
+        TimedEvent {
+            tick: frame,
+            frame,
+            event,
+        }
+    }
+
+    #[test]
+    fn notes_programs_and_ccs_leave_on_their_channel_in_time_order() {
+        let (mut o, log, _c) = out(MidiOptions {
+            notes: true,
+            clock: false,
+        });
+        let gm = Sound {
+            synth: SynthKind::Gm,
+            program: 33,
+            ..Sound::default()
+        };
+        let on = |ch, key, sound| Event::NoteOn {
+            track: ch as u16,
+            channel: ch,
+            key,
+            vel: 90,
+            sound,
+        };
+        o.send(&[
+            ev(
+                0,
+                Event::Param {
+                    track: 1,
+                    param: Param::Cutoff,
+                    value: 1000.0,
+                },
+            ),
+            ev(480, on(1, 40, gm)),
+            ev(960, on(9, 36, Sound::default())),
+            ev(
+                1440,
+                Event::Param {
+                    track: 1,
+                    param: Param::Cutoff,
+                    value: 20_000.0,
+                },
+            ),
+            ev(
+                1920,
+                Event::NoteOff {
+                    track: 1,
+                    channel: 1,
+                    key: 40,
+                },
+            ),
+            ev(2400, on(1, 41, gm)),
+        ]);
+        drop(o);
+        let got: Vec<Vec<u8>> = log.lock().unwrap().iter().map(|x| x.1.clone()).collect();
+        let mut want = vec![
+            vec![0xC1, 33],
+            vec![0x91, 40, 90],
+            vec![0x99, 36, 90],
+            vec![0xB1, 74, 127],
+            vec![0x81, 40, 0],
+            vec![0x91, 41, 90],
+        ];
+        want.extend(panic_messages().iter().map(|m| m.bytes().to_vec()));
+        assert_eq!(
+            got, want,
+            "a CC before the track's first note has no channel yet; the program is sent once"
+        );
+    }
+
+    #[test]
+    fn clock_pulses_every_40_ticks_with_start_continue_and_stop() {
+        let (mut o, log, _c) = out(MidiOptions {
+            notes: false,
+            clock: true,
+        });
+        let f = |t: Tick| t * 10;
+        o.transport(true, 0, &f);
+        o.transport(true, 200, &f);
+        o.transport(true, 400, &f);
+        o.transport(false, 400, &f);
+        o.transport(true, 960, &f);
+        o.transport(true, 1000, &f);
+        drop(o);
+        let got: Vec<Vec<u8>> = log.lock().unwrap().iter().map(|x| x.1.clone()).collect();
+        let mut want = vec![vec![0xFA]];
+        want.extend((0..10).map(|_| vec![0xF8]));
+        want.push(vec![0xFC]);
+        want.push(vec![0xF2, 4, 0]);
+        want.push(vec![0xFB]);
+        want.push(vec![0xF8]);
+        want.push(vec![0xFC]);
+        want.extend(panic_messages().iter().map(|m| m.bytes().to_vec()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn param_ccs_scale_into_0_127() {
+        assert_eq!(param_cc(Param::Cutoff, 20.0), Some((74, 0)));
+        assert_eq!(param_cc(Param::Lpf, 20_000.0), Some((74, 127)));
+        assert_eq!(param_cc(Param::Pan, -1.0), Some((10, 0)));
+        assert_eq!(param_cc(Param::Pan, 0.0), Some((10, 64)));
+        assert_eq!(param_cc(Param::Gain, 0.5), Some((7, 64)));
+        assert_eq!(param_cc(Param::Resonance, 1.0), Some((71, 127)));
+        assert_eq!(param_cc(Param::Release, 2.0), Some((72, 127)));
+        assert_eq!(param_cc(Param::Attack, 0.0), Some((73, 0)));
+        assert_eq!(param_cc(Param::Room, 0.5), None);
+    }
+
+    #[test]
+    fn events_wait_for_their_frame_on_the_clock() {
+        let (mut o, log, _c) = out(MidiOptions {
+            notes: true,
+            clock: false,
+        });
+        let t0 = Instant::now();
+        // 4800 frames at 48 kHz = 100 ms after frame 0 (the clock reads 0 now).
+        o.send(&[ev(
+            4800,
+            Event::NoteOff {
+                track: 0,
+                channel: 0,
+                key: 60,
+            },
+        )]);
+        while log.lock().unwrap().is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let at = log.lock().unwrap()[0].0;
+        assert!(
+            at.duration_since(t0) >= Duration::from_millis(99),
+            "sent after {:?}",
+            at.duration_since(t0)
+        );
+        drop(o);
+    }
+
+    #[test]
+    fn panic_is_sent_at_once_on_every_channel() {
+        let (mut o, log, _c) = out(MidiOptions {
+            notes: true,
+            clock: false,
+        });
+        o.panic();
+        while log.lock().unwrap().len() < 32 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let got: Vec<Vec<u8>> = log.lock().unwrap().iter().map(|x| x.1.clone()).collect();
+        for ch in 0..16u8 {
+            assert!(got.contains(&vec![0xB0 | ch, 123, 0]));
+            assert!(got.contains(&vec![0xB0 | ch, 120, 0]));
+        }
+        drop(o);
+    }
+}
