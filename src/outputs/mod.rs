@@ -68,6 +68,12 @@ impl EventOut for RingOut {
     fn send(&mut self, events: &[TimedEvent]) -> usize {
         let mut dropped = 0;
         for e in events {
+            // Notes of `out: "midi"` voices are not the synth's.
+            if let Event::NoteOn { sound, .. } = &e.event {
+                if !sound.out.to_synth() {
+                    continue;
+                }
+            }
             let room = self.0.slots();
             let fits = match e.event {
                 Event::NoteOff { .. } => room > 0,
