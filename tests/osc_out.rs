@@ -251,7 +251,10 @@ fn session(dir: &std::path::Path, osc: String, take: Option<std::path::PathBuf>)
         models_dir: dir.join("models"),
         synth: Default::default(),
         screen: None,
-        outputs: OutputsConfig { osc: Some(osc) },
+        outputs: OutputsConfig {
+            osc: Some(osc),
+            midi: None,
+        },
     };
     Session::start(cfg).unwrap()
 }
