@@ -175,7 +175,12 @@ fn a_240_bpm_pulse_arrives_note_by_note_with_24_clock_pulses_per_beat() {
         .collect();
     for w in idx.windows(2) {
         let n = got[w[0]..w[1]].iter().filter(|e| e.1[0] == 0xF8).count();
-        assert_eq!(n, 24, "clock pulses in a beat");
+        assert_eq!(
+            n,
+            24,
+            "clock pulses in a beat: {:?}",
+            &got[w[0].saturating_sub(3)..(w[1] + 3).min(got.len())]
+        );
     }
     // Panic at shutdown: all notes off and all sound off on every channel, after the Stop.
     for ch in 0..16u8 {
@@ -279,4 +284,66 @@ fn a_new_port_weft_midi_out_is_created_when_none_matches() {
     assert!(weft.wait().unwrap().success(), "{rest}");
     assert!(ports.lines().any(|l| l == "weft:midi_out"), "{ports}");
     let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn a_render_gives_each_voice_its_own_channel_and_a_gm_program_drums_on_10() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = dir.path().join("band.rhai");
+    std::fs::write(
+        &patch,
+        "voice(\"lead\", #{ synth: \"saw\" }).pattern(\"x x\");\n\
+         voice(\"keys\", #{ synth: \"pluck\" }).pattern(\"x x\");\n\
+         voice(\"kit\", #{ synth: \"kick\" }).pattern(\"x x\");\n\
+         voice(\"bass\", #{ synth: \"square\", program: 38 }).pattern(\"x x\");\n\
+         voice(\"late\", #{ synth: \"tri\", channel: 2 }).pattern(\"x\");\n",
+    )
+    .unwrap();
+    let out = dir.path().join("band.mid");
+    let run = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .arg("render")
+        .arg(&patch)
+        .args(["--bars", "1", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let rb = weft::record::smf::read(&std::fs::read(&out).unwrap(), "band.mid").unwrap();
+    let channel_of = |v: &str| {
+        let chans: std::collections::BTreeSet<u8> = rb
+            .notes
+            .iter()
+            .filter(|n| n.track.ends_with(&format!(".{v}")))
+            .map(|n| n.channel)
+            .collect();
+        assert_eq!(chans.len(), 1, "{v}: {chans:?}");
+        *chans.first().unwrap()
+    };
+    // 0-based on the wire: channels 1, 3 (2 is taken explicitly by "late"), 10, 4; "late" on 2.
+    assert_eq!(channel_of("lead"), 0);
+    assert_eq!(channel_of("keys"), 2);
+    assert_eq!(channel_of("kit"), 9);
+    assert_eq!(channel_of("bass"), 3);
+    assert_eq!(channel_of("late"), 1);
+    let program_of = |v: &str| {
+        rb.programs
+            .iter()
+            .filter(|p| p.0.ends_with(&format!(".{v}")))
+            .map(|p| (p.1, p.2))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(program_of("lead"), vec![(0, 81)], "saw: Lead 2 (sawtooth)");
+    assert_eq!(program_of("keys"), vec![(2, 25)], "pluck: steel guitar");
+    assert_eq!(program_of("kit"), vec![], "no program change for drums");
+    assert_eq!(
+        program_of("bass"),
+        vec![(3, 38)],
+        "an explicit program wins"
+    );
+    assert_eq!(program_of("late"), vec![(1, 73)], "tri: flute");
+    assert!(rb.problems.is_empty(), "{:?}", rb.problems);
 }

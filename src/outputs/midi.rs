@@ -10,7 +10,8 @@
 //!                                            Shutdown: everything left at once, then panic
 //! ```
 //!
-//! Messages are ordered by their **audio frame** (then by arrival), never by a wall-clock
+//! Messages are ordered by their **audio frame** (then by kind, see `rank`, then by
+//! arrival), never by a wall-clock
 //! instant computed when they were queued: the frame → instant map moves while the music
 //! plays, and ordering by instants once let a note-on queued after a note-off of the same
 //! key at the same frame overtake it (and clock pulses overtake notes). Events carry audio
@@ -27,8 +28,9 @@
 //!
 //! What is sent (channel from the event, 0..=15 on the wire):
 //! - note-on / note-off (velocity from the note) of voices whose `out` is not `"synth"` (a
-//!   note-off only for a note-on sent); a program change before a `synth: "gm"`
-//!   voice's first note on a channel and whenever its program changes on that channel;
+//!   note-off only for a note-on sent); a program change before a voice's first note on a
+//!   channel and whenever its program changes there (its `program`, else its synth's GM
+//!   match, `patch::spec::gm_program_for`; none for drums and samples);
 //! - `param` changes as CCs on the channel the track last played on: cutoff/lpf/hpf/bpf → 74
 //!   (log scale 20 Hz..20 kHz), resonance → 71, gain → 7 (0..1 → 0..127), pan → 10, release →
 //!   72, attack → 73 (0..2 s → 0..127); `cc("voice", n, value)` → CC n as is; other
@@ -39,7 +41,7 @@
 //! - panic: all-notes-off (CC 123) and all-sound-off (CC 120) on all 16 channels, at once;
 //!   also at shutdown, after the last note-offs.
 
-use crate::engine::event::{Event, Frame, Param, SynthKind, Tick, TimedEvent};
+use crate::engine::event::{Event, Frame, Param, Tick, TimedEvent};
 use crate::engine::live::Clock;
 use crate::outputs::{EventOut, OutputSlot};
 use std::collections::BinaryHeap;
@@ -268,7 +270,11 @@ impl Msg {
 }
 
 enum ToSender {
-    At(Frame, Msg),
+    /// One scheduler pass's messages (notes, then the clock pulses of the same span): they
+    /// reach the heap together, so the sender orders them even when they are already due
+    /// (a scheduler thread preempted between its notes and its pulses once let a note-on
+    /// leave before the clock pulse at its frame).
+    Batch(Vec<(Frame, Msg)>),
     Panic,
     /// Send what is queued at once, then this (a clock Stop), then the panic messages.
     Shutdown(Option<Msg>),
@@ -330,8 +336,9 @@ impl Encoder {
                     self.track_channel.resize(t + 1, None);
                 }
                 self.track_channel[t] = Some(ch);
-                if sound.synth == SynthKind::Gm && self.program[ch as usize] != Some(sound.program)
-                {
+                // Every voice with a program (its `program`, or its synth's GM match; drums
+                // and samples have none), the same as the MIDI file.
+                if sound.program <= 127 && self.program[ch as usize] != Some(sound.program) {
                     self.program[ch as usize] = Some(sound.program);
                     out.push(Msg::new(&[0xC0 | ch, sound.program & 127]));
                 }
@@ -377,6 +384,9 @@ pub struct MidiOut {
     tx: Sender<ToSender>,
     thread: Option<JoinHandle<()>>,
     scratch: Vec<Msg>,
+    /// This pass's messages, handed over as one batch by `transport` (or at once without
+    /// clock).
+    pending: Vec<(Frame, Msg)>,
     /// Clock: where the next pulse is (None while stopped).
     next_pulse: Option<Tick>,
 }
@@ -413,12 +423,20 @@ impl MidiOut {
             tx,
             thread: Some(thread),
             scratch: Vec::new(),
+            pending: Vec::new(),
             next_pulse: None,
         })
     }
 
-    fn at(&self, frame: Frame, m: Msg) {
-        let _ = self.tx.send(ToSender::At(frame, m));
+    fn at(&mut self, frame: Frame, m: Msg) {
+        self.pending.push((frame, m));
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let batch = std::mem::take(&mut self.pending);
+            let _ = self.tx.send(ToSender::Batch(batch));
+        }
     }
 }
 
@@ -428,6 +446,8 @@ impl EventOut for MidiOut {
         if !self.opts.notes {
             return 0;
         }
+        // Leftovers of a pass without a transport call go first.
+        self.flush();
         for e in events {
             self.scratch.clear();
             let mut msgs = std::mem::take(&mut self.scratch);
@@ -437,11 +457,15 @@ impl EventOut for MidiOut {
             }
             self.scratch = msgs;
         }
+        if !self.opts.clock {
+            self.flush();
+        }
         0
     }
 
     fn transport(&mut self, playing: bool, emitted_to: Tick, frame_of: &dyn Fn(Tick) -> Frame) {
         if !self.opts.clock {
+            self.flush();
             return;
         }
         self.map.observe();
@@ -476,9 +500,11 @@ impl EventOut for MidiOut {
             }
             (None, false) => {}
         }
+        self.flush();
     }
 
     fn panic(&mut self) {
+        self.flush();
         let _ = self.tx.send(ToSender::Panic);
     }
 }
@@ -486,6 +512,7 @@ impl EventOut for MidiOut {
 impl Drop for MidiOut {
     fn drop(&mut self) {
         let stop = (self.opts.clock && self.next_pulse.is_some()).then(|| Msg::new(&[0xFC]));
+        self.flush();
         let _ = self.tx.send(ToSender::Shutdown(stop));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -505,14 +532,28 @@ pub fn panic_messages() -> Vec<Msg> {
         .collect()
 }
 
-/// A queued message: its frame (the schedule's order), its arrival number, the bytes.
+/// A queued message: its frame (the schedule's order), its [`rank`] at that frame, its
+/// arrival number, the bytes.
 #[derive(PartialEq, Eq)]
-struct Due(Frame, u64, Msg);
+struct Due(Frame, u8, u64, Msg);
+
+/// The order of messages due at the same frame, whatever order they were queued in (a note
+/// planned late arrives after the clock pulse at its frame): note-offs first (a note-on of
+/// the same key at that frame must not be cut), then clock and transport bytes, then program
+/// changes and CCs (they apply to the notes at that frame), then note-ons.
+fn rank(m: &Msg) -> u8 {
+    match m.bytes()[0] {
+        0x80..=0x8F => 0,
+        0xF0..=0xFF => 1,
+        0xB0..=0xCF => 2,
+        _ => 3,
+    }
+}
 
 impl Ord for Due {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        // Earliest first (BinaryHeap is a max-heap), then in arrival order.
-        o.0.cmp(&self.0).then(o.1.cmp(&self.1))
+        // Earliest first (BinaryHeap is a max-heap), then by rank, then in arrival order.
+        (o.0, o.1, o.2).cmp(&(self.0, self.1, self.2))
     }
 }
 impl PartialOrd for Due {
@@ -580,9 +621,11 @@ fn sender(
     // None: a timed message was queued; Some(None): panic; Some(Some(last)): shut down.
     let mut take = |m: ToSender, heap: &mut BinaryHeap<Due>| -> Option<Option<Option<Msg>>> {
         match m {
-            ToSender::At(t, msg) => {
-                seq += 1;
-                heap.push(Due(t, seq, msg));
+            ToSender::Batch(v) => {
+                for (t, msg) in v {
+                    seq += 1;
+                    heap.push(Due(t, rank(&msg), seq, msg));
+                }
                 None
             }
             ToSender::Panic => Some(None),
@@ -613,7 +656,7 @@ fn sender(
             Some(Some(last)) => {
                 // Shutdown: what is left (the last note-offs) at once, then silence.
                 let now = Instant::now();
-                while let Some(Due(_, _, m)) = heap.pop() {
+                while let Some(Due(_, _, _, m)) = heap.pop() {
                     put(&mut sink, &m, now);
                 }
                 if let Some(m) = last {
@@ -647,7 +690,7 @@ fn sender(
         let before = sent.get();
         while heap.peek().is_some_and(|d| release(d) <= now) {
             if let Some(d) = heap.pop() {
-                put(&mut sink, &d.2, due(&d));
+                put(&mut sink, &d.3, due(&d));
             }
         }
         if sent.get() != before {
@@ -664,6 +707,14 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     type Log = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+
+    /// A sound with no program (as a drum's): no program change before its notes.
+    fn plain() -> Sound {
+        Sound {
+            program: crate::patch::UNSET_PROGRAM,
+            ..Sound::default()
+        }
+    }
     struct Rec(Log);
     impl MidiSink for Rec {
         fn send(&mut self, b: &[u8], _due: Instant) -> Result<(), String> {
@@ -694,9 +745,9 @@ mod tests {
             clock: false,
         });
         let gm = Sound {
-            synth: SynthKind::Gm,
+            synth: crate::engine::event::SynthKind::Gm,
             program: 33,
-            ..Sound::default()
+            ..plain()
         };
         let on = |ch, key, sound| Event::NoteOn {
             track: ch as u16,
@@ -715,7 +766,7 @@ mod tests {
                 },
             ),
             ev(480, on(1, 40, gm)),
-            ev(960, on(9, 36, Sound::default())),
+            ev(960, on(9, 36, plain())),
             ev(
                 1440,
                 Event::Param {
@@ -748,6 +799,33 @@ mod tests {
         assert_eq!(
             got, want,
             "a CC before the track's first note has no channel yet; the program is sent once"
+        );
+    }
+
+    #[test]
+    fn a_synth_voice_sends_its_gm_match_once_per_channel() {
+        let (mut o, log, _c) = out(MidiOptions {
+            notes: true,
+            clock: false,
+        });
+        let saw = Sound {
+            synth: crate::engine::event::SynthKind::Saw,
+            program: crate::patch::gm_program_for(crate::engine::event::SynthKind::Saw).unwrap(),
+            ..Sound::default()
+        };
+        let on = |key| Event::NoteOn {
+            track: 0,
+            channel: 0,
+            key,
+            vel: 90,
+            sound: saw,
+        };
+        o.send(&[ev(0, on(60)), ev(10, on(62))]);
+        drop(o);
+        let got: Vec<Vec<u8>> = log.lock().unwrap().iter().map(|x| x.1.clone()).collect();
+        assert_eq!(
+            &got[..3],
+            &[vec![0xC0, 81], vec![0x90, 60, 90], vec![0x90, 62, 90]]
         );
     }
 
@@ -789,10 +867,7 @@ mod tests {
             channel: 0,
             key,
             vel: 100,
-            sound: Sound {
-                out,
-                ..Sound::default()
-            },
+            sound: Sound { out, ..plain() },
         };
         let off = |key| Event::NoteOff {
             track: 0,
@@ -851,7 +926,7 @@ mod tests {
                 channel: 0,
                 key: 60,
                 vel: 100,
-                sound: Sound::default(),
+                sound: plain(),
             },
         )]);
         for _ in 0..400 {
@@ -885,7 +960,7 @@ mod tests {
             channel: 0,
             key,
             vel: 100,
-            sound: Sound::default(),
+            sound: plain(),
         };
         o.send(&[ev(0, on(60))]);
         o.send(&[ev(
@@ -915,6 +990,58 @@ mod tests {
             ]
         );
         drop(o);
+    }
+
+    #[test]
+    fn at_one_frame_the_order_is_offs_clock_programs_ons_whatever_the_arrival() {
+        let (mut o, log, _c) = out(MidiOptions {
+            notes: true,
+            clock: true,
+        });
+        let saw = Sound {
+            program: 81,
+            ..Sound::default()
+        };
+        let at = 4800;
+        // The clock pulse at `at` is queued first (its pass came before the late note).
+        o.transport(true, 0, &|t| t * 4800 / 40);
+        o.transport(true, 41, &|t| t * 4800 / 40);
+        o.send(&[ev(0, on_key(61, plain()))]);
+        o.send(&[
+            ev(at, on_key(60, saw)),
+            ev(
+                at,
+                Event::NoteOff {
+                    track: 0,
+                    channel: 0,
+                    key: 61,
+                },
+            ),
+        ]);
+        drop(o);
+        let got: Vec<Vec<u8>> = log.lock().unwrap().iter().map(|x| x.1.clone()).collect();
+        assert_eq!(
+            &got[..6],
+            &[
+                vec![0xFA],
+                vec![0xF8],
+                vec![0x90, 61, 100],
+                vec![0x80, 61, 0],
+                vec![0xF8],
+                vec![0xC0, 81],
+            ]
+        );
+        assert_eq!(got[6], vec![0x90, 60, 100]);
+    }
+
+    fn on_key(key: u8, sound: Sound) -> Event {
+        Event::NoteOn {
+            track: 0,
+            channel: 0,
+            key,
+            vel: 100,
+            sound,
+        }
     }
 
     #[test]

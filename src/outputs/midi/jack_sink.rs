@@ -36,7 +36,11 @@ impl jack::ProcessHandler for Process {
         let Ok(ct) = ps.cycle_times() else {
             return jack::Control::Continue;
         };
-        let span = ct.next_usecs.saturating_sub(ct.current_usecs).max(1);
+        // JACK's DLL can report next < current around an xrun: then the nominal period.
+        let span = match ct.next_usecs.saturating_sub(ct.current_usecs) {
+            0 => (ct.period_usecs as u64).max(1),
+            s => s,
+        };
         let mut last = 0u32;
         while let Ok(&(t, m)) = self.rx.peek() {
             if t >= ct.next_usecs {
