@@ -5,6 +5,7 @@ CARGO ?= cargo
 .PHONY: setup install run test bench corpus clippy fmt fixtures
 
 # System packages the build and tests need (Debian). Installs only what is missing.
+# jackd2 + libjack: JACK MIDI out (midir) and the dummy server the MIDI tests start.
 setup:
 	@need=""; \
 	for p in libasound2-dev pkg-config tmux jackd2 libjack-jackd2-dev python3-jack-client python3-numpy cmake libclang-dev; do \

@@ -253,6 +253,7 @@ fn session(dir: &std::path::Path, osc: String, take: Option<std::path::PathBuf>)
         screen: None,
         outputs: OutputsConfig {
             osc: Some(osc),
+            midi: None,
             ..Default::default()
         },
     };

@@ -2,7 +2,9 @@
 //! Arguments → journal recovery → [`crate::engine::session::Session`] → exit status.
 
 use crate::engine::live::LiveConfig;
-use crate::engine::session::{Ending, OutputsConfig, ScreenConfig, Session, SessionConfig};
+use crate::engine::session::{
+    Ending, MidiSetup, OutputsConfig, ScreenConfig, Session, SessionConfig,
+};
 use crate::neural::voices::models_dir_for;
 use anyhow::bail;
 use clap::{Args, Parser};
@@ -70,6 +72,14 @@ pub struct PlayArgs {
     /// parent (also WEFT_SAMPLES; weft's installed data comes last).
     #[arg(long, value_name = "DIR")]
     pub samples: Option<PathBuf>,
+    /// Send notes as MIDI: to the first port whose name contains NAME, or to a new port
+    /// `weft:midi_out` (NAME `weft`, or no match). JACK MIDI (a JACK server must run).
+    #[arg(long, value_name = "NAME")]
+    pub midi_out: Option<String>,
+    /// Send MIDI clock (24 per beat, start/stop/continue, song position) on the MIDI out
+    /// (`weft:midi_out` when --midi-out is not given).
+    #[arg(long)]
+    pub midi_clock: bool,
 }
 
 /// `weft` with no command: `weft play scripts` with the screen.
@@ -154,6 +164,11 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
         outputs: OutputsConfig {
             osc: a.osc_out.clone(),
             link,
+            midi: (a.midi_out.is_some() || a.midi_clock).then(|| MidiSetup {
+                port: a.midi_out.clone().unwrap_or_else(|| "weft".into()),
+                notes: a.midi_out.is_some(),
+                clock: a.midi_clock,
+            }),
         },
     };
     let ending = Session::start(cfg)?.run(|line| eprintln!("{line}"))?;

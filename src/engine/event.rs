@@ -102,6 +102,28 @@ pub enum FilterMode {
     BandPass,
 }
 
+/// Where a voice's notes go (`out:` in a patch): the synth, MIDI out, or both. `Auto` is
+/// the synth, plus MIDI out when the session has one (`--midi-out`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Route {
+    #[default]
+    Auto,
+    Synth,
+    Midi,
+    Both,
+}
+
+impl Route {
+    /// Whether the synth plays the note.
+    pub fn to_synth(self) -> bool {
+        !matches!(self, Route::Midi)
+    }
+    /// Whether MIDI out sends the note (when there is a MIDI out).
+    pub fn to_midi(self) -> bool {
+        !matches!(self, Route::Synth)
+    }
+}
+
 /// How a note sounds: everything the synth needs to start a voice, carried by value in
 /// every note-on so the audio thread never looks anything up.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -149,6 +171,8 @@ pub struct Sound {
     /// The note's length in ticks, stamped by the scheduler when it plans the note (outputs
     /// whose notes carry their own length, like SuperDirt's `delta`, read it; 0 = unknown).
     pub dur_ticks: u32,
+    /// Where the note goes (the synth, MIDI out, both).
+    pub out: Route,
 }
 
 impl Default for Sound {
@@ -181,6 +205,7 @@ impl Default for Sound {
             damp: 0.3,
             beat_secs: 0.5,
             dur_ticks: 0,
+            out: Route::Auto,
         }
     }
 }
@@ -211,6 +236,8 @@ pub enum Param {
     Room,
     Size,
     Damp,
+    /// Any MIDI controller 0..=119 (`cc("voice", n, value)`, value 0..=127): MIDI out only.
+    Cc(u8),
 }
 
 impl Param {
@@ -255,6 +282,7 @@ impl Param {
             Param::TremoloRate => (0.0, 40.0),
             Param::DelayTime => (0.0, 16.0),
             Param::DelayFeedback => (0.0, 0.95),
+            Param::Cc(_) => (0.0, 127.0),
         }
     }
 
@@ -314,6 +342,7 @@ impl Param {
             Param::Room => sound.room = v,
             Param::Size => sound.size = v,
             Param::Damp => sound.damp = v,
+            Param::Cc(_) => {}
         }
     }
 

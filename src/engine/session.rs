@@ -25,6 +25,7 @@ use crate::engine::live::{
     self, AudioClock, FeatureLink, LiveConfig, LiveError, LiveHandle, Report, StepFactory,
 };
 use crate::neural::voices::{LstmVoices, ModelCache};
+use crate::outputs::midi::{MidiError, MidiOptions, MidiOut};
 use crate::outputs::osc::{AudioTimeBase, OscError, OscOut};
 use crate::outputs::{EventOut, Fanout, OutputBoard, OutputState, OutputStatus, RingOut};
 use crate::sound::output::{AudioConfig, AudioError, AudioHandle};
@@ -80,7 +81,7 @@ pub struct SessionConfig {
     pub synth: crate::sound::synth::SynthConfig,
     /// The performance screen, or None for headless (reports as lines on stderr).
     pub screen: Option<ScreenConfig>,
-    /// Outputs besides the synth (OSC, ...).
+    /// Outputs besides the synth (OSC, MIDI, ...).
     pub outputs: OutputsConfig,
 }
 
@@ -92,6 +93,19 @@ pub struct OutputsConfig {
     /// `--sync link`: follow the Ableton Link session's tempo and bar phase (feature `link`;
     /// without it the flag is refused before a session starts).
     pub link: bool,
+    /// MIDI out and/or MIDI clock (`--midi-out`, `--midi-clock`), or None.
+    pub midi: Option<MidiSetup>,
+}
+
+/// What `--midi-out NAME` and `--midi-clock` ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MidiSetup {
+    /// Port name substring; `weft` (or no match) creates `weft:midi_out`.
+    pub port: String,
+    /// Send the notes (`--midi-out` given).
+    pub notes: bool,
+    /// Send MIDI clock (`--midi-clock`).
+    pub clock: bool,
 }
 
 /// How a session ended.
@@ -192,6 +206,16 @@ impl Session {
                 "link: joined the Ableton Link session: its tempo and bar phase lead, +/- propose a tempo to it".into(),
             );
         }
+        if let Some(m) = &outputs_cfg.midi {
+            match midi_out(m, &audio, &board) {
+                Ok((out, said)) => {
+                    messages.push(said);
+                    outs.push(Box::new(out));
+                }
+                // Said once; the music goes on without it.
+                Err(e) => messages.push(format!("{e}; playing on without MIDI")),
+            }
+        }
         let clock = AudioClock::new(audio.meters(), audio.sample_rate());
         let engine = live::start_with_features(
             live,
@@ -249,6 +273,34 @@ impl Session {
         drop(audio);
         ending
     }
+}
+
+/// Opens the MIDI port and starts its sender, timed by the audio output's clock.
+fn midi_out(
+    m: &MidiSetup,
+    audio: &AudioHandle,
+    board: &OutputBoard,
+) -> Result<(MidiOut, String), MidiError> {
+    let (sink, said) = crate::outputs::midi::open(&m.port)?;
+    let clock = AudioClock::new(audio.meters(), audio.sample_rate());
+    let opts = MidiOptions {
+        notes: m.notes,
+        clock: m.clock,
+    };
+    let said = match (m.notes, m.clock) {
+        (true, true) => format!("{said} (notes and clock)"),
+        (false, true) => format!("{said} (clock only)"),
+        _ => said,
+    };
+    let kind = if m.notes { "midi out" } else { "midi clock" };
+    let target = said
+        .split_once(" to ")
+        .or_else(|| said.split_once("created port "))
+        .map(|(_, t)| t.split([' ', ';']).next().unwrap_or(t).to_string())
+        .unwrap_or_else(|| m.port.clone());
+    let slot = board.register(OutputStatus::new(kind, &target));
+    let out = MidiOut::start_reporting(sink, Box::new(clock), opts, Some(slot))?;
+    Ok((out, said))
 }
 
 fn run_screen(

@@ -4,7 +4,7 @@
 //! `lookahead` ahead of the clock) to one [`EventOut`]; it must not block, and it says how
 //! many events it could not deliver (the scheduler counts and reports them as `Dropped`).
 //! Outputs: the synth's lock-free ring ([`RingOut`]); OSC to SuperDirt ([`osc::OscOut`]);
-//! MIDI out and MIDI clock (issue #18) come next.
+//! MIDI out and MIDI clock ([`midi::MidiOut`]).
 //!
 //! **What the screen shows about an output**: each output registers one [`OutputStatus`] on
 //! the session's [`OutputBoard`] (kind, target, state, counts) and updates it from its own
@@ -22,11 +22,12 @@
 //! time origin and track list, from the scheduler thread's recording session
 //! (`engine/live/recording.rs`).
 
+pub mod midi;
 pub mod osc;
 
 use std::sync::{Arc, Mutex};
 
-use crate::engine::event::{Event, TimedEvent};
+use crate::engine::event::{Event, Frame, Tick, TimedEvent};
 
 /// How an output is doing.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +111,14 @@ impl OutputSlot {
 pub trait EventOut: Send {
     /// Hands over events; must not block. Returns how many could not be delivered.
     fn send(&mut self, events: &[TimedEvent]) -> usize;
+
+    /// The transport after each scheduler pass, start and stop: whether it plays, the tick
+    /// it has emitted events up to, and the frame of any tick (for outputs that send time
+    /// itself, like MIDI clock). Must not block.
+    fn transport(&mut self, _playing: bool, _emitted_to: Tick, _frame_of: &dyn Fn(Tick) -> Frame) {}
+
+    /// Silence everything now (the performer's panic command).
+    fn panic(&mut self) {}
 }
 
 /// Several outputs as one: each gets every event; the dropped counts add up.
@@ -119,6 +128,14 @@ pub struct Fanout(pub Vec<Box<dyn EventOut>>);
 impl EventOut for Fanout {
     fn send(&mut self, events: &[TimedEvent]) -> usize {
         self.0.iter_mut().map(|o| o.send(events)).sum()
+    }
+    fn transport(&mut self, playing: bool, emitted_to: Tick, frame_of: &dyn Fn(Tick) -> Frame) {
+        for o in &mut self.0 {
+            o.transport(playing, emitted_to, frame_of);
+        }
+    }
+    fn panic(&mut self) {
+        self.0.iter_mut().for_each(|o| o.panic());
     }
 }
 
@@ -138,6 +155,12 @@ impl EventOut for RingOut {
     fn send(&mut self, events: &[TimedEvent]) -> usize {
         let mut dropped = 0;
         for e in events {
+            // Notes of `out: "midi"` voices are not the synth's.
+            if let Event::NoteOn { sound, .. } = &e.event {
+                if !sound.out.to_synth() {
+                    continue;
+                }
+            }
             let room = self.0.slots();
             let fits = match e.event {
                 Event::NoteOff { .. } => room > 0,

@@ -279,6 +279,7 @@ impl Patch {
         r?;
         self.base = c.voices.clone();
         drop(c);
+        spec::resolve_defaults(&mut self.base);
         self.callbacks = callbacks_with_constants(&self.ast, &scope);
         Ok(())
     }

@@ -179,8 +179,11 @@ impl VoiceSpec {
     pub(super) fn new(name: &str) -> VoiceSpec {
         VoiceSpec {
             name: name.to_string(),
-            sound: Sound::default(),
-            channel: 0,
+            sound: Sound {
+                program: UNSET_PROGRAM,
+                ..Sound::default()
+            },
+            channel: AUTO_CHANNEL,
             note: 60,
             source: Source::Silent,
             source_at: (0, 0),
@@ -192,9 +195,68 @@ impl VoiceSpec {
         }
     }
 
-    /// GM program when the voice plays through the SoundFont.
+    /// The General MIDI program written for this voice (MIDI files, live MIDI out): its
+    /// `program`, else its synth's [`gm_program_for`]; None for drums and samples.
     pub fn program(&self) -> Option<u8> {
-        (self.sound.synth == SynthKind::Gm).then_some(self.sound.program)
+        (self.sound.program <= 127).then_some(self.sound.program)
+    }
+}
+
+/// A voice's channel until the patch's top level has run: a voice without `channel:` that
+/// is not a drum; [`assign_default_channels`] gives it one.
+pub const AUTO_CHANNEL: u8 = u8::MAX;
+/// A voice's program until the top level has run (no `program:` given).
+pub const UNSET_PROGRAM: u8 = u8::MAX;
+/// Channels given by default, in order (0-based): 1..9, 11..16; 10 is the drums'.
+const DEFAULT_CHANNELS: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15];
+
+/// The GM program (0-based) that matches a built-in synth's character, for MIDI files and
+/// MIDI out (`docs/outputs.md` has the table); None for drums and samples.
+pub fn gm_program_for(kind: SynthKind) -> Option<u8> {
+    Some(match kind {
+        SynthKind::Sine => 79,   // Ocarina: a near-pure tone
+        SynthKind::Saw => 81,    // Lead 2 (sawtooth)
+        SynthKind::Square => 80, // Lead 1 (square)
+        SynthKind::Tri => 73,    // Flute: soft, few odd harmonics
+        SynthKind::Noise => 122, // Seashore
+        SynthKind::Pluck => 25,  // Acoustic Guitar (steel)
+        SynthKind::Fm => 5,      // Electric Piano 2 (the FM piano)
+        SynthKind::Gm => 0,      // Acoustic Grand Piano (SoundFont voices without `program`)
+        SynthKind::Kick
+        | SynthKind::Snare
+        | SynthKind::Hat
+        | SynthKind::Clap
+        | SynthKind::Sample => return None,
+    })
+}
+
+/// Resolves what a patch's top level left open: each voice without an explicit channel gets
+/// its own in declaration order (1, 2, 3, … skipping 10, the drums', and channels other
+/// voices chose explicitly; after 15 they are shared again), and each voice without
+/// `program` its synth's GM program ([`gm_program_for`]; drums and samples send none).
+pub fn resolve_defaults(voices: &mut [VoiceSpec]) {
+    let taken: Vec<u8> = voices
+        .iter()
+        .map(|v| v.channel)
+        .filter(|c| *c != AUTO_CHANNEL)
+        .collect();
+    let mut free = DEFAULT_CHANNELS
+        .iter()
+        .copied()
+        .filter(|c| !taken.contains(c))
+        .collect::<Vec<_>>();
+    if free.is_empty() {
+        free = DEFAULT_CHANNELS.to_vec();
+    }
+    let mut next = 0;
+    for v in voices.iter_mut() {
+        if v.channel == AUTO_CHANNEL {
+            v.channel = free[next % free.len()];
+            next += 1;
+        }
+        if v.sound.program == UNSET_PROGRAM {
+            v.sound.program = gm_program_for(v.sound.synth).unwrap_or(UNSET_PROGRAM);
+        }
     }
 }
 

@@ -336,6 +336,8 @@ pub struct ReadBack {
     pub texts: Vec<String>,
     pub tempo: Vec<(Tick, u32)>,
     pub track_names: Vec<String>,
+    /// Program changes: (track name, channel, program 0-based), in file order.
+    pub programs: Vec<(String, u8, u8)>,
     pub problems: Vec<String>,
 }
 
@@ -374,6 +376,10 @@ pub fn read(bytes: &[u8], name: &str) -> Result<ReadBack, SmfError> {
                 TrackEventKind::Meta(MetaMessage::Tempo(us)) => rb.tempo.push((t, us.as_int())),
                 TrackEventKind::Midi { channel, message } => {
                     let ch = channel.as_int();
+                    if let MidiMessage::ProgramChange { program } = message {
+                        rb.programs.push((tname.clone(), ch, program.as_int()));
+                        continue;
+                    }
                     let (key, on, vel) = match message {
                         MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
                             (key.as_int(), true, vel.as_int())

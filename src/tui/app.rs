@@ -267,6 +267,7 @@ impl App {
         match key.code {
             KeyCode::Char(' ') => Some(UiCommand::TogglePlay),
             KeyCode::Char('r') => Some(UiCommand::ToggleRecord),
+            KeyCode::Char('!') => Some(UiCommand::Panic),
             KeyCode::Char('+') | KeyCode::Char('=') => Some(UiCommand::TempoDelta(1.0)),
             KeyCode::Char('-') | KeyCode::Char('_') => Some(UiCommand::TempoDelta(-1.0)),
             KeyCode::Tab => {
@@ -432,6 +433,11 @@ mod tests {
         assert_eq!(
             app.handle(key(KeyCode::Char('-'))),
             Some(UiCommand::TempoDelta(-1.0))
+        );
+        assert_eq!(app.handle(key(KeyCode::Char('!'))), Some(UiCommand::Panic));
+        assert_eq!(
+            crate::tui::bridge::engine_command(UiCommand::Panic),
+            crate::engine::live::Command::Panic
         );
     }
 

@@ -335,6 +335,7 @@ pub fn engine_command(c: UiCommand) -> Command {
         UiCommand::TempoDelta(d) => Command::TempoDelta(d),
         UiCommand::Mute(v) => Command::ToggleMute(v),
         UiCommand::Solo(v) => Command::ToggleSolo(v),
+        UiCommand::Panic => Command::Panic,
         UiCommand::Quit => Command::Quit,
     }
 }

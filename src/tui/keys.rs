@@ -11,6 +11,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("up / down, k / j", "select a voice (voices pane)"),
     ("m", "mute / unmute the selected voice"),
     ("s", "solo / unsolo the selected voice"),
+    (
+        "!",
+        "panic: all notes off, all sound off on every MIDI channel",
+    ),
     ("?", "show / hide this help"),
     ("esc", "close help, unzoom"),
     ("q, ctrl-c", "quit (asks first while recording)"),

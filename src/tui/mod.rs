@@ -72,6 +72,8 @@ pub enum UiCommand {
     Mute(String),
     /// Toggle solo of the voice with this name.
     Solo(String),
+    /// Silence every output now: all notes off and all sound off on every MIDI channel.
+    Panic,
     /// The user confirmed leaving; the UI loop has ended or is ending.
     Quit,
 }

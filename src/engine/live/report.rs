@@ -18,6 +18,8 @@ pub enum Command {
     TempoDelta(f64),
     ToggleMute(String),
     ToggleSolo(String),
+    /// All notes off and all sound off on every MIDI channel, now.
+    Panic,
     Quit,
 }
 

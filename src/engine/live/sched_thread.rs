@@ -172,6 +172,11 @@ impl SchedThread {
             }
             SchedMsg::Command(c) => match c {
                 Command::Quit => return false,
+                Command::Panic => {
+                    if let Some(out) = self.out.as_mut() {
+                        out.panic();
+                    }
+                }
                 Command::TogglePlay => {
                     if self.playing {
                         self.stop_transport();
@@ -237,6 +242,17 @@ impl SchedThread {
         self.sched
             .set_frame_offset(start.saturating_sub(resume_frame));
         self.playing = true;
+        self.tell_transport();
+    }
+
+    /// Tells the outputs where the transport is (MIDI clock sends its pulses from this).
+    fn tell_transport(&mut self) {
+        if let Some(out) = self.out.as_mut() {
+            let map = self.sched.tempo_map();
+            let offset = self.sched.frame_offset();
+            let frame_of = |t| map.tick_to_frame(t) + offset;
+            out.transport(self.playing, self.sched.emitted_to(), &frame_of);
+        }
     }
 
     /// Synced: take the session's tempo, or nudge the frame offset so that weft's next beat
@@ -272,6 +288,7 @@ impl SchedThread {
         let offs = self.sched.stop();
         self.deliver(offs);
         self.playing = false;
+        self.tell_transport();
     }
 
     fn start_recording(&mut self, target: PathBuf) {
@@ -428,6 +445,7 @@ impl SchedThread {
                     self.report(Report::Notice(n));
                 }
                 self.deliver(events);
+                self.tell_transport();
                 if self.late > self.late_reported
                     && self.status.last_sent.elapsed() > Duration::from_millis(500)
                 {
@@ -460,6 +478,10 @@ impl SchedThread {
         }
         let offs = self.sched.stop();
         self.deliver(offs);
+        if self.playing {
+            self.playing = false;
+            self.tell_transport();
+        }
         self.finish_recording();
         self.append_session_log();
         self.report(Report::Stopped);

@@ -166,6 +166,7 @@ pub(super) const VOICE_OPTS: &[&str] = &[
     "gate",
     "prob",
     "transpose",
+    "out",
 ];
 
 pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResult<()> {
@@ -254,6 +255,15 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
                     -48.0,
                     48.0,
                 )? as i32
+            }
+            "out" => {
+                let name = val.clone().into_immutable_string().unwrap_or_default();
+                v.sound.out = match name.as_str() {
+                    "synth" => crate::engine::event::Route::Synth,
+                    "midi" => crate::engine::event::Route::Midi,
+                    "both" => crate::engine::event::Route::Both,
+                    _ => return rt_err("out must be \"synth\", \"midi\" or \"both\""),
+                };
             }
             other => {
                 return rt_err(format!(

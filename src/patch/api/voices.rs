@@ -235,6 +235,20 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
             Ok(())
         },
     );
+    // Any MIDI controller, MIDI out only: `cc("bass", 1, 64)` (controller 0..119, value 0..127).
+    let c = ctx.clone();
+    engine.register_fn(
+        "cc",
+        move |voice: &str, n: Dynamic, value: Dynamic| -> RResult<()> {
+            let n = whole_in(&n, "cc: controller", 0.0, 119.0)? as u8;
+            let value = in_range(&value, "cc: value", 0.0, 127.0)? as f32;
+            let mut g = lock(&c);
+            if g.params.len() < 1024 {
+                g.params.push((voice.to_string(), Param::Cc(n), value));
+            }
+            Ok(())
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("analyze", move |opts: Map| -> RResult<()> {
         let mut spec = AnalyzeSpec {

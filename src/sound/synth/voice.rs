@@ -256,6 +256,8 @@ impl Voice {
             Param::Sustain => self.env.set_sustain(value),
             Param::Release => self.env.set_release(value),
             // Bus settings (the engine routes them to `fx::Buses`) and inserts (above).
+            // MIDI controllers are for MIDI out only.
+            Param::Cc(_) => {}
             Param::DelayTime
             | Param::DelayFeedback
             | Param::Size
