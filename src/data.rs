@@ -1,6 +1,6 @@
 //! weft's installed data: the shipped LSTM model (`models/chorales`, ~0.95 MB), the
 //! General MIDI SoundFont (`samples/sf_GMbank.sf2`, public domain, 4.2 MB) and the example
-//! one-shot samples (~80 kB) are embedded in the binary and unpacked, the first time one is
+//! one-shot samples and the example kit (~120 kB) are embedded in the binary and unpacked, the first time one is
 //! needed, to `$XDG_DATA_HOME/weft/<version>/` (`~/.local/share/weft/<version>/` when
 //! `XDG_DATA_HOME` is unset). So `cargo install --path .` (or `make install`) is the whole
 //! install: the binary finds its model and sounds from any folder.
@@ -37,6 +37,10 @@ const ASSETS: &[Asset] = &[
     asset!("samples/blip.wav"),
     asset!("samples/shaker.wav"),
     asset!("samples/thump.wav"),
+    asset!("samples/bd/bd0.wav"),
+    asset!("samples/sd/sd0.wav"),
+    asset!("samples/hh/hh0.wav"),
+    asset!("samples/hh/hh1.wav"),
 ];
 
 #[derive(Debug, thiserror::Error)]

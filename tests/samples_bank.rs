@@ -281,6 +281,7 @@ fn patterns_pick_folder_and_index_and_chop_and_slice_pick_parts() {
 voice("d", #{ synth: "sample" }).pattern("bd:3 sd hh*2");
 voice("c", #{ synth: "sample", sample: "bd:1", cut: 2 }).pattern("x ~").chop(4);
 voice("s", #{ synth: "sample", sample: "sd" }).slice(4, "3 0 [1 2]");
+voice("e", #{ synth: "sample", sample: "hh:3", "loop": true, speed: -0.5, begin: 0.1, end: 0.9 });
 "#,
     );
     let plan = plan(&p);
@@ -326,6 +327,10 @@ voice("s", #{ synth: "sample", sample: "sd" }).slice(4, "3 0 [1 2]");
         ]
     );
     assert_eq!(plan.voices[1].sound.cut, 2);
+    let e = &plan.voices[3].sound;
+    assert_eq!((e.folder, e.sample), (2, 1)); // hh has two files: hh:3 is hh:1
+    assert!(e.looped);
+    assert_eq!((e.speed, e.begin, e.end), (-0.5, 0.1, 0.9));
 }
 
 #[test]
