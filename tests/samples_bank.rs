@@ -177,6 +177,13 @@ fn bd_1_plays_the_second_file_bit_exact_and_reversed_at_speed_minus_1() {
     let every_other: Vec<f32> = want.iter().step_by(2).copied().collect();
     assert_eq!(&l[..2000], &every_other[..]);
     assert!(l[2000..].iter().all(|&x| x == 0.0));
+    // speed 0 would hold one frame forever: it is silent instead.
+    let still = Sound {
+        speed: 0.0,
+        ..smp(1, 1)
+    };
+    let (out, _) = render(&[on(0, 60, still)], 500, cfg(&k)).unwrap();
+    assert!(out.iter().all(|&x| x == 0.0));
 }
 
 #[test]

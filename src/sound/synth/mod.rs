@@ -34,7 +34,7 @@ use dsp::{DcBlocker, Limiter};
 pub use gm::GM_BLOCK;
 pub use reverb::{rt60_of_response, rt60_of_size};
 pub use sampler::{sample_names, Sample};
-pub use samples::{decode, decode_symphonia, scan, Bank, FolderInfo, MAX_SAMPLE_SECS};
+pub use samples::{decode, decode_symphonia, fit, scan, Bank, FolderInfo, MAX_SAMPLE_SECS};
 use voice::{Ctx, Voice};
 pub use voice::{FILTER_OPEN_HZ, STEAL_FADE_SECS};
 

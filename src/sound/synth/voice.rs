@@ -148,7 +148,8 @@ impl Voice {
         let kind = sound.synth;
         let smp = match kind {
             SynthKind::Sample => match ctx.bank.get(sound.folder, sound.sample) {
-                Some(s) if s.frames() > 0 => Some(s),
+                // Speed 0 would hold one frame forever (a one-shot never ends): silence.
+                Some(s) if s.frames() > 0 && sound.speed != 0.0 => Some(s),
                 _ => return false,
             },
             _ => None,
@@ -256,7 +257,7 @@ impl Voice {
                     } else {
                         self.sample_lo
                     };
-                    self.sample_loop = sound.looped && speed != 0.0;
+                    self.sample_loop = sound.looped;
                 }
             }
             _ => {}
