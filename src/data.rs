@@ -1,6 +1,6 @@
 //! weft's installed data: the shipped LSTM model (`models/chorales`, ~0.95 MB), the
 //! General MIDI SoundFont (`samples/sf_GMbank.sf2`, public domain, 4.2 MB) and the example
-//! one-shot samples (~80 kB) are embedded in the binary and unpacked, the first time one is
+//! one-shot samples and the example kit (~120 kB) are embedded in the binary and unpacked, the first time one is
 //! needed, to `$XDG_DATA_HOME/weft/<version>/` (`~/.local/share/weft/<version>/` when
 //! `XDG_DATA_HOME` is unset). So `cargo install --path .` (or `make install`) is the whole
 //! install: the binary finds its model and sounds from any folder.
@@ -37,6 +37,10 @@ const ASSETS: &[Asset] = &[
     asset!("samples/blip.wav"),
     asset!("samples/shaker.wav"),
     asset!("samples/thump.wav"),
+    asset!("samples/bd/bd0.wav"),
+    asset!("samples/sd/sd0.wav"),
+    asset!("samples/hh/hh0.wav"),
+    asset!("samples/hh/hh1.wav"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +127,25 @@ fn local_candidates(sub: &str, patch_dir: &Path, flag: Option<&Path>, env: &str)
     v
 }
 
+/// Candidates for a folder a patch names (`samples("./kit")`), in lookup order: an absolute
+/// path as it is; otherwise relative to the patch folder, then to `flag` (`--samples`), then
+/// to the current folder, then to the installed data's `samples/`.
+pub fn resolve(path: &Path, patch_dir: &Path, flag: Option<&Path>) -> Vec<PathBuf> {
+    if path.is_absolute() {
+        return vec![path.to_path_buf()];
+    }
+    let dir = patch_dir
+        .canonicalize()
+        .unwrap_or_else(|_| patch_dir.to_path_buf());
+    let mut v = vec![dir.join(path)];
+    v.extend(flag.map(|f| f.join(path)));
+    v.push(path.to_path_buf());
+    if let Ok(d) = installed() {
+        v.push(d.join("samples").join(path));
+    }
+    v
+}
+
 /// "a, b and c" for error messages that say where weft looked.
 pub fn list(paths: &[PathBuf]) -> String {
     let v: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -172,5 +195,17 @@ mod tests {
         assert_eq!(v[1], root.join("models"));
         assert_eq!(v[2], flag);
         assert_eq!(list(&v[..3]).matches(", ").count(), 1);
+    }
+
+    #[test]
+    fn resolve_order_is_patch_folder_flag_then_cwd() {
+        let d = tempfile::tempdir().unwrap();
+        let flag = d.path().join("flagged");
+        let v = resolve(Path::new("kit"), d.path(), Some(&flag));
+        let root = d.path().canonicalize().unwrap();
+        assert_eq!(v[0], root.join("kit"));
+        assert_eq!(v[1], flag.join("kit"));
+        assert_eq!(v[2], PathBuf::from("kit"));
+        assert_eq!(resolve(&root, d.path(), None), vec![root.clone()]);
     }
 }

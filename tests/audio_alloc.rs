@@ -2,7 +2,8 @@
 //! binary installs the allocation-checking global allocator) for many blocks with many
 //! events of every kind, including General MIDI through the shipped SoundFont, and every
 //! effect: each filter response, distort, crush, coarse, tremolo, the delay (plain and
-//! ping-pong) and reverb sends, and live changes of every parameter.
+//! ping-pong) and reverb sends, live changes of every parameter, and sample voices from a
+//! bank folder with begin/end, speed (reversed too), loop and cut groups.
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use weft::engine::event::{Event, FilterMode, Param, Sound, SynthKind, TimedEvent};
@@ -26,6 +27,9 @@ fn callback_never_allocates() {
         w.write_sample(((i * 37) % 2000 - 1000) as i16).unwrap();
     }
     w.finalize().unwrap();
+    // A bank folder too (folder 1), so sample notes pick from the flat bank and from it.
+    std::fs::create_dir(dir.path().join("bd")).unwrap();
+    std::fs::copy(dir.path().join("s.wav"), dir.path().join("bd/a.wav")).unwrap();
     let cfg = SynthConfig {
         sample_rate: 48_000,
         polyphony: 16, // small, so stealing happens constantly
@@ -79,6 +83,13 @@ fn callback_never_allocates() {
                         room: (n % 3) as f32 * 0.5,
                         size: (n % 11) as f32 * 0.1,
                         damp: (n % 7) as f32 * 0.15,
+                        folder: (n % 3) as u16, // 2 does not exist: silence, no panic
+                        sample: (n % 5) as u16,
+                        begin: (n % 4) as f32 * 0.2,
+                        end: 1.0 - (n % 3) as f32 * 0.2,
+                        speed: [1.0, -1.0, 0.5, -2.5, 1.7][(n % 5) as usize],
+                        looped: n % 3 == 0,
+                        cut: (n % 3) as u8,
                         ..Sound::default()
                     },
                 },

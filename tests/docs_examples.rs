@@ -41,7 +41,9 @@ fn examples(doc: &str, audio: bool) -> usize {
             let frames = r.events.iter().map(|e| e.frame).max().unwrap() + 24_000;
             let cfg = weft::sound::synth::SynthConfig {
                 sample_rate: 48_000,
-                samples_dir: None,
+                // The shipped samples/ (the example kit the sample examples use): the
+                // folder the patches' lookup finds from the crate root, like the synth's.
+                samples_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")),
                 soundfont: None,
                 ..Default::default()
             };

@@ -89,6 +89,21 @@ pub struct DefaultPlay {
     pub play: PlayArgs,
 }
 
+/// The sample folder the first patch of `dir` (by name) that calls `samples("path")` names.
+fn start_bank(dir: &std::path::Path) -> Option<PathBuf> {
+    let mut patches: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .collect();
+    patches.sort();
+    patches.iter().find_map(|p| {
+        crate::patch::Patch::load_file(p, Default::default())
+            .ok()?
+            .samples_dir()
+    })
+}
+
 /// Folders whose saved sounds the "sounds like" list ranks: the samples folder found for
 /// the patches (see `sound::synth::sounds_for`) and the recordings folder.
 fn likeness_dirs(samples: &std::path::Path, recordings: &std::path::Path) -> Vec<PathBuf> {
@@ -144,8 +159,13 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
     live.record_dir = a.record_dir.clone();
     live.session_log = Some(a.record_dir.join("sessions.jsonl"));
     live.realtime = true;
-    let synth = crate::sound::synth::SynthConfig::for_patches(&a.dir, a.samples.as_deref());
+    let mut synth = crate::sound::synth::SynthConfig::for_patches(&a.dir, a.samples.as_deref());
     let samples = synth.samples_dir.clone().unwrap_or_default();
+    // A bank named by `samples("path")` in the folder's patches at start is the one the
+    // synth loads (banks are not swapped into a running synth yet).
+    if let Some(bank) = start_bank(&a.dir) {
+        synth.samples_dir = Some(bank);
+    }
     let cfg = SessionConfig {
         live,
         audio: crate::sound::output::AudioConfig {

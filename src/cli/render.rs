@@ -1,7 +1,7 @@
 //! `weft check` (compile + dry run) and `weft render` (patches → MIDI file, and WAV through
 //! the synth), both headless and deterministic.
 
-use crate::engine::render::{render, RenderSpec};
+use crate::engine::render::{render_with_samples, RenderSpec};
 use crate::neural::voices::{models_dir_for, LstmVoices};
 use crate::patch::check_file;
 use anyhow::bail;
@@ -54,7 +54,8 @@ pub struct RenderArgs {
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
     /// Folder of samples and the GM SoundFont for --wav, searched after the patch folder and
-    /// its parent (also WEFT_SAMPLES; weft's installed data comes last).
+    /// its parent (also WEFT_SAMPLES; weft's installed data comes last); `samples("path")`
+    /// in a patch looks here after the patch folder.
     #[arg(long, value_name = "DIR")]
     pub samples: Option<PathBuf>,
 }
@@ -121,10 +122,25 @@ pub fn run(a: RenderArgs) -> anyhow::Result<ExitCode> {
         .to_path_buf();
     let models_dir = models_dir_for(&dir, a.models.as_deref());
     let mut model_names = Vec::new();
+    // The sample folder the patches chose with `samples("path")`: the synth loads that one.
+    let mut bank_dirs = Vec::new();
     for p in &a.patches {
-        if let Ok(patch) = crate::patch::Patch::load_file(p, Default::default()) {
+        let opts = crate::patch::LoadOptions {
+            samples: a.samples.clone(),
+            ..Default::default()
+        };
+        if let Ok(patch) = crate::patch::Patch::load_file(p, opts) {
             model_names.extend(crate::neural::voices::models_of(&patch));
+            bank_dirs.extend(patch.samples_dir());
         }
+    }
+    bank_dirs.sort();
+    bank_dirs.dedup();
+    if bank_dirs.len() > 1 {
+        bail!(
+            "the patches load different sample folders ({}); one render plays one bank",
+            crate::data::list(&bank_dirs)
+        );
     }
     model_names.sort();
     model_names.dedup();
@@ -136,7 +152,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<ExitCode> {
         tempo: a.tempo,
         sample_rate: a.sample_rate,
     };
-    let mut r = render(&spec, steps)?;
+    let mut r = render_with_samples(&spec, steps, a.samples.as_deref())?;
     r.midi
         .provenance
         .extend(crate::neural::voices::model_provenance(
@@ -153,10 +169,13 @@ pub fn run(a: RenderArgs) -> anyhow::Result<ExitCode> {
         r.midi.write(out)?;
     }
     if let Some(wav) = &a.wav {
-        let cfg = crate::sound::synth::SynthConfig {
+        let mut cfg = crate::sound::synth::SynthConfig {
             sample_rate: a.sample_rate,
             ..crate::sound::synth::SynthConfig::for_patches(&dir, a.samples.as_deref())
         };
+        if let Some(bank) = bank_dirs.pop() {
+            cfg.samples_dir = Some(bank);
+        }
         // One more second so releases ring out.
         let report = crate::sound::synth::render_to_wav(
             &r.events,

@@ -142,6 +142,18 @@ pub struct Sound {
     pub pan: f32,
     /// Sample index (for `SynthKind::Sample`) — the mini-notation `:n`.
     pub sample: u16,
+    /// Sample folder (for `SynthKind::Sample`): 0 = the flat bank of loose `*.wav` files,
+    /// k = the k-th folder of the bank in name order (`bd:3` → folder of `bd`, sample 3).
+    pub folder: u16,
+    /// Sample playback: the part played (`begin`..`end`, fractions 0..=1 of the file),
+    /// `speed` (1 = as recorded, 2 = an octave up, negative = reversed), `looped` (loop the
+    /// part while the note is held) and the `cut` group (0 = none; a new note in a group
+    /// chokes the group's sounding notes with a short fade).
+    pub begin: f32,
+    pub end: f32,
+    pub speed: f32,
+    pub looped: bool,
+    pub cut: u8,
     /// General MIDI program (for `SynthKind::Gm`), 0-based.
     pub program: u8,
     /// Which response the filter has (`cutoff` is its corner or centre frequency).
@@ -188,6 +200,12 @@ impl Default for Sound {
             gain: 0.8,
             pan: 0.0,
             sample: 0,
+            folder: 0,
+            begin: 0.0,
+            end: 1.0,
+            speed: 1.0,
+            looped: false,
+            cut: 0,
             program: 0,
             filter: FilterMode::LowPass,
             distort: 0.0,

@@ -162,6 +162,15 @@ pub fn render(
     spec: &RenderSpec,
     steps: Box<dyn StepSource + Send>,
 ) -> Result<Rendered, RenderError> {
+    render_with_samples(spec, steps, None)
+}
+
+/// [`render`] with the `--samples` folder the patches search for sample folders.
+pub fn render_with_samples(
+    spec: &RenderSpec,
+    steps: Box<dyn StepSource + Send>,
+    samples: Option<&Path>,
+) -> Result<Rendered, RenderError> {
     check_bars(spec.bars)?;
     let failed = Arc::new(Mutex::new(None));
     let steps = Box::new(Watched {
@@ -178,6 +187,7 @@ pub fn render(
         let name = file_name(path);
         let opts = LoadOptions {
             seed: spec.seed,
+            samples: samples.map(Path::to_path_buf),
             ..Default::default()
         };
         let mut patch = Patch::load_file(path, opts)?;

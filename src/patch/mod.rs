@@ -61,6 +61,13 @@ struct RunContext {
     state: State,
     /// True while the top level runs (voice definitions are allowed to replace base voices).
     top_level: bool,
+    /// The patch's folder and the `--samples` flag, for finding sample folders.
+    patch_dir: PathBuf,
+    samples_flag: Option<PathBuf>,
+    /// The bank `samples("path")` chose, if it was called.
+    bank: Option<Arc<BankIndex>>,
+    /// The bank of the samples folder found for the patch (looked up once, on first need).
+    default_bank: Option<Option<Arc<BankIndex>>>,
 }
 
 /// Options for loading a patch.
@@ -70,6 +77,9 @@ pub struct LoadOptions {
     pub limits: Limits,
     /// The file's persistent state (a fresh one when `None`).
     pub state: Option<State>,
+    /// `--samples DIR`: searched after the patch folder for `samples("path")` and sample
+    /// folders.
+    pub samples: Option<PathBuf>,
 }
 
 /// A compiled and evaluated patch file.
@@ -137,6 +147,14 @@ impl Patch {
             rng: SplitMix(opts.seed ^ fnv1a(&[display.as_bytes()])),
             state,
             top_level: true,
+            patch_dir: path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+            samples_flag: opts.samples.clone(),
+            bank: None,
+            default_bank: None,
         }));
         let guard = Arc::new(Guard {
             deadline: AtomicU64::new(u64::MAX),
@@ -437,6 +455,11 @@ impl Patch {
     }
     pub fn time_sig(&self) -> TimeSig {
         lock(&self.ctx).sig
+    }
+    /// The sample folder `samples("path")` chose (the engine must load this one for the
+    /// patch's `bd:3` to mean what the patch checked), or `None` if it was not called.
+    pub fn samples_dir(&self) -> Option<PathBuf> {
+        lock(&self.ctx).bank.as_ref().map(|b| b.dir.clone())
     }
     pub fn analyze_spec(&self) -> Option<AnalyzeSpec> {
         lock(&self.ctx).analyze.clone()

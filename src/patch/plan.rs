@@ -164,24 +164,55 @@ fn expand_voice(
     let voice_seed = seed ^ fnv1a(&[file.as_bytes(), v.name.as_bytes(), &bar.to_le_bytes()]);
     let mut coin = SplitMix(voice_seed);
     let key_of = |k: u8| (k as i32 + v.transpose).clamp(0, 127) as u8;
-    let mut push =
-        |start: u64, len: u64, key: u8, vel: u8, chance: f32, out: &mut Vec<PlannedNote>| {
-            // Draw for every candidate note so one note's chance never shifts another's.
-            let roll = coin.next_f64() as f32;
-            if roll >= chance * v.prob || vel == 0 {
-                return;
-            }
-            let dur = ((len as f64 * v.gate as f64).round() as u64).max(1);
-            out.push(PlannedNote {
-                voice: index,
-                start,
-                dur,
-                key: key_of(key),
-                vel,
-            });
-        };
+    let mut push = |start: u64,
+                    len: u64,
+                    key: u8,
+                    vel: u8,
+                    sample: Option<SampleSel>,
+                    out: &mut Vec<PlannedNote>| {
+        // Draw for every candidate note so one note's chance never shifts another's.
+        let roll = coin.next_f64() as f32;
+        if roll >= v.prob || vel == 0 {
+            return;
+        }
+        let dur = ((len as f64 * v.gate as f64).round() as u64).max(1);
+        out.push(PlannedNote {
+            voice: index,
+            start,
+            dur,
+            key: key_of(key),
+            vel,
+            sample,
+        });
+    };
     match &v.source {
         Source::Silent => {}
+        Source::Pattern(p) if v.sound.synth == SynthKind::Sample => {
+            // Sample voices: words name sample folders (`bd:3`), `slice` numbers pick parts,
+            // `chop` cuts each event into successive parts of its sample.
+            for h in p.query_seeded(bar, voice_seed) {
+                let start = h.start.of(bar_ticks);
+                let end = h.start.plus(h.dur).of(bar_ticks).max(start + 1);
+                let Some((key, sel)) = sample_step(v, &h.value)? else {
+                    continue;
+                };
+                let parts = v.chop.max(1) as u64;
+                let len = end - start;
+                for i in 0..parts {
+                    let (a, b) = (start + len * i / parts, start + len * (i + 1) / parts);
+                    if b <= a {
+                        continue;
+                    }
+                    let f = |k: u64| sel.begin + (sel.end - sel.begin) * k as f32 / parts as f32;
+                    let part = SampleSel {
+                        begin: f(i),
+                        end: f(i + 1),
+                        ..sel
+                    };
+                    push(a, b - a, key, v.vel, Some(part), out);
+                }
+            }
+        }
         Source::Pattern(p) => {
             let drums = v.channel == 9;
             for h in p.query_seeded(bar, voice_seed) {
@@ -196,7 +227,7 @@ fn expand_voice(
                     (Some(i), k) if k != SynthKind::Sample => ((i.min(9) as u32 * 127) / 9) as u8,
                     _ => v.vel,
                 };
-                push(start, end - start, key, vel, 1.0, out);
+                push(start, end - start, key, vel, None, out);
             }
         }
         Source::Notes { pitches, rhythm } => {
@@ -225,7 +256,7 @@ fn expand_voice(
             for (j, (start, len)) in onsets.into_iter().enumerate() {
                 let idx = (bar as u128 * per_bar as u128 + j as u128) % pitches.len() as u128;
                 for key in &pitches[idx as usize] {
-                    push(start, len, *key, v.vel, 1.0, out);
+                    push(start, len, *key, v.vel, None, out);
                 }
             }
         }
@@ -236,10 +267,82 @@ fn expand_voice(
                 if let Some((key, hold)) = s {
                     let a = bar_ticks * i as u64 / n as u64;
                     let b = bar_ticks * (i as u64 + *hold as u64) / n as u64;
-                    push(a, b.saturating_sub(a).max(1), *key, v.vel, 1.0, out);
+                    push(a, b.saturating_sub(a).max(1), *key, v.vel, None, out);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// What one step of a sample voice's pattern plays: the key (pitch; 60 = as recorded) and the
+/// sample part, or `None` for a step that is not a note. Unknown names are errors (with a
+/// did-you-mean over the bank's folders), never silence.
+fn sample_step(v: &VoiceSpec, value: &mini::Value) -> Result<Option<(u8, SampleSel)>, String> {
+    use mini::Value;
+    let own = SampleSel {
+        folder: v.sound.folder,
+        index: v.sound.sample,
+        begin: v.sound.begin,
+        end: v.sound.end,
+    };
+    if v.slice > 0 {
+        let k = match value {
+            Value::Num(x) => *x,
+            Value::List(xs) => match xs.first() {
+                Some(Value::Num(x)) => *x,
+                _ => return Err(format!("slice: '{value}' is not a slice number")),
+            },
+            Value::Word(_) => return Err(format!("slice: '{value}' is not a slice number")),
+        };
+        let n = v.slice as i64;
+        let k = (k.floor() as i64).rem_euclid(n) as f32;
+        let n = n as f32;
+        return Ok(Some((
+            v.note,
+            SampleSel {
+                begin: k / n,
+                end: (k + 1.0) / n,
+                ..own
+            },
+        )));
+    }
+    let (word, index) = match value {
+        Value::Word(w) => (w.as_str(), None),
+        Value::List(xs) => match (xs.first(), value.index()) {
+            (Some(Value::Word(w)), i) => (w.as_str(), i),
+            _ => return Ok(value.key(false).map(|k| (key_or(v, k), own))),
+        },
+        Value::Num(_) => return Ok(value.key(false).map(|k| (key_or(v, k), own))),
+    };
+    if let Some(bank) = &v.bank {
+        if let Some((folder, count)) = bank.folder(word) {
+            let index = (index.unwrap_or(0) as usize % count.max(1)) as u16;
+            return Ok(Some((
+                v.note,
+                SampleSel {
+                    folder,
+                    index,
+                    ..own
+                },
+            )));
+        }
+    }
+    // `x` and note names play the voice's own sample at that pitch.
+    if word == "x" || word == "X" || crate::patch::theory::note_number(word).is_ok() {
+        return Ok(value.key(false).map(|k| (key_or(v, k), own)));
+    }
+    Err(match &v.bank {
+        Some(bank) => bank.unknown(word),
+        None => format!(
+            "unknown sample '{word}': no sample folders found (call samples(\"path\") first)"
+        ),
+    })
+}
+
+fn key_or(v: &VoiceSpec, k: Key) -> u8 {
+    match k {
+        Key::Own => v.note,
+        Key::Note(n) => n,
+    }
 }

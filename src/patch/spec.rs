@@ -173,6 +173,65 @@ pub struct VoiceSpec {
     pub transpose: i32,
     /// `every(n, fn)` transforms with where each was registered (line, col) for errors.
     pub every: Vec<(u64, FnPtr, (usize, usize))>,
+    /// The sample folders a `synth: "sample"` voice picks from (`samples("path")`, else the
+    /// samples folder found for the patch); `None` for other voices.
+    pub bank: Option<Arc<BankIndex>>,
+    /// `chop(n)`: each event plays n successive parts of its sample (0/1 = off).
+    pub chop: u32,
+    /// `slice(n, pattern)`: the pattern's numbers pick slice k of n of the sample (0 = off).
+    pub slice: u32,
+}
+
+/// The sample folders of a bank as a patch sees them: where they are and their names and
+/// file counts (the engine loads the same folder; both sort names the same way).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BankIndex {
+    pub dir: std::path::PathBuf,
+    pub folders: Vec<crate::sound::synth::FolderInfo>,
+}
+
+impl BankIndex {
+    /// `Sound::folder` of the folder called `name` (1-based; 0 is the flat bank).
+    pub fn folder(&self, name: &str) -> Option<(u16, usize)> {
+        self.folders
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| (i as u16 + 1, self.folders[i].count))
+    }
+
+    /// "unknown sample 'x' — did you mean `y`? (folders in DIR: a, b, c)".
+    pub fn unknown(&self, name: &str) -> String {
+        let names: Vec<&str> = self.folders.iter().map(|f| f.name.as_str()).collect();
+        let shown = if names.len() > 24 {
+            format!("{}, …", names[..24].join(", "))
+        } else {
+            names.join(", ")
+        };
+        format!(
+            "unknown sample '{name}'{} (folders in {}: {shown})",
+            super::hints::did_you_mean(name, names.iter().copied()),
+            self.dir.display()
+        )
+    }
+}
+
+/// Which sample, and which part of it, one planned note plays (from `bd:3`, `chop`, `slice`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SampleSel {
+    pub folder: u16,
+    pub index: u16,
+    pub begin: f32,
+    pub end: f32,
+}
+
+impl SampleSel {
+    /// Writes the selection into a note's sound.
+    pub fn apply(&self, sound: &mut Sound) {
+        sound.folder = self.folder;
+        sound.sample = self.index;
+        sound.begin = self.begin;
+        sound.end = self.end;
+    }
 }
 
 impl VoiceSpec {
@@ -192,6 +251,9 @@ impl VoiceSpec {
             prob: 1.0,
             transpose: 0,
             every: Vec::new(),
+            bank: None,
+            chop: 0,
+            slice: 0,
         }
     }
 
@@ -269,6 +331,8 @@ pub struct PlannedNote {
     pub dur: u64,
     pub key: u8,
     pub vel: u8,
+    /// The sample and part a sample voice's note plays, when the pattern chose one.
+    pub sample: Option<SampleSel>,
 }
 
 /// Where LSTM notes come from: the scheduler hands the patch one of these per bar so a

@@ -87,6 +87,9 @@ fn compile_worker(
             seed,
             limits: Default::default(),
             state: Some(state),
+            // The patch side finds sample folders itself (patch folder, parent, WEFT_SAMPLES,
+            // current folder); `--samples` does not reach the live compile worker yet.
+            samples: None,
         };
         let from = current_bar.load(Ordering::Relaxed) + 1;
         // A panic while loading is a bug in weft; it rejects this save like an error would

@@ -436,9 +436,15 @@ impl Scheduler {
                     channel: v.channel,
                     key: n.key,
                     vel: n.vel.max(1),
-                    sound: Sound {
-                        dur_ticks: n.dur.min(u32::MAX as u64) as u32,
-                        ..v.sound
+                    sound: {
+                        let mut sound = Sound {
+                            dur_ticks: n.dur.min(u32::MAX as u64) as u32,
+                            ..v.sound
+                        };
+                        if let Some(sel) = n.sample {
+                            sel.apply(&mut sound);
+                        }
+                        sound
                     },
                 },
             );

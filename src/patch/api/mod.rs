@@ -161,6 +161,11 @@ pub(super) const VOICE_OPTS: &[&str] = &[
     "gain",
     "pan",
     "sample",
+    "begin",
+    "end",
+    "speed",
+    "loop",
+    "cut",
     "program",
     "vel",
     "gate",
@@ -243,7 +248,26 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
                     .as_bool()
                     .or_else(|_| rt_err("pingpong must be true or false"))?
             }
-            "sample" => v.sound.sample = whole_in(val, "sample", 0.0, 999.0)? as u16,
+            "sample" => match val.clone().into_immutable_string() {
+                Ok(name) => {
+                    let (folder, index) = sample_of(v, &name)?;
+                    v.sound.folder = folder;
+                    v.sound.sample = index;
+                }
+                Err(_) => {
+                    v.sound.folder = 0;
+                    v.sound.sample = whole_in(val, "sample", 0.0, 999.0)? as u16;
+                }
+            },
+            "begin" => v.sound.begin = in_range(val, "begin", 0.0, 1.0)? as f32,
+            "end" => v.sound.end = in_range(val, "end", 0.0, 1.0)? as f32,
+            "speed" => v.sound.speed = in_range(val, "speed", -64.0, 64.0)? as f32,
+            "loop" => {
+                v.sound.looped = val
+                    .as_bool()
+                    .or_else(|_| rt_err("loop must be true or false"))?
+            }
+            "cut" => v.sound.cut = whole_in(val, "cut", 0.0, 255.0)? as u8,
             "program" => v.sound.program = whole_in(val, "program", 0.0, 127.0)? as u8,
             "vel" => v.vel = vel_of(as_f64(val, "vel")?)?,
             "gate" => v.gate = gate_of(as_f64(val, "gate")?)?,
@@ -275,6 +299,37 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
         }
     }
     Ok(())
+}
+
+/// `"bd:3"` or `"bd"` on a sample voice → (`Sound::folder`, index wrapped to the folder's
+/// count, as in Strudel).
+pub(super) fn sample_of(v: &VoiceSpec, name: &str) -> RResult<(u16, u16)> {
+    if v.sound.synth != SynthKind::Sample {
+        return rt_err(format!(
+            "sample \"{name}\": sample names need a sample voice (synth: \"sample\")"
+        ));
+    }
+    let Some(bank) = &v.bank else {
+        return rt_err(format!(
+            "sample \"{name}\": no sample folders found; call samples(\"path\") first or put \
+             folders of samples (bd/, sd/, …) in a samples/ folder next to the patch"
+        ));
+    };
+    let (folder, index) = match name.split_once(':') {
+        Some((f, i)) => {
+            let i: u64 = i.trim().parse().or_else(|_| {
+                rt_err(format!(
+                    "sample \"{name}\": the index after ':' must be a whole number"
+                ))
+            })?;
+            (f.trim(), i)
+        }
+        None => (name.trim(), 0),
+    };
+    match bank.folder(folder) {
+        Some((f, count)) => Ok((f, (index % count.max(1) as u64) as u16)),
+        None => rt_err(bank.unknown(folder)),
+    }
 }
 
 /// Velocity from a patch: 0..=1 floats scale to 0..=127, larger numbers are MIDI velocities.

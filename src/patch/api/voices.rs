@@ -43,6 +43,35 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
         Ok(())
     });
 
+    // Sample folders: `samples("./kit")`, a folder of folders (bd/, sd/, …).
+    let c = ctx.clone();
+    engine.register_fn("samples", move |path: &str| -> RResult<()> {
+        let (patch_dir, flag) = {
+            let g = lock(&c);
+            (g.patch_dir.clone(), g.samples_flag.clone())
+        };
+        let tried = crate::data::resolve(Path::new(path), &patch_dir, flag.as_deref());
+        let Some(dir) = tried.iter().find(|p| p.is_dir()) else {
+            return rt_err(format!(
+                "samples(\"{path}\"): no such folder (looked in {})",
+                crate::data::list(&tried)
+            ));
+        };
+        let folders = crate::sound::synth::scan(dir)
+            .or_else(|e| rt_err(format!("samples(\"{path}\"): {e}")))?;
+        if folders.is_empty() {
+            return rt_err(format!(
+                "samples(\"{path}\"): {} has no sample folders (bd/, sd/, … holding .wav, .flac or .ogg files)",
+                dir.display()
+            ));
+        }
+        lock(&c).bank = Some(Arc::new(BankIndex {
+            dir: dir.clone(),
+            folders,
+        }));
+        Ok(())
+    });
+
     // Voices.
     engine.register_type_with_name::<VoiceRef>("Voice");
     let c = ctx.clone();
@@ -53,6 +82,12 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
             ));
         }
         let mut v = VoiceSpec::new(name);
+        let sample_voice = opts
+            .get("synth")
+            .is_some_and(|s| s.to_string() == SynthKind::Sample.name());
+        if sample_voice {
+            v.bank = bank_for(&c);
+        }
         apply_opts(&mut v, &opts, true)?;
         let mut g = lock(&c);
         if let Some(slot) = g.voices.iter_mut().find(|x| x.name == name) {
@@ -91,8 +126,14 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     engine.register_fn(
         "pattern",
         move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
-            let p = parse_pattern(s)?;
             edit(&c, r, |v| {
+                // Sample voices take any word (a folder name); expansion checks it against
+                // the bank's folders.
+                let p = if v.sound.synth == SynthKind::Sample {
+                    Pattern::parse(s).or_else(|e| rt_err(format!("pattern \"{s}\": {e}")))?
+                } else {
+                    parse_pattern(s)?
+                };
                 v.source = Source::Pattern(p);
                 v.source_at = call_at(&cx);
                 Ok(())
@@ -198,6 +239,39 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
             })
         },
     );
+    // Sample voices: `chop(n)` and `slice(n, "0 2 1 3")` (Strudel's).
+    let c = ctx.clone();
+    engine.register_fn("chop", move |r: &mut VoiceRef, n: i64| {
+        if !(1..=256).contains(&n) {
+            return rt_err(format!("chop({n}): n must be 1..256"));
+        }
+        edit(&c, r, |v| {
+            if v.sound.synth != SynthKind::Sample {
+                return rt_err("chop(n) needs a sample voice (synth: \"sample\")");
+            }
+            v.chop = n as u32;
+            Ok(())
+        })
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "slice",
+        move |cx: NativeCallContext, r: &mut VoiceRef, n: i64, s: &str| {
+            if !(1..=256).contains(&n) {
+                return rt_err(format!("slice({n}, ...): n must be 1..256"));
+            }
+            let p = parse_pattern(s)?;
+            edit(&c, r, |v| {
+                if v.sound.synth != SynthKind::Sample {
+                    return rt_err("slice(n, pattern) needs a sample voice (synth: \"sample\")");
+                }
+                v.slice = n as u32;
+                v.source = Source::Pattern(p);
+                v.source_at = call_at(&cx);
+                Ok(())
+            })
+        },
+    );
     engine.register_get("name", |r: &mut VoiceRef| r.name.clone());
 
     // Live parameters: `param("bass.cutoff", 800.0)`.
@@ -294,4 +368,23 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
         lock(&c).analyze = Some(spec);
         Ok(())
     });
+}
+
+/// The bank a new sample voice picks from: `samples("path")`'s, else the samples folder
+/// found for the patch (looked up and listed once per load).
+fn bank_for(c: &Arc<Mutex<RunContext>>) -> Option<Arc<BankIndex>> {
+    let mut g = lock(c);
+    if let Some(b) = &g.bank {
+        return Some(b.clone());
+    }
+    if let Some(d) = &g.default_bank {
+        return d.clone();
+    }
+    let (dir, _) = crate::sound::synth::sounds_for(&g.patch_dir, g.samples_flag.as_deref());
+    let found = crate::sound::synth::scan(&dir)
+        .ok()
+        .filter(|f| !f.is_empty())
+        .map(|folders| Arc::new(BankIndex { dir, folders }));
+    g.default_bank = Some(found.clone());
+    found
 }

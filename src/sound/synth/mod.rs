@@ -22,9 +22,11 @@ mod gm;
 mod inserts;
 mod reverb;
 mod sampler;
+mod samples;
 mod voice;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::engine::event::{Event, Frame, Param, Sound, SynthKind, TimedEvent};
 pub use delay::{MAX_DELAY_SECS, MAX_FEEDBACK};
@@ -32,6 +34,7 @@ use dsp::{DcBlocker, Limiter};
 pub use gm::GM_BLOCK;
 pub use reverb::{rt60_of_response, rt60_of_size};
 pub use sampler::{sample_names, Sample};
+pub use samples::{decode, decode_symphonia, fit, scan, Bank, FolderInfo, MAX_SAMPLE_SECS};
 use voice::{Ctx, Voice};
 pub use voice::{FILTER_OPEN_HZ, STEAL_FADE_SECS};
 
@@ -47,6 +50,8 @@ pub enum SynthError {
     Io(String, std::io::Error),
     #[error("{0}: {1}")]
     Wav(String, hound::Error),
+    #[error("{0}: cannot decode: {1}")]
+    Decode(String, String),
     #[error("{0}: not a usable SoundFont: {1}")]
     SoundFont(String, String),
     #[error("invalid synth configuration: {0}")]
@@ -121,7 +126,8 @@ pub struct Engine {
     sample_rate: f32,
     polyphony: usize,
     voices: Vec<Voice>,
-    samples: Vec<Sample>,
+    /// The sample bank: immutable, shared, loaded off the audio thread.
+    bank: Arc<Bank>,
     gm: Option<gm::Gm>,
     next_age: u64,
     master_chain: bool,
@@ -151,9 +157,25 @@ impl Engine {
         }
         let sr = cfg.sample_rate as f32;
         let mut warnings = Vec::new();
-        let samples = match &cfg.samples_dir {
-            Some(dir) => sampler::load_dir(dir, &mut warnings),
-            None => Vec::new(),
+        let bank = match &cfg.samples_dir {
+            Some(dir) => match Bank::load(dir, cfg.sample_rate, &mut warnings) {
+                Ok(b) => {
+                    if b.is_empty() {
+                        warnings.push(format!(
+                            "no samples in {}; `synth: \"sample\"` voices are silent, built-in synths still play",
+                            dir.display()
+                        ));
+                    }
+                    b
+                }
+                Err(e) => {
+                    warnings.push(format!(
+                        "no samples: {e}; `synth: \"sample\"` voices are silent, built-in synths still play"
+                    ));
+                    Bank::default()
+                }
+            },
+            None => Bank::default(),
         };
         let gm = match &cfg.soundfont {
             Some(path) if path.exists() => {
@@ -184,7 +206,7 @@ impl Engine {
                 sample_rate: sr,
                 polyphony: cfg.polyphony,
                 voices,
-                samples,
+                bank: Arc::new(bank),
                 gm,
                 next_age: 0,
                 master_chain: cfg.master_chain,
@@ -202,9 +224,14 @@ impl Engine {
         self.sample_rate as u32
     }
 
-    /// Names of the loaded samples in `Sound::sample` index order.
+    /// Names of the flat bank's samples (folder 0) in `Sound::sample` index order.
     pub fn sample_names(&self) -> impl Iterator<Item = &str> {
-        self.samples.iter().map(|s| s.name.as_str())
+        self.bank.flat.iter().map(|s| s.name.as_str())
+    }
+
+    /// The loaded sample bank.
+    pub fn bank(&self) -> &Arc<Bank> {
+        &self.bank
     }
 
     pub fn has_soundfont(&self) -> bool {
@@ -285,7 +312,7 @@ impl Engine {
     fn render_dry(&mut self, seg: &mut [f32], pos: usize) {
         let ctx = Ctx {
             sample_rate: self.sample_rate,
-            samples: &self.samples,
+            bank: &self.bank,
         };
         let range = 2 * pos..2 * pos + seg.len();
         let b = &mut self.buses;
@@ -392,13 +419,24 @@ impl Engine {
             }
             sound.synth = SynthKind::Tri;
         }
+        if sound.synth == SynthKind::Sample && sound.cut > 0 {
+            // Cut group: the group's sounding samples fade out (no click) as this one starts.
+            let sr = self.sample_rate;
+            for v in self
+                .voices
+                .iter_mut()
+                .filter(|v| v.active && !v.is_fading() && v.cut == sound.cut)
+            {
+                v.steal(sr);
+            }
+        }
         self.buses.note(&sound);
         let slot = self.allocate();
         let age = self.next_age;
         self.next_age += 1;
         let ctx = Ctx {
             sample_rate: self.sample_rate,
-            samples: &self.samples,
+            bank: &self.bank,
         };
         let seed = (age as u32) ^ ((track as u32) << 16) ^ key as u32;
         self.voices[slot].start(&ctx, track, key, vel, &sound, age, seed);

@@ -1,5 +1,5 @@
-//! One-shot sample bank: every `*.wav` in the samples folder, loaded once (hound) at
-//! engine construction, sorted by file name so the mini-notation `:n` index is stable.
+//! One decoded sample and the flat bank's file list: the loose `*.wav` files of the samples
+//! folder, sorted by file name so `sample: n` is stable (folders of samples: `samples`).
 //! Integer PCM is scaled by 2^(bits−1) so a 16-bit file plays back bit-exact at unity gain.
 
 use std::path::Path;
@@ -90,31 +90,4 @@ pub fn sample_names(dir: &Path) -> Vec<String> {
         .iter()
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect()
-}
-
-/// Loads every sample of `dir`; unreadable files become warnings, not errors.
-pub fn load_dir(dir: &Path, warnings: &mut Vec<String>) -> Vec<Sample> {
-    let paths = match wav_paths(dir) {
-        Ok(p) => p,
-        Err(e) => {
-            warnings.push(format!(
-                "no samples: {e}; `synth: \"sample\"` voices are silent, built-in synths still play"
-            ));
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::with_capacity(paths.len());
-    for p in paths {
-        match Sample::load(&p) {
-            Ok(s) => out.push(s),
-            Err(e) => warnings.push(format!("skipping sample: {e}")),
-        }
-    }
-    if out.is_empty() {
-        warnings.push(format!(
-            "no .wav samples in {}; `synth: \"sample\"` voices are silent, built-in synths still play",
-            dir.display()
-        ));
-    }
-    out
 }

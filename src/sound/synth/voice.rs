@@ -7,7 +7,7 @@
 
 use super::dsp::{poly_blep, sin2pi, Adsr, Rng, Smoothed, Svf};
 use super::inserts::Inserts;
-use super::sampler::Sample;
+use super::samples::Bank;
 use crate::engine::event::{FilterMode, Param, Sound, SynthKind, TrackId};
 
 /// Length of the anti-click fade applied to a stolen voice.
@@ -21,7 +21,7 @@ const PLUCK_MIN_HZ: f32 = 20.0;
 /// Shared read-only data a voice needs while rendering.
 pub struct Ctx<'a> {
     pub sample_rate: f32,
-    pub samples: &'a [Sample],
+    pub bank: &'a Bank,
 }
 
 pub struct Voice {
@@ -63,9 +63,16 @@ pub struct Voice {
     pluck: Vec<f32>,
     pluck_len: usize,
     pluck_pos: usize,
-    sample: usize,
+    sample_folder: u16,
+    sample_index: u16,
     sample_pos: f64,
     sample_step: f64,
+    /// The part of the sample played, in frames: `sample_lo..sample_hi`.
+    sample_lo: f64,
+    sample_hi: f64,
+    sample_loop: bool,
+    /// Cut group (0 = none).
+    pub cut: u8,
 }
 
 fn midi_hz(key: u8) -> f32 {
@@ -109,9 +116,14 @@ impl Voice {
             pluck: vec![0.0; (sample_rate / PLUCK_MIN_HZ) as usize + 2],
             pluck_len: 1,
             pluck_pos: 0,
-            sample: 0,
+            sample_folder: 0,
+            sample_index: 0,
             sample_pos: 0.0,
             sample_step: 1.0,
+            sample_lo: 0.0,
+            sample_hi: 0.0,
+            sample_loop: false,
+            cut: 0,
         }
     }
 
@@ -134,16 +146,27 @@ impl Voice {
     ) -> bool {
         let sr = ctx.sample_rate;
         let kind = sound.synth;
-        if kind == SynthKind::Sample && ctx.samples.is_empty() {
-            return false;
-        }
+        let smp = match kind {
+            SynthKind::Sample => match ctx.bank.get(sound.folder, sound.sample) {
+                // Speed 0 would hold one frame forever (a one-shot never ends): silence.
+                Some(s) if s.frames() > 0 && sound.speed != 0.0 => Some(s),
+                _ => return false,
+            },
+            _ => None,
+        };
         self.active = true;
         self.track = track;
         self.key = key;
         self.age = age;
         self.gated = true;
         self.kind = kind;
-        self.one_shot = kind.is_drum() || kind == SynthKind::Sample;
+        // Looped samples hold while the note is held and then release like a synth.
+        self.one_shot = kind.is_drum() || (kind == SynthKind::Sample && !sound.looped);
+        self.cut = if kind == SynthKind::Sample {
+            sound.cut
+        } else {
+            0
+        };
         self.env
             .set(sound.attack, sound.decay, sound.sustain, sound.release);
         self.env.level = 0.0;
@@ -201,11 +224,41 @@ impl Voice {
                 self.pluck_pos = 0;
             }
             SynthKind::Sample => {
-                self.sample = sound.sample as usize % ctx.samples.len();
-                let smp = &ctx.samples[self.sample];
-                let transpose = ((key as f64 - 60.0) / 12.0).exp2();
-                self.sample_step = smp.sample_rate as f64 / sr as f64 * transpose;
-                self.sample_pos = 0.0;
+                if let Some(smp) = smp {
+                    self.sample_folder = sound.folder;
+                    self.sample_index = sound.sample;
+                    let n = smp.frames() as f64;
+                    let fr = |x: f32| {
+                        if x.is_finite() {
+                            x.clamp(0.0, 1.0) as f64
+                        } else {
+                            0.0
+                        }
+                    };
+                    let (b, e) = (fr(sound.begin), fr(sound.end));
+                    let (b, e) = if e > b {
+                        (b, e)
+                    } else {
+                        (b, (b + 1.0 / n).min(1.0))
+                    };
+                    // Whole frames, so speed 1 from `begin` reads the file's samples exactly.
+                    self.sample_lo = (b * n).floor();
+                    self.sample_hi = (e * n).ceil().max(self.sample_lo + 1.0).min(n);
+                    let speed = if sound.speed.is_finite() {
+                        sound.speed.clamp(-64.0, 64.0) as f64
+                    } else {
+                        1.0
+                    };
+                    let transpose = ((key as f64 - 60.0) / 12.0).exp2();
+                    self.sample_step = smp.sample_rate as f64 / sr as f64 * transpose * speed;
+                    // Reversed: from the last frame of the part down to its first.
+                    self.sample_pos = if speed < 0.0 {
+                        self.sample_hi - 1.0
+                    } else {
+                        self.sample_lo
+                    };
+                    self.sample_loop = sound.looped;
+                }
             }
             _ => {}
         }
@@ -444,22 +497,29 @@ impl Voice {
                 return (y, y, time > 1.2);
             }
             SynthKind::Sample => {
-                let smp = &ctx.samples[self.sample];
-                let frames = smp.frames();
-                let pos = self.sample_pos;
-                let i = pos as usize;
-                if i >= frames {
+                let Some(smp) = ctx.bank.get(self.sample_folder, self.sample_index) else {
                     return (0.0, 0.0, true);
+                };
+                let (lo, hi) = (self.sample_lo, self.sample_hi.min(smp.frames() as f64));
+                let mut pos = self.sample_pos;
+                if pos < lo || pos >= hi {
+                    if !self.sample_loop || hi <= lo {
+                        return (0.0, 0.0, true);
+                    }
+                    // Wrap into the part (forwards or backwards); after the note-off the
+                    // loop goes on through the release.
+                    pos = lo + (pos - lo).rem_euclid(hi - lo);
                 }
+                let i = pos as usize;
                 let frac = (pos - i as f64) as f32;
                 let (l0, r0) = smp.frame(i);
-                let (l, r) = if frac == 0.0 || i + 1 >= frames {
+                let (l, r) = if frac == 0.0 || i + 1 >= hi as usize {
                     (l0, r0)
                 } else {
                     let (l1, r1) = smp.frame(i + 1);
                     (l0 + (l1 - l0) * frac, r0 + (r1 - r0) * frac)
                 };
-                self.sample_pos += self.sample_step;
+                self.sample_pos = pos + self.sample_step;
                 return (l, r, false);
             }
         };
