@@ -164,6 +164,10 @@ fn expand_voice(
     let voice_seed = seed ^ fnv1a(&[file.as_bytes(), v.name.as_bytes(), &bar.to_le_bytes()]);
     let mut coin = SplitMix(voice_seed);
     let key_of = |k: u8| (k as i32 + v.transpose).clamp(0, 127) as u8;
+    // Where a step (start, length in ticks) samples signals: its middle, in cycles (bars),
+    // as Strudel queries a signal over an event's whole span and samples the span's midpoint.
+    let cycle =
+        |start: u64, len: u64| bar as f64 + (start as f64 + len as f64 / 2.0) / bar_ticks as f64;
     let mut push =
         |start: u64, len: u64, key: u8, vel: u8, chance: f32, out: &mut Vec<PlannedNote>| {
             // Draw for every candidate note so one note's chance never shifts another's.
@@ -178,6 +182,7 @@ fn expand_voice(
                 dur,
                 key: key_of(key),
                 vel,
+                at: bar as f64 + (start as f64 + len as f64 / 2.0) / bar_ticks as f64,
             });
         };
     match &v.source {
@@ -194,7 +199,7 @@ fn expand_voice(
                 };
                 let vel = match (h.value.index(), v.sound.synth) {
                     (Some(i), k) if k != SynthKind::Sample => ((i.min(9) as u32 * 127) / 9) as u8,
-                    _ => v.vel,
+                    _ => v.vel_at(cycle(start, end - start)),
                 };
                 push(start, end - start, key, vel, 1.0, out);
             }
@@ -225,7 +230,7 @@ fn expand_voice(
             for (j, (start, len)) in onsets.into_iter().enumerate() {
                 let idx = (bar as u128 * per_bar as u128 + j as u128) % pitches.len() as u128;
                 for key in &pitches[idx as usize] {
-                    push(start, len, *key, v.vel, 1.0, out);
+                    push(start, len, *key, v.vel_at(cycle(start, len)), 1.0, out);
                 }
             }
         }
@@ -236,7 +241,8 @@ fn expand_voice(
                 if let Some((key, hold)) = s {
                     let a = bar_ticks * i as u64 / n as u64;
                     let b = bar_ticks * (i as u64 + *hold as u64) / n as u64;
-                    push(a, b.saturating_sub(a).max(1), *key, v.vel, 1.0, out);
+                    let len = b.saturating_sub(a).max(1);
+                    push(a, len, *key, v.vel_at(cycle(a, len)), 1.0, out);
                 }
             }
         }

@@ -5,7 +5,7 @@
 use super::queue::Order;
 use super::{Notice, Scheduler, Slot, Swap, SwapKind};
 use crate::engine::event::{Event, Sound, Tick, TrackId, TrackInfo};
-use crate::patch::BarPlan;
+use crate::patch::{param_value, BarPlan, CONTROL_STEPS_PER_BAR};
 use std::cmp::Reverse;
 use std::collections::HashSet;
 
@@ -52,6 +52,7 @@ impl Scheduler {
                 );
             }
         }
+        self.queue_controls(slot_id, bar, plan, &ids, from);
         for n in &plan.notes {
             let tick = bar_start + n.start;
             if tick < from {
@@ -73,7 +74,12 @@ impl Scheduler {
                     vel: n.vel.max(1),
                     sound: Sound {
                         dur_ticks: n.dur.min(u32::MAX as u64) as u32,
-                        ..v.sound
+                        // Signal-valued options: their value at the middle of the note's step.
+                        ..if v.signals.is_empty() {
+                            v.sound
+                        } else {
+                            v.sound_at(n.at)
+                        }
                     },
                 },
             );
@@ -88,6 +94,43 @@ impl Scheduler {
                     key: n.key,
                 },
             );
+        }
+    }
+
+    /// Queues the `param(..., signal)` control streams of a bar plan: each voice's signals
+    /// sampled on a grid of [`CONTROL_STEPS_PER_BAR`] per bar, from tick `from` on.
+    fn queue_controls(
+        &mut self,
+        slot_id: u64,
+        bar: u64,
+        plan: &BarPlan,
+        ids: &[TrackId],
+        from: Tick,
+    ) {
+        let bar_start = self.sig.bar_start(bar);
+        let bar_ticks = self.sig.ticks_per_bar();
+        for step in 0..CONTROL_STEPS_PER_BAR {
+            let offset = bar_ticks * step / CONTROL_STEPS_PER_BAR;
+            let tick = bar_start + offset;
+            if tick < from {
+                continue;
+            }
+            let t = bar as f64 + offset as f64 / bar_ticks as f64;
+            for (i, v) in plan.voices.iter().enumerate() {
+                for (param, sig) in &v.controls {
+                    self.push(
+                        tick,
+                        Order::Param,
+                        slot_id,
+                        u64::MAX,
+                        Event::Param {
+                            track: ids[i],
+                            param: *param,
+                            value: param_value(*param, sig.at(t)),
+                        },
+                    );
+                }
+            }
         }
     }
 
