@@ -23,6 +23,7 @@ mod check;
 mod hints;
 pub mod mini;
 mod plan;
+pub mod signal;
 mod spec;
 pub mod theory;
 use crate::engine::event::{Param, Sound, SynthKind};
@@ -34,6 +35,7 @@ use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map, Module,
     NativeCallContext, Position, Scope, AST,
 };
+pub use signal::Signal;
 pub use spec::*;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -164,6 +164,10 @@ fn expand_voice(
     let voice_seed = seed ^ fnv1a(&[file.as_bytes(), v.name.as_bytes(), &bar.to_le_bytes()]);
     let mut coin = SplitMix(voice_seed);
     let key_of = |k: u8| (k as i32 + v.transpose).clamp(0, 127) as u8;
+    // Where a step (start, length in ticks) samples signals: its middle, in cycles (bars),
+    // as Strudel queries a signal over an event's whole span and samples the span's midpoint.
+    let cycle =
+        |start: u64, len: u64| bar as f64 + (start as f64 + len as f64 / 2.0) / bar_ticks as f64;
     let mut push = |start: u64,
                     len: u64,
                     key: u8,
@@ -183,6 +187,7 @@ fn expand_voice(
             key: key_of(key),
             vel,
             sample,
+            at: cycle(start, len),
         });
     };
     match &v.source {
@@ -209,7 +214,7 @@ fn expand_voice(
                         end: f(i + 1),
                         ..sel
                     };
-                    push(a, b - a, key, v.vel, Some(part), out);
+                    push(a, b - a, key, v.vel_at(cycle(a, b - a)), Some(part), out);
                 }
             }
         }
@@ -225,7 +230,7 @@ fn expand_voice(
                 };
                 let vel = match (h.value.index(), v.sound.synth) {
                     (Some(i), k) if k != SynthKind::Sample => ((i.min(9) as u32 * 127) / 9) as u8,
-                    _ => v.vel,
+                    _ => v.vel_at(cycle(start, end - start)),
                 };
                 push(start, end - start, key, vel, None, out);
             }
@@ -256,7 +261,7 @@ fn expand_voice(
             for (j, (start, len)) in onsets.into_iter().enumerate() {
                 let idx = (bar as u128 * per_bar as u128 + j as u128) % pitches.len() as u128;
                 for key in &pitches[idx as usize] {
-                    push(start, len, *key, v.vel, None, out);
+                    push(start, len, *key, v.vel_at(cycle(start, len)), None, out);
                 }
             }
         }
@@ -267,7 +272,8 @@ fn expand_voice(
                 if let Some((key, hold)) = s {
                     let a = bar_ticks * i as u64 / n as u64;
                     let b = bar_ticks * (i as u64 + *hold as u64) / n as u64;
-                    push(a, b.saturating_sub(a).max(1), *key, v.vel, None, out);
+                    let len = b.saturating_sub(a).max(1);
+                    push(a, len, *key, v.vel_at(cycle(a, len)), None, out);
                 }
             }
         }

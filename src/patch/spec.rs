@@ -180,6 +180,26 @@ pub struct VoiceSpec {
     pub chop: u32,
     /// `slice(n, pattern)`: the pattern's numbers pick slice k of n of the sample (0 = off).
     pub slice: u32,
+    /// Signal-valued options (`cutoff: sine.range(300, 3000)`): evaluated at each note's
+    /// onset and applied to that note's sound (one entry per parameter).
+    pub signals: Vec<(Param, Signal)>,
+    /// `.vel(saw)` / `vel: saw`: the velocity at each note's onset (0..1 → 0..127).
+    pub vel_signal: Option<Signal>,
+    /// `param("voice.p", signal)`: a control stream the scheduler sends as `Param` events on
+    /// a grid of [`CONTROL_STEPS_PER_BAR`] per bar (one entry per parameter).
+    pub controls: Vec<(Param, Signal)>,
+}
+
+/// How often per bar a `param(..., signal)` control stream is sampled and sent (the synth
+/// smooths parameter steps).
+pub const CONTROL_STEPS_PER_BAR: u64 = 16;
+
+/// Sets or replaces the signal of `p` in a voice's list.
+pub fn set_signal(list: &mut Vec<(Param, Signal)>, p: Param, s: Option<Signal>) {
+    list.retain(|(q, _)| *q != p);
+    if let Some(s) = s {
+        list.push((p, s));
+    }
 }
 
 /// The sample folders of a bank as a patch sees them: where they are and their names and
@@ -254,7 +274,28 @@ impl VoiceSpec {
             bank: None,
             chop: 0,
             slice: 0,
+            signals: Vec::new(),
+            vel_signal: None,
+            controls: Vec::new(),
         }
+    }
+
+    /// The velocity at cycle position `t`: the voice's `vel`, or its velocity signal there.
+    pub fn vel_at(&self, t: f64) -> u8 {
+        match &self.vel_signal {
+            Some(s) => vel_from(s.at(t)),
+            None => self.vel,
+        }
+    }
+
+    /// This voice's sound for a note starting at cycle position `t` (signal options applied,
+    /// each clamped to its parameter's range).
+    pub fn sound_at(&self, t: f64) -> Sound {
+        let mut sound = self.sound;
+        for (p, s) in &self.signals {
+            p.apply(&mut sound, param_value(*p, s.at(t)));
+        }
+        sound
     }
 
     /// The General MIDI program written for this voice (MIDI files, live MIDI out): its
@@ -322,6 +363,30 @@ pub fn resolve_defaults(voices: &mut [VoiceSpec]) {
     }
 }
 
+/// A signal's value as a value of parameter `p`: clamped to its range (NaN to its low end).
+pub fn param_value(p: Param, x: f64) -> f32 {
+    let (lo, hi) = p.range();
+    if x.is_nan() {
+        lo
+    } else {
+        (x as f32).clamp(lo, hi)
+    }
+}
+
+/// A velocity from a signal's value: 0..=1 scales to 0..=127, larger values are MIDI
+/// velocities (as `vel_of` reads numbers), clamped to 0..=127.
+pub fn vel_from(x: f64) -> u8 {
+    if !x.is_finite() {
+        return 0;
+    }
+    let x = x.clamp(0.0, 127.0);
+    if x <= 1.0 {
+        (x * 127.0).round() as u8
+    } else {
+        x.round() as u8
+    }
+}
+
 /// A note a bar plan asks for, in ticks relative to the bar start.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedNote {
@@ -333,6 +398,9 @@ pub struct PlannedNote {
     pub vel: u8,
     /// The sample and part a sample voice's note plays, when the pattern chose one.
     pub sample: Option<SampleSel>,
+    /// Cycle position (bar + fraction) where signal-valued options are sampled for this
+    /// note: the middle of its step, as Strudel samples a signal over an event's whole.
+    pub at: f64,
 }
 
 /// Where LSTM notes come from: the scheduler hands the patch one of these per bar so a

@@ -1,6 +1,7 @@
 //! Unit tests of the scheduler: bar planning, swaps at quantize ticks, note pairing,
 //! last-good fallback, and a property test over random operation sequences.
 use super::*;
+use crate::engine::event::TimedEvent;
 use crate::patch::{LoadOptions, NoModels};
 use std::path::Path;
 

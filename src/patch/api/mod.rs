@@ -204,7 +204,14 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
         }
     }
     for (k, val) in opts {
-        let param = |p: Param, sound: &mut Sound| -> RResult<()> {
+        let signal = val.clone().try_cast::<Signal>();
+        let mut param = |p: Param, sound: &mut Sound| -> RResult<()> {
+            // A signal is evaluated per note; a number replaces an earlier signal.
+            if let Some(sig) = &signal {
+                set_signal(&mut v.signals, p, Some(sig.clone()));
+                return Ok(());
+            }
+            set_signal(&mut v.signals, p, None);
             let (lo, hi) = param_range(p);
             p.apply(sound, in_range(val, k, lo, hi)? as f32);
             Ok(())
@@ -269,7 +276,13 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
             }
             "cut" => v.sound.cut = whole_in(val, "cut", 0.0, 255.0)? as u8,
             "program" => v.sound.program = whole_in(val, "program", 0.0, 127.0)? as u8,
-            "vel" => v.vel = vel_of(as_f64(val, "vel")?)?,
+            "vel" => match &signal {
+                Some(sig) => v.vel_signal = Some(sig.clone()),
+                None => {
+                    v.vel = vel_of(as_f64(val, "vel")?)?;
+                    v.vel_signal = None;
+                }
+            },
             "gate" => v.gate = gate_of(as_f64(val, "gate")?)?,
             "prob" => v.prob = check_range(as_f64(val, "prob")?, "prob", 0.0, 1.0)? as f32,
             "transpose" => {
@@ -622,8 +635,18 @@ pub(super) fn build_engine(
         // `on_var` is marked deprecated only as "volatile"; it is the documented way to
         // provide a variable to script functions, which cannot see the caller's scope.
         #[allow(deprecated)]
-        engine.on_var(move |name, _, _| {
-            Ok((name == "state").then(|| Dynamic::from(lock(&c).state.clone())))
+        engine.on_var(move |name, _, ctx| {
+            if name == "state" {
+                return Ok(Some(Dynamic::from(lock(&c).state.clone())));
+            }
+            // The signals are values: `sine`, `saw` … unless the script has its own variable
+            // of that name.
+            Ok(match crate::patch::signal::Shape::from_name(name) {
+                Some(shape) if !ctx.scope().contains(name) => {
+                    Some(Dynamic::from(Signal::new(shape, lock(&c).seed)))
+                }
+                _ => None,
+            })
         });
     }
     voices::register(&mut engine, ctx);

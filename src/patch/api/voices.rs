@@ -175,9 +175,16 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     );
     let c = ctx.clone();
     engine.register_fn("vel", move |r: &mut VoiceRef, x: Dynamic| {
+        if let Some(sig) = x.clone().try_cast::<Signal>() {
+            return edit(&c, r, |v| {
+                v.vel_signal = Some(sig);
+                Ok(())
+            });
+        }
         let x = vel_of(as_f64(&x, "vel")?)?;
         edit(&c, r, |v| {
             v.vel = x;
+            v.vel_signal = None;
             Ok(())
         })
     });
@@ -279,29 +286,31 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     engine.register_fn(
         "param",
         move |target: &str, value: Dynamic| -> RResult<()> {
+            if let Some(sig) = value.clone().try_cast::<Signal>() {
+                let (voice, param) = param_target(target)?;
+                let mut g = lock(&c);
+                let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) else {
+                    return rt_err(format!(
+                        "param \"{target}\": a signal needs a voice of this file (define '{voice}' first)"
+                    ));
+                };
+                set_signal(&mut v.controls, param, Some(sig));
+                return Ok(());
+            }
             let value = as_f64(&value, "param value")?;
             if !value.is_finite() {
                 return rt_err(format!(
                     "param \"{target}\": the value must be a finite number, got {value}"
                 ));
             }
-            let Some((voice, p)) = target.split_once('.') else {
-                return rt_err(format!(
-                    "param \"{target}\": write \"voice.parameter\", e.g. \"bass.cutoff\""
-                ));
-            };
-            let Some(param) = Param::from_name(p) else {
-                return rt_err(format!(
-                    "param \"{target}\": unknown parameter '{p}'{} ({})",
-                    super::super::hints::did_you_mean(p, Param::NAMES.iter().copied()),
-                    Param::NAMES.join(", ")
-                ));
-            };
+            let (voice, param) = param_target(target)?;
             let (lo, hi) = param_range(param);
             let value = check_range(value, &format!("param \"{target}\""), lo, hi)? as f32;
             let mut g = lock(&c);
             if let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) {
                 param.apply(&mut v.sound, value);
+                // A number ends a control stream of the same parameter.
+                set_signal(&mut v.controls, param, None);
             }
             if g.params.len() < 1024 {
                 g.params.push((voice.to_string(), param, value));
@@ -323,6 +332,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
             Ok(())
         },
     );
+    register_signals(engine, ctx);
     let c = ctx.clone();
     engine.register_fn("analyze", move |opts: Map| -> RResult<()> {
         let mut spec = AnalyzeSpec {
@@ -387,4 +397,52 @@ fn bank_for(c: &Arc<Mutex<RunContext>>) -> Option<Arc<BankIndex>> {
         .map(|folders| Arc::new(BankIndex { dir, folders }));
     g.default_bank = Some(found.clone());
     found
+}
+
+/// `"voice.parameter"` → (voice, parameter), with the messages `param` gives.
+fn param_target(target: &str) -> RResult<(&str, Param)> {
+    let Some((voice, p)) = target.split_once('.') else {
+        return rt_err(format!(
+            "param \"{target}\": write \"voice.parameter\", e.g. \"bass.cutoff\""
+        ));
+    };
+    let Some(param) = Param::from_name(p) else {
+        return rt_err(format!(
+            "param \"{target}\": unknown parameter '{p}'{} ({})",
+            super::super::hints::did_you_mean(p, Param::NAMES.iter().copied()),
+            Param::NAMES.join(", ")
+        ));
+    };
+    Ok((voice, param))
+}
+
+/// Continuous signals: the type, `irand(n)` and the methods that shape a signal. The bare
+/// names (`sine`, `saw` …) are provided as values by the variable resolver in `api/mod.rs`.
+fn register_signals(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
+    use crate::patch::signal::SignalError;
+    fn ok(r: Result<Signal, SignalError>) -> RResult<Signal> {
+        r.or_else(|e| rt_err(e.to_string()))
+    }
+    engine.register_type_with_name::<Signal>("Signal");
+    engine.register_fn("to_string", |s: &mut Signal| s.to_string());
+    engine.register_fn("to_debug", |s: &mut Signal| s.to_string());
+    let c = ctx.clone();
+    engine.register_fn("irand", move |n: Dynamic| {
+        ok(Signal::irand(as_f64(&n, "irand(n)")?, lock(&c).seed))
+    });
+    engine.register_fn("fast", |s: &mut Signal, k: Dynamic| {
+        ok(s.fast(as_f64(&k, "fast")?))
+    });
+    engine.register_fn("slow", |s: &mut Signal, k: Dynamic| {
+        ok(s.slow(as_f64(&k, "slow")?))
+    });
+    engine.register_fn("segment", |s: &mut Signal, n: Dynamic| {
+        ok(s.segment(as_f64(&n, "segment")?))
+    });
+    engine.register_fn("range", |s: &mut Signal, lo: Dynamic, hi: Dynamic| {
+        ok(s.range(as_f64(&lo, "range")?, as_f64(&hi, "range")?))
+    });
+    engine.register_fn("rangex", |s: &mut Signal, lo: Dynamic, hi: Dynamic| {
+        ok(s.rangex(as_f64(&lo, "rangex")?, as_f64(&hi, "rangex")?))
+    });
 }
