@@ -59,6 +59,9 @@ const KIT_KEYS: [(u8, SynthKind); 3] = [
 /// Measurements below this are silence (a missing preset): such a program gets the
 /// median factor.
 const SILENT: f32 = 1e-6;
+/// Largest factor of a program over the median program's (40 dB).
+const MAX_BOOST: f32 = 100.0;
+
 #[derive(Clone, Copy)]
 struct Held {
     track: TrackId,
@@ -234,8 +237,10 @@ impl Gm {
         let mut factor = [0.0f32; 129];
         for (i, f) in factor.iter_mut().enumerate() {
             let reference = if i == KIT { drums } else { saw };
+            // A nearly silent program is boosted by at most MAX_BOOST over the median one
+            // (more would push every other channel's 14-bit volume into coarse steps).
             let m = if measured[i] > SILENT {
-                measured[i]
+                measured[i].max(median / MAX_BOOST)
             } else {
                 median
             };
