@@ -5,9 +5,11 @@
 //!    effect on (each voice: band/high/low-pass, distort, crush, coarse, tremolo, delay and
 //!    reverb sends; ping-pong delay and reverb buses running);
 //! 3. the same MIDI file rendered with the same SoundFont by weft (rustysynth) and by
-//!    `fluidsynth -ni -F` (benches/peers/synth/fluidsynth.sh), wall time and ratio.
+//!    `fluidsynth -ni -F` (benches/peers/synth/fluidsynth.sh, its reverb and chorus off as
+//!    weft's GM voices have none), wall time and ratio, on two files: the bench's (many
+//!    short retriggered notes) and 16 sustained 4-note chords on 16 channels (64 voices).
 //!
-//! Run: `cargo bench --bench synth` (`-- callback` runs only part 2).
+//! Run: `cargo bench --bench synth` (`-- callback` runs only part 2, `-- gm` only part 3).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -228,15 +230,28 @@ fn callback_percentiles(effects: bool) {
     );
 }
 
-/// Writes a 30 s, 120 bpm SMF: 15 melodic channels × 4-note chords per beat plus drums,
-/// ≈64 notes sounding at once. Returns the path and the same notes as weft events.
-fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
+/// Which MIDI file [`make_midi`] writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Material {
+    /// 30 s, 120 bpm: 15 melodic channels × a 4-note chord per beat plus drums, ≈64
+    /// notes sounding at once, every note retriggered each beat.
+    Retriggered,
+    /// 64 s: the same 16 channels × 4-note chords, each held 4 s (16 chords).
+    Sustained,
+}
+
+/// Writes an SMF of `material`. Returns the path and the same notes as weft events.
+fn make_midi(dir: &Path, material: Material) -> (PathBuf, Vec<TimedEvent>, u64) {
     use midly::num::{u15, u24, u28, u4, u7};
     use midly::{
         Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind,
     };
     let tpq = 480u32;
-    let beats = 60u32;
+    // A "beat" is one chord per channel: a beat long, or 8 beats (4 s) when sustained.
+    let (beats, beat_ticks) = match material {
+        Material::Retriggered => (60u32, tpq),
+        Material::Sustained => (16, 8 * tpq),
+    };
     let frames_per_tick = SR as u64 * 500_000 / 1_000_000 / tpq as u64; // 120 bpm: 50
     let mut abs: Vec<(u32, TrackEventKind<'static>)> = Vec::new();
     abs.push((
@@ -266,8 +281,8 @@ fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
                 [root, root + 4, root + 7, root + 12]
             };
             for (k, &key) in notes.iter().enumerate() {
-                let on = beat * tpq + k as u32 * 3;
-                let off = on + tpq - 10;
+                let on = beat * beat_ticks + k as u32 * 3;
+                let off = on + beat_ticks - 10;
                 for (tick, vel, is_on) in [(on, 90u8, true), (off, 0, false)] {
                     let message = if is_on {
                         MidiMessage::NoteOn {
@@ -335,17 +350,46 @@ fn make_midi(dir: &Path) -> (PathBuf, Vec<TimedEvent>, u64) {
         header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(tpq as u16))),
         tracks: vec![track],
     };
-    let path = dir.join("bench.mid");
+    let path = dir.join(match material {
+        Material::Retriggered => "bench.mid",
+        Material::Sustained => "chords.mid",
+    });
     smf.save(&path).unwrap();
     weft_events.sort_by_key(|e| e.frame);
-    let frames = (beats as u64 + 2) * tpq as u64 * frames_per_tick;
+    let frames = (beats as u64 * beat_ticks as u64 + 2 * tpq as u64) * frames_per_tick;
     (path, weft_events, frames)
 }
 
-fn fluidsynth_comparison() {
+/// Time to build an engine with the SoundFont: the first time in a process it parses the
+/// file and measures every program's loudness (the GM calibration); later engines reuse
+/// both. The renders below come after this, so add the first figure to weft's times for a
+/// whole-process comparison (fluidsynth's times include loading the SoundFont).
+fn engine_start() {
+    let self_cpu = || {
+        // SAFETY: getrusage only writes the struct we pass.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    };
+    let t = Instant::now();
+    let c0 = self_cpu();
+    drop(Engine::new(cfg()).unwrap());
+    let first = t.elapsed().as_secs_f64();
+    let first_cpu = self_cpu() - c0;
+    let t = Instant::now();
+    drop(Engine::new(cfg()).unwrap());
+    let again = t.elapsed().as_secs_f64();
+    println!(
+        "Engine::new with sf_GMbank.sf2: first {first:.3} s wall, {first_cpu:.3} s CPU (parse + \
+         GM loudness calibration, on all cores), again {again:.4} s (cached)"
+    );
+}
+
+fn fluidsynth_comparison(material: Material) {
     let dir = root().join("target/bench-peers/synth");
     std::fs::create_dir_all(&dir).unwrap();
-    let (mid, events, frames) = make_midi(&dir);
+    let (mid, events, frames) = make_midi(&dir, material);
     let sf2 = root().join("samples/sf_GMbank.sf2");
     let weft_wav = dir.join("weft.wav");
     let t = Instant::now();
@@ -395,8 +439,16 @@ fn main() {
         callback_percentiles(true);
         return;
     }
+    if std::env::args().any(|a| a == "gm") {
+        engine_start();
+        fluidsynth_comparison(Material::Retriggered);
+        fluidsynth_comparison(Material::Sustained);
+        return;
+    }
     offline_factor();
     callback_percentiles(false);
     callback_percentiles(true);
-    fluidsynth_comparison();
+    engine_start();
+    fluidsynth_comparison(Material::Retriggered);
+    fluidsynth_comparison(Material::Sustained);
 }

@@ -424,9 +424,71 @@ impl Quiet {
     }
 }
 
+/// Window of [`loudness`]: 400 ms, the "momentary" window of EBU R 128 loudness meters.
+pub const LOUDNESS_WINDOW_SECS: f32 = 0.4;
+
+/// Loudness of a short sound, as used to balance General MIDI programs against the built-in
+/// synths: the largest RMS over any 400 ms window (hop 50 ms) of the stereo signal, both
+/// channels together (`left`/`right` equal length; a signal shorter than the window is
+/// measured whole). For a sustained tone this is its RMS; for a decaying one (a pluck, a
+/// xylophone) it is the RMS of its loudest 400 ms instead of being diluted by the silence
+/// after it. Unweighted (no K-filter): levels are compared between voices playing the same
+/// note, not across the spectrum.
+pub fn loudness(left: &[f32], right: &[f32], sample_rate: f32) -> f32 {
+    let n = left.len().min(right.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let window = ((LOUDNESS_WINDOW_SECS * sample_rate) as usize).clamp(1, n);
+    let hop = (window / 8).max(1);
+    // Prefix sums of the per-frame mean square, in f64 so long sums stay exact enough.
+    let mut prefix = Vec::with_capacity(n + 1);
+    let mut acc = 0.0f64;
+    prefix.push(0.0);
+    for i in 0..n {
+        let (l, r) = (left[i] as f64, right[i] as f64);
+        acc += 0.5 * (l * l + r * r);
+        prefix.push(acc);
+    }
+    let mut best = 0.0f64;
+    let mut start = 0;
+    loop {
+        let end = (start + window).min(n);
+        best = best.max((prefix[end] - prefix[start]) / (end - start) as f64);
+        if end == n {
+            break;
+        }
+        start += hop;
+    }
+    best.sqrt() as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loudness_of_a_sine_is_its_rms_and_a_burst_is_not_diluted() {
+        let sr = 48_000.0;
+        let sine: Vec<f32> = (0..48_000)
+            .map(|i| 0.5 * sin2pi((i as f32 * 440.0 / sr).fract()))
+            .collect();
+        let l = loudness(&sine, &sine, sr);
+        assert!((l - 0.5 / 2f32.sqrt()).abs() < 1e-3, "{l}");
+        // 0.4 s of the same sine then 0.6 s of silence: still the sine's RMS.
+        let burst: Vec<f32> = sine
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if i < 19_200 { x } else { 0.0 })
+            .collect();
+        let b = loudness(&burst, &burst, sr);
+        assert!((b - l).abs() < 2e-3, "{b} vs {l}");
+        // Only the left channel: half the power.
+        let silent = vec![0.0; sine.len()];
+        let half = loudness(&sine, &silent, sr);
+        assert!((half - l / 2f32.sqrt()).abs() < 1e-3, "{half}");
+        assert_eq!(loudness(&[], &[], sr), 0.0);
+    }
 
     #[test]
     fn fast_sine_matches_std() {

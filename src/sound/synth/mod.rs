@@ -30,8 +30,9 @@ use std::sync::Arc;
 
 use crate::engine::event::{Event, Frame, Param, Sound, SynthKind, TimedEvent};
 pub use delay::{MAX_DELAY_SECS, MAX_FEEDBACK};
+pub use dsp::{loudness, LOUDNESS_WINDOW_SECS};
 use dsp::{DcBlocker, Limiter};
-pub use gm::GM_BLOCK;
+pub use gm::{GAIN_MAX as GM_GAIN_MAX, GM_BLOCK};
 pub use reverb::{rt60_of_response, rt60_of_size};
 pub use sampler::{sample_names, Sample};
 pub use samples::{decode, decode_symphonia, fit, scan, Bank, FolderInfo, MAX_SAMPLE_SECS};
