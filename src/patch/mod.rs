@@ -24,6 +24,7 @@ mod hints;
 pub mod mini;
 mod plan;
 mod spec;
+pub mod harmony;
 pub mod theory;
 use crate::engine::event::{Param, Sound, SynthKind};
 use crate::engine::transport::{Quantize, TimeSig};
