@@ -15,6 +15,9 @@ use thiserror::Error;
 
 #[path = "transform_bounds.rs"]
 mod bounds;
+#[path = "transform_harmony.rs"]
+mod harmony;
+use harmony::Harm;
 use bounds::{count, cycles_touched, exact, factor, fast_cycles, prob, shift_bound, time};
 
 /// Why a transform was refused.
@@ -81,6 +84,8 @@ pub(crate) enum Tf {
         on: Pat,
         off: Pat,
     },
+    /// Scale degrees, chord voicings and arpeggios (`transform_harmony.rs`).
+    Harmony(Box<Harm>),
 }
 
 /// JavaScript truthiness of a mask value (`0` and the empty word are false).
@@ -282,6 +287,7 @@ impl Tf {
                 }
                 out
             }
+            Tf::Harmony(h) => h.query(span, ctx),
         }
     }
 }
