@@ -147,7 +147,11 @@ fn voice_leading_moves_less_than_root_position() {
         ),
         3,
     );
-    assert_eq!(led[0], vec![62, 65, 69, 72], "the first chord sits at the anchor");
+    assert_eq!(
+        led[0],
+        vec![62, 65, 69, 72],
+        "the first chord sits at the anchor"
+    );
     assert_eq!(led[1], vec![62, 65, 67, 71], "G7 as D F G B");
     assert_eq!(led[2], vec![60, 64, 67, 71]);
     assert_eq!(movement(&root), 48);
@@ -183,7 +187,10 @@ fn arp_by_index_and_by_mode() {
         "voice(\"a\", #{ synth: \"pluck\" }).chord(\"Cm7\").arp(\"0 [2 5]\");\n",
         1,
     );
-    assert_eq!(got, [at(0, 0, 2, &[60]), at(0, 2, 4, &[67]), at(0, 3, 4, &[63])].concat());
+    assert_eq!(
+        got,
+        [at(0, 0, 2, &[60]), at(0, 2, 4, &[67]), at(0, 3, 4, &[63])].concat()
+    );
     // Tidal's modes, patterned: updown of C Eb G Bb is C Eb G Bb G Eb in sixths.
     let got = notes(
         "voice(\"a\", #{ synth: \"pluck\" }).chord(\"Cm7\").arp(\"<updown converge>\");\n",

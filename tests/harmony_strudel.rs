@@ -61,7 +61,11 @@ fn scale_degrees_and_arp_equal_strudel() {
             .collect();
         want.sort();
         got.sort();
-        assert_eq!(got, want, "n(\"{degrees}\").scale(\"{scale}\") arp {:?}", c["arp"]);
+        assert_eq!(
+            got, want,
+            "n(\"{degrees}\").scale(\"{scale}\") arp {:?}",
+            c["arp"]
+        );
         events += want.len();
     }
     assert!(events >= 2000, "{events}");

@@ -12,7 +12,9 @@ use thiserror::Error;
 pub enum HarmonyError {
     #[error("unknown chord '{symbol}'{hint} (qualities: {known})", known = QUALITY_NAMES.join(" "))]
     UnknownChord { symbol: String, hint: String },
-    #[error("'{0}' is not a chord root (write a letter A-G with an optional # or b, e.g. \"Bbmaj7\")")]
+    #[error(
+        "'{0}' is not a chord root (write a letter A-G with an optional # or b, e.g. \"Bbmaj7\")"
+    )]
     BadRoot(String),
     #[error("scale '{0}': write root:mode, e.g. \"C4:minor\" or \"A:harmonic:minor\"")]
     BadScaleSpec(String),

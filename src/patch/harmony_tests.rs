@@ -109,9 +109,8 @@ fn voice_leading_moves_less_than_root_position() {
 
 #[test]
 fn scale_degrees_wrap_octaves() {
-    let s = |spec: &str| {
-        parse_scale(&spec.split(':').map(str::to_string).collect::<Vec<_>>()).unwrap()
-    };
+    let s =
+        |spec: &str| parse_scale(&spec.split(':').map(str::to_string).collect::<Vec<_>>()).unwrap();
     let cm = s("C4:minor");
     let got: Vec<u8> = (-1..=8).map(|d| cm.degree(d).unwrap()).collect();
     assert_eq!(got, vec![58, 60, 62, 63, 65, 67, 68, 70, 72, 74]);
@@ -122,7 +121,9 @@ fn scale_degrees_wrap_octaves() {
     assert_eq!(s("C:chromatic").degree(13), Some(61));
     assert_eq!(s("Cb4:major").degree(0), Some(59));
     assert_eq!(s("G9:major").degree(7), None);
-    let bad = parse_scale(&["C".into(), "minr".into()]).unwrap_err().to_string();
+    let bad = parse_scale(&["C".into(), "minr".into()])
+        .unwrap_err()
+        .to_string();
     assert!(bad.contains("did you mean `minor`"), "{bad}");
     assert!(parse_scale(&["C".into()]).is_err());
 }

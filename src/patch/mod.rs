@@ -20,11 +20,11 @@
 
 mod api;
 mod check;
+pub mod harmony;
 mod hints;
 pub mod mini;
 mod plan;
 mod spec;
-pub mod harmony;
 pub mod theory;
 use crate::engine::event::{Param, Sound, SynthKind};
 use crate::engine::transport::{Quantize, TimeSig};

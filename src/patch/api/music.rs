@@ -26,7 +26,15 @@ fn mini<T>(what: &str, s: &str, r: Result<T, crate::patch::mini::MiniError>) -> 
     r.or_else(|e| rt_err(format!("{what}(\"{s}\"): {e}")))
 }
 
-const VOICING_KEYS: [&str; 7] = ["inversion", "drop2", "anchor", "mode", "range", "lead", "reset"];
+const VOICING_KEYS: [&str; 7] = [
+    "inversion",
+    "drop2",
+    "anchor",
+    "mode",
+    "range",
+    "lead",
+    "reset",
+];
 
 /// `.voicing(#{ inversion: 1, drop2: true, anchor: "c5", mode: "below", range: ["c3", "c6"],
 /// lead: true, reset: 8 })`.
@@ -94,16 +102,22 @@ fn arp(p: &Pattern, s: &str) -> RResult<Pattern> {
 
 fn register_harmony(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     let c = ctx.clone();
-    engine.register_fn("n", move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
-        let p = mini("n", s, Pattern::parse_degrees(s))?;
-        set_source(&c, &cx, r, p)
-    });
+    engine.register_fn(
+        "n",
+        move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
+            let p = mini("n", s, Pattern::parse_degrees(s))?;
+            set_source(&c, &cx, r, p)
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("chord", move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
-        let p = mini("chord", s, Pattern::parse_chords(s))?;
-        let p = tr(p.voiced(&Voicing::default()))?;
-        set_source(&c, &cx, r, p)
-    });
+    engine.register_fn(
+        "chord",
+        move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
+            let p = mini("chord", s, Pattern::parse_chords(s))?;
+            let p = tr(p.voiced(&Voicing::default()))?;
+            set_source(&c, &cx, r, p)
+        },
+    );
     both!(engine, ctx, "scale", (s: &str), |cx, p| {
         let scales = mini("scale", s, Pattern::parse_scales(s))?;
         tr(p.scale(&scales))

@@ -30,7 +30,11 @@ pub(super) fn voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> RResu
     }
 }
 
-pub(super) fn set_voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef, p: Pattern) -> RResult<VoiceRef> {
+pub(super) fn set_voice_pattern(
+    ctx: &Arc<Mutex<RunContext>>,
+    r: &VoiceRef,
+    p: Pattern,
+) -> RResult<VoiceRef> {
     let mut g = lock(ctx);
     let Some(v) = g.voices.iter_mut().find(|v| v.name == r.name.as_str()) else {
         return rt_err(format!("voice '{}' is not defined here", r.name));

@@ -17,8 +17,8 @@ use thiserror::Error;
 mod bounds;
 #[path = "transform_harmony.rs"]
 mod harmony;
-use harmony::Harm;
 use bounds::{count, cycles_touched, exact, factor, fast_cycles, prob, shift_bound, time};
+use harmony::Harm;
 
 /// Why a transform was refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -123,7 +123,10 @@ impl Harm {
                 let mut out = Vec::new();
                 for (whole, gpart, notes) in groups(pat.query(part, ctx)) {
                     let order = harmony::arp_order(&mode, &notes);
-                    let d = whole.e.minus(whole.b).over(Rat::int(order.len().max(1) as i64));
+                    let d = whole
+                        .e
+                        .minus(whole.b)
+                        .over(Rat::int(order.len().max(1) as i64));
                     for (k, n) in order.iter().enumerate() {
                         let b = whole.b.plus(d.times(Rat::int(k as i64)));
                         let w = Span::new(b, b.plus(d));
@@ -176,7 +179,9 @@ fn voiced(v: &Voicing, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
             });
             let mut prev: Option<(Rat, Vec<u8>)> = None;
             for h in past {
-                let Some(c) = chord_of(&h.value) else { continue };
+                let Some(c) = chord_of(&h.value) else {
+                    continue;
+                };
                 let w = window(h.whole.b);
                 let notes = match &prev {
                     Some((pw, p)) if *pw == w => harmony::lead(p, &c, v),
@@ -224,7 +229,10 @@ impl Pattern {
             if a.role == Role::Value && degree(&a.value).is_none() {
                 return Err(col_err(
                     a.col,
-                    format!("'{}' is not a scale degree (write numbers: 0 2 -1 7)", a.text),
+                    format!(
+                        "'{}' is not a scale degree (write numbers: 0 2 -1 7)",
+                        a.text
+                    ),
                 ));
             }
         }
@@ -357,7 +365,11 @@ impl Pattern {
     /// Checks an `arp` argument: all indices (`"0 [2 1]"`) or all mode names
     /// (`"<up updown>"`); `Ok(true)` for modes.
     pub fn arp_kind(&self) -> Result<bool, MiniError> {
-        let values: Vec<_> = self.atoms.iter().filter(|a| a.role == Role::Value).collect();
+        let values: Vec<_> = self
+            .atoms
+            .iter()
+            .filter(|a| a.role == Role::Value)
+            .collect();
         let modes = values.iter().any(|a| degree(&a.value).is_none());
         for a in values {
             if modes {
