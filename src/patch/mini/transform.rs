@@ -17,7 +17,7 @@ use thiserror::Error;
 mod bounds;
 #[path = "transform_harmony.rs"]
 mod harmony;
-use bounds::{count, cycles_touched, exact, factor, fast_cycles, prob, shift_bound, time};
+use bounds::{count, cycles_touched, factor, fast_cycles, prob, shift_bound, time};
 use harmony::Harm;
 
 /// Why a transform was refused.
