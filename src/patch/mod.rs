@@ -20,6 +20,7 @@
 
 mod api;
 mod check;
+pub mod harmony;
 mod hints;
 pub mod mini;
 mod plan;

@@ -39,6 +39,11 @@ pub const SCALES: &[(&str, &[u8])] = &[
     ("major_pentatonic", &[0, 2, 4, 7, 9]),
     ("minor_pentatonic", &[0, 3, 5, 7, 10]),
     ("blues", &[0, 3, 5, 6, 7, 10]),
+    ("major_blues", &[0, 2, 3, 4, 7, 9]),
+    ("whole_tone", &[0, 2, 4, 6, 8, 10]),
+    ("diminished", &[0, 2, 3, 5, 6, 8, 9, 11]),
+    ("harmonic_major", &[0, 2, 4, 5, 7, 8, 11]),
+    ("phrygian_dominant", &[0, 1, 4, 5, 7, 8, 10]),
     ("chromatic", &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
 ];
 
@@ -103,17 +108,25 @@ pub fn note_name(n: u8) -> String {
     format!("{}{}", NAMES[n as usize % 12], n as i32 / 12 - 1)
 }
 
-fn lookup<'a>(table: &'a [(&str, &'a [u8])], name: &str) -> Option<&'a [u8]> {
+fn lookup(table: &[(&str, &'static [u8])], name: &str) -> Option<&'static [u8]> {
     let key = name.trim().to_ascii_lowercase().replace([' ', '-'], "_");
     let key = match key.as_str() {
         "maj" => "major",
         "m" | "min" => "minor",
-        "pentatonic" => "major_pentatonic",
+        "pentatonic" | "major_pent" => "major_pentatonic",
+        "minor_pent" => "minor_pentatonic",
+        "wholetone" => "whole_tone",
         "7" => "dom7",
         "m7" => "min7",
         other => other,
     };
     table.iter().find(|(n, _)| *n == key).map(|(_, s)| *s)
+}
+
+/// The steps of a scale mode (semitones from the root), by name (`"minor"`, `"harmonic
+/// minor"`, `"major_pentatonic"`, …; spaces, `-` and `_` alike).
+pub fn scale_steps(mode: &str) -> Result<&'static [u8], TheoryError> {
+    lookup(SCALES, mode).ok_or_else(|| TheoryError::BadScale(mode.to_string()))
 }
 
 /// The notes of `mode` from `root` upward for `octaves` octaves, up to MIDI note 127: a

@@ -1,9 +1,139 @@
-//! Script functions for music theory (`note`, `note_name`, `scale`, `chord`, `euclid`) and
-//! seeded randomness (`rand()`, `rand(seed)` and its `float`/`int`/`pick`/`chance`).
+//! Script functions for music theory (`note`, `note_name`, `scale`, `chord`, `euclid`),
+//! harmony on voices and patterns (`.n`, `.scale`, `.chord`, `.voicing`, `.arp`) and seeded
+//! randomness (`rand()`, `rand(seed)` and its `float`/`int`/`pick`/`chance`).
 
+use super::transforms::{both, jux_twin, set_voice_pattern, tr, voice_pattern};
 use super::*;
+use crate::patch::harmony::{Placement, Voicing};
+
+/// Sets a voice's pattern (`.n(..)`, `.chord(..)`), as `.pattern(..)` does.
+fn set_source(
+    ctx: &Arc<Mutex<RunContext>>,
+    cx: &NativeCallContext,
+    r: &VoiceRef,
+    p: Pattern,
+) -> RResult<VoiceRef> {
+    let mut g = lock(ctx);
+    let Some(v) = g.voices.iter_mut().find(|v| v.name == r.name.as_str()) else {
+        return rt_err(format!("voice '{}' is not defined here", r.name));
+    };
+    v.source = Source::Pattern(p);
+    v.source_at = call_at(cx);
+    Ok(r.clone())
+}
+
+fn mini<T>(what: &str, s: &str, r: Result<T, crate::patch::mini::MiniError>) -> RResult<T> {
+    r.or_else(|e| rt_err(format!("{what}(\"{s}\"): {e}")))
+}
+
+const VOICING_KEYS: [&str; 7] = [
+    "inversion",
+    "drop2",
+    "anchor",
+    "mode",
+    "range",
+    "lead",
+    "reset",
+];
+
+/// `.voicing(#{ inversion: 1, drop2: true, anchor: "c5", mode: "below", range: ["c3", "c6"],
+/// lead: true, reset: 8 })`.
+fn voicing_of(opts: &Map) -> RResult<Voicing> {
+    let mut v = Voicing::default();
+    for (k, x) in opts {
+        match k.as_str() {
+            "inversion" => {
+                let i = x
+                    .as_int()
+                    .or_else(|_| rt_err("voicing: inversion must be a whole number"))?;
+                v.inversion = check_range(i as f64, "voicing: inversion", -8.0, 8.0)? as i64;
+            }
+            "drop2" => v.drop2 = x.as_bool().or_else(|_| rt_err("voicing: drop2 is true or false"))?,
+            "lead" => v.lead = x.as_bool().or_else(|_| rt_err("voicing: lead is true or false"))?,
+            "anchor" => v.anchor = as_note(x, "voicing: anchor")?,
+            "mode" => {
+                v.placement = match x.to_string().as_str() {
+                    "below" => Placement::Below,
+                    "above" => Placement::Above,
+                    other => {
+                        return rt_err(format!(
+                            "voicing: mode '{other}' is \"below\" (top note at or under the anchor) or \"above\" (bottom note at or over it)"
+                        ))
+                    }
+                }
+            }
+            "range" => {
+                let arr = x
+                    .clone()
+                    .try_cast::<Array>()
+                    .filter(|a| a.len() == 2)
+                    .map_or_else(|| rt_err("voicing: range is [low, high], e.g. [\"c3\", \"c6\"]"), Ok)?;
+                let (lo, hi) = (as_note(&arr[0], "voicing: range")?, as_note(&arr[1], "voicing: range")?);
+                if hi < lo + 12 {
+                    return rt_err("voicing: range must span at least an octave");
+                }
+                v.range = (lo, hi);
+            }
+            "reset" => {
+                let n = x.as_int().or_else(|_| rt_err("voicing: reset is a whole number of cycles"))?;
+                v.reset = check_range(n as f64, "voicing: reset", 1.0, 64.0)? as u32;
+            }
+            other => {
+                return rt_err(format!(
+                    "voicing: unknown option '{other}'{} (known: {})",
+                    super::super::hints::did_you_mean(other, VOICING_KEYS),
+                    VOICING_KEYS.join(", ")
+                ))
+            }
+        }
+    }
+    Ok(v)
+}
+
+fn arp(p: &Pattern, s: &str) -> RResult<Pattern> {
+    let arg = mini("arp", s, Pattern::parse(s))?;
+    let modes = mini("arp", s, arg.arp_kind())?;
+    if modes {
+        tr(p.arp_mode(&arg))
+    } else {
+        tr(p.arp_index(&arg))
+    }
+}
+
+fn register_harmony(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
+    let c = ctx.clone();
+    engine.register_fn(
+        "n",
+        move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
+            let p = mini("n", s, Pattern::parse_degrees(s))?;
+            set_source(&c, &cx, r, p)
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "chord",
+        move |cx: NativeCallContext, r: &mut VoiceRef, s: &str| {
+            let p = mini("chord", s, Pattern::parse_chords(s))?;
+            let p = tr(p.voiced(&Voicing::default()))?;
+            set_source(&c, &cx, r, p)
+        },
+    );
+    both!(engine, ctx, "scale", (s: &str), |cx, p| {
+        let scales = mini("scale", s, Pattern::parse_scales(s))?;
+        tr(p.scale(&scales))
+    });
+    both!(engine, ctx, "voicing", (opts: Map), |cx, p| {
+        let v = voicing_of(&opts)?;
+        p.revoiced(&v).map_or_else(
+            || rt_err("voicing(..) re-voices chords: call it right after .chord(\"...\")"),
+            Ok,
+        )
+    });
+    both!(engine, ctx, "arp", (s: &str), |cx, p| arp(&p, s));
+}
 
 pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
+    register_harmony(engine, ctx);
     // Theory.
     engine.register_fn("note", |n: Dynamic| -> RResult<i64> {
         as_note(&n, "note").map(|n| n as i64)

@@ -12,7 +12,7 @@ use super::*;
 use crate::patch::mini::TransformError;
 
 /// The pattern a voice plays (its `.pattern(...)`, or the rhythm of `.notes(..., "...")`).
-fn voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> RResult<Pattern> {
+pub(super) fn voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> RResult<Pattern> {
     let g = lock(ctx);
     let Some(v) = g.voices.iter().find(|v| v.name == r.name.as_str()) else {
         return rt_err(format!("voice '{}' is not defined here", r.name));
@@ -30,7 +30,11 @@ fn voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> RResult<Pattern>
     }
 }
 
-fn set_voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef, p: Pattern) -> RResult<VoiceRef> {
+pub(super) fn set_voice_pattern(
+    ctx: &Arc<Mutex<RunContext>>,
+    r: &VoiceRef,
+    p: Pattern,
+) -> RResult<VoiceRef> {
     let mut g = lock(ctx);
     let Some(v) = g.voices.iter_mut().find(|v| v.name == r.name.as_str()) else {
         return rt_err(format!("voice '{}' is not defined here", r.name));
@@ -46,7 +50,7 @@ fn set_voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef, p: Pattern) -> 
     Ok(r.clone())
 }
 
-fn tr(r: Result<Pattern, TransformError>) -> RResult<Pattern> {
+pub(super) fn tr(r: Result<Pattern, TransformError>) -> RResult<Pattern> {
     r.or_else(|e| rt_err(e.to_string()))
 }
 
@@ -99,6 +103,8 @@ macro_rules! both {
         );
     }};
 }
+/// `both!` for the harmony methods in `music.rs`.
+pub(super) use both;
 
 /// The name of the voice `jux` adds for `name`'s right side (`.` is not allowed in the
 /// names scripts give, so it never meets a voice of the script's own).
@@ -107,7 +113,7 @@ fn twin_name(name: &str) -> String {
 }
 
 /// The right-hand twin `jux` made for this voice, if any.
-fn jux_twin(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> Option<VoiceRef> {
+pub(super) fn jux_twin(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> Option<VoiceRef> {
     let twin = twin_name(&r.name);
     lock(ctx)
         .voices
