@@ -7,6 +7,7 @@
 //! [`RecommendView`] the TUI pane draws (called on a background worker).
 
 pub mod als;
+pub mod blend;
 pub mod eval;
 pub mod hybrid;
 pub mod models;
@@ -259,7 +260,7 @@ pub const MIN_CHOICE_PLAYS: usize = 20;
 pub fn default_model(mode: Mode, n_users: usize) -> &'static str {
     match mode {
         Mode::Next => "sknn",
-        Mode::Period => "recency",
+        Mode::Period => "blend",
         Mode::Discover if n_users >= 3 => "als",
         Mode::Discover => "item-knn",
     }
@@ -376,7 +377,7 @@ pub fn recommend(
     let mut chosen_by = None;
     let (name, tuning) = match model {
         Some(m) => {
-            let needs_tuning = m == "recency" || m == "hybrid";
+            let needs_tuning = m == "recency" || m == "hybrid" || m == "blend";
             let t = if needs_tuning {
                 hybrid::tune(&train)
             } else {
