@@ -234,71 +234,7 @@ pub fn fit(inner: &Train, cases: &[super::eval::PeriodCase]) -> Option<Weights> 
     if xs.is_empty() || ys.iter().all(|&y| y == 0.0) {
         return None;
     }
-    let w = poisson(&xs, &ys, &groups);
-    Some(refine(&xs, &ys, &groups, w))
-}
-
-/// Plays of the validation period in the top 10 of their user under `w` (summed over users).
-fn hits10(zs: &[[f64; N]], ys: &[f64], groups: &[std::ops::Range<usize>], w: &[f64; N]) -> f64 {
-    let mut hit = 0.0;
-    let mut etas: Vec<(f64, usize)> = Vec::new();
-    for r in groups {
-        etas.clear();
-        etas.extend(
-            zs[r.clone()]
-                .iter()
-                .enumerate()
-                .map(|(j, z)| ((0..N).map(|k| w[k] * z[k]).sum::<f64>(), j)),
-        );
-        let n = etas.len().min(10);
-        if n == 0 {
-            continue;
-        }
-        let cmp = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if n < etas.len() {
-            etas.select_nth_unstable_by(n - 1, cmp);
-        }
-        hit += etas[..n].iter().map(|&(_, j)| ys[r.start + j]).sum::<f64>();
-    }
-    hit
-}
-
-/// The softmax fit spreads its attention over every candidate; HR@10 only cares about each
-/// user's top 10. Coordinate search from the fitted weights on the validation HR@10 itself
-/// (three passes, steps of 10–50 % of the largest weight), keeping a move only when it gains.
-fn refine(xs: &[[f32; N]], ys: &[f64], groups: &[std::ops::Range<usize>], w: Weights) -> Weights {
-    let zs: Vec<[f64; N]> = xs
-        .iter()
-        .map(|x| {
-            let mut z = [0f64; N];
-            for k in 0..N {
-                z[k] = (x[k] as f64 - w.mean[k]) / w.sd[k];
-            }
-            z
-        })
-        .collect();
-    let mut b = w.w;
-    let mut best = hits10(&zs, ys, groups, &b);
-    let scale = b.iter().map(|v| v.abs()).fold(0.0, f64::max).max(0.1);
-    for _ in 0..3 {
-        let mut moved = false;
-        for k in 0..N {
-            for d in [-0.5, -0.2, -0.1, 0.1, 0.2, 0.5] {
-                let mut nb = b;
-                nb[k] += d * scale;
-                let h = hits10(&zs, ys, groups, &nb);
-                if h > best + 1e-9 {
-                    best = h;
-                    b = nb;
-                    moved = true;
-                }
-            }
-        }
-        if !moved {
-            break;
-        }
-    }
-    Weights { w: b, ..w }
+    Some(poisson(&xs, &ys, &groups))
 }
 
 /// Newton's method for L2-penalised Poisson regression on standardised features with one free

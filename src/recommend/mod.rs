@@ -260,7 +260,7 @@ pub const MIN_CHOICE_PLAYS: usize = 20;
 pub fn default_model(mode: Mode, n_users: usize) -> &'static str {
     match mode {
         Mode::Next => "sknn",
-        Mode::Period => "blend",
+        Mode::Period => "recency",
         Mode::Discover if n_users >= 3 => "als",
         Mode::Discover => "item-knn",
     }
