@@ -74,6 +74,7 @@ impl Default for Weights {
 }
 
 impl Weights {
+    #[allow(clippy::needless_range_loop)] // index form mirrors the formula
     fn eta(&self, x: &[f32; N]) -> f64 {
         let mut e = self.intercept;
         for k in 0..N {
@@ -241,6 +242,7 @@ pub fn fit(inner: &Train, cases: &[super::eval::PeriodCase]) -> Option<Weights> 
 /// intercept per group (user). With the intercepts profiled out this is the multinomial
 /// (softmax) likelihood of which candidates a user's plays go to: only the ranking *within* a
 /// user is learned, which is what HR@10 measures.
+#[allow(clippy::needless_range_loop)] // dense linear algebra reads best indexed
 fn poisson(xs: &[[f32; N]], ys: &[f64], groups: &[std::ops::Range<usize>]) -> Weights {
     let n = xs.len() as f64;
     let mut mean = [0f64; N];
@@ -358,6 +360,7 @@ fn poisson(xs: &[[f32; N]], ys: &[f64], groups: &[std::ops::Range<usize>]) -> We
 }
 
 /// Solve `h · x = g` (symmetric positive definite) by Gaussian elimination with pivoting.
+#[allow(clippy::needless_range_loop)] // dense linear algebra reads best indexed
 fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> Option<[f64; D]> {
     for c in 0..D {
         let p = (c..D).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))?;
