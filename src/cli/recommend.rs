@@ -87,6 +87,24 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                 tuning.mix,
                 tuning.hybrid_hr10
             )?;
+            if tuning.two_scale.is_some() {
+                writeln!(
+                    out,
+                    "validation: hybrid's own part on two time scales, {} (period HR@10 {:.4})",
+                    tuning.own_label(),
+                    tuning.two_scale_hr10
+                )?;
+            }
+            if let Some(w) = &tuning.blend {
+                writeln!(
+                    out,
+                    "validation: blend fitted on {} rows (period HR@10 {:.4}, in-sample); largest \
+                     weights {}",
+                    w.rows,
+                    tuning.blend_hr10,
+                    w.summary(4)
+                )?;
+            }
             write!(out, "{}", reval::table(&rows))?;
             for v in reval::verdicts(&rows) {
                 writeln!(out, "{v}")?;

@@ -18,6 +18,11 @@ pub const HALF_LIVES_DAYS: [f64; 10] = [0.5, 1.0, 2.0, 4.0, 7.0, 14.0, 30.0, 60.
 pub const MIXES: [f32; 11] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0];
 /// Models tried on validation for the hybrid's unheard items (ALS only with ≥ 3 users).
 pub const COLLABS: [&str; 4] = ["als", "content", "sknn", "item-knn"];
+/// Two-scale own part: the short half-life is at most this, the long one at least this.
+pub const SHORT_MAX_S: f64 = 7.0 * DAY_S;
+pub const LONG_MIN_S: f64 = 14.0 * DAY_S;
+/// Shares of the short scale tried on validation.
+pub const SHORT_SHARES: [f32; 5] = [0.2, 0.35, 0.5, 0.65, 0.8];
 /// Validation plays a user needs for a mix of their own.
 pub const MIN_USER_PLAYS: usize = 30;
 
@@ -26,6 +31,12 @@ pub const MIN_USER_PLAYS: usize = 30;
 pub struct Tuning {
     /// Recency half-life in seconds; `None`: no decay (plain counts).
     pub half_life_s: Option<f64>,
+    /// The hybrid's own part on two time scales: `(short half-life s, long half-life s or
+    /// None = no decay, share a of the short one)`; each scale normalised to a maximum of 1 per
+    /// user, mixed `a·short + (1−a)·long`. `None`: the recency half-life alone.
+    pub two_scale: Option<(f64, Option<f64>, f32)>,
+    /// Validation `period` HR@10 of the two-scale own part (0 when not chosen).
+    pub two_scale_hr10: f64,
     /// The model scoring the hybrid's unheard items.
     pub collab: &'static str,
     /// Global hybrid mix.
@@ -35,6 +46,10 @@ pub struct Tuning {
     /// Validation `period` HR@10 of the chosen recency and hybrid (0 when not validated).
     pub recency_hr10: f64,
     pub hybrid_hr10: f64,
+    /// The `blend` ranking's weights, fitted on the validation period (`None`: not fitted).
+    pub blend: Option<super::blend::Weights>,
+    /// Validation `period` HR@10 of `blend` (in-sample: its weights were fitted there).
+    pub blend_hr10: f64,
 }
 
 impl Default for Tuning {
@@ -42,11 +57,15 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             half_life_s: Some(14.0 * DAY_S),
+            two_scale: None,
+            two_scale_hr10: 0.0,
             collab: "content",
             mix: 0.8,
             user_mix: Vec::new(),
             recency_hr10: 0.0,
             hybrid_hr10: 0.0,
+            blend: None,
+            blend_hr10: 0.0,
         }
     }
 }
@@ -58,6 +77,18 @@ impl Tuning {
             .copied()
             .flatten()
             .unwrap_or(self.mix)
+    }
+
+    /// "half-lives 2 d × 0.35 + 60 d" when two scales were chosen, else as the recency one.
+    pub fn own_label(&self) -> String {
+        match self.two_scale {
+            Some((hs, hl, a)) => format!(
+                "half-lives {} d × {a} + {}",
+                hs / DAY_S,
+                hl.map_or("no decay".into(), |h| format!("{} d", h / DAY_S))
+            ),
+            None => self.half_life_label(),
+        }
     }
 
     /// "half-life 7 d" or "no decay".
@@ -122,6 +153,45 @@ impl Own {
         }
     }
 
+    /// Two time scales mixed: per user each scale's weights are divided by their maximum, then
+    /// `a·short + (1−a)·long` (rows of both list the same items in the same order).
+    pub fn two(short: &Own, long: &Own, a: f32, name: &'static str) -> Self {
+        let rows = short
+            .rows
+            .iter()
+            .zip(&long.rows)
+            .map(|(s, l)| {
+                let ms = s.iter().map(|k| k.weight).fold(0f32, f32::max).max(1e-30);
+                let ml = l.iter().map(|k| k.weight).fold(0f32, f32::max).max(1e-30);
+                s.iter()
+                    .zip(l)
+                    .map(|(ks, kl)| Known {
+                        weight: a * ks.weight / ms + (1.0 - a) * kl.weight / ml,
+                        ..*ks
+                    })
+                    .collect()
+            })
+            .collect();
+        Own {
+            name,
+            rows,
+            end: short.end,
+        }
+    }
+
+    /// The hybrid's own part as `tuning` says: two scales when chosen, else the recency one.
+    pub fn fit_tuned(t: &Train, tuning: &Tuning) -> Self {
+        match tuning.two_scale {
+            Some((hs, hl, a)) => Own::two(
+                &Own::fit(t, Some(hs), "recency"),
+                &Own::fit(t, hl, "recency"),
+                a,
+                "recency",
+            ),
+            None => Own::fit(t, tuning.half_life_s, "recency"),
+        }
+    }
+
     fn row(&self, user: Option<u32>) -> &[Known] {
         user.and_then(|u| self.rows.get(u as usize))
             .map_or(&[], Vec::as_slice)
@@ -174,7 +244,7 @@ impl Hybrid {
         };
         let collab = models::build(name, t, tuning).expect("COLLABS are built-in models");
         Hybrid {
-            own: Own::fit(t, tuning.half_life_s, "recency"),
+            own: Own::fit_tuned(t, tuning),
             collab,
             tuning: tuning.clone(),
         }
@@ -249,18 +319,45 @@ pub fn tune(train: &Train) -> Tuning {
     }
     let mut best: (f64, Option<f64>) = (-1.0, None);
     let candidates = std::iter::once(None).chain(HALF_LIVES_DAYS.iter().map(|d| Some(d * DAY_S)));
+    let mut owns = Vec::new();
     for hl in candidates {
         let m = Own::fit(&inner, hl, "recency");
         let hr = eval::score(&m, &inner, &cases, super::Mode::Period).hr10;
         if hr > best.0 + 1e-12 {
             best = (hr, hl);
         }
+        owns.push((hl, m));
     }
     let mut tuning = Tuning {
         half_life_s: best.1,
         recency_hr10: best.0,
         ..Tuning::default()
     };
+    // Two time scales: a short one (current obsessions) and a long one (favourites).
+    let mut best2 = (best.0, None);
+    for (hs, short) in owns
+        .iter()
+        .filter(|o| o.0.is_some_and(|h| h <= SHORT_MAX_S))
+    {
+        for (hl, long) in owns.iter().filter(|o| o.0.is_none_or(|h| h >= LONG_MIN_S)) {
+            for a in SHORT_SHARES {
+                let m = Own::two(short, long, a, "recency");
+                let hr = eval::score(&m, &inner, &cases, super::Mode::Period).hr10;
+                if hr > best2.0 + 1e-12 {
+                    best2 = (hr, Some((hs.unwrap_or(0.0), *hl, a)));
+                }
+            }
+        }
+    }
+    if best2.1.is_some() {
+        tuning.two_scale = best2.1;
+        tuning.two_scale_hr10 = best2.0;
+    }
+    tuning.blend = super::blend::fit(&inner, &cases.period);
+    if let Some(w) = &tuning.blend {
+        let m = super::blend::Blend::fit(&inner, w);
+        tuning.blend_hr10 = eval::score(&m, &inner, &cases, super::Mode::Period).hr10;
+    }
     // New-item model and mix: the share of each user's validation plays hit by the top 10,
     // for every (model, w).
     let maxp = inner.pop.iter().cloned().fold(1.0f32, f32::max);
@@ -367,6 +464,43 @@ mod tests {
         let mut out = vec![0.0; 4];
         c.score(&ctx, &mut out);
         assert_eq!(out, vec![0.0, 1.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn two_scales_mix_normalised_weights() {
+        // Item 1: ten plays 60 days before the end (a favourite); item 2: two plays at the end.
+        let d = DAY_S as i64;
+        let mut ev: Vec<(u32, u32, i64)> = (0..10).map(|k| (0, 1, k * 60)).collect();
+        ev.push((0, 2, 60 * d));
+        ev.push((0, 2, 60 * d));
+        let t = Train::new(1, 3, &ev, vec![0; 3]);
+        let short = Own::fit(&t, Some(DAY_S), "recency");
+        let long = Own::fit(&t, None, "recency");
+        let ctx = Context {
+            user: Some(0),
+            session: &[],
+            history: &t.history[0],
+        };
+        let score = |m: &Own| {
+            let mut out = vec![0.0; 3];
+            m.score(&ctx, &mut out);
+            out
+        };
+        // Short scale alone: item 2 (≈1) far above item 1 (≈0); counts alone: item 1 (1) above
+        // item 2 (0.2); half and half: 0.5·(0, 1) + 0.5·(1, 0.2).
+        let mixed = score(&Own::two(&short, &long, 0.5, "recency"));
+        assert!((mixed[1] - 0.5).abs() < 1e-3, "{mixed:?}");
+        assert!((mixed[2] - 0.6).abs() < 1e-3, "{mixed:?}");
+        let mostly_long = score(&Own::two(&short, &long, 0.2, "recency"));
+        assert!(mostly_long[1] > mostly_long[2], "{mostly_long:?}");
+        let tuned = Tuning {
+            two_scale: Some((DAY_S, None, 0.5)),
+            ..Tuning::default()
+        };
+        assert_eq!(score(&Own::fit_tuned(&t, &tuned)), mixed);
+        assert!(tuned
+            .own_label()
+            .starts_with("half-lives 1 d × 0.5 + no decay"));
     }
 
     #[test]

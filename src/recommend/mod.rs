@@ -7,6 +7,7 @@
 //! [`RecommendView`] the TUI pane draws (called on a background worker).
 
 pub mod als;
+pub mod blend;
 pub mod eval;
 pub mod hybrid;
 pub mod models;
@@ -376,7 +377,7 @@ pub fn recommend(
     let mut chosen_by = None;
     let (name, tuning) = match model {
         Some(m) => {
-            let needs_tuning = m == "recency" || m == "hybrid";
+            let needs_tuning = m == "recency" || m == "hybrid" || m == "blend";
             let t = if needs_tuning {
                 hybrid::tune(&train)
             } else {

@@ -1,7 +1,7 @@
 //! The recommenders: popularity (baseline), session kNN (SKNN), item kNN over session
 //! co-occurrence, first-order Markov, the seed article's sigmoid scorer r_ui = σ(α(p_u − p_i)),
-//! content similarity over artist profiles, implicit ALS (in `als`), and the repeat-aware
-//! baselines and hybrid (in `hybrid`). Each is fitted once from [`Train`] (with the
+//! content similarity over artist profiles, implicit ALS (in `als`), the repeat-aware
+//! baselines and hybrid (in `hybrid`), and the learned `blend` (in `blend`). Each is fitted once from [`Train`] (with the
 //! validation-chosen [`Tuning`] where it has one) and then scores the whole catalogue for a
 //! [`Context`].
 
@@ -11,7 +11,7 @@ use crate::logs::FxMap;
 
 /// Model names accepted by [`build`]: the baselines first (the chooser prefers the earlier
 /// name on a tie).
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "popularity",
     "most-played",
     "recency",
@@ -22,6 +22,7 @@ pub const NAMES: [&str; 10] = [
     "sigmoid",
     "content",
     "hybrid",
+    "blend",
 ];
 
 /// The baselines a model must beat.
@@ -34,6 +35,10 @@ pub fn build(name: &str, train: &Train, tuning: &Tuning) -> Option<Box<dyn Model
         "most-played" => Box::new(Own::fit(train, None, "most-played")),
         "recency" => Box::new(Own::fit(train, tuning.half_life_s, "recency")),
         "hybrid" => Box::new(Hybrid::fit(train, tuning)),
+        "blend" => Box::new(super::blend::Blend::fit(
+            train,
+            &tuning.blend.clone().unwrap_or_default(),
+        )),
         "sknn" => Box::new(Sknn::fit(train, 100, 500)),
         "item-knn" => Box::new(ItemKnn::fit(train)),
         "markov" => Box::new(Markov::fit(train)),

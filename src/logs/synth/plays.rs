@@ -1,0 +1,381 @@
+//! The generative model of listening: catalogue, users, days, sessions and segments → the
+//! [`World`]'s plays (the model is described in the parent module's doc). One seeded
+//! SplitMix64 stream drives every draw, in a fixed order, so a seed gives the same world.
+
+use super::super::time;
+use super::{SynthConfig, SynthPlay, World};
+use crate::rng::Rng;
+
+fn cumsum(w: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut s = 0.0;
+    w.map(|x| {
+        s += x;
+        s
+    })
+    .collect()
+}
+
+const SYL: [&str; 16] = [
+    "ka", "lo", "mi", "ra", "ven", "tor", "sel", "ur", "by", "na", "qu", "est", "dor", "ia", "fen",
+    "oh",
+];
+
+fn name(rng: &mut Rng, parts: usize) -> String {
+    let mut s = String::new();
+    for _ in 0..parts {
+        s.push_str(SYL[rng.below(SYL.len())]);
+    }
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// How a session segment picks its tracks.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// The user's favourites (heavy rotation).
+    Favourites,
+    /// An album from a given track onwards, in order.
+    Album { album: usize, next: usize },
+    /// Artists of a taste cluster, with replays of recent history.
+    Explore,
+}
+
+/// Run the generative model.
+pub fn generate(cfg: &SynthConfig) -> World {
+    let mut rng = Rng::new(cfg.seed);
+    let g = cfg.clusters.max(1);
+    let days = cfg.days.max(1);
+    // Catalogue: artists → albums → tracks in album order.
+    let mut artist_names = Vec::new();
+    let mut artist_cluster = Vec::new();
+    let mut artist_albums: Vec<Vec<usize>> = Vec::new();
+    let mut album_tracks: Vec<Vec<usize>> = Vec::new();
+    let mut album_names = Vec::new();
+    let mut album_of = Vec::new();
+    let mut track_no = Vec::new();
+    let mut artist_of = Vec::new();
+    let mut track_names = Vec::new();
+    let mut track_len_ms = Vec::new();
+    let mut release_day = Vec::new();
+    let mut track_w = Vec::new();
+    for a in 0..cfg.artists {
+        artist_names.push(format!("{} {}", name(&mut rng, 2), name(&mut rng, 1)));
+        artist_cluster.push(rng.below(g));
+        let n_albums = 1 + rng.below(3);
+        let mut albums = Vec::new();
+        for _ in 0..n_albums {
+            let al = album_tracks.len();
+            album_names.push(format!("{} {}", name(&mut rng, 1), name(&mut rng, 2)));
+            // 15% of albums come out during the window (new releases).
+            let rel = if rng.next_f64() < 0.15 {
+                cfg.start_day + rng.below(days as usize) as i64
+            } else {
+                i64::MIN
+            };
+            let single = rng.below(3);
+            let n = 5 + rng.below(8);
+            let mut ts = Vec::new();
+            for k in 0..n {
+                let t = track_names.len();
+                track_names.push(format!("{} {}", name(&mut rng, 2), name(&mut rng, 2)));
+                track_len_ms.push(150_000 + rng.below(150_000) as u64);
+                artist_of.push(a);
+                album_of.push(al);
+                track_no.push(k);
+                release_day.push(rel);
+                track_w.push(if k == single { 3.0 } else { 1.0 } / (k as f64 + 1.0).sqrt());
+                ts.push(t);
+            }
+            album_tracks.push(ts);
+            albums.push(al);
+        }
+        artist_albums.push(albums);
+    }
+    let artist_w: Vec<f64> = (0..cfg.artists)
+        .map(|r| 1.0 / (r as f64 + 1.0).powf(1.1))
+        .collect();
+    let by_cluster: Vec<Vec<usize>> = (0..g)
+        .map(|c| {
+            (0..cfg.artists)
+                .filter(|&a| artist_cluster[a] == c)
+                .collect()
+        })
+        .collect();
+    // Artist hotness: slow random walk sampled weekly; an artist with a new album gets a
+    // bump for the four weeks after it.
+    let weeks = (days / 7 + 2) as usize;
+    let mut hot: Vec<Vec<f64>> = (0..cfg.artists)
+        .map(|_| {
+            let mut h = 0.0;
+            (0..weeks)
+                .map(|_| {
+                    h = 0.9 * h + 0.25 * rng.normal();
+                    h
+                })
+                .collect()
+        })
+        .collect();
+    for (a, albums) in artist_albums.iter().enumerate() {
+        for &al in albums {
+            let rel = release_day[album_tracks[al][0]];
+            if rel != i64::MIN {
+                let w0 = ((rel - cfg.start_day) / 7) as usize;
+                for (k, h) in hot[a].iter_mut().enumerate().skip(w0).take(4) {
+                    *h += 1.2 * (1.0 - 0.25 * (k - w0) as f64);
+                }
+            }
+        }
+    }
+    // Cumulative artist weights per (cluster, week), built once.
+    let pool_cum: Vec<Vec<Vec<f64>>> = by_cluster
+        .iter()
+        .map(|pool| {
+            (0..weeks)
+                .map(|wk| cumsum(pool.iter().map(|&a| artist_w[a] * hot[a][wk].exp())))
+                .collect()
+        })
+        .collect();
+    let released = |t: usize, day: i64| release_day[t] <= day;
+    // A track of artist `a` available on `day`, by weight (new releases boosted for 30 days).
+    let pick_track = |rng: &mut Rng, a: usize, day: i64| -> Option<usize> {
+        let avail: Vec<usize> = artist_albums[a]
+            .iter()
+            .flat_map(|&al| album_tracks[al].iter().copied())
+            .filter(|&t| released(t, day))
+            .collect();
+        if avail.is_empty() {
+            return None;
+        }
+        let cum = cumsum(avail.iter().map(|&t| {
+            let fresh = day.saturating_sub(release_day[t]);
+            track_w[t] * if fresh < 30 { 4.0 } else { 1.0 }
+        }));
+        Some(avail[rng.pick(&cum)])
+    };
+    let weekday = [0.8, 0.85, 0.9, 0.95, 1.15, 1.35, 1.1];
+    let hour_w: [f64; 24] = [
+        0.3, 0.15, 0.05, 0.02, 0.02, 0.05, 0.3, 0.8, 1.0, 0.9, 0.8, 0.8, 1.0, 0.9, 0.8, 0.8, 1.0,
+        1.3, 1.6, 1.8, 1.9, 1.7, 1.2, 0.7,
+    ];
+    let hour_cum = cumsum(hour_w.iter().copied());
+    let mut plays = Vec::new();
+    let mut drifting_users = 0;
+    for u in 0..cfg.users {
+        // Taste: a favourite and a second cluster; half the users drift towards another
+        // favourite over the window (linear blend from `taste0` to `taste1`).
+        let taste_vec = |fav: usize, second: usize| -> Vec<f64> {
+            (0..g)
+                .map(|c| {
+                    if c == fav {
+                        6.0
+                    } else if c == second {
+                        2.5
+                    } else {
+                        0.3
+                    }
+                })
+                .collect()
+        };
+        let fav = rng.below(g);
+        let second = rng.below(g);
+        let taste0 = taste_vec(fav, second);
+        let (fav1, drift_from, drift_to) = if rng.next_f64() < 0.5 {
+            let f1 = rng.below(g);
+            let a = rng.next_f64() * 0.6;
+            (f1, a, a + 0.2 + rng.next_f64() * 0.2)
+        } else {
+            (fav, 2.0, 3.0)
+        };
+        if fav1 != fav {
+            drifting_users += 1;
+        }
+        let taste1 = taste_vec(fav1, if fav1 == fav { second } else { fav });
+        let activity = 1.1 * (0.4 * rng.normal()).exp();
+        let trend = 0.6 * rng.normal();
+        // A level shift in this user's activity for 30% of users (a new job, a new device).
+        let (shift_day, shift) = if rng.next_f64() < 0.3 {
+            (
+                (days as f64 * (0.3 + 0.6 * rng.next_f64())) as i64,
+                (0.8 * rng.normal()).exp().clamp(0.4, 2.5),
+            )
+        } else {
+            (i64::MAX, 1.0)
+        };
+        let fav_rate = 0.35 + 0.3 * rng.next_f64();
+        // Favourites: 12–40 tracks from the user's taste, heaviest first.
+        let n_fav = 12 + rng.below(29);
+        let taste_cum0 = cumsum(taste0.iter().copied());
+        let mut favourites: Vec<usize> = Vec::new();
+        for _ in 0..n_fav * 3 {
+            if favourites.len() >= n_fav {
+                break;
+            }
+            let c = rng.pick(&taste_cum0);
+            let pool = &by_cluster[c];
+            if pool.is_empty() {
+                continue;
+            }
+            let a = pool[rng.pick(&pool_cum[c][0])];
+            if let Some(t) = pick_track(&mut rng, a, cfg.start_day) {
+                if !favourites.contains(&t) {
+                    favourites.push(t);
+                }
+            }
+        }
+        let fav_cum = |n: usize| cumsum((0..n).map(|r| 1.0 / (r as f64 + 1.0).powf(0.8)));
+        let mut history: Vec<usize> = Vec::new();
+        let mut busy_until = i64::MIN;
+        for d in 0..cfg.days {
+            let day = cfg.start_day + d;
+            let dow = (day + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+            let (_, m, dd) = time::civil_from_days(day);
+            let doy = (m as f64 - 1.0) * 30.4 + dd as f64;
+            let yearly = 1.0 + 0.2 * (std::f64::consts::TAU * (doy - 15.0) / 365.0).cos();
+            let tr = (1.0 + trend * (d as f64 / days as f64 - 0.5)).max(0.2);
+            let lvl = if d >= shift_day { shift } else { 1.0 };
+            let n = rng.poisson(activity * weekday[dow] * yearly * tr * lvl);
+            let mut starts: Vec<i64> = (0..n)
+                .map(|_| day * 86400 + rng.pick(&hour_cum) as i64 * 3600 + rng.below(3600) as i64)
+                .collect();
+            starts.sort();
+            let week = (d / 7) as usize;
+            let x = d as f64 / days as f64;
+            let blend = ((x - drift_from) / (drift_to - drift_from)).clamp(0.0, 1.0);
+            let taste_cum = cumsum((0..g).map(|c| (1.0 - blend) * taste0[c] + blend * taste1[c]));
+            for s in starts {
+                let mut t = s.max(busy_until + 1800 + rng.below(3600) as i64);
+                let cluster = rng.pick(&taste_cum);
+                let pool = &by_cluster[cluster];
+                if pool.is_empty() {
+                    continue;
+                }
+                let pcum = &pool_cum[cluster][week.min(weeks - 1)];
+                let len = 1 + (rng.next_f64().max(1e-9).ln() / (0.9f64).ln()) as usize;
+                let mut artist = pool[rng.pick(pcum)];
+                let mut mode = Mode::Explore;
+                let mut left = 0usize;
+                for _ in 0..len.min(40) {
+                    if left == 0 {
+                        // A new segment: favourites, an album in order, or exploring.
+                        let y = rng.next_f64();
+                        left = 1 + (rng.next_f64().max(1e-9).ln() / (0.75f64).ln()) as usize;
+                        mode = if y < fav_rate && !favourites.is_empty() {
+                            Mode::Favourites
+                        } else if y < fav_rate + 0.2 {
+                            // An album of a favourite's or a hot artist, from the start
+                            // (mostly) or from a track the user knows.
+                            let a = if rng.next_f64() < 0.6 && !favourites.is_empty() {
+                                artist_of[favourites[rng.below(favourites.len())]]
+                            } else {
+                                pool[rng.pick(pcum)]
+                            };
+                            let albums: Vec<usize> = artist_albums[a]
+                                .iter()
+                                .copied()
+                                .filter(|&al| released(album_tracks[al][0], day))
+                                .collect();
+                            if albums.is_empty() {
+                                Mode::Explore
+                            } else {
+                                let album = albums[rng.below(albums.len())];
+                                let next = if rng.next_f64() < 0.7 {
+                                    0
+                                } else {
+                                    rng.below(album_tracks[album].len())
+                                };
+                                left = album_tracks[album].len() - next;
+                                Mode::Album { album, next }
+                            }
+                        } else {
+                            Mode::Explore
+                        };
+                    }
+                    left -= 1;
+                    let (track, skip_p) = match mode {
+                        Mode::Favourites => {
+                            (favourites[rng.pick(&fav_cum(favourites.len()))], 0.04)
+                        }
+                        Mode::Album { album, next } => {
+                            let tr = album_tracks[album][next];
+                            if next + 1 < album_tracks[album].len() {
+                                mode = Mode::Album {
+                                    album,
+                                    next: next + 1,
+                                };
+                            } else {
+                                left = 0;
+                            }
+                            (tr, 0.08)
+                        }
+                        Mode::Explore => {
+                            let x = rng.next_f64();
+                            if x < 0.3 && !history.is_empty() {
+                                // A replay from recent history.
+                                let k = history.len().min(200);
+                                (history[history.len() - 1 - rng.below(k)], 0.1)
+                            } else {
+                                if x >= 0.65 {
+                                    artist = pool[rng.pick(pcum)];
+                                }
+                                match pick_track(&mut rng, artist, day) {
+                                    Some(t) => (t, 0.2),
+                                    None => continue,
+                                }
+                            }
+                        }
+                    };
+                    let dur = track_len_ms[track];
+                    let skipped = rng.next_f64() < skip_p;
+                    let ms = if skipped {
+                        2000 + rng.below(23_000) as u64
+                    } else {
+                        dur
+                    };
+                    plays.push(SynthPlay {
+                        user: u,
+                        ts: t,
+                        artist: artist_of[track],
+                        track,
+                        ms_played: ms,
+                        duration_ms: dur,
+                        skipped,
+                    });
+                    if !skipped {
+                        history.push(track);
+                        // Favourites drift: a liked new track (more often a new release)
+                        // enters the rotation, the least favourite leaves it.
+                        let fresh = day.saturating_sub(release_day[track]) < 30;
+                        let p_promote = if fresh { 0.08 } else { 0.015 };
+                        if mode == Mode::Explore
+                            && !favourites.contains(&track)
+                            && rng.next_f64() < p_promote
+                        {
+                            let at = rng.below(favourites.len() / 2 + 1);
+                            favourites.insert(at, track);
+                            if favourites.len() > n_fav {
+                                favourites.pop();
+                            }
+                        }
+                    }
+                    t += (ms / 1000) as i64 + 1 + rng.below(4) as i64;
+                }
+                busy_until = t;
+            }
+        }
+    }
+    World {
+        artist_names,
+        artist_of,
+        album_names,
+        album_of,
+        track_no,
+        release_day,
+        track_names,
+        track_len_ms,
+        plays,
+        drifting_users,
+    }
+}
