@@ -26,7 +26,7 @@ fn notes(src: &str, bars: u64) -> Vec<(u64, u8)> {
     let bytes = r.midi.to_bytes();
     let rb = smf::read(&bytes, "h.mid").unwrap();
     assert!(rb.problems.is_empty(), "{:?}", rb.problems);
-    let mut out: Vec<(u64, u8)> = rb.notes.iter().map(|n| (n.start as u64, n.key)).collect();
+    let mut out: Vec<(u64, u8)> = rb.notes.iter().map(|n| (n.start, n.key)).collect();
     out.sort_unstable();
     out
 }

@@ -40,7 +40,10 @@ pub trait TempoSync: Send {
 /// A sync handed to the engine through [`super::LiveConfig`] (taken once by the scheduler
 /// thread), with the output-board slot where its state is shown.
 #[derive(Clone, Default)]
-pub struct SyncHandoff(Arc<Mutex<Option<(Box<dyn TempoSync>, Option<OutputSlot>)>>>);
+pub struct SyncHandoff(Arc<Mutex<Option<Handed>>>);
+
+/// What a [`SyncHandoff`] carries: the sync and its output-board slot.
+type Handed = (Box<dyn TempoSync>, Option<OutputSlot>);
 
 impl std::fmt::Debug for SyncHandoff {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
