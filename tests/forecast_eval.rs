@@ -141,10 +141,9 @@ fn demo_series() -> Vec<Series> {
     forecast::series(&l, By::Total, 1)
 }
 
-/// The peers' figures from the fixture, scored by weft's metric code on weft's folds. The
-/// chosen forecaster beats seasonal naive at every horizon and both peers at h = 14 and 28;
-/// it does **not** beat AutoETS at h = 7 on the demo logs (.712 vs .709, docs/logs.md has the
-/// figures), so against the peers this guards the gap: within 2 % of the best peer.
+/// The peers' figures from the fixture, scored by weft's metric code on weft's folds: on the
+/// demo logs the chosen forecaster beats seasonal naive, AutoETS and AutoTheta at h = 7, 14
+/// and 28 (docs/logs.md has the figures), with 80 % coverage within 80 ± 5.
 #[test]
 fn peer_comparison_from_the_statsforecast_fixture() {
     let series = demo_series();
@@ -181,7 +180,7 @@ fn peer_comparison_from_the_statsforecast_fixture() {
             }
         }
         assert!(
-            chosen.mase < 1.02 * best_peer,
+            chosen.mase < best_peer,
             "h={h}: chosen {:.3} vs best peer {best_peer:.3}",
             chosen.mase
         );

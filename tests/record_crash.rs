@@ -102,19 +102,46 @@ fn kill_9_mid_bar_then_recover() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Run ~1.5 s (bars 1 and 2 complete, bar 3 half done), save once so a reload marker exists.
-    std::thread::sleep(Duration::from_millis(700));
+    // Not on the wall clock (a loaded machine starts weft late): read the journal as it grows
+    // and act on what it holds. Save once bar 2 has begun, so a reload marker exists; kill
+    // once the journal reaches the middle of the bar after the swap.
+    let journal = weft::record::journal_path(&out);
+    let bar = 3840;
+    let reached = |tick: u64| {
+        weft::record::read_journal(&journal)
+            .ok()
+            .and_then(|j| j.midi.events.last().map(|e| e.0 >= tick))
+            .unwrap_or(false)
+    };
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let t = std::time::Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(60), "{what}: never");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait("bar 2", &|| reached(bar));
     fs::write(
         scripts.join("a.rhai"),
         "quantize(\"bar\");\nvoice(\"k\", #{ synth: \"kick\", note: 40 }).pattern(\"x x x x\");\nvoice(\"p\", #{ note: 60 }).pattern(\"c4 _ _ _\").gate(1.0);\n",
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(1850));
+    let swapped_at = || {
+        weft::record::read_journal(&journal).ok().and_then(|j| {
+            j.midi
+                .markers
+                .iter()
+                .find(|m| m.1 == "a.rhai v2")
+                .map(|m| m.0)
+        })
+    };
+    wait("the swap", &|| swapped_at().is_some());
+    let v2 = swapped_at().unwrap().max(2 * bar);
+    wait("mid-bar after the swap", &|| reached(v2 + bar + bar / 2));
     unsafe {
         libc::kill(child.id() as i32, libc::SIGKILL);
     }
     let _ = child.wait();
-    let journal = weft::record::journal_path(&out);
     assert!(journal.exists(), "the journal survives the kill");
     assert!(!out.exists());
 
@@ -129,7 +156,6 @@ fn kill_9_mid_bar_then_recover() {
     let rb = smf::read(&bytes, "take.mid").unwrap();
     assert!(rb.problems.is_empty(), "{:?}", rb.problems);
     // Every note of the completed bars (bars 1 and 2: 4 kicks + 1 pad each).
-    let bar = 3840;
     for b in 0..2u64 {
         let kicks = rb
             .notes

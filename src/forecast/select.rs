@@ -10,8 +10,10 @@
 //! (`se_rule`; with fewer than two such origins nothing replaces it). The choice is refitted
 //! on the whole cleaned series. Its intervals come from the validation errors of the
 //! full-horizon origins: per step j, empirical quantiles of the scaled signed errors of steps
-//! j−3..=j+3 (widened a step at a time until 20 errors), times the full series' scale and
-//! 1 + 0.5/N for N such origins, widened if need be to hold the point forecast.
+//! j−3..=j+3 (widened a step at a time until 20 errors), times the full series' scale,
+//! widened if need be to hold the point forecast. (A 1 + 0.5/N factor for N origins, set
+//! while looking at the old demo's folds, over-covered the regenerated demo at h = 28 (.850);
+//! the plain empirical quantiles cover .78–.83 on both sets.)
 //!
 //! Candidates: seasonal naive, the ETS variants, ETS by AICc, Theta, the M4 "comb"
 //! benchmark's idea with a weekly season (mean and median of ETS by AICc, Theta and
@@ -244,7 +246,7 @@ fn pooled_mase(errs: &[Vec<f64>]) -> f64 {
 fn interval(errs: &[Vec<f64>], j: usize, h: usize, f: f64, y: &[f64], scale: f64) -> Step {
     // Only the origins scored on all h days: the partial ones know short steps only.
     let errs: Vec<&Vec<f64>> = errs.iter().filter(|e| e.len() == h).collect();
-    let mut widen = 1.0 + 0.5 / errs.len().max(1) as f64;
+    let mut widen = 1.0;
     let mut pool: Vec<f64> = Vec::new();
     // Steps j−3..=j+3, widened a step at a time until 20 errors (or every step) are in.
     for w in 3..h.max(4) {

@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 pub struct DummyJack {
     pub name: String,
     child: Child,
+    /// One JACK server per test binary at a time: each test runs a real-time server, weft
+    /// and a receiver, and two such sets on two loaded cores starve the receiver.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// `jackd` on PATH, or None (the caller skips, saying why).
 pub fn jackd() -> Option<std::path::PathBuf> {
@@ -22,6 +27,7 @@ pub fn jackd() -> Option<std::path::PathBuf> {
 impl DummyJack {
     /// Starts `jackd -n NAME -d dummy -r 48000 -p PERIOD` and waits until `jack_lsp` sees it.
     pub fn start(tag: &str, period: u32) -> DummyJack {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let name = format!("weft-{tag}-{}", std::process::id());
         let child = Command::new(jackd().expect("jackd installed"))
             .args(["-n", &name, "-d", "dummy", "-r", "48000", "-p"])
@@ -31,7 +37,11 @@ impl DummyJack {
             .stderr(Stdio::null())
             .spawn()
             .expect("start jackd");
-        let j = DummyJack { name, child };
+        let j = DummyJack {
+            name,
+            child,
+            _one_at_a_time: guard,
+        };
         let t0 = Instant::now();
         loop {
             let ok = Command::new("jack_lsp")

@@ -155,7 +155,8 @@ fn one_deadline_overrun_is_forgiven_two_in_a_row_turn_on_bar_off() {
 #[test]
 fn retrigger_ends_previous_note_first() {
     let mut s = Scheduler::new(48_000, 120.0, Box::new(NoModels));
-    s.install("a.rhai", patch(r#"voice("a", #{}).pattern("c4 _ _ _").gate(1.0); voice("b", #{}).pattern("~ c4 ~ ~");"#));
+    // Both on one channel (voices get distinct channels by default).
+    s.install("a.rhai", patch(r#"voice("a", #{ channel: 1 }).pattern("c4 _ _ _").gate(1.0); voice("b", #{ channel: 1 }).pattern("~ c4 ~ ~");"#));
     let evs = s.advance(3840);
     let seq: Vec<_> = evs
         .iter()
