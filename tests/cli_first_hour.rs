@@ -63,3 +63,18 @@ fn errors_say_their_file_and_cause_once() {
     assert!(!o.status.success());
     assert_eq!(err.matches(&journal).count(), 1, "{err}");
 }
+
+#[test]
+fn an_unknown_sync_source_is_refused_before_anything_starts() {
+    let o = weft(&[
+        "play",
+        "--headless",
+        "--null-audio",
+        "--sync",
+        "midi-ish",
+        "scripts",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--sync midi-ish: unknown source"), "{err}");
+}

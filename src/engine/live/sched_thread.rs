@@ -72,7 +72,9 @@ impl SchedThread {
             if let Some(t) = cfg.tempo {
                 f.propose(t, now, sr);
             }
-            sched.lock_tempo(f.tempo(now, sr).clamp(20.0, 400.0));
+            if let Some(t) = f.tempo(now, sr) {
+                sched.lock_tempo(t.clamp(20.0, 400.0));
+            }
         }
         SchedThread {
             cfg,

@@ -138,10 +138,11 @@ impl Follower {
         (micros as f64 - self.offset()) * self.sample_rate / 1e6
     }
 
-    /// The session's tempo now (and the clock offset refreshed at `now`).
-    pub fn tempo(&mut self, now: Frame, sample_rate: u32) -> f64 {
+    /// The session's tempo now (and the clock offset refreshed at `now`); None if the sync
+    /// reports no usable tempo (not finite, not positive).
+    pub fn tempo(&mut self, now: Frame, sample_rate: u32) -> Option<f64> {
         self.observe(now, sample_rate);
-        self.sync.tempo()
+        usable(self.sync.tempo())
     }
 
     /// The first frame at or after `earliest` where the session is `phase` beats into its bar
@@ -178,7 +179,9 @@ impl Follower {
         }
         self.next_poll = t + POLL;
         self.observe(local.now, sample_rate);
-        let bpm = self.sync.tempo();
+        let Some(bpm) = usable(self.sync.tempo()) else {
+            return Adjust::default();
+        };
         if (bpm - local.bpm).abs() > 1e-4 {
             return Adjust {
                 tempo: Some(bpm),
@@ -226,6 +229,11 @@ impl Follower {
             };
         });
     }
+}
+
+/// A tempo weft can follow: finite and positive.
+fn usable(bpm: f64) -> Option<f64> {
+    (bpm.is_finite() && bpm > 0.0).then_some(bpm)
 }
 
 #[cfg(test)]
@@ -332,6 +340,21 @@ mod tests {
         let (t, mut f) = follower(0, 120.0, 0);
         f.propose(123.0, 0, 48_000);
         assert_eq!(t.lock().unwrap().bpm, 123.0);
-        assert_eq!(f.tempo(0, 48_000), 123.0);
+        assert_eq!(f.tempo(0, 48_000), Some(123.0));
+    }
+
+    #[test]
+    fn a_session_tempo_that_is_not_a_number_is_not_followed() {
+        let (t, mut f) = follower(0, 120.0, 0);
+        t.lock().unwrap().bpm = f64::NAN;
+        assert_eq!(f.tempo(0, 48_000), None);
+        let local = Local {
+            now: 0,
+            bpm: 120.0,
+            next_beat_frame: 24_000,
+            next_beat_phase: 1.0,
+            quantum: 4.0,
+        };
+        assert_eq!(f.poll(local, 48_000), Adjust::default());
     }
 }
