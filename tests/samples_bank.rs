@@ -79,6 +79,7 @@ fn cfg(dir: &Path) -> SynthConfig {
         samples_dir: Some(dir.to_path_buf()),
         soundfont: None,
         master_chain: false,
+        bank_swap: None,
     }
 }
 

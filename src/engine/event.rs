@@ -145,6 +145,10 @@ pub struct Sound {
     /// Sample folder (for `SynthKind::Sample`): 0 = the flat bank of loose `*.wav` files,
     /// k = the k-th folder of the bank in name order (`bd:3` → folder of `bd`, sample 3).
     pub folder: u16,
+    /// Which sample bank (for `SynthKind::Sample`): 0 = the one the synth started with, else
+    /// the generation of a bank hot-swapped in when a saved patch changed `samples("…")`
+    /// (`sound::synth::BankSwap`).
+    pub bank: u32,
     /// Sample playback: the part played (`begin`..`end`, fractions 0..=1 of the file),
     /// `speed` (1 = as recorded, 2 = an octave up, negative = reversed), `looped` (loop the
     /// part while the note is held) and the `cut` group (0 = none; a new note in a group
@@ -201,6 +205,7 @@ impl Default for Sound {
             pan: 0.0,
             sample: 0,
             folder: 0,
+            bank: 0,
             begin: 0.0,
             end: 1.0,
             speed: 1.0,

@@ -65,10 +65,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
                 dir.display()
             ));
         }
-        lock(&c).bank = Some(Arc::new(BankIndex {
-            dir: dir.clone(),
-            folders,
-        }));
+        lock(&c).bank = Some(Arc::new(BankIndex::new(dir.clone(), folders)));
         Ok(())
     });
 
@@ -394,7 +391,7 @@ fn bank_for(c: &Arc<Mutex<RunContext>>) -> Option<Arc<BankIndex>> {
     let found = crate::sound::synth::scan(&dir)
         .ok()
         .filter(|f| !f.is_empty())
-        .map(|folders| Arc::new(BankIndex { dir, folders }));
+        .map(|folders| Arc::new(BankIndex::new(dir, folders)));
     g.default_bank = Some(found.clone());
     found
 }

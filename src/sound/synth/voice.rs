@@ -7,7 +7,7 @@
 
 use super::dsp::{poly_blep, sin2pi, Adsr, Rng, Smoothed, Svf};
 use super::inserts::Inserts;
-use super::samples::Bank;
+use super::samples_swap::Banks;
 use crate::engine::event::{FilterMode, Param, Sound, SynthKind, TrackId};
 
 /// Length of the anti-click fade applied to a stolen voice.
@@ -21,7 +21,7 @@ const PLUCK_MIN_HZ: f32 = 20.0;
 /// Shared read-only data a voice needs while rendering.
 pub struct Ctx<'a> {
     pub sample_rate: f32,
-    pub bank: &'a Bank,
+    pub banks: &'a Banks,
 }
 
 pub struct Voice {
@@ -63,6 +63,7 @@ pub struct Voice {
     pluck: Vec<f32>,
     pluck_len: usize,
     pluck_pos: usize,
+    sample_bank: u32,
     sample_folder: u16,
     sample_index: u16,
     sample_pos: f64,
@@ -116,6 +117,7 @@ impl Voice {
             pluck: vec![0.0; (sample_rate / PLUCK_MIN_HZ) as usize + 2],
             pluck_len: 1,
             pluck_pos: 0,
+            sample_bank: 0,
             sample_folder: 0,
             sample_index: 0,
             sample_pos: 0.0,
@@ -147,7 +149,7 @@ impl Voice {
         let sr = ctx.sample_rate;
         let kind = sound.synth;
         let smp = match kind {
-            SynthKind::Sample => match ctx.bank.get(sound.folder, sound.sample) {
+            SynthKind::Sample => match ctx.banks.get(sound.bank, sound.folder, sound.sample) {
                 // Speed 0 would hold one frame forever (a one-shot never ends): silence.
                 Some(s) if s.frames() > 0 && sound.speed != 0.0 => Some(s),
                 _ => return false,
@@ -225,6 +227,7 @@ impl Voice {
             }
             SynthKind::Sample => {
                 if let Some(smp) = smp {
+                    self.sample_bank = sound.bank;
                     self.sample_folder = sound.folder;
                     self.sample_index = sound.sample;
                     let n = smp.frames() as f64;
@@ -497,7 +500,10 @@ impl Voice {
                 return (y, y, time > 1.2);
             }
             SynthKind::Sample => {
-                let Some(smp) = ctx.bank.get(self.sample_folder, self.sample_index) else {
+                let Some(smp) =
+                    ctx.banks
+                        .get(self.sample_bank, self.sample_folder, self.sample_index)
+                else {
                     return (0.0, 0.0, true);
                 };
                 let (lo, hi) = (self.sample_lo, self.sample_hi.min(smp.frames() as f64));
