@@ -259,13 +259,18 @@ pub enum Param {
     Room,
     Size,
     Damp,
+    /// Sample playback rate (sounding sample notes glide to it); `begin`/`end` (fractions of
+    /// the file) apply from the next sample note.
+    Speed,
+    Begin,
+    End,
     /// Any MIDI controller 0..=119 (`cc("voice", n, value)`, value 0..=127): MIDI out only.
     Cc(u8),
 }
 
 impl Param {
     /// The names `param("voice.name", v)` accepts (`res` is also accepted for resonance).
-    pub const NAMES: [&'static str; 22] = [
+    pub const NAMES: [&'static str; 25] = [
         "cutoff",
         "resonance",
         "gain",
@@ -288,6 +293,9 @@ impl Param {
         "room",
         "size",
         "damp",
+        "speed",
+        "begin",
+        "end",
     ];
 
     /// The range a value is clamped to (the patch side also rejects NaN/inf and negatives).
@@ -303,6 +311,8 @@ impl Param {
             Param::Coarse => (1.0, 64.0),
             Param::Tremolo | Param::Delay | Param::Room | Param::Size | Param::Damp => (0.0, 1.0),
             Param::TremoloRate => (0.0, 40.0),
+            Param::Speed => (-64.0, 64.0),
+            Param::Begin | Param::End => (0.0, 1.0),
             Param::DelayTime => (0.0, 16.0),
             Param::DelayFeedback => (0.0, 0.95),
             Param::Cc(_) => (0.0, 127.0),
@@ -333,6 +343,9 @@ impl Param {
             "room" => Param::Room,
             "size" => Param::Size,
             "damp" => Param::Damp,
+            "speed" => Param::Speed,
+            "begin" => Param::Begin,
+            "end" => Param::End,
             _ => return None,
         })
     }
@@ -365,6 +378,9 @@ impl Param {
             Param::Room => sound.room = v,
             Param::Size => sound.size = v,
             Param::Damp => sound.damp = v,
+            Param::Speed => sound.speed = v,
+            Param::Begin => sound.begin = v,
+            Param::End => sound.end = v,
             Param::Cc(_) => {}
         }
     }

@@ -285,6 +285,11 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
         move |target: &str, value: Dynamic| -> RResult<()> {
             if let Some(sig) = value.clone().try_cast::<Signal>() {
                 let (voice, param) = param_target(target)?;
+                if matches!(param, Param::Begin | Param::End) {
+                    return rt_err(format!(
+                        "param \"{target}\": begin and end take a number (the part a sample note plays is fixed when it starts)"
+                    ));
+                }
                 let mut g = lock(&c);
                 let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) else {
                     return rt_err(format!(

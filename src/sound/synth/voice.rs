@@ -67,7 +67,10 @@ pub struct Voice {
     sample_folder: u16,
     sample_index: u16,
     sample_pos: f64,
-    sample_step: f64,
+    /// Frames of the file per output frame at speed 1 (rate ratio × pitch).
+    sample_unit: f64,
+    /// `speed`, glided by `param("v.speed", x)` (negative = backwards).
+    sample_speed: Smoothed,
     /// The part of the sample played, in frames: `sample_lo..sample_hi`.
     sample_lo: f64,
     sample_hi: f64,
@@ -121,7 +124,8 @@ impl Voice {
             sample_folder: 0,
             sample_index: 0,
             sample_pos: 0.0,
-            sample_step: 1.0,
+            sample_unit: 1.0,
+            sample_speed: Smoothed::new(1.0, sample_rate),
             sample_lo: 0.0,
             sample_hi: 0.0,
             sample_loop: false,
@@ -253,7 +257,8 @@ impl Voice {
                         1.0
                     };
                     let transpose = ((key as f64 - 60.0) / 12.0).exp2();
-                    self.sample_step = smp.sample_rate as f64 / sr as f64 * transpose * speed;
+                    self.sample_unit = smp.sample_rate as f64 / sr as f64 * transpose;
+                    self.sample_speed.reset(speed as f32);
                     // Reversed: from the last frame of the part down to its first.
                     self.sample_pos = if speed < 0.0 {
                         self.sample_hi - 1.0
@@ -313,6 +318,13 @@ impl Voice {
             Param::Release => self.env.set_release(value),
             // Bus settings (the engine routes them to `fx::Buses`) and inserts (above).
             // MIDI controllers are for MIDI out only.
+            // A sounding sample glides to the new speed (it may turn round through 0).
+            Param::Speed => {
+                let (lo, hi) = param.range();
+                self.sample_speed.target = value.clamp(lo, hi);
+            }
+            // The part played is fixed when a note starts: these apply from the next note.
+            Param::Begin | Param::End => {}
             Param::Cc(_) => {}
             Param::DelayTime
             | Param::DelayFeedback
@@ -525,7 +537,7 @@ impl Voice {
                     let (l1, r1) = smp.frame(i + 1);
                     (l0 + (l1 - l0) * frac, r0 + (r1 - r0) * frac)
                 };
-                self.sample_pos = pos + self.sample_step;
+                self.sample_pos = pos + self.sample_unit * self.sample_speed.next() as f64;
                 return (l, r, false);
             }
         };
