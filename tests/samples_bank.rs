@@ -478,3 +478,44 @@ fn param_speed_glides_a_sounding_sample_and_begin_end_apply_from_the_next_note()
         "{e}"
     );
 }
+
+#[test]
+fn a_60_second_file_plays_its_last_second_exactly_forwards_and_backwards() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("long");
+    std::fs::create_dir_all(k.join("rec")).unwrap();
+    let n = 60 * SR as usize;
+    let data = noise(9, n);
+    write_wav(&k.join("rec/take.wav"), &data);
+    let t = std::time::Instant::now();
+    let mut w = Vec::new();
+    let bank = weft::sound::synth::Bank::load(&k, SR, &mut w).unwrap();
+    eprintln!(
+        "loading a 60 s 48 kHz mono WAV: {:.0} ms (this build)",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    assert!(w.is_empty(), "nothing cut: {w:?}");
+    assert_eq!(bank.get(1, 0).unwrap().frames(), n);
+    drop(bank);
+    let last: Vec<f32> = data[n - SR as usize..].iter().map(|&x| f(x)).collect();
+    let at = 64u64;
+    // Forwards from 59 s.
+    let tail = Sound {
+        begin: 59.0 / 60.0,
+        ..smp(1, 0)
+    };
+    let (out, w) = render(&[on(at, 60, tail)], at + SR as u64 + 100, cfg(&k)).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    let l = left(&out);
+    assert_eq!(&l[at as usize..at as usize + SR as usize], &last[..]);
+    assert!(l[at as usize + SR as usize..].iter().all(|&x| x == 0.0));
+    // Backwards from the end: the last second reversed.
+    let rev = Sound {
+        speed: -1.0,
+        ..tail
+    };
+    let (out, _) = render(&[on(0, 60, rev)], SR as u64, cfg(&k)).unwrap();
+    let mut reversed = last.clone();
+    reversed.reverse();
+    assert_eq!(left(&out), reversed);
+}
