@@ -98,6 +98,7 @@ fn one(channel: u8, key: u8, vel: u8, sound: Sound) -> (f32, f32, f32) {
         samples_dir: None,
         soundfont: Some(soundfont()),
         master_chain: false,
+        bank_swap: None,
     })
     .expect("engine");
     measure(&mut engine, 0, channel, key, vel, sound)

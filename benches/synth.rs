@@ -53,6 +53,7 @@ fn cfg() -> SynthConfig {
         samples_dir: None,
         soundfont: Some(root().join("samples/sf_GMbank.sf2")),
         master_chain: true,
+        bank_swap: None,
     }
 }
 

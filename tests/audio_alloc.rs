@@ -3,12 +3,13 @@
 //! events of every kind, including General MIDI through the shipped SoundFont, and every
 //! effect: each filter response, distort, crush, coarse, tremolo, the delay (plain and
 //! ping-pong) and reverb sends, live changes of every parameter, and sample voices from a
-//! bank folder with begin/end, speed (reversed too), loop and cut groups.
+//! bank folder with begin/end, speed (reversed too), loop and cut groups, and sample banks
+//! hot-swapped in while it plays (taken from the feed's ring, older ones handed back).
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use weft::engine::event::{Event, FilterMode, Param, Sound, SynthKind, TimedEvent};
 use weft::sound::output::Callback;
-use weft::sound::synth::{Engine, SynthConfig};
+use weft::sound::synth::{scan, BankSwap, Engine, SynthConfig};
 
 #[global_allocator]
 static ALLOC: AllocDisabler = AllocDisabler;
@@ -30,12 +31,24 @@ fn callback_never_allocates() {
     // A bank folder too (folder 1), so sample notes pick from the flat bank and from it.
     std::fs::create_dir(dir.path().join("bd")).unwrap();
     std::fs::copy(dir.path().join("s.wav"), dir.path().join("bd/a.wav")).unwrap();
+    // Banks to hot-swap in: more folders than the synth holds, so older ones are handed back.
+    let swaps: Vec<_> = (0..7)
+        .map(|k| {
+            let d = dir.path().join(format!("kit{k}"));
+            std::fs::create_dir_all(d.join("bd")).unwrap();
+            std::fs::copy(dir.path().join("s.wav"), d.join("bd/a.wav")).unwrap();
+            let listing = scan(&d).unwrap();
+            (d, listing)
+        })
+        .collect();
+    let swap = BankSwap::new();
     let cfg = SynthConfig {
         sample_rate: 48_000,
         polyphony: 16, // small, so stealing happens constantly
         samples_dir: Some(dir.path().to_path_buf()),
         soundfont: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/sf_GMbank.sf2").into()),
         master_chain: true,
+        bank_swap: Some(swap.clone()),
     };
     let (engine, warnings) = Engine::new(cfg).unwrap();
     assert!(engine.has_soundfont(), "{warnings:?}");
@@ -46,7 +59,15 @@ fn callback_never_allocates() {
     let mut buf = vec![0.0f32; 2 * block as usize];
     let kinds = SynthKind::ALL;
     let mut n = 0u64;
+    let mut gens = vec![0u32];
     for b in 0..2_000u64 {
+        if b % 150 == 75 {
+            // What the compile worker does when a saved patch names another bank.
+            let (d, listing) = &swaps[(b / 150) as usize % swaps.len()];
+            let mut w = Vec::new();
+            gens.push(swap.bind(d, listing, &mut w).unwrap().unwrap());
+            assert!(w.is_empty(), "{w:?}");
+        }
         // ~12 events per block: notes of every kind, offs and params at odd frames, some late.
         for j in 0..12u64 {
             n += 1;
@@ -84,6 +105,13 @@ fn callback_never_allocates() {
                         size: (n % 11) as f32 * 0.1,
                         damp: (n % 7) as f32 * 0.15,
                         folder: (n % 3) as u16, // 2 does not exist: silence, no panic
+                        // The newest bank, an older one (maybe handed back: silence), or one
+                        // not pushed yet.
+                        bank: match n % 3 {
+                            0 => *gens.last().unwrap(),
+                            1 => gens[gens.len() / 2],
+                            _ => gens.len() as u32 + 3,
+                        },
                         sample: (n % 5) as u16,
                         begin: (n % 4) as f32 * 0.2,
                         end: 1.0 - (n % 3) as f32 * 0.2,

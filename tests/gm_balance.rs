@@ -17,6 +17,7 @@ fn engine() -> Engine {
         samples_dir: None,
         soundfont: Some(sf),
         master_chain: false,
+        bank_swap: None,
     })
     .expect("engine");
     assert!(engine.has_soundfont(), "{warnings:?}");

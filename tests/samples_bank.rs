@@ -79,6 +79,7 @@ fn cfg(dir: &Path) -> SynthConfig {
         samples_dir: Some(dir.to_path_buf()),
         soundfont: None,
         master_chain: false,
+        bank_swap: None,
     }
 }
 
@@ -405,4 +406,116 @@ fn weft_render_plays_a_patch_with_its_own_kit_to_wav_and_midi() {
     let beat = 24_000;
     assert!(l[beat + 100..beat + 20_000].iter().all(|&x| x.abs() < 50));
     assert!(l[2 * beat..2 * beat + 2000].iter().any(|&x| x.abs() > 1000));
+}
+
+#[test]
+fn param_speed_glides_a_sounding_sample_and_begin_end_apply_from_the_next_note() {
+    let d = tempfile::tempdir().unwrap();
+    let (k, ..) = kit(d.path());
+    // A ramp: the playback position can be read back from each output frame.
+    std::fs::create_dir_all(k.join("zz")).unwrap();
+    let ramp: Vec<i16> = (0..30_000).map(|i| i as i16).collect();
+    write_wav(&k.join("zz/ramp.wav"), &ramp);
+    // Folder numbers follow the sorted names: bd = 1, hh = 2, sd = 3, zz = 4.
+    let names = weft::sound::synth::scan(&k).unwrap();
+    let ramp_folder = names.iter().position(|f| f.name == "zz").unwrap() as u16 + 1;
+    assert_eq!(ramp_folder, 4);
+    let change = 4_800u64;
+    let events = [
+        on(0, 60, smp(ramp_folder, 0)),
+        TimedEvent {
+            tick: 0,
+            frame: change,
+            event: Event::Param {
+                track: 0,
+                param: weft::engine::event::Param::Speed,
+                value: 2.0,
+            },
+        },
+    ];
+    let (out, _) = render(&events, 14_000, cfg(&k)).unwrap();
+    let l = left(&out);
+    // Position advance per frame, in file frames.
+    let step = |i: usize| ((l[i + 1] - l[i]) * 32768.0) as f64;
+    for i in 10..change as usize - 1 {
+        assert!((step(i) - 1.0).abs() < 1e-3, "{i}: {}", step(i));
+    }
+    // It glides: never a jump, never backwards, and at 2 once settled.
+    let mut last = 1.0;
+    for i in change as usize..13_000 {
+        let s = step(i);
+        assert!(s >= last - 1e-3, "{i}: {s} after {last}");
+        assert!(s - last < 0.01, "{i}: jumped from {last} to {s}");
+        last = s;
+    }
+    assert!((last - 2.0).abs() < 1e-3, "{last}");
+    assert!(step(change as usize + 48) < 1.5, "a glide, not a step");
+
+    // begin/end set by param() in on_bar: the bar's notes play that part; a signal is refused.
+    let src = "samples(\"./kit\");\nvoice(\"d\", #{ synth: \"sample\", sample: \"bd\" }).pattern(\"x bd:1\");\nfn on_bar(b) { param(\"d.begin\", 0.5); param(\"d.end\", 0.75); param(\"d.speed\", -1.5); }\n";
+    let p = write_patch(d.path(), src);
+    let mut patch = Patch::load_file(&p, LoadOptions::default()).unwrap();
+    let plan = patch.plan_bar(0, &mut NoModels).unwrap();
+    let parts: Vec<_> = plan
+        .notes
+        .iter()
+        .map(|n| {
+            let s = n.sample.unwrap();
+            (s.index, s.begin, s.end)
+        })
+        .collect();
+    assert_eq!(parts, [(0, 0.5, 0.75), (1, 0.5, 0.75)]);
+    assert_eq!(plan.voices[0].sound.speed, -1.5);
+    let bad = write_patch(
+        d.path(),
+        "samples(\"./kit\");\nvoice(\"d\", #{ synth: \"sample\" }).pattern(\"bd\");\nparam(\"d.begin\", sine);\n",
+    );
+    let e = weft::patch::check_file(&bad, 1, &mut NoModels)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("p.rhai:3:") && e.contains("take a number"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_60_second_file_plays_its_last_second_exactly_forwards_and_backwards() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("long");
+    std::fs::create_dir_all(k.join("rec")).unwrap();
+    let n = 60 * SR as usize;
+    let data = noise(9, n);
+    write_wav(&k.join("rec/take.wav"), &data);
+    let t = std::time::Instant::now();
+    let mut w = Vec::new();
+    let bank = weft::sound::synth::Bank::load(&k, SR, &mut w).unwrap();
+    eprintln!(
+        "loading a 60 s 48 kHz mono WAV: {:.0} ms (this build)",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    assert!(w.is_empty(), "nothing cut: {w:?}");
+    assert_eq!(bank.get(1, 0).unwrap().frames(), n);
+    drop(bank);
+    let last: Vec<f32> = data[n - SR as usize..].iter().map(|&x| f(x)).collect();
+    let at = 64u64;
+    // Forwards from 59 s.
+    let tail = Sound {
+        begin: 59.0 / 60.0,
+        ..smp(1, 0)
+    };
+    let (out, w) = render(&[on(at, 60, tail)], at + SR as u64 + 100, cfg(&k)).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    let l = left(&out);
+    assert_eq!(&l[at as usize..at as usize + SR as usize], &last[..]);
+    assert!(l[at as usize + SR as usize..].iter().all(|&x| x == 0.0));
+    // Backwards from the end: the last second reversed.
+    let rev = Sound {
+        speed: -1.0,
+        ..tail
+    };
+    let (out, _) = render(&[on(0, 60, rev)], SR as u64, cfg(&k)).unwrap();
+    let mut reversed = last.clone();
+    reversed.reverse();
+    assert_eq!(left(&out), reversed);
 }

@@ -57,6 +57,7 @@ fn sampler_plays_a_wav_back_bit_exact_at_unity_gain() {
         samples_dir: Some(dir.path().to_path_buf()),
         soundfont: None,
         master_chain: false,
+        bank_swap: None,
     };
     let sound = Sound {
         synth: SynthKind::Sample,

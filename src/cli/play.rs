@@ -90,7 +90,7 @@ pub struct DefaultPlay {
 }
 
 /// The sample folder the first patch of `dir` (by name) that calls `samples("path")` names.
-fn start_bank(dir: &std::path::Path) -> Option<PathBuf> {
+fn start_bank(dir: &std::path::Path, flag: Option<&std::path::Path>) -> Option<PathBuf> {
     let mut patches: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -98,9 +98,11 @@ fn start_bank(dir: &std::path::Path) -> Option<PathBuf> {
         .collect();
     patches.sort();
     patches.iter().find_map(|p| {
-        crate::patch::Patch::load_file(p, Default::default())
-            .ok()?
-            .samples_dir()
+        let opts = crate::patch::LoadOptions {
+            samples: flag.map(|f| f.to_path_buf()),
+            ..Default::default()
+        };
+        crate::patch::Patch::load_file(p, opts).ok()?.samples_dir()
     })
 }
 
@@ -159,11 +161,13 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
     live.record_dir = a.record_dir.clone();
     live.session_log = Some(a.record_dir.join("sessions.jsonl"));
     live.realtime = true;
+    live.samples = a.samples.clone();
     let mut synth = crate::sound::synth::SynthConfig::for_patches(&a.dir, a.samples.as_deref());
     let samples = synth.samples_dir.clone().unwrap_or_default();
     // A bank named by `samples("path")` in the folder's patches at start is the one the
-    // synth loads (banks are not swapped into a running synth yet).
-    if let Some(bank) = start_bank(&a.dir) {
+    // synth loads first; banks that saved patches name later are loaded by the compile worker
+    // and swapped in at their reload boundary.
+    if let Some(bank) = start_bank(&a.dir, a.samples.as_deref()) {
         synth.samples_dir = Some(bank);
     }
     let cfg = SessionConfig {

@@ -3,7 +3,7 @@
 
 use crate::engine::render::{render_with_samples, RenderSpec};
 use crate::neural::voices::{models_dir_for, LstmVoices};
-use crate::patch::check_file;
+use crate::patch::check_file_in;
 use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
@@ -21,6 +21,10 @@ pub struct CheckArgs {
     /// WEFT_MODELS; weft's installed data comes last).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
+    /// Folder of samples, searched after the patch folder and its parent (also WEFT_SAMPLES);
+    /// `samples("path")` in a patch looks here after the patch folder (as play and render do).
+    #[arg(long, value_name = "DIR")]
+    pub samples: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -69,7 +73,8 @@ pub fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         let mut steps = LstmVoices::new(&models_dir_for(dir, a.models.as_deref()));
-        match check_file(p, a.bars, &mut steps) {
+        let printed = &mut |place: &str, text: &str| eprintln!("{place}: {text}");
+        match check_file_in(p, a.bars, a.samples.as_deref(), &mut steps, printed) {
             Ok(()) => eprintln!("{}: ok", p.display()),
             Err(e) => {
                 println!("{e}");

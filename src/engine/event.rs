@@ -145,6 +145,10 @@ pub struct Sound {
     /// Sample folder (for `SynthKind::Sample`): 0 = the flat bank of loose `*.wav` files,
     /// k = the k-th folder of the bank in name order (`bd:3` → folder of `bd`, sample 3).
     pub folder: u16,
+    /// Which sample bank (for `SynthKind::Sample`): 0 = the one the synth started with, else
+    /// the generation of a bank hot-swapped in when a saved patch changed `samples("…")`
+    /// (`sound::synth::BankSwap`).
+    pub bank: u32,
     /// Sample playback: the part played (`begin`..`end`, fractions 0..=1 of the file),
     /// `speed` (1 = as recorded, 2 = an octave up, negative = reversed), `looped` (loop the
     /// part while the note is held) and the `cut` group (0 = none; a new note in a group
@@ -201,6 +205,7 @@ impl Default for Sound {
             pan: 0.0,
             sample: 0,
             folder: 0,
+            bank: 0,
             begin: 0.0,
             end: 1.0,
             speed: 1.0,
@@ -254,13 +259,18 @@ pub enum Param {
     Room,
     Size,
     Damp,
+    /// Sample playback rate (sounding sample notes glide to it); `begin`/`end` (fractions of
+    /// the file) apply from the next sample note.
+    Speed,
+    Begin,
+    End,
     /// Any MIDI controller 0..=119 (`cc("voice", n, value)`, value 0..=127): MIDI out only.
     Cc(u8),
 }
 
 impl Param {
     /// The names `param("voice.name", v)` accepts (`res` is also accepted for resonance).
-    pub const NAMES: [&'static str; 22] = [
+    pub const NAMES: [&'static str; 25] = [
         "cutoff",
         "resonance",
         "gain",
@@ -283,6 +293,9 @@ impl Param {
         "room",
         "size",
         "damp",
+        "speed",
+        "begin",
+        "end",
     ];
 
     /// The range a value is clamped to (the patch side also rejects NaN/inf and negatives).
@@ -298,6 +311,8 @@ impl Param {
             Param::Coarse => (1.0, 64.0),
             Param::Tremolo | Param::Delay | Param::Room | Param::Size | Param::Damp => (0.0, 1.0),
             Param::TremoloRate => (0.0, 40.0),
+            Param::Speed => (-64.0, 64.0),
+            Param::Begin | Param::End => (0.0, 1.0),
             Param::DelayTime => (0.0, 16.0),
             Param::DelayFeedback => (0.0, 0.95),
             Param::Cc(_) => (0.0, 127.0),
@@ -328,6 +343,9 @@ impl Param {
             "room" => Param::Room,
             "size" => Param::Size,
             "damp" => Param::Damp,
+            "speed" => Param::Speed,
+            "begin" => Param::Begin,
+            "end" => Param::End,
             _ => return None,
         })
     }
@@ -360,6 +378,9 @@ impl Param {
             Param::Room => sound.room = v,
             Param::Size => sound.size = v,
             Param::Damp => sound.damp = v,
+            Param::Speed => sound.speed = v,
+            Param::Begin => sound.begin = v,
+            Param::End => sound.end = v,
             Param::Cc(_) => {}
         }
     }

@@ -92,6 +92,12 @@ pub struct LiveConfig {
     pub realtime: bool,
     /// Follow a shared tempo and bar phase (`--sync link`); see [`sync`].
     pub sync: Option<sync::SyncHandoff>,
+    /// `--samples DIR`: where patches look for `samples("path")` and sample folders after
+    /// their own folder (as in `weft check` and `weft render`).
+    pub samples: Option<PathBuf>,
+    /// The running synth's bank feed: a saved patch that changes its `samples("…")` folder
+    /// has the new bank loaded by the compile worker and swapped in at its reload boundary.
+    pub bank_swap: Option<crate::sound::synth::BankSwap>,
 }
 
 impl LiveConfig {
@@ -112,6 +118,8 @@ impl LiveConfig {
             models_dir: None,
             realtime: false,
             sync: None,
+            samples: None,
+            bank_swap: None,
         }
     }
 }
@@ -284,6 +292,8 @@ pub fn start_with_features(
             current_bar: current_bar.clone(),
             models_dir: cfg.models_dir.clone(),
             steps: steps.clone(),
+            samples: cfg.samples.clone(),
+            bank_swap: cfg.bank_swap.clone(),
         },
         changes,
         tx.clone(),

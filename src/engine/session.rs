@@ -144,10 +144,15 @@ impl Session {
             mut live,
             audio: audio_cfg,
             models_dir,
-            synth,
+            mut synth,
             screen,
             outputs: outputs_cfg,
         } = cfg;
+        // The synth connects a bank feed when it is built; the compile worker sends saved
+        // patches' new sample banks through it (hot swap at the reload boundary).
+        let swap = crate::sound::synth::BankSwap::new();
+        synth.bank_swap = Some(swap.clone());
+        live.bank_swap = Some(swap);
         // Audio first (before the screen: probing a missing device makes alsa-lib talk).
         let (producer, consumer) = rtrb::RingBuffer::<TimedEvent>::new(SYNTH_RING);
         let (tap_tx, tap_rx) = rtrb::RingBuffer::<f32>::new(TAP_RING);

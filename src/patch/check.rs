@@ -72,13 +72,29 @@ pub fn check_file_with(
     steps: &mut dyn StepSource,
     printed: &mut dyn FnMut(&str, &str),
 ) -> Result<(), PatchError> {
+    check_file_in(path, bars, None, steps, printed)
+}
+
+/// [`check_file_with`] with `--samples DIR` (`samples`), searched after the patch folder for
+/// `samples("path")` and sample folders, as `weft play` and `weft render` search it.
+pub fn check_file_in(
+    path: &Path,
+    bars: u64,
+    samples: Option<&Path>,
+    steps: &mut dyn StepSource,
+    printed: &mut dyn FnMut(&str, &str),
+) -> Result<(), PatchError> {
     let src = std::fs::read_to_string(path).map_err(|e| PatchError {
         path: path.display().to_string(),
         line: 0,
         col: 0,
         message: format!("cannot read: {e}"),
     })?;
-    let mut p = Patch::load(path, &src, LoadOptions::default());
+    let opts = LoadOptions {
+        samples: samples.map(Path::to_path_buf),
+        ..LoadOptions::default()
+    };
+    let mut p = Patch::load(path, &src, opts);
     if let Ok(p) = &mut p {
         let started = p.start();
         for (line, text) in p.take_prints() {

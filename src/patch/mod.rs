@@ -30,7 +30,7 @@ pub mod theory;
 use crate::engine::event::{Param, Sound, SynthKind};
 use crate::engine::transport::{Quantize, TimeSig};
 use api::*;
-pub use check::{check_file, check_file_with, engine_functions, NoModels};
+pub use check::{check_file, check_file_in, check_file_with, engine_functions, NoModels};
 use mini::{Key, Pattern};
 use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map, Module,
@@ -463,6 +463,25 @@ impl Patch {
     /// patch's `bd:3` to mean what the patch checked), or `None` if it was not called.
     pub fn samples_dir(&self) -> Option<PathBuf> {
         lock(&self.ctx).bank.as_ref().map(|b| b.dir.clone())
+    }
+    /// Every sample bank this patch's voices can pick from (`samples("path")`'s, the default
+    /// samples folder's if it was looked up, and the base voices'), each once: the live
+    /// compile worker hands these to the running synth and sets their generations.
+    pub fn sample_banks(&self) -> Vec<Arc<spec::BankIndex>> {
+        let mut out: Vec<Arc<spec::BankIndex>> = Vec::new();
+        let c = lock(&self.ctx);
+        let found = c
+            .bank
+            .iter()
+            .chain(c.default_bank.iter().flatten())
+            .chain(self.base.iter().filter_map(|v| v.bank.as_ref()))
+            .chain(c.voices.iter().filter_map(|v| v.bank.as_ref()));
+        for b in found {
+            if !out.iter().any(|o| Arc::ptr_eq(o, b)) {
+                out.push(b.clone());
+            }
+        }
+        out
     }
     pub fn analyze_spec(&self) -> Option<AnalyzeSpec> {
         lock(&self.ctx).analyze.clone()

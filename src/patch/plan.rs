@@ -83,7 +83,7 @@ impl Patch {
                 f.call::<Dynamic>(&self.engine, &self.ast, (VoiceRef { name: name.into() },))
             })?;
         }
-        let (voices, params, prints, seed, sig) = {
+        let (mut voices, params, prints, seed, sig) = {
             let c = lock(&self.ctx);
             (
                 c.voices.clone(),
@@ -93,6 +93,12 @@ impl Patch {
                 c.sig,
             )
         };
+        // Sample notes say which of the synth's banks they play from (hot-swapped banks).
+        for v in voices.iter_mut() {
+            if let Some(b) = &v.bank {
+                v.sound.bank = b.gen();
+            }
+        }
         let mut notes = Vec::new();
         for (i, v) in voices.iter().enumerate() {
             expand_voice(i, v, bar, sig, seed, &self.display, steps, &mut notes).map_err(|m| {

@@ -208,9 +208,29 @@ pub fn set_signal(list: &mut Vec<(Param, Signal)>, p: Param, s: Option<Signal>) 
 pub struct BankIndex {
     pub dir: std::path::PathBuf,
     pub folders: Vec<crate::sound::synth::FolderInfo>,
+    /// The synth's generation for this bank (`Sound::bank`), set once by the live compile
+    /// worker when it hands the bank to a running synth; unset (0, the startup bank) in
+    /// `weft render` and `weft check`.
+    pub gen: std::sync::OnceLock<u32>,
 }
 
 impl BankIndex {
+    pub fn new(
+        dir: std::path::PathBuf,
+        folders: Vec<crate::sound::synth::FolderInfo>,
+    ) -> BankIndex {
+        BankIndex {
+            dir,
+            folders,
+            gen: Default::default(),
+        }
+    }
+
+    /// The generation notes from this bank carry (0 until bound).
+    pub fn gen(&self) -> u32 {
+        self.gen.get().copied().unwrap_or(0)
+    }
+
     /// `Sound::folder` of the folder called `name` (1-based; 0 is the flat bank).
     pub fn folder(&self, name: &str) -> Option<(u16, usize)> {
         self.folders

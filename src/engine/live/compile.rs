@@ -30,6 +30,10 @@ pub(super) struct CompileSetup {
     pub current_bar: Arc<AtomicU64>,
     pub models_dir: Option<PathBuf>,
     pub steps: StepFactory,
+    /// `--samples DIR` for the patches' sample lookups.
+    pub samples: Option<PathBuf>,
+    /// Where new sample banks go to the running synth (see `sound::synth::BankSwap`).
+    pub bank_swap: Option<crate::sound::synth::BankSwap>,
 }
 
 /// Starts the compile worker thread. A panic outside the guarded loads is reported as
@@ -73,6 +77,8 @@ fn compile_worker(
         current_bar,
         models_dir,
         steps,
+        samples,
+        bank_swap,
     } = setup;
     let mut states: HashMap<String, State> = HashMap::new();
     let mut steps = steps();
@@ -87,9 +93,9 @@ fn compile_worker(
             seed,
             limits: Default::default(),
             state: Some(state),
-            // The patch side finds sample folders itself (patch folder, parent, WEFT_SAMPLES,
-            // current folder); `--samples` does not reach the live compile worker yet.
-            samples: None,
+            // The same lookup as `weft check` and `weft render`: patch folder, parent,
+            // `--samples`, WEFT_SAMPLES, current folder.
+            samples: samples.clone(),
         };
         let from = current_bar.load(Ordering::Relaxed) + 1;
         // A panic while loading is a bug in weft; it rejects this save like an error would
@@ -102,6 +108,12 @@ fn compile_worker(
                 .and_then(|mut p| {
                     if is_new {
                         p.start()?;
+                    }
+                    Ok(p)
+                })
+                .and_then(|p| {
+                    if let Some(swap) = &bank_swap {
+                        hand_banks_to_synth(&p, swap, path, &reports)?;
                     }
                     Ok(p)
                 })
@@ -199,6 +211,45 @@ fn compile_worker(
             return;
         }
     }
+}
+
+/// Loads the sample banks `patch` uses that the running synth does not hold yet (here, off
+/// the audio thread) and sends them to it; the patch's notes then carry each bank's
+/// generation, so the swap happens with the first note of this version. A bank that cannot
+/// be loaded rejects the save (the playing version keeps its bank); files that do not decode
+/// are reported and play silence.
+fn hand_banks_to_synth(
+    patch: &Patch,
+    swap: &crate::sound::synth::BankSwap,
+    path: &Path,
+    reports: &Sender<Report>,
+) -> Result<(), PatchError> {
+    for bank in patch.sample_banks() {
+        let mut warnings = Vec::new();
+        let bound = swap.bind(&bank.dir, &bank.folders, &mut warnings);
+        for w in warnings {
+            let _ = reports.send(Report::Notice(Notice::Print {
+                file: crate::patch::shown_path(&path.display().to_string()),
+                line: w,
+            }));
+        }
+        match bound {
+            Ok(Some(gen)) => {
+                // Set once: a bank index belongs to this one load.
+                let _ = bank.gen.set(gen);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(PatchError {
+                    path: path.display().to_string(),
+                    line: 0,
+                    col: 0,
+                    message: format!("sample bank {}: {e}", bank.dir.display()),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Tells the performer what happened to the patch folder itself. The report channel may be

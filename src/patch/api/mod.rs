@@ -268,7 +268,8 @@ pub(super) fn apply_opts(v: &mut VoiceSpec, opts: &Map, defining: bool) -> RResu
             },
             "begin" => v.sound.begin = in_range(val, "begin", 0.0, 1.0)? as f32,
             "end" => v.sound.end = in_range(val, "end", 0.0, 1.0)? as f32,
-            "speed" => v.sound.speed = in_range(val, "speed", -64.0, 64.0)? as f32,
+            // A number, or a signal evaluated at each note's onset.
+            "speed" => param(Param::Speed, &mut v.sound)?,
             "loop" => {
                 v.sound.looped = val
                     .as_bool()

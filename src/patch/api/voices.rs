@@ -65,10 +65,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
                 dir.display()
             ));
         }
-        lock(&c).bank = Some(Arc::new(BankIndex {
-            dir: dir.clone(),
-            folders,
-        }));
+        lock(&c).bank = Some(Arc::new(BankIndex::new(dir.clone(), folders)));
         Ok(())
     });
 
@@ -288,6 +285,11 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
         move |target: &str, value: Dynamic| -> RResult<()> {
             if let Some(sig) = value.clone().try_cast::<Signal>() {
                 let (voice, param) = param_target(target)?;
+                if matches!(param, Param::Begin | Param::End) {
+                    return rt_err(format!(
+                        "param \"{target}\": begin and end take a number (the part a sample note plays is fixed when it starts)"
+                    ));
+                }
                 let mut g = lock(&c);
                 let Some(v) = g.voices.iter_mut().find(|v| v.name == voice) else {
                     return rt_err(format!(
@@ -394,7 +396,7 @@ fn bank_for(c: &Arc<Mutex<RunContext>>) -> Option<Arc<BankIndex>> {
     let found = crate::sound::synth::scan(&dir)
         .ok()
         .filter(|f| !f.is_empty())
-        .map(|folders| Arc::new(BankIndex { dir, folders }));
+        .map(|folders| Arc::new(BankIndex::new(dir, folders)));
     g.default_bank = Some(found.clone());
     found
 }

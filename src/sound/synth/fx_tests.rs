@@ -13,6 +13,7 @@ fn dry_cfg() -> SynthConfig {
         samples_dir: None,
         soundfont: None,
         master_chain: false,
+        bank_swap: None,
     }
 }
 

@@ -186,10 +186,10 @@ fn builtin_reference() -> (f32, f32) {
 
 fn render_reference() -> (f32, f32) {
     let sr = CAL_RATE as f32;
-    let empty = super::samples::Bank::default();
+    let empty = super::samples_swap::Banks::new(Default::default());
     let ctx = Ctx {
         sample_rate: sr,
-        bank: &empty,
+        banks: &empty,
     };
     let one = |kind: SynthKind, key: u8| {
         let mut voice = Voice::new(sr);

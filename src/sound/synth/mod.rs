@@ -23,6 +23,7 @@ mod inserts;
 mod reverb;
 mod sampler;
 mod samples;
+mod samples_swap;
 mod voice;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use gm::{GAIN_MAX as GM_GAIN_MAX, GM_BLOCK};
 pub use reverb::{rt60_of_response, rt60_of_size};
 pub use sampler::{sample_names, Sample};
 pub use samples::{decode, decode_symphonia, fit, scan, Bank, FolderInfo, MAX_SAMPLE_SECS};
+pub use samples_swap::{BankFeed, BankSwap, Banks, BANK_SLOTS};
 use voice::{Ctx, Voice};
 pub use voice::{FILTER_OPEN_HZ, STEAL_FADE_SECS};
 
@@ -72,6 +74,9 @@ pub struct SynthConfig {
     /// DC blocker and soft limiter on the master bus (default on; off only for tests that
     /// need the dry mix bit-exact).
     pub master_chain: bool,
+    /// Where the engine connects its bank feed, so saved patches can hot-swap sample banks
+    /// (`weft play`); `None` plays the startup bank only.
+    pub bank_swap: Option<BankSwap>,
 }
 
 impl Default for SynthConfig {
@@ -82,6 +87,7 @@ impl Default for SynthConfig {
             samples_dir: Some(PathBuf::from("samples")),
             soundfont: Some(PathBuf::from("samples/sf_GMbank.sf2")),
             master_chain: true,
+            bank_swap: None,
         }
     }
 }
@@ -127,8 +133,9 @@ pub struct Engine {
     sample_rate: f32,
     polyphony: usize,
     voices: Vec<Voice>,
-    /// The sample bank: immutable, shared, loaded off the audio thread.
-    bank: Arc<Bank>,
+    /// The sample banks: the startup one and those hot-swapped in (`samples_swap`), each
+    /// immutable, shared and loaded off the audio thread.
+    banks: Banks,
     gm: Option<gm::Gm>,
     next_age: u64,
     master_chain: bool,
@@ -199,6 +206,14 @@ impl Engine {
             }
             None => None,
         };
+        let mut banks = Banks::new(Arc::new(bank));
+        if let Some(swap) = &cfg.bank_swap {
+            let listing = cfg
+                .samples_dir
+                .as_ref()
+                .and_then(|d| Some((d.clone(), scan(d).ok()?)));
+            swap.set(banks.connect(cfg.sample_rate, listing));
+        }
         let voices = (0..cfg.polyphony + FADE_SLOTS)
             .map(|_| Voice::new(sr))
             .collect();
@@ -207,7 +222,7 @@ impl Engine {
                 sample_rate: sr,
                 polyphony: cfg.polyphony,
                 voices,
-                bank: Arc::new(bank),
+                banks,
                 gm,
                 next_age: 0,
                 master_chain: cfg.master_chain,
@@ -227,12 +242,12 @@ impl Engine {
 
     /// Names of the flat bank's samples (folder 0) in `Sound::sample` index order.
     pub fn sample_names(&self) -> impl Iterator<Item = &str> {
-        self.bank.flat.iter().map(|s| s.name.as_str())
+        self.banks.startup().flat.iter().map(|s| s.name.as_str())
     }
 
-    /// The loaded sample bank.
+    /// The sample bank loaded at start (generation 0).
     pub fn bank(&self) -> &Arc<Bank> {
-        &self.bank
+        self.banks.startup()
     }
 
     pub fn has_soundfont(&self) -> bool {
@@ -265,6 +280,8 @@ impl Engine {
         F: FnMut(Frame) -> Option<TimedEvent>,
     {
         let frames = out.len() / 2;
+        // Banks hot-swapped in since the last block (lock- and allocation-free).
+        self.banks.poll();
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(fx::CHUNK);
@@ -313,7 +330,7 @@ impl Engine {
     fn render_dry(&mut self, seg: &mut [f32], pos: usize) {
         let ctx = Ctx {
             sample_rate: self.sample_rate,
-            bank: &self.bank,
+            banks: &self.banks,
         };
         let range = 2 * pos..2 * pos + seg.len();
         let b = &mut self.buses;
@@ -431,13 +448,16 @@ impl Engine {
                 v.steal(sr);
             }
         }
+        if sound.synth == SynthKind::Sample {
+            self.banks.ensure(sound.bank);
+        }
         self.buses.note(&sound);
         let slot = self.allocate();
         let age = self.next_age;
         self.next_age += 1;
         let ctx = Ctx {
             sample_rate: self.sample_rate,
-            bank: &self.bank,
+            banks: &self.banks,
         };
         let seed = (age as u32) ^ ((track as u32) << 16) ^ key as u32;
         self.voices[slot].start(&ctx, track, key, vel, &sound, age, seed);

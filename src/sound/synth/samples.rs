@@ -6,8 +6,8 @@
 //! Everything here runs off the audio thread: [`scan`] only lists folders (the patch side
 //! calls it to check names and report did-you-mean errors); [`Bank::load`] decodes every file
 //! (hound for WAV, symphonia for FLAC and Ogg Vorbis), converts it to the engine's rate and
-//! caps its length at [`MAX_SAMPLE_SECS`] (longer files are cut there, with a warning: no
-//! streaming). The audio thread only reads the immutable, `Arc`-shared result.
+//! caps its length at [`MAX_SAMPLE_SECS`] and the bank at [`BANK_BUDGET_SAMPLES`] (longer
+//! files are cut there, with a warning: no streaming). The audio thread only reads the immutable, `Arc`-shared result.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,8 +16,14 @@ use super::sampler::Sample;
 use super::SynthError;
 
 /// Longest stretch of one file that is kept in memory, in seconds at the engine rate. Longer
-/// files are cut here (a warning says so): a minute of 48 kHz stereo would be 23 MB.
-pub const MAX_SAMPLE_SECS: f32 = 20.0;
+/// files are cut here (a warning says so). Files are decoded whole (no streaming): a minute
+/// of 48 kHz stereo is 23 MB, these ten minutes 230 MB.
+pub const MAX_SAMPLE_SECS: f32 = 600.0;
+
+/// Decoded samples (all channels) one bank keeps in memory: 1 GiB of `f32`. A file that
+/// would pass it is cut to what is left, with a warning, so a folder of long recordings
+/// cannot exhaust memory.
+pub const BANK_BUDGET_SAMPLES: usize = 1 << 28;
 
 /// File extensions a bank folder's files may have.
 pub const EXTENSIONS: [&str; 3] = ["wav", "flac", "ogg"];
@@ -94,9 +100,30 @@ impl Bank {
     /// file decoded, converted to `rate` and capped at [`MAX_SAMPLE_SECS`]. Unreadable files
     /// become warnings (and silence for their index), not errors; a missing `root` is an error.
     pub fn load(root: &Path, rate: u32, warnings: &mut Vec<String>) -> Result<Bank, SynthError> {
+        Bank::load_within(root, rate, BANK_BUDGET_SAMPLES, warnings)
+    }
+
+    /// [`Bank::load`] keeping at most `budget` decoded samples (all channels, all files).
+    pub fn load_within(
+        root: &Path,
+        rate: u32,
+        budget: usize,
+        warnings: &mut Vec<String>,
+    ) -> Result<Bank, SynthError> {
+        let mut left = budget;
         let mut one = |p: &Path| match decode(p) {
             Ok(s) => {
-                let s = fit(s, rate, warnings);
+                let mut s = fit(s, rate, warnings);
+                if s.data.len() > left {
+                    warnings.push(format!(
+                        "sample {}: the bank's {} MB of decoded audio is used up; only its first {:.1} s are kept",
+                        s.name,
+                        (budget * 4) >> 20,
+                        (left / s.channels.max(1)) as f32 / rate as f32
+                    ));
+                    s.data.truncate(left / s.channels.max(1) * s.channels);
+                }
+                left -= s.data.len();
                 Arc::new(s)
             }
             Err(e) => {
@@ -368,6 +395,24 @@ mod tests {
         let s = fit(long, 1000, &mut w);
         assert_eq!(s.frames(), 1000 * MAX_SAMPLE_SECS as usize);
         assert!(w[0].contains("only its first"), "{w:?}");
+    }
+
+    #[test]
+    fn a_bank_keeps_within_its_budget_with_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("bd")).unwrap();
+        for f in ["a", "b", "c"] {
+            write_wav(&d.path().join(format!("bd/{f}.wav")), 48_000, &[7; 1000]);
+        }
+        let mut w = Vec::new();
+        let bank = Bank::load_within(d.path(), 48_000, 2500, &mut w).unwrap();
+        let lens: Vec<usize> = bank.folders[0].1.iter().map(|s| s.frames()).collect();
+        assert_eq!(lens, [1000, 1000, 500]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("sample c:") && w[0].contains("used up"),
+            "{w:?}"
+        );
     }
 
     #[test]

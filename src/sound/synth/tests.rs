@@ -10,6 +10,7 @@ fn cfg() -> SynthConfig {
         samples_dir: None,
         soundfont: None,
         master_chain: true,
+        bank_swap: None,
     }
 }
 

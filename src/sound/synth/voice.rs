@@ -7,7 +7,7 @@
 
 use super::dsp::{poly_blep, sin2pi, Adsr, Rng, Smoothed, Svf};
 use super::inserts::Inserts;
-use super::samples::Bank;
+use super::samples_swap::Banks;
 use crate::engine::event::{FilterMode, Param, Sound, SynthKind, TrackId};
 
 /// Length of the anti-click fade applied to a stolen voice.
@@ -21,7 +21,7 @@ const PLUCK_MIN_HZ: f32 = 20.0;
 /// Shared read-only data a voice needs while rendering.
 pub struct Ctx<'a> {
     pub sample_rate: f32,
-    pub bank: &'a Bank,
+    pub banks: &'a Banks,
 }
 
 pub struct Voice {
@@ -63,10 +63,14 @@ pub struct Voice {
     pluck: Vec<f32>,
     pluck_len: usize,
     pluck_pos: usize,
+    sample_bank: u32,
     sample_folder: u16,
     sample_index: u16,
     sample_pos: f64,
-    sample_step: f64,
+    /// Frames of the file per output frame at speed 1 (rate ratio × pitch).
+    sample_unit: f64,
+    /// `speed`, glided by `param("v.speed", x)` (negative = backwards).
+    sample_speed: Smoothed,
     /// The part of the sample played, in frames: `sample_lo..sample_hi`.
     sample_lo: f64,
     sample_hi: f64,
@@ -116,10 +120,12 @@ impl Voice {
             pluck: vec![0.0; (sample_rate / PLUCK_MIN_HZ) as usize + 2],
             pluck_len: 1,
             pluck_pos: 0,
+            sample_bank: 0,
             sample_folder: 0,
             sample_index: 0,
             sample_pos: 0.0,
-            sample_step: 1.0,
+            sample_unit: 1.0,
+            sample_speed: Smoothed::new(1.0, sample_rate),
             sample_lo: 0.0,
             sample_hi: 0.0,
             sample_loop: false,
@@ -147,7 +153,7 @@ impl Voice {
         let sr = ctx.sample_rate;
         let kind = sound.synth;
         let smp = match kind {
-            SynthKind::Sample => match ctx.bank.get(sound.folder, sound.sample) {
+            SynthKind::Sample => match ctx.banks.get(sound.bank, sound.folder, sound.sample) {
                 // Speed 0 would hold one frame forever (a one-shot never ends): silence.
                 Some(s) if s.frames() > 0 && sound.speed != 0.0 => Some(s),
                 _ => return false,
@@ -225,6 +231,7 @@ impl Voice {
             }
             SynthKind::Sample => {
                 if let Some(smp) = smp {
+                    self.sample_bank = sound.bank;
                     self.sample_folder = sound.folder;
                     self.sample_index = sound.sample;
                     let n = smp.frames() as f64;
@@ -250,7 +257,8 @@ impl Voice {
                         1.0
                     };
                     let transpose = ((key as f64 - 60.0) / 12.0).exp2();
-                    self.sample_step = smp.sample_rate as f64 / sr as f64 * transpose * speed;
+                    self.sample_unit = smp.sample_rate as f64 / sr as f64 * transpose;
+                    self.sample_speed.reset(speed as f32);
                     // Reversed: from the last frame of the part down to its first.
                     self.sample_pos = if speed < 0.0 {
                         self.sample_hi - 1.0
@@ -310,6 +318,13 @@ impl Voice {
             Param::Release => self.env.set_release(value),
             // Bus settings (the engine routes them to `fx::Buses`) and inserts (above).
             // MIDI controllers are for MIDI out only.
+            // A sounding sample glides to the new speed (it may turn round through 0).
+            Param::Speed => {
+                let (lo, hi) = param.range();
+                self.sample_speed.target = value.clamp(lo, hi);
+            }
+            // The part played is fixed when a note starts: these apply from the next note.
+            Param::Begin | Param::End => {}
             Param::Cc(_) => {}
             Param::DelayTime
             | Param::DelayFeedback
@@ -497,7 +512,10 @@ impl Voice {
                 return (y, y, time > 1.2);
             }
             SynthKind::Sample => {
-                let Some(smp) = ctx.bank.get(self.sample_folder, self.sample_index) else {
+                let Some(smp) =
+                    ctx.banks
+                        .get(self.sample_bank, self.sample_folder, self.sample_index)
+                else {
                     return (0.0, 0.0, true);
                 };
                 let (lo, hi) = (self.sample_lo, self.sample_hi.min(smp.frames() as f64));
@@ -519,7 +537,7 @@ impl Voice {
                     let (l1, r1) = smp.frame(i + 1);
                     (l0 + (l1 - l0) * frac, r0 + (r1 - r0) * frac)
                 };
-                self.sample_pos = pos + self.sample_step;
+                self.sample_pos = pos + self.sample_unit * self.sample_speed.next() as f64;
                 return (l, r, false);
             }
         };
