@@ -50,6 +50,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+pub mod clock_in;
 mod jack_sink;
 mod time;
 pub use time::{FrameMap, FrameTime};
