@@ -120,7 +120,10 @@ fn main() {
         .as_client()
         .connect_ports_by_name("weft:out_1", &own)
         .expect("connect weft:out_1 to the receiver");
-    let mut map = FrameMap::new(Box::new(AudioClock::new(audio.meters(), audio.sample_rate())));
+    let mut map = FrameMap::new(Box::new(AudioClock::new(
+        audio.meters(),
+        audio.sample_rate(),
+    )));
     // Let the map settle on the block clock.
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(500) {

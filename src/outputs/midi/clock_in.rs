@@ -384,12 +384,15 @@ impl MidiClockSync {
     }
 }
 
+/// An opened input and the sentence saying what was done.
 type JackOpened = (Input, String);
+/// The ring's writing end, into the callback.
+type Feed = rtrb::Producer<(u64, ClockMsg)>;
+/// Why JACK was not used: the reason, and the ring back when there is no server (for the
+/// ALSA sequencer) or None when a server runs but failed.
+type JackFailed = (String, Option<Feed>);
 
-fn open_jack(
-    port: Option<&str>,
-    tx: rtrb::Producer<(u64, ClockMsg)>,
-) -> Result<JackOpened, (String, Option<rtrb::Producer<(u64, ClockMsg)>>)> {
+fn open_jack(port: Option<&str>, tx: Feed) -> Result<JackOpened, JackFailed> {
     jack::set_logger(jack::LoggerType::None);
     let client = match jack::Client::new("weft", jack::ClientOptions::NO_START_SERVER) {
         Ok((c, _)) => c,
@@ -426,11 +429,7 @@ fn open_jack(
     Ok((Input::Jack(client), said))
 }
 
-fn open_midir(
-    port: Option<&str>,
-    mut tx: rtrb::Producer<(u64, ClockMsg)>,
-    base: Instant,
-) -> Result<JackOpened, String> {
+fn open_midir(port: Option<&str>, mut tx: Feed, base: Instant) -> Result<JackOpened, String> {
     let mut input = midir::MidiInput::new("weft").map_err(|e| e.to_string())?;
     // Clock and real-time messages are what this input is for.
     input.ignore(midir::Ignore::Sysex);
