@@ -168,7 +168,10 @@ fn main() {
         lost_at.push(d.0 as f64 / SR as f64);
     }
     let lost = due.len() - dev.len();
-    let handed = board.snapshot().first().map_or(0, |s| s.sent);
+    let (handed, unwritten) = board
+        .snapshot()
+        .first()
+        .map_or((0, 0), |s| (s.sent, s.dropped));
     // Xruns as seconds on the schedule's clock (frame 0 = `start`).
     let xrun_at: Vec<f64> = xruns
         .lock()
@@ -185,10 +188,14 @@ fn main() {
             .join(" ")
     };
     println!(
-        "midi_jack_jitter: scheduled {}, handed to the sink {handed} (sender count, includes the closing panic), received {}, lost {lost}; receiver xruns {}",
+        "midi_jack_jitter: scheduled {}, handed to the sink {handed} (sender count, includes the closing panic), refused by weft's port buffer {unwritten}, received {}, lost {lost}; receiver xruns {}; lost within 25 ms of a receiver xrun: {}",
         due.len(),
         got.len(),
-        xrun_at.len()
+        xrun_at.len(),
+        lost_at
+            .iter()
+            .filter(|l| xrun_at.iter().any(|x| (*x - **l).abs() < 0.025))
+            .count()
     );
     if lost > 0 || !xrun_at.is_empty() {
         println!("  lost messages due at (s): {}", secs_list(&lost_at));

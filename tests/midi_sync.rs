@@ -190,3 +190,41 @@ fn weft_follows_a_midi_clock_masters_tempo_start_and_stop() {
     h.join();
     drop(master);
 }
+
+#[test]
+fn without_a_clock_source_weft_says_so_once_and_plays_at_the_patch_tempo() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(
+        scripts.join("p.rhai"),
+        "voice(\"p\", #{ synth: \"saw\" }).pattern(\"x x\");\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["play", "--headless", "--null-audio", "--tempo", "240"])
+        .args(["--bars", "2", "--sync", "midi", "--record"])
+        .arg(dir.path().join("take.mid"))
+        .arg("--record-dir")
+        .arg(dir.path().join("rec"))
+        .arg(&scripts)
+        .env("JACK_DEFAULT_SERVER", "weft-no-such-server")
+        .env("JACK_NO_START_SERVER", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // No JACK server: the ALSA sequencer, if the machine has one (then weft:midi_in waits
+    // for a clock), else no source at all.
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("--sync midi: no MIDI input") || l.contains("weft:midi_in"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    let take = weft::record::smf::read(
+        &std::fs::read(dir.path().join("take.mid")).unwrap(),
+        "take.mid",
+    )
+    .unwrap();
+    assert_eq!(take.notes.len(), 4, "the music went on");
+}
