@@ -9,7 +9,13 @@
 //! `JACK_NO_AUDIO_RESERVATION=1 jackd -n bench -d dummy -r 48000 -p 256 &` then
 //! `JACK_DEFAULT_SERVER=bench cargo bench --profile dev --bench midi_jack_jitter -- [SECONDS]`
 //! (default 60; the figure is 600).
+//!
+//! Besides the timing it prints where messages went: scheduled, handed to the sink (the
+//! sender's count), received, lost (scheduled and never received), the receiver's xruns
+//! (cycles JACK could not complete in time), and the due times of the lost messages and of
+//! the xruns, so a loss can be put next to its cause.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weft::engine::event::{Event, Sound, TimedEvent};
 use weft::engine::live::{Clock, SystemClock};
@@ -19,6 +25,18 @@ use weft::outputs::EventOut;
 struct Rx {
     port: jack::Port<jack::MidiIn>,
     tx: rtrb::Producer<(u64, u8, u8)>,
+}
+
+/// Xruns seen by the receiving client (JACK µs time of each).
+struct Xruns(Arc<Mutex<Vec<u64>>>);
+
+impl jack::NotificationHandler for Xruns {
+    fn xrun(&mut self, c: &jack::Client) -> jack::Control {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(c.time());
+        }
+        jack::Control::Continue
+    }
 }
 
 impl jack::ProcessHandler for Rx {
@@ -60,19 +78,25 @@ fn main() {
     let period = client.buffer_size();
     let port = client.register_port("in", jack::MidiIn::default()).unwrap();
     let (tx, mut rx) = rtrb::RingBuffer::new(2 * total as usize + 1024);
-    let rx_client = client.activate_async((), Rx { port, tx }).unwrap();
+    let xruns = Arc::new(Mutex::new(Vec::new()));
+    let rx_client = client
+        .activate_async(Xruns(xruns.clone()), Rx { port, tx })
+        .unwrap();
     let (sink, said) = weft::outputs::midi::open("bench_rx").unwrap();
     eprintln!("{said}");
     let clock = SystemClock::new(SR as u32);
     let (j0, i0) = (rx_client.as_client().time(), Instant::now());
     let start = i0 - Duration::from_nanos(clock.now() * 1_000_000_000 / SR);
-    let mut out = MidiOut::start(
+    let board = weft::outputs::OutputBoard::default();
+    let slot = board.register(weft::outputs::OutputStatus::new("midi out", "bench_rx"));
+    let mut out = MidiOut::start_reporting(
         sink,
         Box::new(SystemClock::new(SR as u32)),
         MidiOptions {
             notes: true,
             clock: false,
         },
+        Some(slot),
     )
     .unwrap();
     let lead = SR / 4;
@@ -128,8 +152,10 @@ fn main() {
     // (in order); scheduled messages skipped over were lost.
     let mut j = 0;
     let mut dev: Vec<f64> = Vec::new();
+    let mut lost_at: Vec<f64> = Vec::new();
     for (t, st, key) in &got {
         while j < due.len() && (due[j].1, due[j].2) != (*st, *key) {
+            lost_at.push(due[j].0 as f64 / SR as f64);
             j += 1;
         }
         let Some((f, _, _)) = due.get(j) else { break };
@@ -138,7 +164,43 @@ fn main() {
         dev.push((*t as f64 - due_us) / 1e3);
         j += 1;
     }
+    for d in &due[j.min(due.len())..] {
+        lost_at.push(d.0 as f64 / SR as f64);
+    }
     let lost = due.len() - dev.len();
+    let (handed, unwritten) = board
+        .snapshot()
+        .first()
+        .map_or((0, 0), |s| (s.sent, s.dropped));
+    // Xruns as seconds on the schedule's clock (frame 0 = `start`).
+    let xrun_at: Vec<f64> = xruns
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|&x| (x as f64 - j0 as f64) / 1e6 + i0.duration_since(start).as_secs_f64())
+        .collect();
+    let secs_list = |v: &[f64]| {
+        v.iter()
+            .take(20)
+            .map(|s| format!("{s:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "midi_jack_jitter: scheduled {}, handed to the sink {handed} (sender count, includes the closing panic), refused by weft's port buffer {unwritten}, received {}, lost {lost}; receiver xruns {}; lost within 25 ms of a receiver xrun: {}",
+        due.len(),
+        got.len(),
+        xrun_at.len(),
+        lost_at
+            .iter()
+            .filter(|l| xrun_at.iter().any(|x| (*x - **l).abs() < 0.025))
+            .count()
+    );
+    if lost > 0 || !xrun_at.is_empty() {
+        println!("  lost messages due at (s): {}", secs_list(&lost_at));
+        println!("  xruns at (s): {}", secs_list(&xrun_at));
+    }
     let n = dev.len();
     let mut abs: Vec<f64> = dev.iter().map(|d| d.abs()).collect();
     println!(

@@ -55,7 +55,9 @@ pub struct PlayArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = crate::outputs::osc::DEFAULT_TARGET)]
     pub osc_out: Option<String>,
     /// Follow a shared tempo and bar phase: `link` joins the Ableton Link session on the
-    /// network (needs a weft built with `--features link`).
+    /// network (needs a weft built with `--features link`); `midi` follows an incoming MIDI
+    /// clock (tempo, start/stop) on `weft:midi_in`, `midi:PORT` connects that from the first
+    /// MIDI output whose name contains PORT.
     #[arg(long, value_name = "SOURCE")]
     pub sync: Option<String>,
     /// Listening logs (file or folder) for the recommend and forecast panes.
@@ -117,6 +119,22 @@ fn likeness_dirs(samples: &std::path::Path, recordings: &std::path::Path) -> Vec
     dirs
 }
 
+/// `--sync SOURCE`: (Ableton Link, MIDI clock with an optional port), or why not.
+fn parse_sync(source: Option<&str>) -> anyhow::Result<(bool, Option<Option<String>>)> {
+    Ok(match source {
+        None => (false, None),
+        Some("link") if cfg!(feature = "link") => (true, None),
+        Some("link") => anyhow::bail!(
+            "--sync link: this weft was built without Ableton Link; build it with `cargo install --path . --features link` (needs cmake and libclang-dev; Link is GPL, so that binary is too)"
+        ),
+        Some("midi") => (false, Some(None)),
+        Some(s) if s.starts_with("midi:") && s.len() > 5 => (false, Some(Some(s[5..].to_string()))),
+        Some(other) => {
+            anyhow::bail!("--sync {other}: unknown source (weft follows `link`, `midi` or `midi:PORT`)")
+        }
+    })
+}
+
 /// Recovers journals left by a crash, then runs the session ([`Session`]) and turns how it
 /// ended into the exit status.
 pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
@@ -144,14 +162,7 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
         t.note.iter().for_each(|n| eprintln!("weft: {n}"));
         a.record = Some(t.path);
     }
-    let link = match a.sync.as_deref() {
-        None => false,
-        Some("link") if cfg!(feature = "link") => true,
-        Some("link") => anyhow::bail!(
-            "--sync link: this weft was built without Ableton Link; build it with `cargo install --path . --features link` (needs cmake and libclang-dev; Link is GPL, so that binary is too)"
-        ),
-        Some(other) => anyhow::bail!("--sync {other}: unknown source (weft follows `link`)"),
-    };
+    let (link, midi_sync) = parse_sync(a.sync.as_deref())?;
     let mut live = LiveConfig::new(&a.dir);
     live.lookahead = std::time::Duration::from_millis(a.lookahead.clamp(5, 2000));
     live.seed = a.seed;
@@ -188,6 +199,7 @@ pub fn run(mut a: PlayArgs) -> anyhow::Result<ExitCode> {
         outputs: OutputsConfig {
             osc: a.osc_out.clone(),
             link,
+            midi_sync,
             midi: (a.midi_out.is_some() || a.midi_clock).then(|| MidiSetup {
                 port: a.midi_out.clone().unwrap_or_else(|| "weft".into()),
                 notes: a.midi_out.is_some(),

@@ -93,6 +93,9 @@ pub struct OutputsConfig {
     /// `--sync link`: follow the Ableton Link session's tempo and bar phase (feature `link`;
     /// without it the flag is refused before a session starts).
     pub link: bool,
+    /// `--sync midi[:PORT]`: follow an incoming MIDI clock (from the first MIDI output whose
+    /// name contains PORT, when given).
+    pub midi_sync: Option<Option<String>>,
     /// MIDI out and/or MIDI clock (`--midi-out`, `--midi-clock`), or None.
     pub midi: Option<MidiSetup>,
 }
@@ -210,6 +213,21 @@ impl Session {
             messages.push(
                 "link: joined the Ableton Link session: its tempo and bar phase lead, +/- propose a tempo to it".into(),
             );
+        }
+        if let Some(port) = &outputs_cfg.midi_sync {
+            match crate::outputs::midi::clock_in::MidiClockSync::open(port.as_deref()) {
+                Ok((sync, said)) => {
+                    let slot =
+                        board.register(crate::outputs::OutputStatus::new("midi sync", "waiting"));
+                    live.sync = Some(crate::engine::live::sync::SyncHandoff::new(
+                        Box::new(sync),
+                        Some(slot),
+                    ));
+                    messages.push(said);
+                }
+                // Said once; the music goes on at the patch tempo.
+                Err(e) => messages.push(e.to_string()),
+            }
         }
         if let Some(m) = &outputs_cfg.midi {
             match midi_out(m, &audio, &board) {

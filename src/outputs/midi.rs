@@ -50,6 +50,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+pub mod clock_in;
 mod jack_sink;
 mod time;
 pub use time::{FrameMap, FrameTime};
@@ -83,6 +84,10 @@ pub trait MidiSink: Send {
     }
     /// Called once before the sink is dropped, after the last message.
     fn drain(&mut self) {}
+    /// Messages accepted but then lost inside the sink (JACK: the port buffer refused them).
+    fn lost(&self) -> u64 {
+        0
+    }
 }
 
 /// A midir output connection (ALSA sequencer) as a sink: sends at once.
@@ -526,9 +531,12 @@ fn sender(
             }
         }
     };
-    let report = |sent: u64| {
+    let report = |sent: u64, lost: u64| {
         if let Some(s) = &slot {
-            s.update(|s| s.sent = sent);
+            s.update(|s| {
+                s.sent = sent;
+                s.dropped = lost;
+            });
         }
     };
     // When the head may go to the sink.
@@ -582,7 +590,7 @@ fn sender(
                     put(&mut sink, &m, now);
                 }
                 sink.drain();
-                report(sent.get());
+                report(sent.get(), sink.lost());
                 return;
             }
             Some(None) => {
@@ -610,7 +618,7 @@ fn sender(
             }
         }
         if sent.get() != before {
-            report(sent.get());
+            report(sent.get(), sink.lost());
         }
     }
 }

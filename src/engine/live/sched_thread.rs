@@ -10,7 +10,7 @@
 use super::features::FeatureDispatch;
 use super::recording::{Recordings, SessionFacts};
 use super::status::{StatusBuilder, StatusInputs};
-use super::sync::{Follower, Local};
+use super::sync::{Cue, Follower, Local};
 use super::{Clock, Command, EventOut, FeatureLink, LiveConfig, RecentNote, Report, SchedMsg};
 use crate::engine::event::{Event, Frame, TimedEvent};
 use crate::engine::scheduler::Scheduler;
@@ -283,6 +283,18 @@ impl SchedThread {
         }
     }
 
+    /// A MIDI clock master's Start / Continue / Stop (see `super::sync::Cue`).
+    fn follow_cues(&mut self) {
+        loop {
+            let Some(f) = &mut self.sync else { return };
+            match f.cue() {
+                Some(Cue::Start | Cue::Continue) => self.start_transport(),
+                Some(Cue::Stop) => self.stop_transport(),
+                None => return,
+            }
+        }
+    }
+
     fn stop_transport(&mut self) {
         if !self.playing {
             return;
@@ -430,6 +442,7 @@ impl SchedThread {
             if self.recordings.is_finishing() {
                 self.collect_recordings(false);
             }
+            self.follow_cues();
             if self.playing {
                 self.follow_sync();
                 let now = self.clock.now();

@@ -1,10 +1,13 @@
-//! Following a shared tempo and bar phase (`weft play --sync link`): the scheduler thread
-//! asks a [`TempoSync`] — Ableton Link ([`super::link`], cargo feature `link`) — for the
+//! Following a shared tempo and bar phase (`weft play --sync link`, `--sync midi`): the
+//! scheduler thread asks a [`TempoSync`] — Ableton Link ([`super::link`], cargo feature
+//! `link`) or an incoming MIDI clock ([`crate::outputs::midi::clock_in`]) — for the
 //! session's tempo and beat timeline, starts its transport on the session's bar line, follows
 //! tempo changes, and nudges its frame offset when its bar phase drifts from the session's by
 //! more than a millisecond. The performer's `+`/`-` propose a new tempo to the session instead
 //! of changing weft's alone; patches' `tempo()` calls are ignored while synced (as with
-//! `--tempo`), because the session owns the tempo.
+//! `--tempo`), because the session owns the tempo. A MIDI clock master also starts and stops
+//! the transport ([`Cue`]s, which the scheduler takes whether it is playing or not); it takes
+//! no proposals, so `+`/`-` do nothing while following one.
 //!
 //! Time: the sync has its own clock (µs); the engine counts frames. [`Follower`] maps one to
 //! the other by an offset averaged over the last polls (audio clocks move a block at a time),
@@ -19,7 +22,17 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A shared tempo and beat timeline (Ableton Link's session state).
+/// A transport change from the sync (a MIDI clock master's Start, Continue, Stop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cue {
+    /// From the top: the master's next beat is its beat 0.
+    Start,
+    /// From the master's song position.
+    Continue,
+    Stop,
+}
+
+/// A shared tempo and beat timeline (Ableton Link's session state, a MIDI clock).
 pub trait TempoSync: Send {
     /// Reads the session's current state (called once per poll, before the other calls).
     fn refresh(&mut self);
@@ -35,6 +48,25 @@ pub trait TempoSync: Send {
     fn propose_tempo(&mut self, bpm: f64, micros: i64);
     /// How many other peers share the session.
     fn peers(&self) -> usize;
+    /// The next transport change the sync asks for, oldest first (Link: none).
+    fn take_cue(&mut self) -> Option<Cue> {
+        None
+    }
+    /// What the output board shows: the target text and the state.
+    fn describe(&self) -> (String, OutputState) {
+        let peers = self.peers();
+        let target = format!(
+            "{:.1} BPM, {peers} peer{}",
+            self.tempo(),
+            if peers == 1 { "" } else { "s" }
+        );
+        let state = if peers == 0 {
+            OutputState::Waiting("no peers yet".into())
+        } else {
+            OutputState::Active
+        };
+        (target, state)
+    }
 }
 
 /// A sync handed to the engine through [`super::LiveConfig`] (taken once by the scheduler
@@ -96,7 +128,7 @@ pub(super) struct Follower {
     sample_rate: f64,
     offsets: VecDeque<f64>,
     next_poll: Instant,
-    shown: Option<(usize, i64)>,
+    shown: Option<(String, OutputState)>,
     /// Phase corrections applied (for the status and the tests).
     pub nudges: u64,
 }
@@ -157,9 +189,16 @@ impl Follower {
     ) -> Frame {
         self.observe(now, sample_rate);
         let b0 = self.sync.beat_at(self.micros(earliest), quantum);
+        if !b0.is_finite() {
+            // No timeline yet (a clock that has not ticked): start when asked.
+            return earliest;
+        }
         let k = ((b0 - phase) / quantum).ceil();
         let beat = phase + k * quantum;
         let f = self.frame(self.sync.micros_at_beat(beat, quantum)).round();
+        if !f.is_finite() {
+            return earliest;
+        }
         (f.max(0.0) as Frame).max(earliest)
     }
 
@@ -168,6 +207,16 @@ impl Follower {
         self.observe(now, sample_rate);
         let at = self.micros(now);
         self.sync.propose_tempo(bpm, at);
+    }
+
+    /// The next transport change the sync asks for (the sync is read afresh; the clock
+    /// offset is left to the polls).
+    pub fn cue(&mut self) -> Option<Cue> {
+        if let Some(c) = self.sync.take_cue() {
+            return Some(c);
+        }
+        self.sync.refresh();
+        self.sync.take_cue()
     }
 
     /// At most every 20 ms: the tempo to take, or the nudge that puts weft's next beat where
@@ -190,6 +239,9 @@ impl Follower {
         }
         let q = local.quantum;
         let beat = self.sync.beat_at(self.micros(local.next_beat_frame), q);
+        if !beat.is_finite() {
+            return Adjust::default();
+        }
         let mut diff = beat.rem_euclid(q) - local.next_beat_phase;
         // The nearest way round the bar.
         if diff > q / 2.0 {
@@ -210,23 +262,14 @@ impl Follower {
 
     fn show(&mut self) {
         let Some(slot) = &self.slot else { return };
-        let peers = self.sync.peers();
-        let tempo = (self.sync.tempo() * 10.0).round() as i64;
-        if self.shown == Some((peers, tempo)) {
+        let (target, state) = self.sync.describe();
+        if self.shown.as_ref() == Some(&(target.clone(), state.clone())) {
             return;
         }
-        self.shown = Some((peers, tempo));
+        self.shown = Some((target.clone(), state.clone()));
         slot.update(|s| {
-            s.target = format!(
-                "{:.1} BPM, {peers} peer{}",
-                tempo as f64 / 10.0,
-                if peers == 1 { "" } else { "s" }
-            );
-            s.state = if peers == 0 {
-                OutputState::Waiting("no peers yet".into())
-            } else {
-                OutputState::Active
-            };
+            s.target = target;
+            s.state = state;
         });
     }
 }

@@ -9,7 +9,7 @@
 //! message goes at offset 0. The callback allocates nothing and takes no lock.
 
 use super::{MidiError, MidiSink, Msg};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ pub(super) enum JackOpen {
 struct Process {
     port: jack::Port<jack::MidiOut>,
     rx: rtrb::Consumer<(u64, Msg)>,
+    /// Messages the port buffer refused (counted, not retried: the cycle is over).
+    unwritten: Arc<AtomicU64>,
 }
 
 impl jack::ProcessHandler for Process {
@@ -48,10 +50,14 @@ impl jack::ProcessHandler for Process {
             }
             let off = (t.saturating_sub(ct.current_usecs) * n as u64 / span) as u32;
             let off = off.min(n.saturating_sub(1)).max(last);
-            let _ = w.write(&jack::RawMidi {
+            if w.write(&jack::RawMidi {
                 time: off,
                 bytes: m.bytes(),
-            });
+            })
+            .is_err()
+            {
+                self.unwritten.fetch_add(1, Ordering::Relaxed);
+            }
             last = off;
             let _ = self.rx.pop();
         }
@@ -74,6 +80,7 @@ pub struct JackSink {
     client: jack::AsyncClient<Notes, Process>,
     tx: rtrb::Producer<(u64, Msg)>,
     gone: Arc<AtomicBool>,
+    unwritten: Arc<AtomicU64>,
     /// The last due time handed over (µs): the ring stays in time order.
     last_us: u64,
     lead: Duration,
@@ -112,8 +119,16 @@ impl JackSink {
         let lead = Duration::from_micros(2 * period + 10_000);
         let (tx, rx) = rtrb::RingBuffer::new(RING);
         let gone = Arc::new(AtomicBool::new(false));
+        let unwritten = Arc::new(AtomicU64::new(0));
         let client = client
-            .activate_async(Notes { gone: gone.clone() }, Process { port, rx })
+            .activate_async(
+                Notes { gone: gone.clone() },
+                Process {
+                    port,
+                    rx,
+                    unwritten: unwritten.clone(),
+                },
+            )
             .map_err(port_err)?;
         let said = match &target {
             Some(t) => {
@@ -142,6 +157,7 @@ impl JackSink {
                 client,
                 tx,
                 gone,
+                unwritten,
                 last_us: 0,
                 lead,
             },
@@ -171,6 +187,10 @@ impl MidiSink for JackSink {
 
     fn lead(&self) -> Duration {
         self.lead
+    }
+
+    fn lost(&self) -> u64 {
+        self.unwritten.load(Ordering::Relaxed)
     }
 
     /// The last messages (note-offs, Stop, the panic) go out in the next cycles: wait for
