@@ -5,6 +5,10 @@
 //! `node benches/peers/strudel/bench.mjs` (Strudel 1.1.0's `queryArc(c, c + 1)` on the same
 //! corpus and bars) and prints its figures and the ratio. Both sides do one untimed warm-up
 //! pass. `cargo bench --bench patterns` (Strudel needs `sh benches/peers/strudel/setup.sh`).
+//!
+//! Rows: `weft corpus` is what the scheduler does (`query_seeded`, a new `Vec` per call, the
+//! stored cycles of periodic patterns used); `tree walk` queries the same patterns without
+//! their stored cycles (the engine alone); `reused buffer` uses `query_seeded_into`.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,10 +27,27 @@ struct Figures {
 
 /// Queries every pattern bar by bar (one warm-up pass, then a timed one).
 fn bench(pats: &[Pattern], bars: u64) -> Figures {
+    bench_with(pats, bars, |p, bar| p.query_seeded(bar, 1).len())
+}
+
+/// `bench` with `query_seeded_into` and one buffer for all queries.
+fn bench_into(pats: &[Pattern], bars: u64) -> Figures {
+    let mut buf = Vec::new();
+    bench_with(pats, bars, move |p, bar| {
+        p.query_seeded_into(bar, 1, &mut buf);
+        buf.len()
+    })
+}
+
+fn bench_with(
+    pats: &[Pattern],
+    bars: u64,
+    mut query: impl FnMut(&Pattern, u64) -> usize,
+) -> Figures {
     // Warm-up (caches, allocator), untimed.
     for p in pats {
         for bar in 0..bars {
-            std::hint::black_box(p.query_seeded(bar, 1));
+            std::hint::black_box(query(p, bar));
         }
     }
     let mut times = Vec::with_capacity(pats.len() * bars as usize);
@@ -35,9 +56,9 @@ fn bench(pats: &[Pattern], bars: u64) -> Figures {
     for p in pats {
         for bar in 0..bars {
             let t0 = Instant::now();
-            let hits = p.query_seeded(bar, 1);
+            let n = std::hint::black_box(query(p, bar));
             times.push(t0.elapsed().as_secs_f64() * 1e6);
-            events += hits.len();
+            events += n;
         }
     }
     let total_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -137,20 +158,36 @@ fn main() {
         corpus.len(),
         scripts.len()
     );
+    let walk: Vec<Pattern> = corpus.iter().map(|p| p.without_cycle_cache()).collect();
+    let stored = corpus.iter().zip(&walk).filter(|(a, b)| a != b).count();
+    println!(
+        "{stored} of {} corpus patterns have stored cycles",
+        corpus.len()
+    );
     let weft = bench(&corpus, BARS);
     show("weft  corpus", &weft);
+    let tree = bench(&walk, BARS);
+    show("weft  corpus, tree walk", &tree);
+    let into = bench_into(&corpus, BARS);
+    show("weft  corpus, reused buffer", &into);
     // The scripts' handful of patterns, repeated so the percentiles have samples.
     let many: Vec<Pattern> = (0..200).flat_map(|_| scripts.iter().cloned()).collect();
     show("weft  scripts/ patterns", &bench(&many, BARS));
     match strudel(root, BARS) {
         Ok(s) => {
             show("strudel 1.1.0 corpus (node)", &s);
-            println!(
-                "weft is {:.1}x faster in total, {:.1}x at p50, {:.1}x at p99",
-                s.total_ms / weft.total_ms,
-                s.p50_us / weft.p50_us,
-                s.p99_us / weft.p99_us
-            );
+            for (name, w) in [
+                ("", &weft),
+                (" (tree walk)", &tree),
+                (" (reused buffer)", &into),
+            ] {
+                println!(
+                    "weft{name} is {:.1}x faster in total, {:.1}x at p50, {:.1}x at p99",
+                    s.total_ms / w.total_ms,
+                    s.p50_us / w.p50_us,
+                    s.p99_us / w.p99_us
+                );
+            }
         }
         Err(e) => println!("strudel: {e}"),
     }

@@ -26,6 +26,7 @@
 //! Values: `x` (the voice's own note), note names (`c4`, `eb3`), MIDI numbers, drum words
 //! (`bd sd hh oh cp rim lt mt ht cr rd cb tb sh` → General MIDI keys) and other numbers.
 
+mod cycles;
 mod parse;
 mod pat;
 mod rat;
@@ -186,7 +187,7 @@ impl Pattern {
         let mut p = parse::Parser::new(&chars);
         let (pat, bound) = p.parse()?;
         Ok(Pattern {
-            pat,
+            pat: cycles::cache(pat),
             atoms: p.atoms,
             source: src.to_string(),
             bound,
@@ -224,6 +225,15 @@ impl Pattern {
         Ok(p)
     }
 
+    /// The same pattern without its stored cycles: every query walks the tree (for
+    /// benchmarks and tests of the engine itself).
+    pub fn without_cycle_cache(&self) -> Pattern {
+        Pattern {
+            pat: cycles::uncache(self.pat.clone()),
+            ..self.clone()
+        }
+    }
+
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -236,17 +246,33 @@ impl Pattern {
     /// The onsets of cycle `cycle` (wrapping after 2^22), sorted by start; `?` and `|` draw
     /// from the random stream of `seed` (seed 0 is Strudel's own stream).
     pub fn query_seeded(&self, cycle: u64, seed: u64) -> Vec<Hit> {
+        let mut out = Vec::new();
+        self.query_seeded_into(cycle, seed, &mut out);
+        out
+    }
+
+    /// [`Pattern::query_seeded`] into a buffer the caller reuses: `out` is cleared, then
+    /// filled with the onsets of cycle `cycle`, sorted by start.
+    pub fn query_seeded_into(&self, cycle: u64, seed: u64, out: &mut Vec<Hit>) {
+        out.clear();
         // Bar numbers wrap after 2^22 bars (97 days at 120 BPM in 4/4) so exact times stay in
         // 64 bits: a position is at most 2^22 cycles times a denominator of MAX_DEN (2^40).
         let c = Rat::int((cycle % (1 << 22)) as i64);
-        self.events_seeded(c, c.plus(Rat::ONE), seed)
-            .into_iter()
-            .map(|e| Hit {
-                start: e.begin.minus(c),
-                dur: e.end.minus(e.begin),
-                value: e.value,
-            })
-            .collect()
+        SCRATCH.with(|scratch| {
+            // A query reached again from inside itself (never today) gets its own buffer.
+            let mut own = Vec::new();
+            let mut guard = scratch.try_borrow_mut();
+            let haps = match guard.as_deref_mut() {
+                Ok(v) => v,
+                Err(_) => &mut own,
+            };
+            self.onsets_into(c, c.plus(Rat::ONE), seed, haps);
+            out.extend(haps.drain(..).map(|h| Hit {
+                start: h.whole.b.minus(c),
+                dur: h.whole.e.minus(h.whole.b),
+                value: h.value,
+            }));
+        });
     }
 
     /// Every event with its onset in `begin..end` (Strudel's `queryArc` keeping onsets),
@@ -256,25 +282,35 @@ impl Pattern {
     }
 
     pub fn events_seeded(&self, begin: Rat, end: Rat, seed: u64) -> Vec<Event> {
-        // The seed shifts the random stream along Strudel's 300-cycle random time line.
-        let mut ctx = QueryCtx {
-            rand_shift: Rat::new((seed % 299_993) as i64, 1000),
-            budget: QUERY_BUDGET,
-        };
-        let mut out: Vec<Event> = self
-            .pat
-            .query(Span::new(begin, end), &mut ctx)
-            .into_iter()
-            .filter(|h| h.has_onset())
+        let mut haps = Vec::new();
+        self.onsets_into(begin, end, seed, &mut haps);
+        haps.into_iter()
             .map(|h| Event {
                 begin: h.whole.b,
                 end: h.whole.e,
                 value: h.value,
             })
-            .collect();
-        out.sort_by_key(|a| a.begin);
-        out
+            .collect()
     }
+
+    /// The haps with an onset in `begin..end` into `haps` (cleared first), sorted by the
+    /// whole's begin (stable).
+    fn onsets_into(&self, begin: Rat, end: Rat, seed: u64, haps: &mut Vec<pat::Hap>) {
+        haps.clear();
+        // The seed shifts the random stream along Strudel's 300-cycle random time line.
+        let mut ctx = QueryCtx {
+            rand_shift: Rat::new((seed % 299_993) as i64, 1000),
+            budget: QUERY_BUDGET,
+        };
+        self.pat.query_into(Span::new(begin, end), &mut ctx, haps);
+        haps.retain(|h| h.has_onset());
+        haps.sort_by_key(|h| h.whole.b);
+    }
+}
+
+thread_local! {
+    /// The hap buffer of `query_seeded_into`, kept between queries on the same thread.
+    static SCRATCH: std::cell::RefCell<Vec<pat::Hap>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]

@@ -129,6 +129,8 @@ pub(crate) enum Pat {
     Range(Box<Pat>, Box<Pat>),
     /// A transform applied by a voice method (`rev`, `ply`, `struct`, …; see `transform.rs`).
     Transform(Box<super::transform::Tf>),
+    /// A pattern with one period of its cycles stored (`cycles.rs`).
+    Cached(Box<super::cycles::CycleCache>),
 }
 
 /// What one query carries down the pattern tree: the random stream's shift and a work budget
@@ -205,61 +207,148 @@ pub(super) fn num_of(v: &Value) -> Option<f64> {
     }
 }
 
+/// The cycles of a span, as `Span::cycles` gives them, without a `Vec`.
+pub(super) struct CycleIter {
+    b: Rat,
+    e: Rat,
+    /// A zero-width span yields itself once.
+    zero: bool,
+    done: bool,
+}
+
+impl Iterator for CycleIter {
+    type Item = Span;
+    #[inline]
+    fn next(&mut self) -> Option<Span> {
+        if self.done {
+            return None;
+        }
+        if self.zero {
+            self.done = true;
+            return Some(Span::new(self.b, self.e));
+        }
+        if self.e <= self.b {
+            self.done = true;
+            return None;
+        }
+        let next = self.b.sam().plus(Rat::ONE);
+        if next >= self.e {
+            self.done = true;
+            return Some(Span::new(self.b, self.e));
+        }
+        let s = Span::new(self.b, next);
+        self.b = next;
+        Some(s)
+    }
+}
+
+impl Span {
+    /// `cycles()` as an iterator (no allocation).
+    #[inline]
+    pub(super) fn cycle_iter(self) -> CycleIter {
+        CycleIter {
+            b: self.b,
+            e: self.e,
+            zero: self.b == self.e,
+            done: false,
+        }
+    }
+}
+
+impl Hap {
+    /// `map_time` in place.
+    #[inline]
+    fn map_time_mut(&mut self, f: impl Fn(Rat) -> Rat) {
+        self.whole = self.whole.with(&f);
+        self.part = self.part.with(&f);
+    }
+}
+
+/// Maps the times of the haps a child appended to `out` from position `from` on.
+#[inline]
+fn map_tail(out: &mut [Hap], from: usize, f: impl Fn(Rat) -> Rat) {
+    for h in &mut out[from..] {
+        h.map_time_mut(&f);
+    }
+}
+
+/// Keeps the haps from position `from` on that pass `keep`, in order.
+#[inline]
+fn retain_tail(out: &mut Vec<Hap>, from: usize, mut keep: impl FnMut(&Hap) -> bool) {
+    let mut w = from;
+    for r in from..out.len() {
+        if keep(&out[r]) {
+            out.swap(w, r);
+            w += 1;
+        }
+    }
+    out.truncate(w);
+}
+
 impl Pat {
+    /// The haps of `span` (see [`Pat::query_into`]).
     pub fn query(&self, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
-        if ctx.budget == 0 {
-            return Vec::new();
-        }
-        let out = self.query_inner(span, ctx);
-        if !ctx.spend(out.len()) {
-            return Vec::new();
-        }
+        let mut out = Vec::new();
+        self.query_into(span, ctx, &mut out);
         out
     }
 
-    fn query_inner(&self, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
+    /// Appends the haps of `span` to `out`: the engine's core, which fills one buffer down
+    /// the tree instead of returning a `Vec` per node. Each node's own haps are charged to
+    /// the work budget; when it runs out, the node's haps are dropped.
+    pub fn query_into(&self, span: Span, ctx: &mut QueryCtx, out: &mut Vec<Hap>) {
+        if ctx.budget == 0 {
+            return;
+        }
+        let from = out.len();
+        self.query_inner(span, ctx, out);
+        if !ctx.spend(out.len() - from) {
+            out.truncate(from);
+        }
+    }
+
+    fn query_inner(&self, span: Span, ctx: &mut QueryCtx, out: &mut Vec<Hap>) {
         match self {
-            Pat::Silence => Vec::new(),
-            Pat::Pure(v) => span
-                .cycles()
-                .into_iter()
-                .map(|s| {
+            Pat::Silence => {}
+            Pat::Pure(v) => {
+                for s in span.cycle_iter() {
                     let sam = s.b.sam();
-                    Hap {
+                    out.push(Hap {
                         whole: Span::new(sam, sam.plus(Rat::ONE)),
                         part: s,
                         value: v.clone(),
-                    }
-                })
-                .collect(),
-            Pat::Stack(pats) => pats.iter().flat_map(|p| p.query(span, ctx)).collect(),
+                    });
+                }
+            }
+            Pat::Stack(pats) => {
+                for p in pats {
+                    p.query_into(span, ctx, out);
+                }
+            }
             Pat::Slowcat(pats) => {
                 if pats.is_empty() {
-                    return Vec::new();
+                    return;
                 }
                 let n = pats.len() as i64;
-                let mut out = Vec::new();
-                for s in span.cycles() {
-                    let cyc = s.b.sam().num;
+                for s in span.cycle_iter() {
+                    let sam = s.b.sam();
+                    let cyc = sam.num;
                     let pat = &pats[cyc.rem_euclid(n) as usize];
-                    let offset = s.b.sam().minus(s.b.div_int(n).sam());
-                    let shifted = s.with(|t| t.minus(offset));
-                    out.extend(
-                        pat.query(shifted, ctx)
-                            .into_iter()
-                            .map(|h| h.map_time(|t| t.plus(offset))),
-                    );
+                    let offset = Rat::int(cyc - cyc.div_euclid(n));
+                    let from = out.len();
+                    pat.query_into(s.with(|t| t.minus(offset)), ctx, out);
+                    if offset.num != 0 {
+                        map_tail(out, from, |t| t.plus(offset));
+                    }
                 }
-                out
             }
-            Pat::Fast(f, pat) => fast(*f, pat, span, ctx),
+            Pat::Fast(f, pat) => fast_into(*f, pat, span, ctx, out),
             Pat::FastBy {
                 factor,
                 slow,
                 div,
                 pat,
             } => {
-                let mut out = Vec::new();
                 for outer in factor.query(span, ctx) {
                     let Some(x) = num_of(&outer.value).and_then(Rat::from_f64) else {
                         continue;
@@ -275,24 +364,19 @@ impl Pat {
                     if f.num <= 0 {
                         continue;
                     }
-                    out.extend(fast(f, pat, outer.part, ctx));
+                    fast_into(f, pat, outer.part, ctx, out);
                 }
-                out
             }
-            Pat::Compress(b, e, pat) => compress(*b, *e, pat, span, ctx),
+            Pat::Compress(b, e, pat) => compress(*b, *e, pat, span, ctx, out),
             Pat::RepeatCycles(n, pat) => {
-                let mut out = Vec::new();
-                for s in span.cycles() {
+                for s in span.cycle_iter() {
                     let cycle = s.b.sam();
                     let source = cycle.over(*n).sam();
                     let delta = cycle.minus(source);
-                    out.extend(
-                        pat.query(s.with(|t| t.minus(delta)), ctx)
-                            .into_iter()
-                            .map(|h| h.map_time(|t| t.plus(delta))),
-                    );
+                    let from = out.len();
+                    pat.query_into(s.with(|t| t.minus(delta)), ctx, out);
+                    map_tail(out, from, |t| t.plus(delta));
                 }
-                out
             }
             Pat::Euclid {
                 pulses,
@@ -301,7 +385,6 @@ impl Pat {
                 pat,
             } => {
                 // pulses.fmap(f).appLeft(steps).appLeft(rot), then innerJoin.
-                let mut out = Vec::new();
                 for hp in pulses.query(span, ctx) {
                     for hs in steps.query(hp.whole, ctx) {
                         let Some(part) = hp.part.intersect(hs.part) else {
@@ -322,35 +405,31 @@ impl Pat {
                                 continue;
                             };
                             let bools = euclid_rot(p as i64, s as i64, r as i64);
-                            out.extend(structure(&bools, pat, part, ctx));
+                            structure_into(&bools, pat, part, ctx, out);
                         }
                     }
                 }
-                out
             }
-            Pat::Degrade { amount, seed, pat } => pat
-                .query(span, ctx)
-                .into_iter()
-                .filter(|h| rand_over(h.whole, *seed, ctx) > *amount)
-                .collect(),
+            Pat::Degrade { amount, seed, pat } => {
+                let from = out.len();
+                pat.query_into(span, ctx, out);
+                retain_tail(out, from, |h| rand_over(h.whole, *seed, ctx) > *amount);
+            }
             Pat::Choose { seed, pats } => {
                 if pats.is_empty() {
-                    return Vec::new();
+                    return;
                 }
                 // rand.early(..).segment(1) → one value per cycle, read over the whole cycle.
                 let n = pats.len();
-                let mut out = Vec::new();
-                for s in span.cycles() {
+                for s in span.cycle_iter() {
                     let sam = s.b.sam();
                     let whole = Span::new(sam, sam.plus(Rat::ONE));
                     let r = rand_over(whole, *seed, ctx) * n as f64;
                     let i = (r.floor().max(0.0) as usize).min(n - 1);
-                    out.extend(pats[i].query(s, ctx));
+                    pats[i].query_into(s, ctx, out);
                 }
-                out
             }
             Pat::Tail(pat, friend) => {
-                let mut out = Vec::new();
                 for h in pat.query(span, ctx) {
                     for f in friend.query(h.whole, ctx) {
                         if let Some(part) = h.part.intersect(f.part) {
@@ -370,12 +449,11 @@ impl Pat {
                         }
                     }
                 }
-                out
             }
-            Pat::Transform(tf) => tf.query(span, ctx),
+            Pat::Transform(tf) => out.extend(tf.query(span, ctx)),
+            Pat::Cached(c) => c.query_into(span, ctx, out),
             Pat::Range(pat, friend) => {
                 // pat.squeezeBind(a => friend.bind(b => fastcat(a..b)))
-                let mut out = Vec::new();
                 for outer in pat.query(span, ctx) {
                     let Some(a) = num_of(&outer.value) else {
                         continue;
@@ -421,7 +499,6 @@ impl Pat {
                         }
                     }
                 }
-                out
             }
         }
     }
@@ -449,20 +526,26 @@ pub(crate) fn fastcat(items: impl Iterator<Item = Pat>) -> Pat {
 }
 
 pub(super) fn fast(f: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
-    pat.query(span.with(|t| t.times(f)), ctx)
-        .into_iter()
-        .map(|h| h.map_time(|t| t.over(f)))
-        .collect()
+    let mut out = Vec::new();
+    fast_into(f, pat, span, ctx, &mut out);
+    out
+}
+
+fn fast_into(f: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx, out: &mut Vec<Hap>) {
+    let from = out.len();
+    pat.query_into(span.with(|t| t.times(f)), ctx, out);
+    if f != Rat::ONE {
+        map_tail(out, from, |t| t.over(f));
+    }
 }
 
 /// `pat.struct(fastcat(bools))` queried over `span`: structure from the true steps.
-pub(super) fn structure(bools: &[bool], pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
+fn structure_into(bools: &[bool], pat: &Pat, span: Span, ctx: &mut QueryCtx, out: &mut Vec<Hap>) {
     let n = bools.len() as i64;
     if n == 0 {
-        return Vec::new();
+        return;
     }
-    let mut out = Vec::new();
-    for s in span.cycles() {
+    for s in span.cycle_iter() {
         let sam = s.b.sam();
         // The steps of this cycle that the query touches.
         let first = s.b.minus(sam).times(Rat::int(n)).sam().num;
@@ -477,30 +560,28 @@ pub(super) fn structure(bools: &[bool], pat: &Pat, span: Span, ctx: &mut QueryCt
                 }
                 continue;
             };
-            for h in pat.query(step, ctx) {
+            let from = out.len();
+            pat.query_into(step, ctx, out);
+            retain_tail(out, from, |h| h.part.intersect(spart).is_some());
+            for h in &mut out[from..] {
                 if let Some(part) = h.part.intersect(spart) {
-                    out.push(Hap {
-                        whole: step,
-                        part,
-                        value: h.value,
-                    });
+                    h.whole = step;
+                    h.part = part;
                 }
             }
         }
     }
-    out
 }
 
 /// Strudel's `_compress(b, e)` = `_fastGap(1 / (e - b))._late(b)`.
-fn compress(b: Rat, e: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
+fn compress(b: Rat, e: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx, out: &mut Vec<Hap>) {
     if b > e || b > Rat::ONE || e > Rat::ONE || b < Rat::ZERO || e < Rat::ZERO || b == e {
-        return Vec::new();
+        return;
     }
     let factor = Rat::ONE.over(e.minus(b));
     // late(b): query earlier, shift haps later.
     let span = span.with(|t| t.minus(b));
-    let mut out = Vec::new();
-    for s in span.cycles() {
+    for s in span.cycle_iter() {
         let cycle = s.b.sam();
         let bpos = s.b.minus(cycle).times(factor).min(Rat::ONE);
         let epos = s.e.minus(cycle).times(factor).min(Rat::ONE);
@@ -508,7 +589,9 @@ fn compress(b: Rat, e: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Ha
             continue;
         }
         let q = Span::new(cycle.plus(bpos), cycle.plus(epos));
-        for h in pat.query(q, ctx) {
+        let from = out.len();
+        pat.query_into(q, ctx, out);
+        for h in &mut out[from..] {
             let (pb, pe) = (h.part.b, h.part.e);
             let c = pb.sam();
             let bp = pb.minus(c).over(factor).min(Rat::ONE);
@@ -518,17 +601,10 @@ fn compress(b: Rat, e: Rat, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Ha
                 part.b.minus(pb.minus(h.whole.b).over(factor)),
                 part.e.plus(h.whole.e.minus(pe).over(factor)),
             );
-            out.push(
-                Hap {
-                    whole,
-                    part,
-                    value: h.value,
-                }
-                .map_time(|t| t.plus(b)),
-            );
+            h.whole = whole.with(|t| t.plus(b));
+            h.part = part.with(|t| t.plus(b));
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,29 @@ pub struct Rat {
     pub den: i64,
 }
 
+/// Binary GCD on 64 bits (the common case: no 128-bit division); 1 when both are 0.
+fn gcd64(mut a: u64, mut b: u64) -> u64 {
+    if a == 0 || b == 0 {
+        return (a | b).max(1);
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+    }
+}
+
 fn gcd(mut a: u128, mut b: u128) -> u128 {
+    if a <= u64::MAX as u128 && b <= u64::MAX as u128 {
+        return gcd64(a as u64, b as u64) as u128;
+    }
     while b != 0 {
         (a, b) = (b, a % b);
     }
@@ -34,7 +56,40 @@ impl Rat {
         Rat { num: n, den: 1 }
     }
 
+    /// `num / den` reduced, `den > 0`, both in 64 bits (no 128-bit arithmetic).
+    #[inline]
+    fn reduce64(num: i64, den: i64) -> Rat {
+        if num == i64::MIN {
+            // |num| does not fit: the 128-bit path (which approximates) decides.
+            return Rat::reduce_wide(num as i128, den as i128);
+        }
+        if den == 1 {
+            return Rat { num, den };
+        }
+        let g = gcd64(num.unsigned_abs(), den as u64);
+        if g == 1 {
+            return Rat { num, den };
+        }
+        // g divides |num|, so the quotient's magnitude fits (even for i64::MIN, g >= 2).
+        let n = (num.unsigned_abs() / g) as i64;
+        Rat {
+            num: if num < 0 { -n } else { n },
+            den: (den as u64 / g) as i64,
+        }
+    }
+
     fn reduce(num: i128, den: i128) -> Rat {
+        if den > 0
+            && den <= i64::MAX as i128
+            && num >= -(i64::MAX as i128)
+            && num <= i64::MAX as i128
+        {
+            return Rat::reduce64(num as i64, den as i64);
+        }
+        Rat::reduce_wide(num, den)
+    }
+
+    fn reduce_wide(num: i128, den: i128) -> Rat {
         let den = den.max(1) as u128;
         let neg = num < 0;
         let a = num.unsigned_abs();
@@ -52,6 +107,19 @@ impl Rat {
     }
 
     pub fn plus(self, o: Rat) -> Rat {
+        if self.den == o.den {
+            if let Some(n) = self.num.checked_add(o.num) {
+                return Rat::reduce64(n, self.den);
+            }
+        } else if let (Some(ad), Some(cb), Some(bd)) = (
+            self.num.checked_mul(o.den),
+            o.num.checked_mul(self.den),
+            self.den.checked_mul(o.den),
+        ) {
+            if let Some(n) = ad.checked_add(cb) {
+                return Rat::reduce64(n, bd);
+            }
+        }
         let (a, b, c, d) = (
             self.num as i128,
             self.den as i128,
@@ -71,6 +139,9 @@ impl Rat {
     }
 
     pub fn times(self, o: Rat) -> Rat {
+        if let (Some(n), Some(d)) = (self.num.checked_mul(o.num), self.den.checked_mul(o.den)) {
+            return Rat::reduce64(n, d);
+        }
         Rat::reduce(
             self.num as i128 * o.num as i128,
             self.den as i128 * o.den as i128,
@@ -81,6 +152,14 @@ impl Rat {
     pub fn over(self, o: Rat) -> Rat {
         if o.num == 0 {
             return Rat::ZERO;
+        }
+        if let (Some(n), Some(d)) = (self.num.checked_mul(o.den), self.den.checked_mul(o.num)) {
+            if d > 0 {
+                return Rat::reduce64(n, d);
+            }
+            if let (Some(n), Some(d)) = (n.checked_neg(), d.checked_neg()) {
+                return Rat::reduce64(n, d);
+            }
         }
         let (n, d) = (
             self.num as i128 * o.den as i128,
@@ -108,6 +187,9 @@ impl Rat {
 
     /// Compares two positions exactly.
     pub fn cmp_pos(self, o: Rat) -> Ordering {
+        if self.den == o.den {
+            return self.num.cmp(&o.num);
+        }
         (self.num as i128 * o.den as i128).cmp(&(o.num as i128 * self.den as i128))
     }
 
@@ -241,5 +323,43 @@ mod tests {
         );
         assert_eq!(Rat::from_decimal("x"), None);
         assert_eq!(Rat::from_decimal("1e400"), None);
+    }
+
+    /// The 128-bit definitions the 64-bit fast paths must agree with.
+    fn wide_plus(a: Rat, o: Rat) -> Rat {
+        let (a, b, c, d) = (a.num as i128, a.den as i128, o.num as i128, o.den as i128);
+        let g = gcd(b as u128, d as u128) as i128;
+        let l = b / g * d;
+        Rat::reduce_wide(a * (l / b) + c * (l / d), l)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_paths_equal_the_wide_arithmetic(
+            an in -(1i64 << 62)..(1i64 << 62), ad in 1i64..(1i64 << 41),
+            bn in -(1i64 << 62)..(1i64 << 62), bd in 1i64..(1i64 << 41),
+            small in proptest::bool::ANY,
+        ) {
+            // Small operands take the 64-bit paths, large ones overflow into 128 bits.
+            let (an, bn) = if small { (an >> 40, bn >> 40) } else { (an, bn) };
+            let (ad, bd) = if small { (ad >> 20 | 1, bd >> 20 | 1) } else { (ad, bd) };
+            let (a, b) = (Rat::new(an, ad), Rat::new(bn, bd));
+            proptest::prop_assert_eq!(a, Rat::reduce_wide(an as i128, ad as i128));
+            proptest::prop_assert_eq!(a.plus(b), wide_plus(a, b));
+            proptest::prop_assert_eq!(a.minus(b), wide_plus(a, Rat { num: -b.num, den: b.den }));
+            proptest::prop_assert_eq!(
+                a.times(b),
+                Rat::reduce_wide(a.num as i128 * b.num as i128, a.den as i128 * b.den as i128)
+            );
+            if b.num != 0 {
+                let (n, d) = (a.num as i128 * b.den as i128, a.den as i128 * b.num as i128);
+                let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
+                proptest::prop_assert_eq!(a.over(b), Rat::reduce_wide(n, d));
+            }
+            proptest::prop_assert_eq!(
+                a.cmp_pos(b),
+                (a.num as i128 * b.den as i128).cmp(&(b.num as i128 * a.den as i128))
+            );
+        }
     }
 }
