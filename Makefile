@@ -42,8 +42,11 @@ bench: setup
 corpus:
 	bash tools/corpus/fetch_bach.sh
 
-# Regenerate the Strudel oracle fixtures (tests/fixtures/strudel/*.json) with node and the
+# Regenerate every Strudel oracle fixture (tests/fixtures/strudel/*.json) with node and the
 # pinned @strudel packages; the tests read the committed files and need no node.
+# gen.mjs writes mini.json (and runs gen_transforms.mjs: transforms.json); gen_harmony.mjs
+# writes harmony.json, gen_signals.mjs signals.json. Each generator is seeded: same files.
 fixtures:
 	sh benches/peers/strudel/setup.sh
-	cd benches/peers/strudel && node gen.mjs > /dev/null
+	cd benches/peers/strudel && node gen.mjs > /dev/null && node gen_harmony.mjs > /dev/null \
+	  && node gen_signals.mjs > /dev/null

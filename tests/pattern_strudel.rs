@@ -70,14 +70,63 @@ fn int(j: &Json) -> i64 {
     j.as_i64().expect("whole argument")
 }
 
-/// Applies a chain as weft's Rhai functions do (`off` = stack(p, f(p.late(t))), …).
+/// A mini-notation argument (Strudel's patterned argument), if the argument is a string.
+fn patterned(j: &Json) -> Option<Pattern> {
+    j.as_str()
+        .map(|s| Pattern::parse(s).expect("argument pattern"))
+}
+
+/// `sometimesBy(x, f)` as weft's Rhai function builds it for one chance `x`.
+fn sometimes(p: &Pattern, x: f64, f: &Json) -> Result<Pattern, TransformError> {
+    let (kept, chosen) = p.sometimes_split(x)?;
+    let on = apply(chosen, f)?;
+    kept.stack_with(&[&on], "sometimesBy")
+}
+
+fn some_cycles(p: &Pattern, x: f64, f: &Json) -> Result<Pattern, TransformError> {
+    let (kept, chosen) = p.some_cycles_split(x)?;
+    let on = apply(chosen, f)?;
+    kept.stack_with(&[&on], "someCyclesBy")
+}
+
+fn off(p: &Pattern, t: f64, f: &Json) -> Result<Pattern, TransformError> {
+    let on = apply(p.late(t)?, f)?;
+    p.stack_with(&[&on], "off")
+}
+
+/// Applies a chain as weft's Rhai functions do (`off` = stack(p, f(p.late(t))), …); a
+/// string argument is a pattern, joined over as the Rhai functions do with one.
 fn apply(p: Pattern, chain: &Json) -> Result<Pattern, TransformError> {
     let mut p = p;
     for step in chain.as_array().expect("chain") {
         let step = step.as_array().expect("step");
         let name = step[0].as_str().expect("name");
         let a = &step[1..];
-        p = match name {
+        let arg = a.first().and_then(patterned);
+        p = match (name, arg) {
+            ("fast", Some(x)) => p.fast_by(&x)?,
+            ("slow", Some(x)) => p.slow_by(&x)?,
+            ("early", Some(x)) => p.early_by(&x)?,
+            ("late", Some(x)) => p.late_by(&x)?,
+            ("ply", Some(x)) => p.ply_by(&x)?,
+            ("degradeBy", Some(x)) => p.degrade_by_pattern(&x)?,
+            ("off", Some(x)) => p.by_pattern("off", &x, |p, t| off(p, t, &a[1]))?,
+            ("sometimesBy", Some(x)) => {
+                p.by_pattern("sometimesBy", &x, |p, v| sometimes(p, v, &a[1]))?
+            }
+            ("someCyclesBy", Some(x)) => {
+                p.by_pattern("someCyclesBy", &x, |p, v| some_cycles(p, v, &a[1]))?
+            }
+            (name, _) => apply_num(p, name, a)?,
+        };
+    }
+    Ok(p)
+}
+
+/// One step with number arguments.
+fn apply_num(p: Pattern, name: &str, a: &[Json]) -> Result<Pattern, TransformError> {
+    Ok({
+        match name {
             "fast" => p.fast(num(&a[0]))?,
             "slow" => p.slow(num(&a[0]))?,
             "early" => p.early(num(&a[0]))?,
@@ -91,10 +140,7 @@ fn apply(p: Pattern, chain: &Json) -> Result<Pattern, TransformError> {
                 let on = apply(src.clone(), &a[1])?;
                 src.chunk_with(int(&a[0]), &on)?
             }
-            "off" => {
-                let on = apply(p.late(num(&a[0]))?, &a[1])?;
-                p.stack_with(&[&on], "off")?
-            }
+            "off" => off(&p, num(&a[0]), &a[1])?,
             "superimpose" => {
                 let on = apply(p.clone(), &a[0])?;
                 p.stack_with(&[&on], "superimpose")?
@@ -129,19 +175,12 @@ fn apply(p: Pattern, chain: &Json) -> Result<Pattern, TransformError> {
                     "rarely" => (0.25, &a[0]),
                     _ => (0.1, &a[0]),
                 };
-                let (kept, chosen) = p.sometimes_split(x)?;
-                let on = apply(chosen, f)?;
-                kept.stack_with(&[&on], "sometimesBy")?
+                sometimes(&p, x, f)?
             }
-            "someCyclesBy" => {
-                let (kept, chosen) = p.some_cycles_split(num(&a[0]))?;
-                let on = apply(chosen, &a[1])?;
-                kept.stack_with(&[&on], "someCyclesBy")?
-            }
+            "someCyclesBy" => some_cycles(&p, num(&a[0]), &a[1])?,
             other => panic!("transform {other} is not in weft"),
-        };
-    }
-    Ok(p)
+        }
+    })
 }
 
 type Ev = (String, String, String);

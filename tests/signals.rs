@@ -80,32 +80,68 @@ fn vel_follows_sine_and_segment_holds_steps() {
 }
 
 #[test]
-fn param_signal_is_a_control_stream_within_the_bar() {
+fn param_signal_is_a_control_stream_per_audio_block() {
     let evs = run(
         r#"voice("a", #{ synth: "saw" }).pattern("c3");
            param("a.cutoff", sine.slow(4).range(300, 3000));"#,
         4,
         1,
     );
-    let params: Vec<(u64, f32)> = evs
+    let params: Vec<(u64, u64, f32)> = evs
         .iter()
         .filter_map(|e| match e.event {
             Event::Param {
                 param: Param::Cutoff,
                 value,
                 ..
-            } => Some((e.tick, value)),
+            } => Some((e.tick, e.frame, value)),
             _ => None,
         })
         .collect();
-    assert_eq!(params.len(), 4 * 16);
-    for (tick, v) in &params {
+    // A bar at 120 BPM is 2 s = 96,000 frames: a point every 256 frames (one audio block).
+    assert!(params.len() >= 4 * 370, "{} points", params.len());
+    for (tick, _, v) in &params {
         let t = *tick as f64 / BAR as f64 / 4.0;
         let want = 300.0 + 2700.0 * ((std::f64::consts::TAU * t).sin() + 1.0) / 2.0;
         assert!((*v as f64 - want).abs() < 0.05, "{tick}: {v} vs {want}");
     }
-    // The first bar rises (a quarter of a slow sine) in 16 steps.
-    assert!(params[..16].windows(2).all(|w| w[1].1 > w[0].1));
+    // What reaches the synth has no stair-steps: consecutive points at most ~one block apart
+    // and at most 6 Hz apart (the sweep's steepest slope is 2700/2 · 2π/8 s ≈ 1060 Hz/s,
+    // 5.7 Hz per 256 frames; 16 points a bar made 130 Hz steps).
+    for w in params.windows(2) {
+        let (df, dv) = (w[1].1 - w[0].1, (w[1].2 - w[0].2).abs());
+        assert!(df <= 264, "{df} frames between points at tick {}", w[0].0);
+        assert!(dv <= 6.0, "{dv} Hz step at tick {}", w[0].0);
+    }
+    // The first bar rises (a quarter of a slow sine).
+    let first: Vec<f32> = params.iter().filter(|p| p.0 < BAR).map(|p| p.2).collect();
+    assert!(first.windows(2).all(|w| w[1] > w[0]));
+}
+
+#[test]
+fn a_held_param_signal_is_sent_once_per_value() {
+    // segment(4): four values a bar, each sent once (not once per block).
+    let evs = run(
+        r#"voice("a", #{ synth: "saw" }).pattern("c3");
+           param("a.cutoff", saw.segment(4).range(300, 3000));"#,
+        2,
+        1,
+    );
+    let ticks: Vec<u64> = evs
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event,
+                Event::Param {
+                    param: Param::Cutoff,
+                    ..
+                }
+            )
+        })
+        .map(|e| e.tick)
+        .collect();
+    assert_eq!(ticks.len(), 8, "{ticks:?}");
+    assert!(ticks.iter().all(|t| t % (BAR / 4) < 12), "{ticks:?}");
 }
 
 #[test]
@@ -140,9 +176,48 @@ fn a_script_variable_shadows_a_signal_name_and_bad_arguments_are_errors() {
 /// Strudel 1.1.0's signals (tests/fixtures/strudel/signals.json, written by
 /// benches/peers/strudel/gen_signals.mjs): every chain rebuilt with weft's `Signal` gives the
 /// same value in every segment over 4 cycles.
+/// A fixture signal: the shape and its operations (an operand of `add`/`sub`/`mul`/`div` is a
+/// number or `{shape, ops}`); with the last `segment`'s count.
+fn build(shape: &str, ops: &serde_json::Value) -> (weft::patch::signal::Signal, f64) {
+    use weft::patch::signal::{Arith, Shape, Signal};
+    let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    let mut s = match shape {
+        "irand8" => Signal::irand(8.0, 0).unwrap(),
+        name => Signal::new(Shape::from_name(name).unwrap(), 0),
+    };
+    let mut n = 1.0;
+    for op in ops.as_array().unwrap() {
+        let a = op.as_array().unwrap();
+        let name = a[0].as_str().unwrap();
+        s = match name {
+            "slow" => s.slow(num(&a[1])),
+            "fast" => s.fast(num(&a[1])),
+            "range" => s.range(num(&a[1]), num(&a[2])),
+            "rangex" => s.rangex(num(&a[1]), num(&a[2])),
+            "segment" => {
+                n = num(&a[1]);
+                s.segment(n)
+            }
+            other => {
+                let (_, op) = Arith::NAMES
+                    .into_iter()
+                    .find(|(n, _)| *n == other)
+                    .unwrap_or_else(|| panic!("unknown op {other}"));
+                if a[1].is_object() {
+                    let (o, _) = build(a[1]["shape"].as_str().unwrap(), &a[1]["ops"]);
+                    s.arith_signal(op, &o)
+                } else {
+                    s.arith(op, num(&a[1]))
+                }
+            }
+        }
+        .unwrap();
+    }
+    (s, n)
+}
+
 #[test]
 fn signals_equal_strudel() {
-    use weft::patch::signal::{Shape, Signal};
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/strudel/signals.json"),
@@ -150,6 +225,7 @@ fn signals_equal_strudel() {
     .unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    let mut arith = 0;
     let frac = |s: &str| -> f64 {
         match s.split_once('/') {
             Some((a, b)) => a.parse::<f64>().unwrap() / b.parse::<f64>().unwrap(),
@@ -160,27 +236,9 @@ fn signals_equal_strudel() {
     assert!(cases.len() >= 200);
     let (mut checked, mut split) = (0, 0);
     for case in cases {
+        arith += case["ops"].to_string().contains("\"add\"") as usize;
         let shape = case["shape"].as_str().unwrap();
-        let mut s = match shape {
-            "irand8" => Signal::irand(8.0, 0).unwrap(),
-            name => Signal::new(Shape::from_name(name).unwrap(), 0),
-        };
-        let mut n = 1.0;
-        for op in case["ops"].as_array().unwrap() {
-            let a = op.as_array().unwrap();
-            s = match a[0].as_str().unwrap() {
-                "slow" => s.slow(num(&a[1])),
-                "fast" => s.fast(num(&a[1])),
-                "range" => s.range(num(&a[1]), num(&a[2])),
-                "rangex" => s.rangex(num(&a[1]), num(&a[2])),
-                "segment" => {
-                    n = num(&a[1]);
-                    s.segment(n)
-                }
-                other => panic!("unknown op {other}"),
-            }
-            .unwrap();
-        }
+        let (s, n) = build(shape, &case["ops"]);
         let values = case["values"].as_array().unwrap();
         for v in values {
             // `tri` is fastcat(isaw, saw): a segment that crosses its half cycle comes back
@@ -204,6 +262,51 @@ fn signals_equal_strudel() {
         }
     }
     assert!(checked > 5000, "{checked}");
+    assert!(arith >= 50, "{arith} cases with signal arithmetic");
     // Only tri's segments that straddle a half cycle are left out.
     assert!(split * 20 < checked, "{split} of {checked} left out");
+}
+
+#[test]
+fn signal_arithmetic_methods_and_operators() {
+    // `sine.range(300, 1000).add(saw.mul(500))` and the same with operators, per note.
+    let method = ons(&run(
+        r#"voice("a", #{ synth: "saw", cutoff: sine.range(300, 1000).add(saw.mul(500)) }).pattern("c3*8");"#,
+        1,
+        1,
+    ));
+    let ops = ons(&run(
+        r#"voice("a", #{ synth: "saw", cutoff: sine.range(300, 1000) + saw * 500 }).pattern("c3*8");"#,
+        1,
+        1,
+    ));
+    assert_eq!(method, ops);
+    for (tick, _, cutoff) in &method {
+        // Read at the middle of the note's step (1/16 of a bar past its onset).
+        let t = *tick as f64 / BAR as f64 + 1.0 / 16.0;
+        let want = 300.0 + 700.0 * ((std::f64::consts::TAU * t).sin() + 1.0) / 2.0 + 500.0 * t;
+        assert!(
+            (*cutoff as f64 - want).abs() < 0.5,
+            "{tick}: {cutoff} vs {want}"
+        );
+    }
+    // A number on the left, and division: `1 - saw` falls through the bar; `saw / 2` halves.
+    let vels: Vec<u8> = ons(&run(
+        r#"voice("a", #{ synth: "saw", vel: 1 - saw }).pattern("c3*4");"#,
+        1,
+        1,
+    ))
+    .iter()
+    .map(|o| o.1)
+    .collect();
+    assert!(vels.windows(2).all(|w| w[1] < w[0]), "{vels:?}");
+    let half: Vec<u8> = ons(&run(
+        r#"voice("a", #{ synth: "saw", vel: saw / 2 }).pattern("c3*4");"#,
+        1,
+        1,
+    ))
+    .iter()
+    .map(|o| o.1)
+    .collect();
+    assert!(half.iter().all(|v| *v <= 64), "{half:?}");
 }

@@ -68,6 +68,52 @@ pub enum Op {
     Range(f64, f64),
     /// Exponential map of 0..1 to lo..hi (both > 0).
     RangeX(f64, f64),
+    /// `add(x)` / `sub(x)` with a number.
+    Add(f64),
+    /// `mul(x)` / `div(x)` with a number.
+    Mul(f64),
+    /// Arithmetic with another signal (`sine.add(saw)`), the index of its operand in
+    /// [`Signal::operands`]; both are read at the same time, as Strudel's `appLeft` of two
+    /// continuous patterns does.
+    With(Arith, u16),
+}
+
+/// Arithmetic between two signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Arith {
+    pub const NAMES: [(&'static str, Arith); 4] = [
+        ("add", Arith::Add),
+        ("sub", Arith::Sub),
+        ("mul", Arith::Mul),
+        ("div", Arith::Div),
+    ];
+
+    fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Arith::Add => a + b,
+            Arith::Sub => a - b,
+            Arith::Mul => a * b,
+            // JavaScript's division (x / 0 is ±Infinity or NaN); param() drops non-finite
+            // values and options clamp, as they do for any other value.
+            Arith::Div => a / b,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Arith::Add => "add",
+            Arith::Sub => "sub",
+            Arith::Mul => "mul",
+            Arith::Div => "div",
+        }
+    }
 }
 
 /// A continuous signal: plain data, cloned freely, evaluated by the scheduler.
@@ -77,6 +123,8 @@ pub struct Signal {
     /// Mixed into `rand`, `irand` and `perlin`; 0 gives Strudel's values.
     pub seed: u64,
     pub ops: Vec<Op>,
+    /// The other signals of `Op::With` operations.
+    pub operands: Vec<Signal>,
 }
 
 /// A signal operation that cannot be applied.
@@ -94,6 +142,8 @@ pub enum SignalError {
     Irand(f64),
     #[error("a signal may carry at most {MAX_OPS} operations")]
     TooLong,
+    #[error("{0}(x): x must be a finite number, got {1}")]
+    Arith(&'static str, f64),
 }
 
 impl Signal {
@@ -102,6 +152,7 @@ impl Signal {
             shape,
             seed,
             ops: Vec::new(),
+            operands: Vec::new(),
         }
     }
 
@@ -113,8 +164,13 @@ impl Signal {
         Ok(Signal::new(Shape::Irand(n as u32), seed))
     }
 
+    /// Operations in this signal and all its operands (what [`MAX_OPS`] limits).
+    pub fn size(&self) -> usize {
+        self.ops.len() + self.operands.iter().map(Signal::size).sum::<usize>()
+    }
+
     fn with(&self, op: Op) -> Result<Signal, SignalError> {
-        if self.ops.len() >= MAX_OPS {
+        if self.size() >= MAX_OPS {
             return Err(SignalError::TooLong);
         }
         let mut s = self.clone();
@@ -157,6 +213,30 @@ impl Signal {
         self.with(Op::RangeX(lo, hi))
     }
 
+    /// `add(x)`, `sub(x)`, `mul(x)`, `div(x)` with a number.
+    pub fn arith(&self, op: Arith, x: f64) -> Result<Signal, SignalError> {
+        if !x.is_finite() {
+            return Err(SignalError::Arith(op.name(), x));
+        }
+        self.with(match op {
+            Arith::Add => Op::Add(x),
+            Arith::Sub => Op::Add(-x),
+            Arith::Mul => Op::Mul(x),
+            Arith::Div => Op::Mul(1.0 / x),
+        })
+    }
+
+    /// `add(other)`, … with another signal, read at the same time.
+    pub fn arith_signal(&self, op: Arith, other: &Signal) -> Result<Signal, SignalError> {
+        if self.size() + other.size() + 1 > MAX_OPS {
+            return Err(SignalError::TooLong);
+        }
+        let mut s = self.clone();
+        s.ops.push(Op::With(op, s.operands.len() as u16));
+        s.operands.push(other.clone());
+        Ok(s)
+    }
+
     /// The value at cycle position `t` (one cycle = one bar; bar 3 halfway is 3.5).
     pub fn at(&self, t: f64) -> f64 {
         self.eval(self.ops.len(), t)
@@ -175,6 +255,9 @@ impl Signal {
                 let (a, b) = (lo.ln(), hi.ln());
                 (self.eval(k - 1, t) * (b - a) + a).exp()
             }
+            Op::Add(x) => self.eval(k - 1, t) + x,
+            Op::Mul(x) => self.eval(k - 1, t) * x,
+            Op::With(op, i) => op.apply(self.eval(k - 1, t), self.operands[i as usize].at(t)),
         }
     }
 }
@@ -191,6 +274,9 @@ impl fmt::Display for Signal {
                 Op::Segment(n) => write!(f, ".segment({n})")?,
                 Op::Range(a, b) => write!(f, ".range({a}, {b})")?,
                 Op::RangeX(a, b) => write!(f, ".rangex({a}, {b})")?,
+                Op::Add(x) => write!(f, ".add({x})")?,
+                Op::Mul(x) => write!(f, ".mul({x})")?,
+                Op::With(op, i) => write!(f, ".{}({})", op.name(), self.operands[*i as usize])?,
             }
         }
         Ok(())

@@ -21,16 +21,26 @@ const chains = [
   [['rangex', 20, 2000]],
   [['slow', 2], ['range', -1, 1]],
   [['fast', 1.5], ['rangex', 100, 800], ['slow', 3]],
+  // Arithmetic: with numbers, and with another signal ({shape, ops}) read at the same time.
+  [['add', 0.5], ['mul', 3]],
+  [['sub', 0.25], ['div', 2]],
+  [['range', 0, 7], ['add', { shape: 'saw', ops: [['mul', 2]] }]],
+  [['mul', { shape: 'cosine', ops: [] }]],
+  [['slow', 2], ['sub', { shape: 'isaw', ops: [['fast', 2]] }], ['div', 2]],
+  [['div', { shape: 'square', ops: [['add', 1]] }], ['fast', 2]],
 ];
+const build = (shape, chain) => {
+  let p = shape === 'irand8' ? S.irand(8) : S[shape];
+  for (const [op, ...args] of chain) p = p[op](...args.map((a) => (typeof a === 'object' ? build(a.shape, a.ops) : a)));
+  return p;
+};
 const segments = [1, 4, 7, 16];
 
 const cases = [];
 for (const shape of shapes) {
   for (const chain of chains) {
     for (const n of segments) {
-      let p = shape === 'irand8' ? S.irand(8) : S[shape];
-      for (const [op, ...args] of chain) p = p[op](...args);
-      p = p.segment(n);
+      const p = build(shape, chain).segment(n);
       const values = p
         .queryArc(0, CYCLES)
         .map((h) => [h.whole.begin.toFraction(), h.value]);

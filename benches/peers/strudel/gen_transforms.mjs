@@ -4,8 +4,9 @@
 //
 // A chain is a list of steps `[name, ...args]`; an argument that is itself a list is a
 // function, written as a chain applied to the pattern it is given (`["off", 0.25,
-// [["add", 7]]]` is `.off(0.25, x => x.add(7))`). `struct`/`mask` take a mini-notation
-// string. Random chains (degradeBy, sometimes…, someCyclesBy) also carry long-run counts
+// [["add", 7]]]` is `.off(0.25, x => x.add(7))`). A string argument is mini-notation
+// (`["fast", "<2 3>"]` is `.fast(mini("<2 3>"))`: Strudel's patterned arguments, joined over
+// the argument's events; `struct`/`mask` take one too). Random chains (degradeBy, sometimes…, someCyclesBy) also carry long-run counts
 // over LONG cycles for the statistical comparison: events kept, and events marked by the
 // `add(100)` their function applies.
 import { mini } from '@strudel/mini';
@@ -56,7 +57,7 @@ const factor = () => pick([2, 3, 0.5, 1.5, 4, 0.75]);
 const MASKS = ['x ~ x x', '1 0 1 1', '<1 [0 1]>', 'x(3,8)', '1 [1 0] 1 ~', 'x*4', '[1 1 0]*2', '<x ~> x'];
 // Inner functions (given to off, every, chunk, …): a step or two, no randomness.
 const innerSteps = (numeric) => {
-  const opts = [['fast', 2], ['rev'], ['ply', 2], ['late', 0.125], ['early', 0.25], ['slow', 2], ['palindrome'], ['iter', 4]];
+  const opts = [['fast', 2], ['rev'], ['ply', 2], ['late', 0.125], ['early', 0.25], ['slow', 2], ['palindrome'], ['iter', 4], ['fast', '<1 2>'], ['late', '<0 0.25>']];
   if (numeric) opts.push(['add', 7], ['sub', 12], ['add', 12]);
   const n = chance(0.8) ? 1 : 2;
   return Array.from({ length: n }, () => pick(opts));
@@ -87,6 +88,13 @@ const det = {
   add: () => ['add', pick([7, 12, -5, 0.5])],
   sub: () => ['sub', pick([7, 12, 2])],
   range: () => ['range', ...pick([[1, 5], [0, 10], [-2, 2]])],
+  // Patterned arguments (mini-notation strings).
+  fastP: () => ['fast', pick(['<2 3>', '1 2', '<1 [2 4]>', '<0.5 2>', '2 <1 3>', '<1 1.5>*2'])],
+  slowP: () => ['slow', pick(['<2 1>', '1 2', '<1.5 0.5>', '[1 2]/2', '<0.5 2 1>'])],
+  plyP: () => ['ply', pick(['<1 2>', '1 2', '<2 3 1>', '2 [1 3]', '<1.5 2>'])],
+  earlyP: () => ['early', pick(['<0 0.25>', '0.125 0.25', '<0.5 1.5>', '<0 [0.25 0.5]>'])],
+  lateP: () => ['late', pick(['<0 0.25>', '0.125 0.25', '<0.5 1.5>', '0 ~ 0.25'])],
+  offP: (n) => ['off', pick(['<0.25 0.125>', '0.25 0.5', '<0 0.5>', '<0.125 [0.25 0.75]>']), innerSteps(n)],
 };
 const NUMERIC_ONLY = new Set(['add', 'sub', 'range']);
 const MARK = [['add', 100]];
@@ -98,13 +106,15 @@ const rand = {
   rarely: () => ['rarely', MARK],
   almostNever: () => ['almostNever', MARK],
   someCyclesBy: () => ['someCyclesBy', pick([0.3, 0.5]), MARK],
+  degradeByP: () => ['degradeBy', pick(['<0.25 0.75>', '0.2 0.8', '<0 0.5 1>', '[0.1 0.6]*2'])],
+  sometimesByP: () => ['sometimesBy', pick(['<0.3 0.7>', '0.1 0.9', '<0.5 [0.2 0.8]>']), MARK],
+  someCyclesByP: () => ['someCyclesBy', pick(['<0.3 0.7>', '<0.2 0.5 0.9>']), MARK],
 };
 
 function apply(pat, chain) {
   for (const [name, ...args] of chain) {
-    const a = args.map((x) => (Array.isArray(x) ? (p) => apply(p, x) : x));
-    if (name === 'struct' || name === 'mask') pat = pat[name](mini(a[0]));
-    else pat = pat[name](...a);
+    const a = args.map((x) => (Array.isArray(x) ? (p) => apply(p, x) : typeof x === 'string' ? mini(x) : x));
+    pat = pat[name](...a);
   }
   return pat;
 }
@@ -161,7 +171,7 @@ for (const [name, f] of Object.entries(det)) {
   }
 }
 const names = Object.keys(det);
-for (let tries = 0, made = 0; made < 200 && tries < 5000; tries++) {
+for (let tries = 0, made = 0; made < 260 && tries < 8000; tries++) {
   const numeric = chance(0.4);
   const chain = Array.from({ length: int(2, 3) }, () => pick(names))
     .filter((n) => numeric || !NUMERIC_ONLY.has(n))
@@ -171,9 +181,9 @@ for (let tries = 0, made = 0; made < 200 && tries < 5000; tries++) {
   if (chain.length === 0) continue;
   if (addCase(base(numeric), chain, false)) made++;
 }
-for (let tries = 0, made = 0; made < 90 && tries < 5000; tries++) {
+for (let tries = 0, made = 0; made < 120 && tries < 5000; tries++) {
   const r = rand[pick(Object.keys(rand))]();
-  const before = Array.from({ length: int(0, 2) }, () => det[pick(['fast', 'rev', 'ply', 'iter', 'euclid', 'segment', 'late'])](true));
+  const before = Array.from({ length: int(0, 2) }, () => det[pick(['fast', 'rev', 'ply', 'iter', 'euclid', 'segment', 'late', 'fastP', 'plyP'])](true));
   // Dense enough to count: the random step goes last so its marker stays visible.
   if (addCase(`${base(true)}*${pick([2, 4])}`, [...before, r], true)) made++;
 }

@@ -9,6 +9,22 @@ use crate::patch::{param_value, BarPlan, CONTROL_STEPS_PER_BAR};
 use std::cmp::Reverse;
 use std::collections::HashSet;
 
+/// Frames between two points of a `param(..., signal)` control stream: one audio block of
+/// 256 frames (5.3 ms at 48 kHz), shorter than the synth's ~10 ms parameter smoothing, so the
+/// smoothed value follows the signal instead of stepping.
+pub const CONTROL_FRAMES: u64 = 256;
+
+/// Points per bar of a control stream for a bar of `frames` frames and `ticks` ticks: a
+/// whole number of ticks per point that spans at most [`CONTROL_FRAMES`] (so points are
+/// evenly spaced on the tick grid), and at least [`CONTROL_STEPS_PER_BAR`] points.
+fn control_steps(frames: u64, ticks: u64) -> u64 {
+    let ticks = ticks.max(1);
+    let per_point = (CONTROL_FRAMES * ticks / frames.max(1)).max(1);
+    ticks
+        .div_ceil(per_point)
+        .clamp(CONTROL_STEPS_PER_BAR.min(ticks), ticks)
+}
+
 impl Scheduler {
     pub(super) fn track_for(&mut self, file: &str, v: &crate::patch::VoiceSpec) -> TrackId {
         let key = (file.to_string(), v.name.clone());
@@ -106,7 +122,11 @@ impl Scheduler {
     }
 
     /// Queues the `param(..., signal)` control streams of a bar plan: each voice's signals
-    /// sampled on a grid of [`CONTROL_STEPS_PER_BAR`] per bar, from tick `from` on.
+    /// sampled every [`CONTROL_FRAMES`] frames or less (about one audio block, at least
+    /// [`CONTROL_STEPS_PER_BAR`] points a bar and at most one per tick), from tick `from` on.
+    /// The synth glides between points with its ~10 ms parameter smoothing, so a sweep has no
+    /// audible steps. A point equal to the previous one (a `segment`ed or flat signal) is not
+    /// sent again.
     fn queue_controls(
         &mut self,
         slot_id: u64,
@@ -115,17 +135,28 @@ impl Scheduler {
         ids: &[TrackId],
         from: Tick,
     ) {
+        if plan.voices.iter().all(|v| v.controls.is_empty()) {
+            return;
+        }
         let bar_start = self.sig.bar_start(bar);
         let bar_ticks = self.sig.ticks_per_bar();
-        for step in 0..CONTROL_STEPS_PER_BAR {
-            let offset = bar_ticks * step / CONTROL_STEPS_PER_BAR;
-            let tick = bar_start + offset;
-            if tick < from {
-                continue;
-            }
-            let t = bar as f64 + offset as f64 / bar_ticks as f64;
-            for (i, v) in plan.voices.iter().enumerate() {
-                for (param, sig) in &v.controls {
+        let frames = self.map.frames_between(bar_start, bar_start + bar_ticks);
+        let steps = control_steps(frames, bar_ticks);
+        for (i, v) in plan.voices.iter().enumerate() {
+            for (param, sig) in &v.controls {
+                let mut last: Option<f32> = None;
+                for step in 0..steps {
+                    let offset = bar_ticks * step / steps;
+                    let tick = bar_start + offset;
+                    if tick < from {
+                        continue;
+                    }
+                    let t = bar as f64 + offset as f64 / bar_ticks as f64;
+                    let value = param_value(*param, sig.at(t));
+                    if last == Some(value) {
+                        continue;
+                    }
+                    last = Some(value);
                     self.push(
                         tick,
                         Order::Param,
@@ -134,7 +165,7 @@ impl Scheduler {
                         Event::Param {
                             track: ids[i],
                             param: *param,
-                            value: param_value(*param, sig.at(t)),
+                            value,
                         },
                     );
                 }
@@ -311,6 +342,28 @@ impl Scheduler {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+
+    #[test]
+    fn control_points_are_at_most_one_block_apart_on_the_tick_grid() {
+        // 120 BPM 4/4 at 48 kHz: 25 frames a tick, 10 ticks (250 frames) a point.
+        assert_eq!(control_steps(96_000, 3840), 384);
+        // Very slow: still one point a tick at most; very fast: at least 16 a bar.
+        assert_eq!(control_steps(10_000_000, 3840), 3840);
+        assert_eq!(control_steps(1_000, 3840), 16);
+        for (frames, ticks) in [(96_000, 3840), (44_100 * 3, 2880), (77_777, 3840)] {
+            let steps = control_steps(frames, ticks);
+            let gap = ticks.div_ceil(steps) * frames / ticks;
+            assert!(
+                gap <= CONTROL_FRAMES,
+                "{frames} frames, {ticks} ticks: gap {gap}"
+            );
         }
     }
 }

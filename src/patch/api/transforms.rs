@@ -11,6 +11,53 @@
 use super::*;
 use crate::patch::mini::TransformError;
 
+/// A transform argument as Strudel takes it: a number, a pattern (a mini-notation string
+/// such as `"<2 3>"`, joined over as Strudel's patterned arguments are) or, for the
+/// probabilities, a continuous signal (read per event).
+enum Arg {
+    Num(f64),
+    Pat(Pattern),
+    Sig(Signal),
+}
+
+fn arg_of(x: &Dynamic, what: &str) -> RResult<Arg> {
+    if let Some(p) = x.clone().try_cast::<Pattern>() {
+        return Ok(Arg::Pat(p));
+    }
+    if let Some(s) = x.clone().try_cast::<ImmutableString>() {
+        return Pattern::parse(&s)
+            .map(Arg::Pat)
+            .or_else(|e| rt_err(format!("{what}: pattern \"{s}\": {e}")));
+    }
+    if let Some(sig) = x.clone().try_cast::<Signal>() {
+        return Ok(Arg::Sig(sig));
+    }
+    Ok(Arg::Num(as_f64(x, what).or_else(|_| {
+        rt_err(format!(
+            "{what} takes a number or a pattern string (\"<2 3>\"), not {}",
+            x.type_name()
+        ))
+    })?))
+}
+
+/// A number or a pattern argument (signals are refused: a speed or a time shift needs
+/// events to join over).
+fn timed(
+    p: &Pattern,
+    x: &Dynamic,
+    what: &'static str,
+    num: impl Fn(&Pattern, f64) -> Result<Pattern, TransformError>,
+) -> RResult<Pattern> {
+    match arg_of(x, what)? {
+        Arg::Num(v) => tr(num(p, v)),
+        Arg::Pat(a) => tr(p.by_pattern(what, &a, num)),
+        Arg::Sig(_) => rt_err(format!(
+            "{what} takes a number or a pattern (\"<1 2>\"), not a signal: a signal has no \
+             events to take its values from"
+        )),
+    }
+}
+
 /// The pattern a voice plays (its `.pattern(...)`, or the rhythm of `.notes(..., "...")`).
 pub(super) fn voice_pattern(ctx: &Arc<Mutex<RunContext>>, r: &VoiceRef) -> RResult<Pattern> {
     let g = lock(ctx);
@@ -177,28 +224,102 @@ fn sometimes_by(cx: &NativeCallContext, p: &Pattern, x: f64, f: &FnPtr) -> RResu
     tr(kept.stack_with(&[&changed], "sometimesBy"))
 }
 
+/// `sometimesBy` with a number, a pattern of chances (`f` runs once per distinct chance,
+/// as Strudel runs it per value) or a signal (the chance read per event).
+fn sometimes_by_arg(
+    cx: &NativeCallContext,
+    p: &Pattern,
+    x: &Dynamic,
+    f: &FnPtr,
+) -> RResult<Pattern> {
+    match arg_of(x, "sometimesBy")? {
+        Arg::Num(x) => sometimes_by(cx, p, x, f),
+        Arg::Pat(a) => {
+            let mut table = Vec::new();
+            for v in tr_vals(a.arg_values("sometimesBy"))? {
+                table.push((v, sometimes_by(cx, p, v, f)?));
+            }
+            tr(p.picked("sometimesBy", &a, table))
+        }
+        Arg::Sig(sig) => {
+            let (kept, chosen) = tr_pair(p.sometimes_split_signal(&sig))?;
+            let changed = apply(cx, f, chosen)?;
+            tr(kept.stack_with(&[&changed], "sometimesBy"))
+        }
+    }
+}
+
+/// `someCyclesBy(x, f)` with a number or a pattern of chances.
+fn some_cycles_by(cx: &NativeCallContext, p: &Pattern, x: &Dynamic, f: &FnPtr) -> RResult<Pattern> {
+    let one = |x: f64| -> RResult<Pattern> {
+        let (kept, chosen) = tr_pair(p.some_cycles_split(x))?;
+        let changed = apply(cx, f, chosen)?;
+        tr(kept.stack_with(&[&changed], "someCyclesBy"))
+    };
+    match arg_of(x, "someCyclesBy")? {
+        Arg::Num(x) => one(x),
+        Arg::Pat(a) => {
+            let mut table = Vec::new();
+            for v in tr_vals(a.arg_values("someCyclesBy"))? {
+                table.push((v, one(v)?));
+            }
+            tr(p.picked("someCyclesBy", &a, table))
+        }
+        Arg::Sig(_) => rt_err(
+            "someCyclesBy takes a number or a pattern of chances; a signal is read per event: \
+             use sometimesBy(signal, f)",
+        ),
+    }
+}
+
+/// `off(t, f)` = `stack(p, f(p.late(t)))`, with `t` a number or a pattern of times.
+fn off(cx: &NativeCallContext, p: &Pattern, t: &Dynamic, f: &FnPtr) -> RResult<Pattern> {
+    let one = |t: f64| -> RResult<Pattern> {
+        let later = tr(p.late(t))?;
+        let changed = apply(cx, f, later)?;
+        tr(p.stack_with(&[&changed], "off"))
+    };
+    match arg_of(t, "off")? {
+        Arg::Num(t) => one(t),
+        Arg::Pat(a) => {
+            let mut table = Vec::new();
+            for v in tr_vals(a.arg_values("off"))? {
+                table.push((v, one(v)?));
+            }
+            tr(p.picked("off", &a, table))
+        }
+        Arg::Sig(_) => {
+            rt_err("off takes a time or a pattern of times (\"<0.25 0.125>\"), not a signal")
+        }
+    }
+}
+
+fn tr_vals(r: Result<Vec<f64>, TransformError>) -> RResult<Vec<f64>> {
+    r.or_else(|e| rt_err(e.to_string()))
+}
+
+fn tr_pair(r: Result<(Pattern, Pattern), TransformError>) -> RResult<(Pattern, Pattern)> {
+    r.or_else(|e| rt_err(e.to_string()))
+}
+
 pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     engine.register_type_with_name::<Pattern>("Pattern");
     engine.register_fn("to_string", |p: &mut Pattern| p.source().to_string());
 
-    both!(engine, ctx, "fast", (x: Dynamic), |cx, p| tr(p.fast(as_f64(&x, "fast")?)));
-    both!(engine, ctx, "slow", (x: Dynamic), |cx, p| tr(p.slow(as_f64(&x, "slow")?)));
-    both!(engine, ctx, "early", (x: Dynamic), |cx, p| tr(p.early(as_f64(&x, "early")?)));
-    both!(engine, ctx, "late", (x: Dynamic), |cx, p| tr(p.late(as_f64(&x, "late")?)));
+    both!(engine, ctx, "fast", (x: Dynamic), |cx, p| timed(&p, &x, "fast", |p, v| p.fast(v)));
+    both!(engine, ctx, "slow", (x: Dynamic), |cx, p| timed(&p, &x, "slow", |p, v| p.slow(v)));
+    both!(engine, ctx, "early", (x: Dynamic), |cx, p| timed(&p, &x, "early", |p, v| p.early(v)));
+    both!(engine, ctx, "late", (x: Dynamic), |cx, p| timed(&p, &x, "late", |p, v| p.late(v)));
     both!(engine, ctx, "rev", (), |cx, p| tr(p.rev()));
     both!(engine, ctx, "iter", (n: i64), |cx, p| tr(p.iter(n)));
     both!(engine, ctx, "palindrome", (), |cx, p| tr(p.palindrome()));
-    both!(engine, ctx, "ply", (x: Dynamic), |cx, p| tr(p.ply(as_f64(&x, "ply")?)));
+    both!(engine, ctx, "ply", (x: Dynamic), |cx, p| timed(&p, &x, "ply", |p, v| p.ply(v)));
     both!(engine, ctx, "chunk", (n: i64, f: FnPtr), |cx, p| {
         let src = tr(p.chunk_source(n))?;
         let on = apply(&cx, &f, src.clone())?;
         tr(src.chunk_with(n, &on))
     });
-    both!(engine, ctx, "off", (t: Dynamic, f: FnPtr), |cx, p| {
-        let later = tr(p.late(as_f64(&t, "off")?))?;
-        let changed = apply(&cx, &f, later)?;
-        tr(p.stack_with(&[&changed], "off"))
-    });
+    both!(engine, ctx, "off", (t: Dynamic, f: FnPtr), |cx, p| off(&cx, &p, &t, &f));
     both!(engine, ctx, "superimpose", (f: FnPtr), |cx, p| {
         let changed = apply(&cx, &f, p.clone())?;
         tr(p.stack_with(&[&changed], "superimpose"))
@@ -210,7 +331,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
         tr(p.echo(times, as_f64(&t, "stut time")?, as_f64(&fb, "stut feedback")?))
     });
     both!(engine, ctx, "sometimesBy", (x: Dynamic, f: FnPtr), |cx, p| {
-        sometimes_by(&cx, &p, as_f64(&x, "sometimesBy")?, &f)
+        sometimes_by_arg(&cx, &p, &x, &f)
     });
     both!(engine, ctx, "sometimes", (f: FnPtr), |cx, p| sometimes_by(&cx, &p, 0.5, &f));
     both!(engine, ctx, "often", (f: FnPtr), |cx, p| sometimes_by(&cx, &p, 0.75, &f));
@@ -218,11 +339,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     both!(engine, ctx, "almostNever", (f: FnPtr), |cx, p| sometimes_by(&cx, &p, 0.1, &f));
     both!(engine, ctx, "almostAlways", (f: FnPtr), |cx, p| sometimes_by(&cx, &p, 0.9, &f));
     both!(engine, ctx, "someCyclesBy", (x: Dynamic, f: FnPtr), |cx, p| {
-        let (kept, chosen) = p
-            .some_cycles_split(as_f64(&x, "someCyclesBy")?)
-            .or_else(|e| rt_err(e.to_string()))?;
-        let changed = apply(&cx, &f, chosen)?;
-        tr(kept.stack_with(&[&changed], "someCyclesBy"))
+        some_cycles_by(&cx, &p, &x, &f)
     });
     let c = ctx.clone();
     engine.register_fn(
@@ -237,7 +354,11 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
         },
     );
     both!(engine, ctx, "degradeBy", (x: Dynamic), |cx, p| {
-        tr(p.degrade_by(as_f64(&x, "degradeBy")?))
+        match arg_of(&x, "degradeBy")? {
+            Arg::Num(x) => tr(p.degrade_by(x)),
+            Arg::Pat(a) => tr(p.degrade_by_pattern(&a)),
+            Arg::Sig(sig) => tr(p.degrade_by_signal(&sig)),
+        }
     });
     both!(engine, ctx, "whenmod", (a: i64, b: i64, f: FnPtr), |cx, p| {
         let on = apply(&cx, &f, p.clone())?;
@@ -332,6 +453,41 @@ mod tests {
             shifted[1].2,
             vec![(0, 76), (960, 72), (1920, 76), (2880, 72)]
         );
+    }
+
+    #[test]
+    fn patterned_and_signal_arguments_from_scripts() {
+        // fast("<1 2>"): one note in bar 0, two in bar 1 (Strudel's joined argument).
+        let src = r#"voice("a", #{ synth: "sine" }).pattern("c4").fast("<1 2>");"#;
+        assert_eq!(plan(src, 0)[0].2, vec![(0, 60)]);
+        assert_eq!(plan(src, 1)[0].2, vec![(0, 60), (1920, 60)]);
+        // off with a pattern of times, on a Pattern inside a function too.
+        let src = r#"voice("a", #{ synth: "sine" }).pattern("c4 ~")
+            .off("<0.25 0.5>", |p| p.add(12).ply("<2 1>"));"#;
+        assert_eq!(plan(src, 0)[0].2, vec![(0, 60), (960, 72), (1920, 72)]);
+        assert_eq!(plan(src, 1)[0].2, vec![(0, 60), (1920, 72)]);
+        // A signal chance: isaw (1 at the bar's start, 0 at its end) drops early notes.
+        let src = r#"voice("a", #{ synth: "sine" }).pattern("c4*16").degradeBy(isaw);"#;
+        let notes: Vec<(u64, u8)> = (0..16).flat_map(|b| plan(src, b)[0].2.clone()).collect();
+        let first = notes.iter().filter(|n| n.0 < 960).count();
+        let last = notes.iter().filter(|n| n.0 >= 2880).count();
+        assert!(
+            first < last,
+            "{first} in the first quarters vs {last} in the last"
+        );
+        // sometimesBy with a signal: every note is kept or transformed, never both.
+        let src =
+            r#"voice("a", #{ synth: "sine" }).pattern("c4*8").sometimesBy(saw, |p| p.add(12));"#;
+        assert_eq!(plan(src, 3)[0].2.len(), 8);
+        for (bad, want) in [
+            (r#".fast(sine)"#, "not a signal"),
+            (r#".fast("<2 x>")"#, "is not a number"),
+            (r#".late("<0 [0.25")"#, "late: pattern"),
+        ] {
+            let src = format!(r#"voice("a", #{{ synth: "sine" }}).pattern("c4"){bad};"#);
+            let e = Patch::load(Path::new("t.rhai"), &src, LoadOptions::default()).unwrap_err();
+            assert!(e.message.contains(want), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -447,4 +447,43 @@ fn register_signals(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
     engine.register_fn("rangex", |s: &mut Signal, lo: Dynamic, hi: Dynamic| {
         ok(s.rangex(as_f64(&lo, "rangex")?, as_f64(&hi, "rangex")?))
     });
+    // Arithmetic, as Strudel's `add sub mul div` (with a number or another signal, read at
+    // the same time), and as the operators `+ - * /` (`sine.range(0, 7) + saw * 2`).
+    use crate::patch::signal::Arith;
+    fn arith(s: &Signal, op: Arith, x: &Dynamic, what: &str) -> RResult<Signal> {
+        match x.clone().try_cast::<Signal>() {
+            Some(o) => ok(s.arith_signal(op, &o)),
+            None => ok(s.arith(op, as_f64(x, what)?)),
+        }
+    }
+    for (name, op) in Arith::NAMES {
+        engine.register_fn(name, move |s: &mut Signal, x: Dynamic| {
+            arith(s, op, &x, name)
+        });
+    }
+    for (sym, op) in [
+        ("+", Arith::Add),
+        ("-", Arith::Sub),
+        ("*", Arith::Mul),
+        ("/", Arith::Div),
+    ] {
+        engine.register_fn(sym, move |a: Signal, b: Signal| ok(a.arith_signal(op, &b)));
+        engine.register_fn(sym, move |a: Signal, b: f64| ok(a.arith(op, b)));
+        engine.register_fn(sym, move |a: Signal, b: i64| ok(a.arith(op, b as f64)));
+    }
+    // A number on the left: `1 - saw`, `2 * sine`, `0.5 + rand` (a number over a signal has
+    // no operator: write the signal's reciprocal out).
+    let left = |x: f64, s: &Signal, op: Arith| -> RResult<Signal> {
+        match op {
+            Arith::Add => ok(s.arith(Arith::Add, x)),
+            Arith::Mul => ok(s.arith(Arith::Mul, x)),
+            _ => ok(s
+                .arith(Arith::Mul, -1.0)
+                .and_then(|n| n.arith(Arith::Add, x))),
+        }
+    };
+    for (sym, op) in [("+", Arith::Add), ("-", Arith::Sub), ("*", Arith::Mul)] {
+        engine.register_fn(sym, move |a: f64, b: Signal| left(a, &b, op));
+        engine.register_fn(sym, move |a: i64, b: Signal| left(a as f64, &b, op));
+    }
 }

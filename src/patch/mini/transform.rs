@@ -13,6 +13,8 @@ use super::rat::Rat;
 use super::{Pattern, Value, MAX_HITS};
 use thiserror::Error;
 
+#[path = "transform_args.rs"]
+mod args;
 #[path = "transform_bounds.rs"]
 mod bounds;
 #[path = "transform_harmony.rs"]
@@ -86,6 +88,15 @@ pub(crate) enum Tf {
     },
     /// Scale degrees, chord voicings and arpeggios (`transform_harmony.rs`).
     Harmony(Box<Harm>),
+    /// A patterned argument (`fast("<2 3>")`, `off("<0.25 0.5>", f)`): the inner join over
+    /// `arg`, each of its events playing the table's pattern for its value
+    /// (`transform_args.rs`).
+    Pick {
+        arg: Pat,
+        table: Vec<(f64, Pat)>,
+    },
+    /// A signal probability (`degradeBy(sine)`), read per event (`transform_args.rs`).
+    SigChance(args::SigChance),
 }
 
 /// JavaScript truthiness of a mask value (`0` and the empty word are false).
@@ -288,6 +299,8 @@ impl Tf {
                 out
             }
             Tf::Harmony(h) => h.query(span, ctx),
+            Tf::Pick { arg, table } => args::pick(arg, table, span, ctx),
+            Tf::SigChance(c) => c.query(span, ctx),
         }
     }
 }

@@ -129,7 +129,7 @@ fn step(p: &Pattern, op: u8, k: u8) -> Result<Pattern, TransformError> {
     let small = [1.5, 2.0, 0.5, 3.0, 0.75, 4.0][k as usize % 6];
     let t = [0.25, 1.0 / 3.0, 1.5, 2.0, 0.125, 0.5][k as usize % 6];
     let n = 2 + (k as i64 % 3);
-    match op % 17 {
+    match op % 20 {
         0 => p.fast(small),
         1 => p.slow(small),
         2 => p.early(t),
@@ -151,6 +151,11 @@ fn step(p: &Pattern, op: u8, k: u8) -> Result<Pattern, TransformError> {
             src.chunk_with(n, &src.fast(2.0)?)
         }
         15 => p.last_of(n, &p.late(t)?),
+        17 => {
+            p.fast_by(&Pattern::parse(["<1 2>", "1 1.5", "<0.5 [2 3]>"][k as usize % 3]).unwrap())
+        }
+        18 => p.ply_by(&Pattern::parse(["<1 2>", "2 [1 3]"][k as usize % 2]).unwrap()),
+        19 => p.late_by(&Pattern::parse(["0 0.25", "<0.5 1.5>"][k as usize % 2]).unwrap()),
         _ => {
             let (kept, chosen) = p.sometimes_split(0.5)?;
             kept.stack_with(&[&chosen.add(100.0)?], "sometimesBy")
@@ -167,7 +172,7 @@ proptest::proptest! {
             "a b c", "a*3 [b c]/2", "<a b*2> c(3,8)", "a@3 b?", "[a, b c d]",
             "a/1.5 b", "{a b c}%4", "0 .. 3", "a b . c*1.5", "<a [b c]>/3",
         ]),
-        ops in proptest::collection::vec((0u8..17, 0u8..12), 1..5),
+        ops in proptest::collection::vec((0u8..20, 0u8..12), 1..5),
         far in 0i64..1_000_000,
         cut in (0i64..8, 1i64..=8),
     ) {
@@ -205,4 +210,85 @@ fn transforms_refuse_explosions_and_bad_arguments() {
     assert!(p("x").fast(-1.0).is_err());
     assert!(p("x").degrade_by(1.5).is_err());
     assert!(p("x").iter(0).is_err());
+}
+
+#[test]
+fn patterned_arguments_join_over_the_argument_as_strudel() {
+    // Printed by Strudel 1.1.0: `mini("a b").fast(mini("<2 3>")).queryArc(0, 2)` (onsets), …
+    assert_eq!(
+        sorted(&p("a b").fast_by(&p("<2 3>")).unwrap(), 2),
+        strudel(
+            "0/1-1/4:a 1/2-3/4:a 1/4-1/2:b 3/4-1/1:b 1/1-7/6:a 4/3-3/2:a 5/3-11/6:a \
+             7/6-4/3:b 3/2-5/3:b 11/6-2/1:b"
+        )
+    );
+    assert_eq!(
+        sorted(&p("a b").ply_by(&p("<1 2>")).unwrap(), 2),
+        strudel("0/1-1/2:a 1/2-1/1:b 1/1-5/4:a 5/4-3/2:a 3/2-7/4:b 7/4-2/1:b")
+    );
+    // The event shifted across the cycle line has no onset in cycle 1's slice.
+    assert_eq!(
+        sorted(&p("a b").late_by(&p("<0 0.25>")).unwrap(), 2),
+        strudel("0/1-1/2:a 1/2-1/1:b 5/4-7/4:a 7/4-9/4:b")
+    );
+    // `fast("2 0")`: the 0 half is silent.
+    assert_eq!(
+        show(&p("0 1").fast_by(&p("2 0")).unwrap(), 2),
+        "0/1-1/4:0 1/4-1/2:1 1/1-5/4:0 5/4-3/2:1"
+    );
+    // off("<0.25 0.125>", x => x.add(7)): the function runs once per time.
+    let off = p("0 1")
+        .by_pattern("off", &p("<0.25 0.125>"), |p, t| {
+            let on = p.late(t)?.add(7.0)?;
+            p.stack_with(&[&on], "off")
+        })
+        .unwrap();
+    assert_eq!(
+        sorted(&off, 2),
+        strudel(
+            "0/1-1/2:0 1/2-1/1:1 1/4-3/4:7 3/4-5/4:8 1/1-3/2:0 3/2-2/1:1 9/8-13/8:7 13/8-17/8:8"
+        )
+    );
+}
+
+#[test]
+fn patterned_arguments_refuse_words_ranges_and_bad_values() {
+    let e = p("a").fast_by(&p("<2 x>")).unwrap_err();
+    assert!(e.to_string().contains("'x' (col 4) is not a number"), "{e}");
+    assert!(p("a").ply_by(&p("1 .. 3")).is_err());
+    // Each value goes through the constant argument's checks.
+    assert!(p("a").degrade_by_pattern(&p("<0.5 2>")).is_err());
+    assert!(p("a").fast_by(&p("<1 -2>")).is_err());
+    // The bound is the argument's events times the largest table entry's bound.
+    let f = p("a b").fast_by(&p("1 4")).unwrap();
+    assert_eq!(f.bound, 2 * 8);
+    assert!(matches!(
+        p("x*64*64").fast_by(&p("<1 2>")),
+        Err(TransformError::TooMany("fast"))
+    ));
+}
+
+#[test]
+fn signal_probabilities_are_read_per_event() {
+    use crate::patch::signal::{Shape, Signal};
+    let saw = Signal::new(Shape::Saw, 0);
+    let pat = p("x*16");
+    let kept = pat.degrade_by_signal(&saw).unwrap();
+    let (k, chosen) = pat.sometimes_split_signal(&saw).unwrap();
+    let (mut early, mut late, mut all) = (0usize, 0usize, 0usize);
+    for c in 0..64u64 {
+        let hits = kept.query_seeded(c, 5);
+        // The two halves of sometimesBy(saw, f) split every event between them.
+        assert_eq!(k.query_seeded(c, 5), hits);
+        assert_eq!(hits.len() + chosen.query_seeded(c, 5).len(), 16);
+        all += hits.len();
+        early += hits.iter().filter(|h| h.start < Rat::new(1, 4)).count();
+        late += hits.iter().filter(|h| h.start >= Rat::new(3, 4)).count();
+    }
+    // saw rises through each cycle: events early in it are dropped rarely, late ones often.
+    // Expected keep shares: 1 - mean(saw) = 0.875 over the first quarter, 0.125 the last.
+    let (e, l) = (early as f64 / 256.0, late as f64 / 256.0);
+    assert!((0.78..=0.96).contains(&e), "first quarter kept {e}");
+    assert!((0.04..=0.22).contains(&l), "last quarter kept {l}");
+    assert!((400..=620).contains(&all), "{all} of 1024 kept");
 }
