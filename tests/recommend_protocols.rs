@@ -203,3 +203,21 @@ fn implicit_fixture_is_scored_with_weft_metrics() {
     );
     assert!(period.hr10 > 0.0);
 }
+
+#[test]
+fn period_breakdown_on_the_hand_made_log() {
+    // recency: user 0's top 10 is 0, 1, then popular items (5 never played misses); user 1's
+    // starts with 10; user 2's is 3, then the popular 10, 11, 12, … (12 is new to them but in
+    // the top 10). Test plays: 0, 0, 1, 5 | 10 | 12.
+    let (t, c) = toy();
+    let m = models::build("recency", &t, &Tuning::default()).unwrap();
+    let b = eval::period_breakdown(m.as_ref(), &t, &c);
+    assert_eq!(b.plays, 6.0);
+    assert!((b.top10 - 5.0 / 6.0).abs() < 1e-12, "{b:?}");
+    assert_eq!(b.heard_outside, 0.0, "{b:?}");
+    assert!((b.new - 1.0 / 6.0).abs() < 1e-12, "{b:?}");
+    assert!((b.ceiling - 1.0).abs() < 1e-12, "{b:?}");
+    // Heard only: user 0's 0, 0, 1 and user 1's 10; user 2 had heard only item 3.
+    assert!((b.ceiling_heard - 4.0 / 6.0).abs() < 1e-12, "{b:?}");
+    assert!((eval::score(m.as_ref(), &t, &c, Mode::Period).hr10 - b.top10).abs() < 1e-12);
+}

@@ -105,6 +105,16 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                     w.summary(4)
                 )?;
             }
+            if let Some(m) = recommend::models::build("recency", &split.train, &tuning) {
+                let b = reval::period_breakdown(m.as_ref(), &split.train, &split.cases);
+                writeln!(
+                    out,
+                    "period: of {:.0} test plays {:.3} are in recency's top 10, {:.3} heard but \
+                     outside it, {:.3} new to the user; oracle ceiling (each user's 10 most-played \
+                     test items) {:.3}, heard items only {:.3}",
+                    b.plays, b.top10, b.heard_outside, b.new, b.ceiling, b.ceiling_heard
+                )?;
+            }
             write!(out, "{}", reval::table(&rows))?;
             for v in reval::verdicts(&rows) {
                 writeln!(out, "{v}")?;

@@ -319,6 +319,76 @@ pub fn score(m: &dyn Model, t: &Train, cases: &Cases, mode: Mode) -> Row {
     acc.row(m.name(), &mode.to_string(), catalogue(t))
 }
 
+/// Where a `period` test period's plays fall relative to a model's top 10 and what any top 10
+/// could reach: the share of test plays (pooled over users, repeats counted) whose item is in
+/// the model's top 10 (`top10` = its HR@10), heard in training but outside it (`heard_outside`),
+/// or new to the user (`new`); `ceiling` is the oracle: each user's 10 most-played test items
+/// (no top 10 can do better), `ceiling_heard` the same restricted to items the user had heard.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Breakdown {
+    pub plays: f64,
+    pub top10: f64,
+    pub heard_outside: f64,
+    pub new: f64,
+    pub ceiling: f64,
+    pub ceiling_heard: f64,
+}
+
+/// [`Breakdown`] of `m`'s top 10 on the `period` cases.
+pub fn period_breakdown(m: &dyn Model, t: &Train, cases: &Cases) -> Breakdown {
+    let mut b = Breakdown::default();
+    let mut scores = Vec::new();
+    for (u, last, truth) in &cases.period {
+        let hist = &t.history[*u as usize];
+        let ctx = Context {
+            user: Some(*u),
+            session: last,
+            history: hist,
+        };
+        fill_scores(m, &ctx, t, &[], &mut scores);
+        let top = top_n(&scores, 10);
+        let mut heard = hist.clone();
+        heard.sort_unstable();
+        heard.dedup();
+        let mut all = Vec::new();
+        let mut known = Vec::new();
+        for &(i, c) in truth {
+            let c = c as f64;
+            b.plays += c;
+            let was_heard = heard.binary_search(&i).is_ok();
+            if top.contains(&i) {
+                b.top10 += c;
+            } else if was_heard {
+                b.heard_outside += c;
+            } else {
+                b.new += c;
+            }
+            all.push(c);
+            if was_heard {
+                known.push(c);
+            }
+        }
+        for (v, acc) in [
+            (&mut all, &mut b.ceiling),
+            (&mut known, &mut b.ceiling_heard),
+        ] {
+            v.sort_by(|a, b| b.total_cmp(a));
+            *acc += v.iter().take(10).sum::<f64>();
+        }
+    }
+    let n = b.plays.max(1e-12);
+    for x in [
+        &mut b.top10,
+        &mut b.heard_outside,
+        &mut b.new,
+        &mut b.ceiling,
+        &mut b.ceiling_heard,
+    ] {
+        *x /= n;
+    }
+    b
+}
+
 /// Evaluate the named models on every protocol of a split; one row per model and protocol.
 pub fn evaluate(split: &Split, names: &[&str], tuning: &Tuning) -> Vec<Row> {
     let t = &split.train;
@@ -560,6 +630,32 @@ mod tests {
         // DCG = 3/log2(2); ideal = 3 + 1/log2(3).
         let want = 3.0 / (3.0 + 1.0 / 3f64.log2());
         assert!((r.ndcg10 - want).abs() < 1e-12, "{}", r.ndcg10);
+    }
+
+    #[test]
+    fn breakdown_splits_plays_and_bounds_them() {
+        // 12 items; user 0 heard items 0..=10 once each in training (item 10 most recently);
+        // test: item 11 (new) ×3, item 0 ×2, item 10 ×1.
+        let ev: Vec<Event> = (0..=10).map(|i| (0, i, i as i64 * 100)).collect();
+        let t = Train::new(1, 12, &ev, vec![0; 12]);
+        let test = vec![
+            (0, 11, 5000),
+            (0, 11, 5001),
+            (0, 11, 5002),
+            (0, 0, 5003),
+            (0, 0, 5004),
+            (0, 10, 5005),
+        ];
+        let c = cases(&t, &test, 0, &[Mode::Period]);
+        // recency with a short half-life: items 10..=1 in the top 10, item 0 just outside.
+        let m = super::super::hybrid::Own::fit(&t, Some(50.0), "recency");
+        let b = period_breakdown(&m, &t, &c);
+        assert!((b.top10 - 1.0 / 6.0).abs() < 1e-12, "{b:?}");
+        assert!((b.heard_outside - 2.0 / 6.0).abs() < 1e-12, "{b:?}");
+        assert!((b.new - 3.0 / 6.0).abs() < 1e-12, "{b:?}");
+        assert!((b.ceiling - 1.0).abs() < 1e-12 && (b.ceiling_heard - 0.5).abs() < 1e-12);
+        let r = score(&m, &t, &c, Mode::Period);
+        assert!((r.hr10 - b.top10).abs() < 1e-12);
     }
 
     #[test]

@@ -1,0 +1,246 @@
+//! How much of the `period` protocol is predictable beyond the user's recency-weighted plays
+//! (issue #20): `cargo run --example recommend_headroom -- LOGS`. Prints, on the same temporal
+//! split as `weft recommend --eval` (train's first 80 %, the rest test; validation = the
+//! training plays' last 20 %): where the test plays fall relative to the 14-day recency top 10,
+//! the oracle ceiling, recency over plays / distinct sessions / distinct days at several
+//! half-lives (validation and test), and a per-user half-life chosen on each user's own
+//! validation plays (kept only where it beats the global one by `thr` of their plays).
+use std::collections::HashMap;
+use weft::recommend::{eval, hybrid, Context, Mode, Model, Train};
+
+struct Units {
+    rows: Vec<HashMap<u32, f32>>,
+    name: &'static str,
+}
+impl Model for Units {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn score(&self, ctx: &Context<'_>, out: &mut [f32]) {
+        if let Some(u) = ctx.user {
+            for (&i, &w) in &self.rows[u as usize] {
+                out[i as usize] += w;
+            }
+        }
+    }
+    fn because(&self, _: &Context<'_>, _: u32, _: &dyn Fn(u32) -> String) -> String {
+        String::new()
+    }
+}
+
+// unit: 0 plays, 1 sessions, 2 days; hl days (0 = none)
+fn fit(t: &Train, unit: u8, hl: f64) -> Units {
+    let rows = t
+        .history
+        .iter()
+        .zip(&t.history_ts)
+        .map(|(h, ts)| {
+            let mut row: HashMap<u32, f32> = HashMap::new();
+            let mut seen: HashMap<(u32, i64), ()> = HashMap::new();
+            let mut sess = 0i64;
+            let mut last = i64::MIN;
+            for (&i, &w) in h.iter().zip(ts) {
+                if last == i64::MIN || w - last >= 1800 {
+                    sess += 1;
+                }
+                last = w;
+                let key = match unit {
+                    0 => None,
+                    1 => Some((i, sess)),
+                    _ => Some((i, w.div_euclid(86400))),
+                };
+                let wt = if hl > 0.0 {
+                    0.5f64.powf((t.end - w).max(0) as f64 / 86400.0 / hl) as f32
+                } else {
+                    1.0
+                };
+                if let Some(k) = key {
+                    if seen.insert(k, ()).is_some() {
+                        continue;
+                    }
+                }
+                *row.entry(i).or_default() += wt;
+            }
+            row
+        })
+        .collect();
+    Units {
+        rows,
+        name: "probe",
+    }
+}
+
+fn main() {
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: recommend_headroom LOGS");
+    let logs =
+        weft::logs::load(std::path::Path::new(&path), Default::default()).expect("logs load");
+    let split = eval::split(&logs, 0.8, 2000);
+    let t = &split.train;
+    let ev = t.events();
+    let (iev, vev) = eval::time_split(&ev, 0.8);
+    let inner = Train::new(t.n_users, t.n_items, &iev, t.artist_of.clone());
+    let vcases = eval::cases(&inner, &vev, 0, &[Mode::Period]);
+    // shares on test relative to recency 14d top10
+    let rec = fit(t, 0, 14.0);
+    let (mut a, mut b, mut c, mut tot) = (0.0, 0.0, 0.0, 0.0);
+    let mut sc = Vec::new();
+    for (u, last, truth) in &split.cases.period {
+        let ctx = Context {
+            user: Some(*u),
+            session: last,
+            history: &t.history[*u as usize],
+        };
+        weft::recommend::fill_scores(&rec, &ctx, t, &[], &mut sc);
+        let top = weft::recommend::top_n(&sc, 10);
+        let heard: std::collections::HashSet<u32> =
+            t.history[*u as usize].iter().copied().collect();
+        for &(i, n) in truth {
+            let n = n as f64;
+            tot += n;
+            if top.contains(&i) {
+                a += n
+            } else if heard.contains(&i) {
+                b += n
+            } else {
+                c += n
+            }
+        }
+    }
+    println!(
+        "test plays {tot}: in recency top10 {:.3}, heard not top10 {:.3}, new {:.3}",
+        a / tot,
+        b / tot,
+        c / tot
+    );
+    // oracle ceiling
+    let (mut orc, mut tot2) = (0.0, 0.0);
+    for (_, _, truth) in &split.cases.period {
+        let mut c: Vec<f64> = truth.iter().map(|x| x.1 as f64).collect();
+        c.sort_by(|a, b| b.total_cmp(a));
+        orc += c.iter().take(10).sum::<f64>();
+        tot2 += c.iter().sum::<f64>();
+    }
+    println!("oracle top10 ceiling {:.4}", orc / tot2);
+    for unit in [0u8, 1, 2] {
+        for hl in [0.0, 7.0, 14.0, 30.0, 60.0] {
+            let v = eval::score(&fit(&inner, unit, hl), &inner, &vcases, Mode::Period).hr10;
+            let te = eval::score(&fit(t, unit, hl), t, &split.cases, Mode::Period).hr10;
+            println!(
+                "unit {unit} (0 plays, 1 sessions, 2 days) hl {hl:>4} d: valid {v:.4} test {te:.4}"
+            );
+        }
+    }
+    let hls = [0.0, 3.0, 7.0, 14.0, 21.0, 30.0, 60.0, 120.0];
+    // per-user hits per hl: valid (inner) and test
+    let hits = |tr: &Train, cs: &eval::Cases| -> Vec<(u32, f64, Vec<f64>)> {
+        let ms: Vec<Units> = hls.iter().map(|&h| fit(tr, 0, h)).collect();
+        let mut sc = Vec::new();
+        cs.period
+            .iter()
+            .map(|(u, last, truth)| {
+                let ctx = Context {
+                    user: Some(*u),
+                    session: last,
+                    history: &tr.history[*u as usize],
+                };
+                let tot: f64 = truth.iter().map(|x| x.1 as f64).sum();
+                let h = ms
+                    .iter()
+                    .map(|m| {
+                        weft::recommend::fill_scores(m, &ctx, tr, &[], &mut sc);
+                        let top = weft::recommend::top_n(&sc, 10);
+                        truth
+                            .iter()
+                            .filter(|x| top.contains(&x.0))
+                            .map(|x| x.1 as f64)
+                            .sum()
+                    })
+                    .collect();
+                (*u, tot, h)
+            })
+            .collect()
+    };
+    let hv = hits(&inner, &vcases);
+    let ht = hits(t, &split.cases);
+    let g = 3usize; // 14d
+    let tt: f64 = ht.iter().map(|x| x.1).sum();
+    let base: f64 = ht.iter().map(|x| x.2[g]).sum::<f64>() / tt;
+    println!("test 14d {base:.4}");
+    let vmap: HashMap<u32, &(u32, f64, Vec<f64>)> = hv.iter().map(|x| (x.0, x)).collect();
+    for thr in [0.0, 0.02, 0.05, 0.1] {
+        for minp in [10.0, 30.0, 100.0] {
+            let mut s = 0.0;
+            let mut nu = 0;
+            for (u, _, h) in &ht {
+                let k = match vmap.get(u) {
+                    Some((_, vt, vh)) if *vt >= minp => {
+                        let b = (0..hls.len())
+                            .max_by(|&a, &b| vh[a].total_cmp(&vh[b]).then(b.cmp(&a)))
+                            .unwrap();
+                        if vh[b] >= vh[g] + thr * vt {
+                            if b != g {
+                                nu += 1;
+                            }
+                            b
+                        } else {
+                            g
+                        }
+                    }
+                    _ => g,
+                };
+                s += h[k];
+            }
+            println!(
+                "per-user hl thr {thr} minp {minp}: test {:.4} ({nu} users own)",
+                s / tt
+            );
+        }
+    }
+    // per-user oracle hl on test (how much per-user hl could give at most)
+    let s: f64 = ht
+        .iter()
+        .map(|x| x.2.iter().cloned().fold(0.0, f64::max))
+        .sum();
+    println!("per-user best-hl oracle on test {:.4}", s / tt);
+    // Shrinkage toward the artist: item score = own decayed plays + beta × the mean decayed
+    // plays of the artist's items the user heard (heard items of that artist only).
+    for beta in [0.0f32, 0.1, 0.25, 0.5, 1.0] {
+        let v = eval::score(&pooled(&inner, 14.0, beta), &inner, &vcases, Mode::Period).hr10;
+        let te = eval::score(&pooled(t, 14.0, beta), t, &split.cases, Mode::Period).hr10;
+        println!("artist-pooled 14 d beta {beta}: valid {v:.4} test {te:.4}");
+    }
+    let tun = hybrid::tune(t);
+    println!(
+        "tuned recency hl {:?} valid {:.4}",
+        tun.half_life_s.map(|s| s / 86400.0),
+        tun.recency_hr10
+    );
+}
+
+fn pooled(t: &Train, hl: f64, beta: f32) -> Units {
+    let base = fit(t, 0, hl);
+    let rows = base
+        .rows
+        .iter()
+        .map(|row| {
+            let mut art: HashMap<u32, (f32, f32)> = HashMap::new();
+            for (&i, &w) in row {
+                let e = art.entry(t.artist_of[i as usize]).or_default();
+                e.0 += w;
+                e.1 += 1.0;
+            }
+            row.iter()
+                .map(|(&i, &w)| {
+                    let (sum, n) = art[&t.artist_of[i as usize]];
+                    (i, w + beta * sum / n)
+                })
+                .collect()
+        })
+        .collect();
+    Units {
+        rows,
+        name: "pooled",
+    }
+}
