@@ -126,6 +126,41 @@ fn rendering_twice_gives_identical_bytes() {
     );
 }
 
+/// The same file renders the same notes wherever it lives and however its path is spelled:
+/// its randomness is seeded by the seed and the file's name, not by the folder it sits in
+/// (a copy in another folder, a relative and an absolute path all gave different takes).
+#[test]
+fn the_same_patch_renders_the_same_bytes_from_any_folder_or_path_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "voice(\"hat\", #{ synth: \"hat\" }).pattern(\"x*16\").prob(0.5);\n\
+               voice(\"b\", #{ synth: \"saw\" }).pattern(\"a2 [c3|e3|g3] b2? d3\");\n";
+    let mut outs = Vec::new();
+    for (i, sub) in ["one", "two/deeper"].iter().enumerate() {
+        let folder = dir.path().join(sub);
+        std::fs::create_dir_all(&folder).unwrap();
+        let patch = folder.join("rand.rhai");
+        std::fs::write(&patch, src).unwrap();
+        let abs = dir.path().join(format!("abs{i}.mid"));
+        assert!(render(&[&patch], 16, &["--seed", "3"], &abs)
+            .status
+            .success());
+        outs.push(std::fs::read(&abs).unwrap());
+        // The same file named relative to the current folder.
+        let rel = dir.path().join(format!("rel{i}.mid"));
+        let st = weft()
+            .current_dir(&folder)
+            .args(["render", "rand.rhai", "--bars", "16", "--seed", "3", "-o"])
+            .arg(&rel)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        outs.push(std::fs::read(&rel).unwrap());
+    }
+    for o in &outs[1..] {
+        assert_eq!(o, &outs[0]);
+    }
+}
+
 #[test]
 fn broken_patches_fail_check_quickly_with_a_location() {
     let dir = tempfile::tempdir().unwrap();

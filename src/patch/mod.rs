@@ -89,6 +89,10 @@ pub struct LoadOptions {
 pub struct Patch {
     path: PathBuf,
     display: String,
+    /// What the patch's randomness is seeded by besides the seed: the file's name, not the
+    /// path as spelled (`a.rhai`, `./a.rhai` and `/abs/a.rhai` — or a live folder and an
+    /// offline render of the same file — must play the same notes).
+    seed_name: String,
     source_hash: u64,
     engine: Engine,
     ast: AST,
@@ -136,6 +140,9 @@ impl Patch {
     /// Compiles and evaluates the top level of `src` (named `path` in errors).
     pub fn load(path: &Path, src: &str, opts: LoadOptions) -> Result<Patch, PatchError> {
         let display = path.display().to_string();
+        let seed_name = path
+            .file_name()
+            .map_or_else(|| display.clone(), |n| n.to_string_lossy().into_owned());
         let state = opts.state.unwrap_or_default();
         let ctx = Arc::new(Mutex::new(RunContext {
             tempo: None,
@@ -147,7 +154,7 @@ impl Patch {
             print_line: 0,
             analyze: None,
             seed: opts.seed,
-            rng: SplitMix(opts.seed ^ fnv1a(&[display.as_bytes()])),
+            rng: SplitMix(opts.seed ^ fnv1a(&[seed_name.as_bytes()])),
             state,
             top_level: true,
             patch_dir: path
@@ -219,6 +226,7 @@ impl Patch {
             has_on_features: has("on_features", 1),
             path: path.to_path_buf(),
             display,
+            seed_name,
             source_hash: fnv1a(&[src.as_bytes()]),
             engine,
             ast,

@@ -42,7 +42,7 @@ impl Patch {
             c.voices = self.base.clone();
             c.params.clear();
             c.prints.clear();
-            c.rng = SplitMix(c.seed ^ fnv1a(&[self.display.as_bytes(), &bar.to_le_bytes()]));
+            c.rng = SplitMix(c.seed ^ fnv1a(&[self.seed_name.as_bytes(), &bar.to_le_bytes()]));
         }
         if self.has_on_bar {
             let bar = i64::try_from(bar).map_err(|_| PatchError {
@@ -101,13 +101,21 @@ impl Patch {
         }
         let mut notes = Vec::new();
         for (i, v) in voices.iter().enumerate() {
-            expand_voice(i, v, bar, sig, seed, &self.display, steps, &mut notes).map_err(|m| {
-                PatchError {
-                    path: self.display.clone(),
-                    line: v.source_at.0,
-                    col: v.source_at.1,
-                    message: format!("voice '{}': {m}", v.name),
-                }
+            expand_voice(
+                i,
+                v,
+                bar,
+                sig,
+                seed,
+                (&self.display, &self.seed_name),
+                steps,
+                &mut notes,
+            )
+            .map_err(|m| PatchError {
+                path: self.display.clone(),
+                line: v.source_at.0,
+                col: v.source_at.1,
+                message: format!("voice '{}': {m}", v.name),
             })?;
         }
         Ok(BarPlan {
@@ -162,12 +170,12 @@ fn expand_voice(
     bar: u64,
     sig: TimeSig,
     seed: u64,
-    file: &str,
+    (file, seed_name): (&str, &str),
     steps: &mut dyn StepSource,
     out: &mut Vec<PlannedNote>,
 ) -> Result<(), String> {
     let bar_ticks = sig.ticks_per_bar();
-    let voice_seed = seed ^ fnv1a(&[file.as_bytes(), v.name.as_bytes(), &bar.to_le_bytes()]);
+    let voice_seed = seed ^ fnv1a(&[seed_name.as_bytes(), v.name.as_bytes(), &bar.to_le_bytes()]);
     let mut coin = SplitMix(voice_seed);
     let key_of = |k: u8| (k as i32 + v.transpose).clamp(0, 127) as u8;
     // Where a step (start, length in ticks) samples signals: its middle, in cycles (bars),
