@@ -185,13 +185,14 @@ pub struct VoiceSpec {
     pub signals: Vec<(Param, Signal)>,
     /// `.vel(saw)` / `vel: saw`: the velocity at each note's onset (0..1 → 0..127).
     pub vel_signal: Option<Signal>,
-    /// `param("voice.p", signal)`: a control stream the scheduler sends as `Param` events on
-    /// a grid of [`CONTROL_STEPS_PER_BAR`] per bar (one entry per parameter).
+    /// `param("voice.p", signal)`: a control stream the scheduler sends as `Param` events
+    /// about once per audio block (`engine::scheduler::bars`: at most 256 frames apart, at
+    /// least [`CONTROL_STEPS_PER_BAR`] a bar; an unchanged value is sent once).
     pub controls: Vec<(Param, Signal)>,
 }
 
-/// How often per bar a `param(..., signal)` control stream is sampled and sent (the synth
-/// smooths parameter steps).
+/// The fewest points per bar of a `param(..., signal)` control stream (the scheduler sends
+/// one per audio block, which is more at any usual tempo; the synth smooths between them).
 pub const CONTROL_STEPS_PER_BAR: u64 = 16;
 
 /// Sets or replaces the signal of `p` in a voice's list.
