@@ -14,7 +14,8 @@ struct Case {
     pattern: String,
     chain: Json,
     random: bool,
-    events: Vec<(String, String, Value)>,
+    /// begin, end, value, gain (1 unless the fixture gives a 4th element).
+    events: Vec<(String, String, Value, f64)>,
     long: Json,
 }
 
@@ -44,6 +45,7 @@ fn cases() -> (u64, Vec<Case>) {
                         e[0].as_str().expect("begin").to_string(),
                         e[1].as_str().expect("end").to_string(),
                         value_of(&e[2]),
+                        e.get(3).map_or(1.0, num),
                     )
                 })
                 .collect(),
@@ -185,6 +187,15 @@ fn apply_num(p: Pattern, name: &str, a: &[Json]) -> Result<Pattern, TransformErr
 
 type Ev = (String, String, String);
 
+/// A value as compared: its debug form, with the gain when `echo`/`stut` changed it.
+fn compared(v: &Value, gain: f64) -> String {
+    if gain == 1.0 {
+        format!("{v:?}")
+    } else {
+        format!("{v:?} gain {gain:.9}")
+    }
+}
+
 fn sorted(mut v: Vec<Ev>) -> Vec<Ev> {
     v.sort();
     v
@@ -198,7 +209,7 @@ fn weft_events(p: &Pattern, cycles: u64, seed: u64) -> Vec<Ev> {
                 (
                     e.begin.to_string(),
                     e.end.to_string(),
-                    format!("{:?}", e.value),
+                    compared(&e.value, e.gain),
                 )
             })
             .collect(),
@@ -217,7 +228,7 @@ fn deterministic_chains_equal_strudel() {
         let want = sorted(
             c.events
                 .iter()
-                .map(|(b, e, v)| (b.clone(), e.clone(), format!("{v:?}")))
+                .map(|(b, e, v, g)| (b.clone(), e.clone(), compared(v, *g)))
                 .collect(),
         );
         let got = match apply(Pattern::parse(&c.pattern).expect("pattern"), &c.chain) {

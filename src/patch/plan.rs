@@ -162,6 +162,17 @@ impl Patch {
     }
 }
 
+/// `vel` scaled for a pattern event's `gain` (`echo`/`stut` copies): by √gain, because the
+/// synths' amplitude follows velocity² — so the copy's amplitude is `gain` times the original's,
+/// as in Strudel (and MIDI out hears the quieter velocity). A gain of 0 silences the note.
+fn with_gain(vel: u8, gain: f64) -> u8 {
+    if gain == 1.0 {
+        return vel;
+    }
+    let g = if gain.is_finite() { gain.max(0.0) } else { 0.0 };
+    (vel as f64 * g.sqrt()).round().clamp(0.0, 127.0) as u8
+}
+
 /// Expands one voice for one bar into notes (ticks relative to the bar start).
 #[allow(clippy::too_many_arguments)]
 fn expand_voice(
@@ -228,7 +239,8 @@ fn expand_voice(
                         end: f(i + 1),
                         ..sel
                     };
-                    push(a, b - a, key, v.vel_at(cycle(a, b - a)), Some(part), out);
+                    let vel = with_gain(v.vel_at(cycle(a, b - a)), h.gain);
+                    push(a, b - a, key, vel, Some(part), out);
                 }
             }
         }
@@ -246,7 +258,7 @@ fn expand_voice(
                     (Some(i), k) if k != SynthKind::Sample => ((i.min(9) as u32 * 127) / 9) as u8,
                     _ => v.vel_at(cycle(start, end - start)),
                 };
-                push(start, end - start, key, vel, None, out);
+                push(start, end - start, key, with_gain(vel, h.gain), None, out);
             }
         }
         Source::Notes { pitches, rhythm } => {

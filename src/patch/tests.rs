@@ -557,3 +557,23 @@ fn top_level_prints_carry_their_line_once() {
     assert_eq!(p.place(7), "t.rhai:7");
     assert_eq!(p.place(0), "t.rhai");
 }
+
+#[test]
+fn echo_copies_play_at_feedback_power_gain() {
+    // Copy i of `echo(3, 0.25, 0.5)` has gain 0.5^i: velocity × √gain, so the synths'
+    // amplitude (∝ velocity²) falls by 0.5 per copy; a feedback of 0 silences the copies.
+    let mut p = load(
+        "voice(\"e\", #{ synth: \"pluck\", vel: 1.0 }).pattern(\"c4 ~ ~ ~\").echo(3, 0.25, 0.5);",
+    )
+    .unwrap();
+    let plan = p.plan_bar(0, &mut NoModels).unwrap();
+    let mut notes: Vec<(u64, u8)> = plan.notes.iter().map(|n| (n.start, n.vel)).collect();
+    notes.sort();
+    let vels: Vec<u8> = notes.iter().map(|n| n.1).collect();
+    assert_eq!(vels, vec![127, 90, 64], "{notes:?}");
+    assert!(notes.windows(2).all(|w| w[0].0 < w[1].0), "{notes:?}");
+    let mut p =
+        load("voice(\"e\", #{ synth: \"pluck\" }).pattern(\"c4 ~ ~ ~\").echo(3, 0.25, 0.0);")
+            .unwrap();
+    assert_eq!(p.plan_bar(0, &mut NoModels).unwrap().notes.len(), 1);
+}

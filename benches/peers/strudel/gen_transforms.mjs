@@ -119,8 +119,15 @@ function apply(pat, chain) {
   return pat;
 }
 const frac = (f) => `${f.s * f.n}/${f.d}`;
-// `echo`/`stut` turn values into {value, gain}: weft has no per-event gain, keep the value.
-const val = (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && 'value' in v ? v.value : v);
+// `echo`/`stut` turn values into {value, gain}: the value, and the gain as a 4th element
+// of the event when it is not 1 (weft's `Event::gain`).
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && 'value' in v;
+const val = (v) => (isObj(v) ? v.value : v);
+const gainOf = (v) => (isObj(v) && typeof v.gain === 'number' ? v.gain : 1);
+const event = (h) => {
+  const e = [frac(h.whole.begin), frac(h.whole.end), val(h.value)];
+  return gainOf(h.value) === 1 ? e : [...e, gainOf(h.value)];
+};
 function onsets(pattern, chain, cycles) {
   const haps = apply(mini(pattern), chain).queryArc(0, cycles).filter((h) => h.hasOnset());
   haps.sort((a, b) => a.whole.begin.compare(b.whole.begin));
@@ -146,7 +153,7 @@ function addCase(pattern, chain, random) {
     pattern,
     chain,
     random,
-    events: haps.map((h) => [frac(h.whole.begin), frac(h.whole.end), val(h.value)]),
+    events: haps.map(event),
   };
   if (random) {
     const long = onsets(pattern, chain, LONG);

@@ -49,6 +49,7 @@ impl CycleCache {
                 whole: h.whole.with(|t| t.plus(shift)),
                 part: h.part.with(|t| t.plus(shift)),
                 value: h.value.clone(),
+                gain: h.gain,
             }));
         }
     }

@@ -160,6 +160,8 @@ pub struct Hit {
     /// Length in cycles (may reach past the cycle: `a/2` lasts two).
     pub dur: Rat,
     pub value: Value,
+    /// Strudel's `gain` (1 unless `echo`/`stut` made this a quieter copy).
+    pub gain: f64,
 }
 
 /// An event on the absolute time line (cycles from 0), as Strudel's `queryArc` gives it.
@@ -168,6 +170,8 @@ pub struct Event {
     pub begin: Rat,
     pub end: Rat,
     pub value: Value,
+    /// Strudel's `gain` (1 unless `echo`/`stut` made this a quieter copy).
+    pub gain: f64,
 }
 
 /// A parsed pattern, queried once per cycle (bar).
@@ -271,6 +275,7 @@ impl Pattern {
                 start: h.whole.b.minus(c),
                 dur: h.whole.e.minus(h.whole.b),
                 value: h.value,
+                gain: h.gain,
             }));
         });
     }
@@ -289,6 +294,7 @@ impl Pattern {
                 begin: h.whole.b,
                 end: h.whole.e,
                 value: h.value,
+                gain: h.gain,
             })
             .collect()
     }

@@ -70,6 +70,9 @@ pub(crate) struct Hap {
     pub whole: Span,
     pub part: Span,
     pub value: Value,
+    /// Strudel's `gain` control as `echo`/`stut` set it on their copies (1 = as written);
+    /// the planner scales the note's velocity so its amplitude follows.
+    pub gain: f64,
 }
 
 impl Hap {
@@ -81,6 +84,7 @@ impl Hap {
             whole: self.whole.with(&f),
             part: self.part.with(&f),
             value: self.value,
+            gain: self.gain,
         }
     }
 }
@@ -317,6 +321,7 @@ impl Pat {
                         whole: Span::new(sam, sam.plus(Rat::ONE)),
                         part: s,
                         value: v.clone(),
+                        gain: 1.0,
                     });
                 }
             }
@@ -445,6 +450,7 @@ impl Pat {
                                 whole: h.whole,
                                 part,
                                 value,
+                                gain: h.gain,
                             });
                         }
                     }
@@ -483,6 +489,7 @@ impl Pat {
                                 whole: iw,
                                 part: ih.part,
                                 value: ih.value,
+                                gain: ih.gain,
                             }
                             .map_time(from_inner);
                             let Some(whole) = ih.whole.intersect(outer.whole) else {
@@ -495,6 +502,7 @@ impl Pat {
                                 whole,
                                 part,
                                 value: ih.value,
+                                gain: ih.gain,
                             });
                         }
                     }

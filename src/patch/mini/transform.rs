@@ -64,6 +64,9 @@ pub(crate) enum Tf {
     /// Structure from fixed steps of each cycle (`segment`, `euclidLegato`).
     Steps(Vec<(Rat, Rat)>, Pat),
     Map(ValueOp, Pat),
+    /// Every event's gain set (`echo`/`stut`'s copy `i` plays at `feedback^i`; as Strudel's
+    /// `gain` control it replaces the gain an inner `echo` gave, it does not multiply).
+    Gain(f64, Pat),
     /// `undegradeBy(1 - x)` as `sometimesBy` uses it: keeps events whose `rand` is below `x`.
     Undegrade(f64, Pat),
     /// `degradeByWith(rand.segment(1), x)`: whole cycles kept when their `rand` is above `x`
@@ -134,6 +137,7 @@ fn with_part(h: &Hap, whole: Span, part: Span) -> Hap {
         whole,
         part,
         value: h.value.clone(),
+        gain: h.gain,
     }
 }
 
@@ -155,6 +159,7 @@ impl Tf {
                         whole: reflect(h.whole),
                         part: reflect(h.part),
                         value: h.value,
+                        gain: h.gain,
                     }));
                 }
                 out
@@ -242,6 +247,11 @@ impl Tf {
                 }
                 out
             }
+            Tf::Gain(g, pat) => pat
+                .query(span, ctx)
+                .into_iter()
+                .map(|h| Hap { gain: *g, ..h })
+                .collect(),
             Tf::Map(op, pat) => pat
                 .query(span, ctx)
                 .into_iter()
@@ -450,22 +460,24 @@ impl Pattern {
         self.joined(others, what, Pat::Stack(pats), b)
     }
 
-    /// `echo(times, time, feedback)`: `times` copies, each `time` later (weft has no
-    /// per-event gain yet, so `feedback` only has to be 0..1).
+    /// `echo(times, time, feedback)`: `times` copies, copy `i` `i × time` later at gain
+    /// `feedback^i` (as Strudel's `echo` sets its copies' `gain`).
     pub fn echo(&self, times: i64, t: f64, feedback: f64) -> Result<Pattern, TransformError> {
         let times = count("echo", times, 1, 64)?;
         prob("echo feedback", feedback)?;
         let t = time("echo", t)?;
         let pats = (0..times)
             .map(|i| {
-                if i == 0 {
+                let copy = if i == 0 {
                     self.pat.clone()
                 } else {
                     Pat::Transform(Box::new(Tf::Early(
                         Rat::ZERO.minus(t.times(Rat::int(i))),
                         self.pat.clone(),
                     )))
-                }
+                };
+                // Copy 0 too: Strudel sets `gain(1)` on it, replacing an inner echo's gain.
+                Pat::Transform(Box::new(Tf::Gain(feedback.powi(i as i32), copy)))
             })
             .collect();
         let b = (0..times).fold(0u64, |b, i| {

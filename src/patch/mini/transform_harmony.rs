@@ -113,6 +113,7 @@ impl Harm {
                             whole: i.whole,
                             part: i.part,
                             value: Value::Num(n as f64),
+                            gain: i.gain,
                         });
                     }
                 }
@@ -135,6 +136,7 @@ impl Harm {
                                 whole: w,
                                 part: p,
                                 value: Value::Num(*n as f64),
+                                gain: 1.0,
                             });
                         }
                     }
@@ -208,6 +210,7 @@ fn voiced(v: &Voicing, pat: &Pat, span: Span, ctx: &mut QueryCtx) -> Vec<Hap> {
                 whole: h.whole,
                 part: h.part,
                 value: Value::Num(n as f64),
+                gain: h.gain,
             });
         }
     }
