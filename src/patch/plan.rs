@@ -158,6 +158,13 @@ impl Patch {
                 p.apply(&mut v.sound, *val);
             }
         }
+        // So do control streams: `param("v.cutoff", sine.slow(4))` here starts one from the
+        // next bar the scheduler plans (a number for that parameter ends it, as anywhere).
+        for v in std::mem::take(&mut c.voices) {
+            if let Some(b) = self.base.iter_mut().find(|b| b.name == v.name) {
+                b.controls = v.controls;
+            }
+        }
         Ok(params)
     }
 }

@@ -577,3 +577,32 @@ fn echo_copies_play_at_feedback_power_gain() {
             .unwrap();
     assert_eq!(p.plan_bar(0, &mut NoModels).unwrap().notes.len(), 1);
 }
+
+#[test]
+fn a_signal_param_in_on_features_starts_a_control_stream_that_a_number_ends() {
+    let src = "voice(\"b\", #{ synth: \"saw\" }).pattern(\"a2*4\");\n\
+               fn on_features(f) {\n\
+                 if f.rms > 0.5 { param(\"b.cutoff\", sine.slow(4).range(300, 3000)); }\n\
+                 else { param(\"b.cutoff\", 800.0); }\n\
+               }\n";
+    let mut p = load(src).unwrap();
+    let controls = |p: &mut Patch, bar| {
+        p.plan_bar(bar, &mut NoModels).unwrap().voices[0]
+            .controls
+            .clone()
+    };
+    assert!(controls(&mut p, 0).is_empty());
+    let mut loud = rhai::Map::new();
+    loud.insert("rms".into(), rhai::Dynamic::from(0.9_f64));
+    p.on_features(loud).unwrap();
+    let c = controls(&mut p, 1);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0].0, Param::Cutoff);
+    // It lasts: the next bars keep it without another frame.
+    assert_eq!(controls(&mut p, 2).len(), 1);
+    let mut quiet = rhai::Map::new();
+    quiet.insert("rms".into(), rhai::Dynamic::from(0.1_f64));
+    let params = p.on_features(quiet).unwrap();
+    assert_eq!(params, vec![("b".to_string(), Param::Cutoff, 800.0)]);
+    assert!(controls(&mut p, 3).is_empty());
+}
