@@ -16,6 +16,50 @@ pub struct Inserts {
     hold: (f32, f32),
     hold_count: f32,
     trem_phase: f32,
+    /// Per-setting values derived from the smoothed ones, recomputed only when the setting
+    /// moves (so a settled insert costs no `exp2`, division or `soft_clip` of its own).
+    drive_cache: Derived<2>,
+    crush_cache: Derived<2>,
+    rate_cache: Derived<1>,
+}
+
+/// Values derived from one smoothed setting, valid while the setting equals `at`.
+#[derive(Clone, Copy)]
+struct Derived<const N: usize> {
+    at: f32,
+    v: [f32; N],
+}
+
+impl<const N: usize> Derived<N> {
+    /// Never equal to a setting (NaN), so the first use computes.
+    const STALE: Self = Derived {
+        at: f32::NAN,
+        v: [0.0; N],
+    };
+
+    #[inline]
+    fn get(&mut self, at: f32, f: impl FnOnce(f32) -> [f32; N]) -> [f32; N] {
+        if self.at != at {
+            self.at = at;
+            self.v = f(at);
+        }
+        self.v
+    }
+}
+
+/// `x.round()` (half away from zero) without the libm call the baseline x86-64 target makes
+/// for it; bit-identical for every input.
+#[inline]
+fn round(x: f32) -> f32 {
+    // From 2^23 on every f32 is an integer (and NaN/inf pass through unchanged).
+    if !(x.abs() < 8_388_608.0) {
+        return x;
+    }
+    let t = x as i32 as f32;
+    // The fractional part of a float is exact.
+    let d = x - t;
+    // The result has the sign of `x`, −0.0 included (as `round` gives).
+    (t + ((d >= 0.5) as i32 - (d <= -0.5) as i32) as f32).copysign(x)
 }
 
 /// `tanh` to ~1e-3 (a Padé approximant, saturating at ±1 beyond |x| = 3).
@@ -43,6 +87,9 @@ impl Inserts {
             hold: (0.0, 0.0),
             hold_count: f32::MAX,
             trem_phase: 0.0,
+            drive_cache: Derived::STALE,
+            crush_cache: Derived::STALE,
+            rate_cache: Derived::STALE,
         }
     }
 
@@ -59,6 +106,7 @@ impl Inserts {
         self.hold = (0.0, 0.0);
         self.hold_count = f32::MAX;
         self.trem_phase = 0.0;
+        self.rate_cache = Derived::STALE;
     }
 
     /// Applies a live change; returns false for parameters that are not inserts.
@@ -80,8 +128,10 @@ impl Inserts {
     #[inline]
     pub fn process(&mut self, mut l: f32, mut r: f32) -> (f32, f32) {
         if self.distort.value > 0.0 || self.distort.target > 0.0 {
-            let g = drive(self.distort.next());
-            let norm = 1.0 / soft_clip(g);
+            let [g, norm] = self.drive_cache.get(self.distort.next(), |d| {
+                let g = drive(d);
+                [g, 1.0 / soft_clip(g)]
+            });
             l = soft_clip(g * l) * norm;
             r = soft_clip(g * r) * norm;
         }
@@ -101,10 +151,14 @@ impl Inserts {
             self.hold_count = f32::MAX;
         }
         if self.crush.value > 0.0 || self.crush.target > 0.0 {
-            let bits = self.crush.next().max(1.0);
-            let levels = (bits - 1.0).exp2();
-            l = (l * levels).round() / levels;
-            r = (r * levels).round() / levels;
+            let [levels, step] = self.crush_cache.get(self.crush.next(), |bits| {
+                let levels = (bits.max(1.0) - 1.0).exp2();
+                [levels, 1.0 / levels]
+            });
+            // × 1/levels: the same as ÷ levels for whole bits (a power of two), within
+            // one rounding step otherwise.
+            l = round(l * levels) * step;
+            r = round(r * levels) * step;
         }
         (l, r)
     }
@@ -116,9 +170,14 @@ impl Inserts {
             return 1.0;
         }
         let depth = self.tremolo.next();
-        let rate = self.rate.next();
-        let cos = sin2pi((self.trem_phase + 0.25).fract());
-        self.trem_phase += rate / sample_rate;
+        let [inc] = self.rate_cache.get(self.rate.next(), |rate| [rate / sample_rate]);
+        // A quarter cycle ahead (the phase is in [0, 1), so one wrap at most).
+        let mut p = self.trem_phase + 0.25;
+        if p >= 1.0 {
+            p -= 1.0;
+        }
+        let cos = sin2pi(p);
+        self.trem_phase += inc;
         if self.trem_phase >= 1.0 {
             self.trem_phase -= 1.0;
         }
@@ -215,6 +274,33 @@ mod tests {
             .filter(|w| w[1] < w[0] && w[1] <= w[2] && w[1] < 0.6)
             .count();
         assert_eq!(minima, 5);
+    }
+
+    #[test]
+    fn fast_round_matches_std_round() {
+        let mut xs = vec![
+            0.0f32, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999997, -0.49999997, 8_388_607.5,
+            8_388_608.0, -8_388_609.0, 3e9, -3e9, f32::INFINITY, f32::NEG_INFINITY, f32::MAX,
+        ];
+        let mut rng = crate::sound::synth::dsp::Rng::new(7);
+        xs.extend((0..100_000).map(|i| rng.next_bipolar() * (1 << (i % 26)) as f32));
+        for x in xs {
+            assert_eq!(round(x).to_bits(), x.round().to_bits(), "{x}");
+        }
+        assert!(round(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn crush_steps_follow_a_changing_setting() {
+        let mut ins = with(|s| s.crush = 2.0);
+        // Two bits: levels at multiples of 1/2.
+        assert_eq!(ins.process(0.3, 0.8).0, 0.5);
+        assert!(ins.set_param(Param::Crush, 4.0));
+        for _ in 0..48_000 {
+            ins.process(0.0, 0.0);
+        }
+        // Four bits: multiples of 1/8 (0.3 → 2/8), the cached step was recomputed.
+        assert_eq!(ins.process(0.3, 0.0).0, 0.25);
     }
 
     #[test]
