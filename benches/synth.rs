@@ -9,7 +9,8 @@
 //!    weft's GM voices have none), wall time and ratio, on two files: the bench's (many
 //!    short retriggered notes) and 16 sustained 4-note chords on 16 channels (64 voices).
 //!
-//! Run: `cargo bench --bench synth` (`-- callback` runs only part 2, `-- gm` only part 3).
+//! Run: `cargo bench --bench synth` (`-- callback` runs only part 2, `-- callback-fx` only its
+//! effects-on half, e.g. under `perf record`, `-- gm` only part 3).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -435,6 +436,10 @@ fn fluidsynth_comparison(material: Material) {
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful either.
+    if std::env::args().any(|a| a == "callback-fx") {
+        callback_percentiles(true);
+        return;
+    }
     if std::env::args().any(|a| a == "callback") {
         callback_percentiles(false);
         callback_percentiles(true);

@@ -101,7 +101,11 @@ impl DelayBus {
             let fb = self.feedback.next();
             let di = d as usize;
             let frac = d - di as f32;
-            let a = (self.pos + len - di) % len;
+            // 1 <= di <= len - 2, so one conditional wrap replaces the `%` (a division).
+            let mut a = self.pos + len - di;
+            if a >= len {
+                a -= len;
+            }
             let b = if a == 0 { len - 1 } else { a - 1 };
             let rl = self.left[a] + (self.left[b] - self.left[a]) * frac;
             let rr = self.right[a] + (self.right[b] - self.right[a]) * frac;

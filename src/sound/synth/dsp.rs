@@ -217,6 +217,12 @@ impl Svf {
         self.a3 = g * self.a2;
     }
 
+    /// The coefficients (without the state), to compare two filters' settings.
+    #[cfg(test)]
+    pub fn coefs(&self) -> [f32; 5] {
+        [self.a1, self.a2, self.a3, self.g, self.k]
+    }
+
     #[cfg(test)]
     pub fn lowpass(&mut self, x: f32) -> f32 {
         self.tick(x).0
