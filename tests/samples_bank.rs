@@ -408,6 +408,37 @@ fn weft_render_plays_a_patch_with_its_own_kit_to_wav_and_midi() {
     assert!(l[2 * beat..2 * beat + 2000].iter().any(|&x| x.abs() > 1000));
 }
 
+/// `param("v.speed", 0)` on a sounding one-shot: it glides to rest and then ends (before, it
+/// held one frame as DC in its voice slot until stolen: note-off does not end a one-shot).
+#[test]
+fn a_one_shot_brought_to_speed_zero_by_param_ends() {
+    let d = tempfile::tempdir().unwrap();
+    let (k, ..) = kit(d.path());
+    std::fs::create_dir_all(k.join("zz")).unwrap();
+    let ramp: Vec<i16> = (0..30_000).map(|i| 1000 + (i % 20_000) as i16).collect();
+    write_wav(&k.join("zz/ramp.wav"), &ramp);
+    let events = [
+        on(0, 60, smp(4, 0)),
+        TimedEvent {
+            tick: 0,
+            frame: 2_000,
+            event: Event::Param {
+                track: 0,
+                param: weft::engine::event::Param::Speed,
+                value: 0.0,
+            },
+        },
+    ];
+    let (out, _) = render(&events, 20_000, cfg(&k)).unwrap();
+    let l = left(&out);
+    assert!(l[1_000] != 0.0, "it played before the change");
+    assert!(
+        l[12_000..].iter().all(|&x| x == 0.0),
+        "still sounding at rest: {:?}",
+        &l[12_000..12_004]
+    );
+}
+
 #[test]
 fn param_speed_glides_a_sounding_sample_and_begin_end_apply_from_the_next_note() {
     let d = tempfile::tempdir().unwrap();

@@ -578,6 +578,14 @@ impl Voice {
                 return (y, y, time > 1.2);
             }
             SynthKind::Sample => {
+                // A one-shot whose speed `param()` brought to rest at 0 would hold one frame
+                // as DC in a voice slot for ever (note-off does not end a one-shot): it ends.
+                if !self.sample_loop
+                    && self.sample_speed.value == 0.0
+                    && self.sample_speed.target == 0.0
+                {
+                    return (0.0, 0.0, true);
+                }
                 let Some(smp) =
                     ctx.banks
                         .get(self.sample_bank, self.sample_folder, self.sample_index)
