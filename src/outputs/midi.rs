@@ -228,6 +228,11 @@ struct Encoder {
     /// Note-ons sent and not yet ended, per (channel, key): only those get note-offs (a voice
     /// with `out: "synth"` sends neither).
     sounding: Vec<u8>,
+    /// The value last sent per (channel, controller) by a `param` (255: none yet). A control
+    /// stream sends a point per audio block, ~190 a second; most repeat the same 7-bit value,
+    /// and a DIN port carries only ~1,000 messages a second, so repeats are not sent again.
+    /// `cc(n, v)` from a patch is always sent (gear may use a CC as a trigger).
+    last_cc: Vec<u8>,
 }
 
 impl Encoder {
@@ -236,6 +241,7 @@ impl Encoder {
             program: [None; 16],
             track_channel: Vec::new(),
             sounding: vec![0; 16 * 128],
+            last_cc: vec![255; 16 * 128],
         }
     }
 
@@ -281,6 +287,14 @@ impl Encoder {
             } => {
                 let ch = self.track_channel.get(track as usize).copied().flatten();
                 if let (Some(ch), Some((cc, v))) = (ch, param_cc(param, value)) {
+                    if !matches!(param, Param::Cc(_)) {
+                        let last =
+                            &mut self.last_cc[(ch & 15) as usize * 128 + (cc & 127) as usize];
+                        if *last == v {
+                            return;
+                        }
+                        *last = v;
+                    }
                     out.push(Msg::new(&[0xB0 | ch, cc, v]));
                 }
             }

@@ -361,3 +361,57 @@ fn panic_is_sent_at_once_on_every_channel() {
     }
     drop(o);
 }
+
+#[test]
+fn a_control_stream_sends_each_cc_value_once_but_cc_calls_always() {
+    let (mut o, log, _c) = out(MidiOptions {
+        notes: true,
+        clock: false,
+    });
+    let mut evs = vec![ev(
+        0,
+        Event::NoteOn {
+            track: 0,
+            channel: 2,
+            key: 40,
+            vel: 90,
+            sound: plain(),
+        },
+    )];
+    // 40 points of a slow sweep: 500.0, 500.5, … Hz map to few distinct 7-bit CC values.
+    for i in 0..40u64 {
+        evs.push(ev(
+            10 + i,
+            Event::Param {
+                track: 0,
+                param: Param::Cutoff,
+                value: 500.0 + i as f32 * 0.5,
+            },
+        ));
+    }
+    // A patch's cc(1, 64) twice: both are sent.
+    for f in [100, 101] {
+        evs.push(ev(
+            f,
+            Event::Param {
+                track: 0,
+                param: Param::Cc(1),
+                value: 64.0,
+            },
+        ));
+    }
+    o.send(&evs);
+    drop(o);
+    let got: Vec<Vec<u8>> = log.lock().unwrap().iter().map(|x| x.1.clone()).collect();
+    let cutoff: Vec<u8> = got
+        .iter()
+        .filter(|m| m[0] == 0xB2 && m[1] == 74)
+        .map(|m| m[2])
+        .collect();
+    let mut distinct = cutoff.clone();
+    distinct.dedup();
+    assert_eq!(cutoff, distinct, "no value sent twice in a row");
+    assert!(!cutoff.is_empty() && cutoff.len() < 40, "{cutoff:?}");
+    let cc1 = got.iter().filter(|m| m[..] == [0xB2, 1, 64]).count();
+    assert_eq!(cc1, 2);
+}
