@@ -160,7 +160,8 @@ impl ClockEstimator {
         self.refit();
     }
 
-    /// How many pulses a gap of `gap` µs stands for (and the tempo-change check).
+    /// How many pulses a gap of `gap` µs stands for (and the tempo-change check: then the
+    /// step from the last label, which takes back pulses the run's earlier gaps over-counted).
     fn count(&mut self, gap: f64) -> i64 {
         let Some(period) = self.median() else {
             self.push_gap(gap, 1);
@@ -182,6 +183,16 @@ impl ClockEstimator {
             let mid = (lo + hi) / 2.0;
             let off = (mid - period).abs() / period;
             if hi - lo < 0.1 * mid && off > 0.15 {
+                // The run's earlier gaps were counted with the old period (a gap 1.5 or 2
+                // times as long as two pulses): the pulses they added that the master never
+                // sent come off the labels, or the beat would stay ahead for good.
+                let extra: i64 = self
+                    .gaps
+                    .iter()
+                    .skip(n - CHANGE_RUN)
+                    .take(CHANGE_RUN - 1)
+                    .map(|g| g.1 - 1)
+                    .sum();
                 // Restart from the run, one pulse per gap; relabel its pulses.
                 self.gaps.clear();
                 for g in &run {
@@ -192,12 +203,13 @@ impl ClockEstimator {
                 let keep = CHANGE_RUN.min(self.points.len());
                 let drop = self.points.len() - keep;
                 self.points.drain(..drop);
-                let lp = self.last.map_or(0, |l| l.0);
+                let lp = self.last.map_or(0, |l| l.0) - extra;
                 let m = self.points.len() as i64;
                 for (i, q) in self.points.iter_mut().enumerate() {
                     q.0 = lp - (m - 1 - i as i64);
                 }
-                return 1;
+                // The caller adds this to the (uncorrected) last label: one pulse on from `lp`.
+                return 1 - extra;
             }
         }
         k

@@ -165,3 +165,22 @@ fn a_paused_clock_restarts_the_estimate() {
     pulses(&mut e, t + 2e6, 140.0, 24, 0.0, &mut rng);
     assert!((e.tempo().unwrap() - 140.0).abs() < 0.01, "{:?}", e.tempo());
 }
+
+#[test]
+fn the_beat_stays_on_the_masters_after_a_slowdown() {
+    // Before, the first two slower gaps (1.5 or 2 periods) were counted as two pulses each
+    // and the relabelling kept that: the beat stayed 2 pulses (1/12 beat) ahead for good.
+    for (from, to) in [(150.0, 100.0), (160.0, 80.0), (120.0, 60.0), (100.0, 150.0)] {
+        let mut e = ClockEstimator::new();
+        let mut rng = Rng(5);
+        e.feed(0.0, ClockMsg::Start);
+        let t = pulses(&mut e, 1e6, from, 48, 0.0, &mut rng);
+        let t = pulses(&mut e, t, to, 48, 0.0, &mut rng);
+        // 96 pulses sent since Start: the next pulse is beat 4.
+        let b = e.beat_at(t).unwrap();
+        assert!(
+            (b - 4.0).abs() < 1e-3,
+            "{from} → {to} BPM: beat {b}, want 4"
+        );
+    }
+}
