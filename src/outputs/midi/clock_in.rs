@@ -95,6 +95,10 @@ pub struct ClockEstimator {
     /// Pulses in a row whose estimate is more than half the deadband from `shown`.
     persist: usize,
     cues: VecDeque<Cue>,
+    /// A Start/Continue waiting for the pulse it refers to: the pulse after it is the first
+    /// (or the song position's) beat, so the cue is given out only once that pulse has
+    /// relabelled the timeline — the follower reads the master's new beat, not the old one.
+    pending: Option<Cue>,
     /// Messages not used (floods, garbage times).
     pub ignored: u64,
 }
@@ -115,13 +119,18 @@ impl ClockEstimator {
             ClockMsg::Start => {
                 self.spp = 0;
                 self.next_pos = Some(0);
-                self.cues.push_back(Cue::Start);
+                self.pending = Some(Cue::Start);
             }
             ClockMsg::Continue => {
                 self.next_pos = Some(self.spp);
-                self.cues.push_back(Cue::Continue);
+                self.pending = Some(Cue::Continue);
             }
-            ClockMsg::Stop => self.cues.push_back(Cue::Stop),
+            ClockMsg::Stop => {
+                // A Start whose first pulse never came is over before it began.
+                self.pending = None;
+                self.next_pos = None;
+                self.cues.push_back(Cue::Stop);
+            }
             ClockMsg::Position(p) => self.spp = p as i64 * 6,
         }
     }
@@ -158,6 +167,9 @@ impl ClockEstimator {
         }
         self.points.push_back((pos, t));
         self.refit();
+        if let Some(c) = self.pending.take() {
+            self.cues.push_back(c);
+        }
     }
 
     /// How many pulses a gap of `gap` µs stands for (and the tempo-change check: then the

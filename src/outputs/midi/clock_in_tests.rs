@@ -184,3 +184,24 @@ fn the_beat_stays_on_the_masters_after_a_slowdown() {
         );
     }
 }
+
+#[test]
+fn start_is_given_out_with_its_first_pulse_on_the_new_timeline() {
+    let mut e = ClockEstimator::new();
+    let p = period(120.0);
+    let mut rng = Rng(8);
+    // A master whose clock runs while it is stopped (as hardware does), then Start.
+    let t = pulses(&mut e, 0.0, 120.0, 40, 0.0, &mut rng);
+    e.feed(t - p / 2.0, ClockMsg::Start);
+    assert_eq!(e.take_cue(), None, "not before the pulse it refers to");
+    e.feed(t, ClockMsg::Tick);
+    assert_eq!(e.take_cue(), Some(Cue::Start));
+    // Read when the cue is taken, the timeline is already the master's: that pulse is beat 0.
+    assert!(e.beat_at(t).unwrap().abs() < 1e-6, "{:?}", e.beat_at(t));
+    // A Start cancelled by a Stop before its first pulse gives only the Stop.
+    e.feed(t + p / 2.0, ClockMsg::Start);
+    e.feed(t + p * 0.7, ClockMsg::Stop);
+    e.feed(t + p, ClockMsg::Tick);
+    assert_eq!(e.take_cue(), Some(Cue::Stop));
+    assert_eq!(e.take_cue(), None);
+}
