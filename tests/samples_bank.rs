@@ -42,18 +42,11 @@ fn noise(seed: u32, n: usize) -> Vec<i16> {
         .collect()
 }
 
+#[path = "support/wav.rs"]
+mod wav;
+
 fn write_wav(path: &Path, data: &[i16]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: SR,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in data {
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
+    wav::write_wav(path, SR, data);
 }
 
 /// `root/kit`: bd/ (two WAVs: a.wav 3000 frames, b.wav 4000 frames), sd/ (one WAV of 2000
