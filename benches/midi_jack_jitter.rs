@@ -60,10 +60,9 @@ impl jack::ProcessHandler for Rx {
     }
 }
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "support/stats.rs"]
+mod stats;
+use stats::pct;
 
 fn main() {
     let secs: u64 = std::env::args()

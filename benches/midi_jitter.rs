@@ -24,10 +24,9 @@ impl MidiSink for Stamp {
     }
 }
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "support/stats.rs"]
+mod stats;
+use stats::pct;
 
 fn main() {
     let secs: u64 = std::env::args()

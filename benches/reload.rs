@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use weft::engine::live::{self, LiveConfig, Report, SystemClock};
 use weft::patch::NoModels;
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
+#[path = "support/stats.rs"]
+mod stats;
+use stats::pct;
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
