@@ -9,7 +9,7 @@
 //! Needs `jackd` (Debian `jackd2`; `make setup` installs it); without it the test fails
 //! saying so.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,76 +19,10 @@ const RATE: u32 = 48_000;
 /// another process spinning at SCHED_FIFO 40 above jackd's 10) a 5.3 ms period gave xruns
 /// in which jackd reported weft "not finished, state = Triggered" — not started yet, i.e.
 /// starved, while weft's DSP load was ~2 %. At 1024 there were none.
-const PERIOD: &str = "1024";
+const PERIOD: u32 = 1024;
 
-/// The test's own JACK server; stopped (SIGTERM by PID, then killed if it lingers) and reaped on drop.
-struct Jackd {
-    child: Child,
-    name: String,
-}
-
-impl Jackd {
-    fn start() -> Jackd {
-        let name = format!("weft_test_{}", std::process::id());
-        let child = Command::new("jackd")
-            .args([
-                "-n",
-                &name,
-                "-d",
-                "dummy",
-                "-r",
-                &RATE.to_string(),
-                "-p",
-                PERIOD,
-            ])
-            .env("JACK_NO_AUDIO_RESERVATION", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("jackd (Debian jackd2; `make setup` installs it)");
-        let j = Jackd { child, name };
-        let t0 = Instant::now();
-        loop {
-            let ok = Command::new("jack_lsp")
-                .env("JACK_DEFAULT_SERVER", &j.name)
-                .output()
-                .map(|o| {
-                    o.status.success()
-                        && String::from_utf8_lossy(&o.stdout).contains("system:playback_1")
-                })
-                .unwrap_or(false);
-            if ok {
-                return j;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(15),
-                "jackd did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Jackd {
-    fn drop(&mut self) {
-        // SIGTERM first: a jackd killed outright leaves its entry in JACK's shared-memory
-        // registry, and after a few such leftovers no new server starts on the machine
-        // ("Too many servers already active").
-        // SAFETY: kill(2) on the PID of the child this value started and still owns.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/jack.rs"]
+mod jack_server;
 
 /// The recorder's process callback: copies its two inputs into a preallocated buffer (no
 /// allocation, no lock) and counts cycles whose frame time does not follow the last one.
@@ -181,7 +115,7 @@ fn correlation(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn weft_plays_through_jack_exactly_what_it_renders_offline() {
-    let jackd = Jackd::start();
+    let jackd = jack_server::DummyJack::start("audio", PERIOD);
     let dir = tempfile::tempdir().unwrap();
     write_patch(dir.path());
     let weft = env!("CARGO_BIN_EXE_weft");
@@ -207,11 +141,7 @@ fn weft_plays_through_jack_exactly_what_it_renders_offline() {
         .collect();
 
     // `weft devices` lists the server's output with its rate and period.
-    let devices = Command::new(weft)
-        .arg("devices")
-        .env("JACK_DEFAULT_SERVER", &jackd.name)
-        .output()
-        .unwrap();
+    let devices = jackd.command(weft).arg("devices").output().unwrap();
     let devices = String::from_utf8_lossy(&devices.stdout).to_string();
     assert!(
         devices.lines().any(|l| l.contains("jack")
