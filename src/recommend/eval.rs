@@ -17,6 +17,7 @@
 //! `implicit` ALS through `benches/peers/logs`) hand in top-20 lists per user ([`PeerLists`]);
 //! they are scored by the same [`Acc`], an item absent from a list counting as ranked past 20.
 
+use super::bootstrap::{self, Interval};
 use super::hybrid::Tuning;
 use super::{fill_scores, models, sessions, top_n, Context, Mode, Model, Train, SESSION_GAP_S};
 use crate::logs::Logs;
@@ -61,6 +62,10 @@ pub struct Row {
     pub ndcg10: f64,
     pub mrr20: f64,
     pub coverage: f64,
+    /// Per case, in case order: (HR@10 hits, weight) — for `period` (hits, test plays) of each
+    /// user; what the paired bootstrap ([`super::bootstrap`]) resamples.
+    #[serde(skip)]
+    pub per_case: Vec<(f64, f64)>,
 }
 
 /// Split `(user, item, ts)` events (sorted by user, time) at the `frac` time quantile: those
@@ -163,6 +168,7 @@ pub struct Acc {
     ndcg10: f64,
     mrr20: f64,
     covered: Vec<bool>,
+    per_case: Vec<(f64, f64)>,
 }
 
 /// Rank given to an item a peer's list does not contain (past every cut-off).
@@ -203,6 +209,14 @@ impl Acc {
                 }
             }
         }
+        let case = if per_play {
+            let hit: f64 = ranks.iter().filter(|x| x.0 < 10).map(|x| x.1).sum();
+            (hit, ranks.iter().map(|x| x.1).sum())
+        } else {
+            let hit = ranks.iter().any(|x| x.0 < 10);
+            (if hit { 1.0 } else { 0.0 }, 1.0)
+        };
+        self.per_case.push(case);
         let dcg: f64 = ranks
             .iter()
             .filter(|x| x.0 < 10)
@@ -238,6 +252,7 @@ impl Acc {
             ndcg10: self.ndcg10 / n,
             mrr20: self.mrr20 / w,
             coverage: self.covered.iter().filter(|&&c| c).count() as f64 / catalogue.max(1) as f64,
+            per_case: self.per_case.clone(),
         }
     }
 }
@@ -521,8 +536,41 @@ pub fn table(rows: &[Row]) -> String {
     s
 }
 
+/// Paired bootstrap over the `period` users of `cand` − `base` HR@10 (both rows of that
+/// protocol, scored on the same cases). `None` if either row is missing.
+pub fn period_interval(rows: &[Row], cand: &str, base: &str) -> Option<Interval> {
+    let find = |m: &str| rows.iter().find(|r| r.mode == "period" && r.model == m);
+    let (c, b) = (find(cand)?, find(base)?);
+    bootstrap::paired(&c.per_case, &b.per_case, bootstrap::DRAWS, bootstrap::SEED)
+}
+
+/// One line per model (kind `model`) on `period`: its HR@10 minus each baseline's and peer's,
+/// with the 95 % paired-bootstrap interval over users.
+pub fn period_intervals(rows: &[Row]) -> Vec<String> {
+    let period: Vec<&Row> = rows.iter().filter(|r| r.mode == "period").collect();
+    let others: Vec<&Row> = period
+        .iter()
+        .copied()
+        .filter(|r| r.kind != "model")
+        .collect();
+    period
+        .iter()
+        .filter(|r| r.kind == "model")
+        .map(|m| {
+            let parts: Vec<String> = others
+                .iter()
+                .filter_map(|b| {
+                    period_interval(rows, &m.model, &b.model).map(|i| format!("{} {i}", b.model))
+                })
+                .collect();
+            format!("  {} − {}", m.model, parts.join("; "))
+        })
+        .collect()
+}
+
 /// Per protocol: the best model (non-baseline, non-peer) by HR@10 against every baseline and
-/// peer, saying plainly which are not beaten.
+/// peer, saying plainly which are not beaten. On `period` "beats" means the paired-bootstrap
+/// interval of the difference lies above 0 (a higher figure inside the noise is not a win).
 pub fn verdicts(rows: &[Row]) -> Vec<String> {
     let mut out = Vec::new();
     for mode in Mode::ALL {
@@ -537,8 +585,21 @@ pub fn verdicts(rows: &[Row]) -> Vec<String> {
         let mut beaten = Vec::new();
         let mut not = Vec::new();
         for b in of_mode().filter(|r| r.kind != "model") {
-            let s = format!("{} {:.4}", b.model, b.hr10);
-            if best.hr10 > b.hr10 {
+            let iv = (mode == "period")
+                .then(|| period_interval(rows, &best.model, &b.model))
+                .flatten();
+            let s = match iv {
+                Some(i) => format!(
+                    "{} {:.4} ({:+.4} [{:+.4}, {:+.4}])",
+                    b.model, b.hr10, i.diff, i.lo, i.hi
+                ),
+                None => format!("{} {:.4}", b.model, b.hr10),
+            };
+            let wins = match iv {
+                Some(i) => i.wins(),
+                None => best.hr10 > b.hr10,
+            };
+            if wins {
                 beaten.push(s);
             } else {
                 not.push(s);

@@ -8,6 +8,7 @@
 
 pub mod als;
 pub mod blend;
+pub mod bootstrap;
 pub mod eval;
 pub mod hybrid;
 pub mod models;
