@@ -5,6 +5,10 @@
 //! the oracle ceiling, recency over plays / distinct sessions / distinct days at several
 //! half-lives (validation and test), and a per-user half-life chosen on each user's own
 //! validation plays (kept only where it beats the global one by `thr` of their plays).
+//! `-- LOGS runs` prints only the album-run discount (`own-runs`, `src/recommend/runs.rs`):
+//! fixed configurations and the one validation found best, each on validation and on test
+//! with the paired-bootstrap interval against recency at the same half-life — including the
+//! best one that `--eval` does not use because its validation interval contains 0.
 use std::collections::HashMap;
 use weft::recommend::{eval, hybrid, Context, Mode, Model, Train};
 
@@ -82,6 +86,9 @@ fn main() {
     let (iev, vev) = eval::time_split(&ev, 0.8);
     let inner = Train::new(t.n_users, t.n_items, &iev, t.artist_of.clone());
     let vcases = eval::cases(&inner, &vev, 0, &[Mode::Period]);
+    if std::env::args().nth(2).as_deref() == Some("runs") {
+        return runs_section(&split, &inner, &vcases);
+    }
     // shares on test relative to recency 14d top10
     let rec = fit(t, 0, 14.0);
     let (mut a, mut b, mut c, mut tot) = (0.0, 0.0, 0.0, 0.0);
@@ -242,5 +249,73 @@ fn pooled(t: &Train, hl: f64, beta: f32) -> Units {
     Units {
         rows,
         name: "pooled",
+    }
+}
+
+/// `own-runs` on validation and test against recency at the same half-life.
+fn runs_section(split: &eval::Split, inner: &Train, vcases: &eval::Cases) {
+    use weft::recommend::bootstrap::{paired, DRAWS, SEED};
+    use weft::recommend::runs::{self, OwnRuns, RunRule, RunsConfig};
+    let t = &split.train;
+    let tun = hybrid::tune(t);
+    let r = tun.runs.clone().expect("validated");
+    println!(
+        "validation best: {} (valid {:.4}; − recency {})",
+        r.best.label(),
+        r.best_hr10,
+        r.interval.map_or("—".into(), |i| i.to_string())
+    );
+    let hl = tun.half_life_s;
+    let mut configs = vec![r.best];
+    for rule in [RunRule::Artist, RunRule::Order] {
+        for w in [0.0, 0.5] {
+            configs.push(RunsConfig {
+                half_life_s: hl,
+                run_weight: w,
+                min_run: 3,
+                first_full: true,
+                rule,
+            });
+        }
+    }
+    let score = |tr: &Train, cs: &eval::Cases, c: &RunsConfig| {
+        eval::score(&OwnRuns::fit(tr, c), tr, cs, Mode::Period)
+    };
+    for c in configs {
+        let plain = RunsConfig::plain(c.half_life_s);
+        let (v, vb) = (score(inner, vcases, &c), score(inner, vcases, &plain));
+        let (te, tb) = (score(t, &split.cases, &c), score(t, &split.cases, &plain));
+        let iv = |a: &eval::Row, b: &eval::Row| {
+            paired(&a.per_case, &b.per_case, DRAWS, SEED).map_or("—".into(), |i| i.to_string())
+        };
+        println!(
+            "{}: valid {:.4} (recency {:.4}: {}), test {:.4} (recency {:.4}: {})",
+            c.label(),
+            v.hr10,
+            vb.hr10,
+            iv(&v, &vb),
+            te.hr10,
+            tb.hr10,
+            iv(&te, &tb)
+        );
+    }
+    // How many training plays each rule marks (the phenomenon's size in these logs).
+    for rule in [RunRule::Artist, RunRule::Order] {
+        let c = RunsConfig {
+            min_run: 3,
+            rule,
+            ..RunsConfig::plain(hl)
+        };
+        let pos = runs::all_positions(t, &c);
+        let n: usize = pos.iter().map(Vec::len).sum();
+        let inside = pos
+            .iter()
+            .flatten()
+            .filter(|p| **p == runs::RunPos::Inside)
+            .count();
+        println!(
+            "{rule:?} runs of ≥ 3: {:.3} of {n} training plays are continuation plays",
+            inside as f64 / n.max(1) as f64
+        );
     }
 }

@@ -23,7 +23,8 @@ pub struct RecommendArgs {
     #[arg(short = 'n', default_value_t = 20, conflicts_with = "eval")]
     pub n: usize,
     /// popularity | most-played | recency | sknn | item-knn | markov | als | sigmoid | content |
-    /// hybrid. Default: the one that wins the mode's validation on your last 4 weeks.
+    /// hybrid | blend | own-runs. Default: the one that wins the mode's validation on your last
+    /// 4 weeks.
     #[arg(long)]
     pub model: Option<String>,
     /// Print JSON instead of a table.
@@ -105,6 +106,19 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                     w.summary(4)
                 )?;
             }
+            if let Some(r) = &tuning.runs {
+                let iv = r
+                    .interval
+                    .map_or("no validation users".into(), |i| i.to_string());
+                writeln!(
+                    out,
+                    "validation: own-runs best {} (period HR@10 {:.4}; − recency, paired \
+                     bootstrap over users, 95%: {iv}); used: {}",
+                    r.best.label(),
+                    r.best_hr10,
+                    r.config.label()
+                )?;
+            }
             if let Some(m) = recommend::models::build("recency", &split.train, &tuning) {
                 let b = reval::period_breakdown(m.as_ref(), &split.train, &split.cases);
                 writeln!(
@@ -116,6 +130,16 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                 )?;
             }
             write!(out, "{}", reval::table(&rows))?;
+            writeln!(
+                out,
+                "period, model − baseline/peer HR@10 with the 95% interval of a paired bootstrap \
+                 over users ({} draws, seed {}); a win = interval above 0:",
+                recommend::bootstrap::DRAWS,
+                recommend::bootstrap::SEED
+            )?;
+            for v in reval::period_intervals(&rows) {
+                writeln!(out, "{v}")?;
+            }
             for v in reval::verdicts(&rows) {
                 writeln!(out, "{v}")?;
             }

@@ -50,6 +50,8 @@ pub struct Tuning {
     pub blend: Option<super::blend::Weights>,
     /// Validation `period` HR@10 of `blend` (in-sample: its weights were fitted there).
     pub blend_hr10: f64,
+    /// `own-runs` (album-run discounting) as validation fitted it (`None`: not validated).
+    pub runs: Option<super::runs::RunsTuning>,
 }
 
 impl Default for Tuning {
@@ -66,6 +68,7 @@ impl Default for Tuning {
             hybrid_hr10: 0.0,
             blend: None,
             blend_hr10: 0.0,
+            runs: None,
         }
     }
 }
@@ -118,18 +121,31 @@ pub struct Own {
 
 impl Own {
     pub fn fit(t: &Train, half_life_s: Option<f64>, name: &'static str) -> Self {
+        Self::fit_weighted(t, half_life_s, name, |_, _| 1.0)
+    }
+
+    /// As [`Own::fit`], each play's decayed weight multiplied by `mult(user, k)` (`k`: the
+    /// play's index in the user's history) — how `own-runs` discounts album-run plays.
+    pub fn fit_weighted(
+        t: &Train,
+        half_life_s: Option<f64>,
+        name: &'static str,
+        mult: impl Fn(usize, usize) -> f32,
+    ) -> Self {
         let rows = t
             .history
             .iter()
             .zip(&t.history_ts)
-            .map(|(h, ts)| {
+            .enumerate()
+            .map(|(u, (h, ts))| {
                 let mut row: Vec<Known> = Vec::new();
                 let mut idx: crate::logs::FxMap<u32, usize> = Default::default();
-                for (&i, &when) in h.iter().zip(ts) {
-                    let w = match half_life_s {
-                        Some(hl) => 0.5f64.powf((t.end - when).max(0) as f64 / hl) as f32,
-                        None => 1.0,
-                    };
+                for (k, (&i, &when)) in h.iter().zip(ts).enumerate() {
+                    let w = mult(u, k)
+                        * match half_life_s {
+                            Some(hl) => 0.5f64.powf((t.end - when).max(0) as f64 / hl) as f32,
+                            None => 1.0,
+                        };
                     let k = *idx.entry(i).or_insert_with(|| {
                         row.push(Known {
                             item: i,
@@ -334,6 +350,7 @@ pub fn tune(train: &Train) -> Tuning {
         ..Tuning::default()
     };
     // Two time scales: a short one (current obsessions) and a long one (favourites).
+    tuning.runs = Some(super::runs::tune(&inner, &cases, best.1));
     let mut best2 = (best.0, None);
     for (hs, short) in owns
         .iter()

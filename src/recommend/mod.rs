@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod eval;
 pub mod hybrid;
 pub mod models;
+pub mod runs;
 
 use crate::logs::{self, Logs, PlayRule};
 use std::path::Path;
@@ -378,7 +379,7 @@ pub fn recommend(
     let mut chosen_by = None;
     let (name, tuning) = match model {
         Some(m) => {
-            let needs_tuning = m == "recency" || m == "hybrid" || m == "blend";
+            let needs_tuning = matches!(m, "recency" | "hybrid" | "blend" | "own-runs");
             let t = if needs_tuning {
                 hybrid::tune(&train)
             } else {

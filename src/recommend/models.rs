@@ -11,7 +11,7 @@ use crate::logs::FxMap;
 
 /// Model names accepted by [`build`]: the baselines first (the chooser prefers the earlier
 /// name on a tie).
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "popularity",
     "most-played",
     "recency",
@@ -23,6 +23,7 @@ pub const NAMES: [&str; 11] = [
     "content",
     "hybrid",
     "blend",
+    "own-runs",
 ];
 
 /// The baselines a model must beat.
@@ -38,6 +39,15 @@ pub fn build(name: &str, train: &Train, tuning: &Tuning) -> Option<Box<dyn Model
         "blend" => Box::new(super::blend::Blend::fit(
             train,
             &tuning.blend.clone().unwrap_or_default(),
+        )),
+        "own-runs" => Box::new(super::runs::OwnRuns::fit(
+            train,
+            &tuning
+                .runs
+                .as_ref()
+                .map_or(super::runs::RunsConfig::plain(tuning.half_life_s), |r| {
+                    r.config
+                }),
         )),
         "sknn" => Box::new(Sknn::fit(train, 100, 500)),
         "item-knn" => Box::new(ItemKnn::fit(train)),
