@@ -59,6 +59,8 @@ pub enum SynthError {
     SoundFont(String, String),
     #[error("invalid synth configuration: {0}")]
     Config(String),
+    #[error("all {0} sample-bank slots hold banks that are sounding or in the playing patch; this bank can be loaded once one of them falls silent (the playing patch keeps its banks)")]
+    BanksInUse(usize),
 }
 
 /// How to build an [`Engine`].
@@ -281,7 +283,7 @@ impl Engine {
     {
         let frames = out.len() / 2;
         // Banks hot-swapped in since the last block (lock- and allocation-free).
-        self.banks.poll();
+        self.poll_banks();
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(fx::CHUNK);
@@ -292,6 +294,18 @@ impl Engine {
             );
             done += n;
         }
+    }
+
+    /// Counts the sounding voices of each bank slot (so a bank in use is never replaced) and
+    /// takes the banks pushed since. No allocation, no lock.
+    fn poll_banks(&mut self) {
+        let gens = self
+            .voices
+            .iter()
+            .filter(|v| v.active)
+            .filter_map(|v| v.sample_gen());
+        self.banks.count_users(gens);
+        self.banks.poll();
     }
 
     /// `process` for at most `fx::CHUNK` frames.
@@ -448,8 +462,9 @@ impl Engine {
                 v.steal(sr);
             }
         }
-        if sound.synth == SynthKind::Sample {
-            self.banks.ensure(sound.bank);
+        // A note may arrive in the same block as its bank.
+        if sound.synth == SynthKind::Sample && self.banks.bank(sound.bank).is_none() {
+            self.poll_banks();
         }
         self.buses.note(&sound);
         let slot = self.allocate();

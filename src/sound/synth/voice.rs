@@ -146,6 +146,12 @@ impl Voice {
         }
     }
 
+    /// The bank generation a sample voice plays from (`None` for the other kinds).
+    #[inline]
+    pub fn sample_gen(&self) -> Option<u32> {
+        (self.kind == SynthKind::Sample).then_some(self.sample_bank)
+    }
+
     pub fn is_fading(&self) -> bool {
         self.fading
     }
