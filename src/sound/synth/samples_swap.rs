@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use super::sampler::Sample;
 use super::samples::{Bank, FolderInfo};
+use super::stream::StreamOptions;
 use super::SynthError;
 
 /// Banks besides the startup one the synth holds at once (each `samples("…")` change makes
@@ -162,6 +163,7 @@ impl Banks {
         self.shared = Arc::default();
         BankFeed {
             rate,
+            stream: StreamOptions::default(),
             incoming: tx,
             retired: back_rx,
             shared: self.shared.clone(),
@@ -191,6 +193,7 @@ struct Held {
 /// The compile worker's end: loads banks and pushes them to the synth.
 pub struct BankFeed {
     rate: u32,
+    stream: StreamOptions,
     incoming: rtrb::Producer<Incoming>,
     retired: rtrb::Consumer<(u32, Arc<Bank>)>,
     shared: Arc<Shared>,
@@ -208,6 +211,12 @@ pub struct BankFeed {
 }
 
 impl BankFeed {
+    /// Banks this feed loads stream long files as `stream` says.
+    pub fn streaming(mut self, stream: StreamOptions) -> BankFeed {
+        self.stream = stream;
+        self
+    }
+
     /// The generation for the bank in `dir` listed as `folders`: the startup bank's (0) or a
     /// held one's, else the folder is decoded now and pushed to the synth under a new one,
     /// into the slot described in the module docs. Decoding problems of single files are
@@ -250,7 +259,7 @@ impl BankFeed {
             return Ok(h.gen);
         }
         let slot = self.free_slot()?;
-        let bank = Bank::load(&dir, self.rate, warnings)?;
+        let bank = Bank::load_with(&dir, self.rate, self.stream, warnings)?;
         let gen = self.next_gen;
         self.incoming
             .push((gen, slot, Arc::new(bank)))
@@ -343,6 +352,7 @@ mod tests {
                     sample_rate: 48_000,
                     channels: 1,
                     data: vec![0.5; 4],
+                    stream: None,
                 })],
             )],
         }
