@@ -416,9 +416,13 @@ impl Engine {
     /// Renders the voices into `seg`, which starts `pos` frames into the chunk (their sends
     /// go to the same frames of the send buffers).
     fn render_dry(&mut self, seg: &mut [f32], pos: usize) {
-        if self.streamer.is_some() {
-            // Offline: read what streamed voices need before each piece is rendered, in
-            // pieces small enough that no ring runs dry even at the highest speed.
+        if let Some(s) = &mut self.streamer {
+            s.pump();
+        }
+        if self.streamer.is_some() && self.voices.iter().any(|v| v.active && v.streams()) {
+            // Offline with streamed notes sounding: read what they need before each piece is
+            // rendered, in pieces small enough that no ring runs dry even at the top speed.
+            // (Without them the stretch is rendered whole, exactly as before streaming.)
             let mut done = 0;
             while done < seg.len() / 2 {
                 let n = (seg.len() / 2 - done).min(OFFLINE_STREAM_PIECE);

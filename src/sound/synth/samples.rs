@@ -7,7 +7,9 @@
 //! calls it to check names and report did-you-mean errors); [`Bank::load`] decodes every file
 //! (hound for WAV, symphonia for FLAC and Ogg Vorbis), converts it to the engine's rate and
 //! caps its length at [`MAX_SAMPLE_SECS`] and the bank at [`BANK_BUDGET_SAMPLES`] (longer
-//! files are cut there, with a warning: no streaming). The audio thread only reads the immutable, `Arc`-shared result.
+//! files are cut there, with a warning) — except WAV files longer than the streaming
+//! threshold, of which only the head and tail are decoded (`stream`). The audio thread only
+//! reads the immutable, `Arc`-shared result.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,8 +19,8 @@ use super::stream::{load_streamed, StreamOptions, WavSource};
 use super::SynthError;
 
 /// Longest stretch of one file that is kept in memory, in seconds at the engine rate. Longer
-/// files are cut here (a warning says so). Files are decoded whole (no streaming): a minute
-/// of 48 kHz stereo is 23 MB, these ten minutes 230 MB.
+/// files are cut here (a warning says so); long WAV files are streamed instead (`stream`).
+/// A minute of 48 kHz stereo is 23 MB, these ten minutes 230 MB.
 pub const MAX_SAMPLE_SECS: f32 = 600.0;
 
 /// Decoded samples (all channels) one bank keeps in memory: 1 GiB of `f32`. A file that

@@ -179,6 +179,12 @@ impl Voice {
         self.ring = Some(ring);
     }
 
+    /// Whether this voice plays a streamed sample.
+    #[inline]
+    pub fn streams(&self) -> bool {
+        self.kind == SynthKind::Sample && self.streamed
+    }
+
     /// The request to send after `start` when the note streams: (epoch, first frame).
     pub fn take_stream_request(&mut self) -> Option<(u32, usize)> {
         self.stream_from.take().map(|f| (self.epoch, f))

@@ -196,8 +196,8 @@ fn a_streamed_note_plays_its_ring_skips_stale_frames_and_counts_what_is_missing_
     assert_eq!(v.underruns, 64);
     // Now the streamer catches up from `from`: the late frames are skipped and the voice
     // plays on at its position.
-    for i in from..from + 200 {
-        tx.push((epoch, want[i], want[i])).unwrap();
+    for &x in &want[from..from + 200] {
+        tx.push((epoch, x, x)).unwrap();
     }
     out.fill(0.0);
     v.render(&ctx, &mut out, &mut d1, &mut d2);
