@@ -342,6 +342,14 @@ impl Voice {
                         } else if self.sample_hi > st.head as f64 {
                             let from = (self.sample_lo as usize).max(st.head);
                             if from < st.tail_start {
+                                // Drop what an earlier note left in the ring (in O(1): the
+                                // frames are plain data), so the streamer has room at once;
+                                // frames it still writes for that note are skipped by epoch.
+                                if let Some(ring) = &mut self.ring {
+                                    if let Ok(c) = ring.read_chunk(ring.slots()) {
+                                        c.commit_all();
+                                    }
+                                }
                                 self.epoch = self.epoch.wrapping_add(1);
                                 self.ring_next = from;
                                 self.stream_from = Some(from);
