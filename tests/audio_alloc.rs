@@ -5,12 +5,12 @@
 //! ping-pong) and reverb sends, live changes of every parameter, and sample voices from a
 //! bank folder with begin/end, speed (reversed too), loop and cut groups, and sample banks
 //! hot-swapped in while it plays (taken from the feed's ring, older ones handed back), and
-//! notes of a long file streamed from the streaming thread.
+//! notes of long files (WAV and FLAC) streamed from the streaming thread.
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use weft::engine::event::{Event, FilterMode, Param, Sound, SynthKind, TimedEvent};
 use weft::sound::output::Callback;
-use weft::sound::synth::{scan, BankSwap, Engine, SynthConfig};
+use weft::sound::synth::{scan, BankSwap, Engine, StreamOptions, SynthConfig};
 
 #[global_allocator]
 static ALLOC: AllocDisabler = AllocDisabler;
@@ -40,6 +40,16 @@ fn callback_never_allocates() {
         w.write_sample(((i * 37) % 2000) as i16 - 1000).unwrap();
     }
     w.finalize().unwrap();
+    // And a 6 s FLAC (22.05 kHz, the committed fixture) in the same folder, streamed too
+    // (the engine below streams files longer than 5 s).
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stream/long/c.flac"
+        ),
+        dir.path().join("long/c.flac"),
+    )
+    .unwrap();
     // Banks to hot-swap in: more folders than the synth holds, so older ones are handed back.
     let swaps: Vec<_> = (0..7)
         .map(|k| {
@@ -59,7 +69,8 @@ fn callback_never_allocates() {
         master_chain: true,
         bank_swap: Some(swap.clone()),
     };
-    let (engine, warnings) = Engine::new(cfg).unwrap();
+    let (engine, warnings) =
+        Engine::with_streaming(cfg, StreamOptions { after_secs: 5.0 }, false).unwrap();
     assert!(engine.has_soundfont(), "{warnings:?}");
     let (mut prod, cons) = rtrb::RingBuffer::<TimedEvent>::new(4096);
     let (tap_tx, mut tap_rx) = rtrb::RingBuffer::<f32>::new(1 << 16);
@@ -168,6 +179,8 @@ fn callback_never_allocates() {
                     sound: Sound {
                         synth: SynthKind::Sample,
                         folder: 2,
+                        // The WAV or the FLAC.
+                        sample: (b / 30 % 2) as u16,
                         begin: [0.0, 0.3, 0.6, 0.95][(b / 10 % 4) as usize],
                         speed: [1.0, 2.0, 4.0, -1.0, 0.5][(b / 10 % 5) as usize],
                         looped: b % 70 == 63,

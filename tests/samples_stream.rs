@@ -1,8 +1,9 @@
-//! Streaming long sample files: a bank's WAV files longer than the threshold keep only their
-//! head and tail in memory and the rest is read as notes play. Offline renders pump the
-//! streamer in line, so a render with streamed files is byte-identical to the same render
-//! with every file decoded whole (mono and stereo, at the engine rate and resampled from
-//! 44.1 kHz, from the start, from a `begin` past the head, at several speeds, slices).
+//! Streaming long sample files: a bank's WAV, FLAC and Ogg Vorbis files longer than the
+//! threshold keep only their head and tail in memory and the rest is read as notes play.
+//! Offline renders pump the streamer in line, so a render with streamed files is
+//! byte-identical to the same render with every file decoded whole (mono and stereo, at the
+//! engine rate and resampled from 44.1 and 22.05 kHz, from the start, from a `begin` past
+//! the head, at several speeds, slices).
 //! Live, the streaming thread fills the voices' rings; whatever it did not deliver in time
 //! is silence that the underrun counter accounts for.
 
@@ -194,6 +195,62 @@ fn a_voice_slot_reused_after_a_streamed_note_streams_the_next_one_exactly() {
         render_with(&events, frames, cfg(d.path()), StreamOptions::default()).unwrap();
     let (decoded, _) = render_with(&events, frames, cfg(d.path()), WHOLE).unwrap();
     assert!(streamed[40_000..].iter().any(|&x| x != 0.0));
+    let first_diff = streamed.iter().zip(&decoded).position(|(a, b)| a != b);
+    assert_eq!(first_diff, None, "streamed and whole renders differ");
+}
+
+/// `long/c.flac` (6 s mono, 22.05 kHz) and `long/d.ogg` (6 s stereo Ogg Vorbis, 44.1 kHz),
+/// committed fixtures (tests/fixtures/stream/make.sh makes them).
+fn coded_kit(root: &Path) {
+    std::fs::create_dir_all(root.join("long")).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stream/long");
+    for f in ["c.flac", "d.ogg"] {
+        std::fs::copy(fixtures.join(f), root.join("long").join(f)).unwrap();
+    }
+}
+
+#[test]
+fn flac_and_ogg_files_stream_and_render_byte_identical_to_whole_decodes() {
+    let d = tempfile::tempdir().unwrap();
+    coded_kit(d.path());
+    // The fixtures are 6 s: stream everything longer than 1 s.
+    let opts = StreamOptions { after_secs: 1.0 };
+    let mut w = Vec::new();
+    let bank = Bank::load_with(d.path(), SR, opts, &mut w).unwrap();
+    let whole = Bank::load_with(d.path(), SR, WHOLE, &mut w).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    for i in 0..2 {
+        let s = bank.get(1, i).unwrap();
+        let st = s.stream.as_ref().expect("a 6 s file is streamed");
+        assert_eq!(s.frames(), st.head);
+        let full = whole.get(1, i).unwrap();
+        assert!(full.stream.is_none());
+        assert_eq!(
+            full.frames(),
+            s.length(),
+            "file {i}: streamed and whole lengths"
+        );
+        assert_eq!(&full.data[..s.data.len()], &s.data[..], "file {i}: head");
+        assert_eq!(s.channels, [1, 2][i as usize]);
+    }
+    drop((bank, whole));
+
+    let events = [
+        on(0, 0, 0.0, 1.0, 1.0),       // FLAC: head → ring → tail, to the end
+        on(1_000, 1, 0.0, 1.0, 1.0),   // Ogg: the same
+        on(3_000, 1, 0.45, 1.0, 1.5),  // Ogg from a begin past the head (a seek)
+        on(9_000, 0, 0.5, 1.0, 4.0),   // FLAC at speed 4 from the middle
+        on(30_000, 0, 0.35, 0.4, 0.7), // FLAC: a slice, seeking back
+        on(60_000, 1, 0.4, 0.45, 1.0), // Ogg: seeking back
+    ];
+    let frames = 6 * SR as u64 + 4_000;
+    let (streamed, _) = render_with(&events, frames, cfg(d.path()), opts).unwrap();
+    let (decoded, _) = render_with(&events, frames, cfg(d.path()), WHOLE).unwrap();
+    // The part between head and tail was heard.
+    let head = 2 * (HEAD_SECS * SR as f32) as usize;
+    assert!(streamed[head..head + 2 * SR as usize]
+        .iter()
+        .any(|&x| x != 0.0));
     let first_diff = streamed.iter().zip(&decoded).position(|(a, b)| a != b);
     assert_eq!(first_diff, None, "streamed and whole renders differ");
 }

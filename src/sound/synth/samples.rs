@@ -7,19 +7,19 @@
 //! calls it to check names and report did-you-mean errors); [`Bank::load`] decodes every file
 //! (hound for WAV, symphonia for FLAC and Ogg Vorbis), converts it to the engine's rate and
 //! caps its length at [`MAX_SAMPLE_SECS`] and the bank at [`BANK_BUDGET_SAMPLES`] (longer
-//! files are cut there, with a warning) — except WAV files longer than the streaming
-//! threshold, of which only the head and tail are decoded (`stream`). The audio thread only
+//! files are cut there, with a warning) — except files longer than the streaming threshold
+//! (WAV, FLAC, Ogg), of which only the head and tail are decoded (`stream`). The audio thread only
 //! reads the immutable, `Arc`-shared result.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::sampler::Sample;
-use super::stream::{load_streamed, StreamOptions, WavSource};
+use super::stream::{load_streamed, Source, StreamOptions};
 use super::SynthError;
 
 /// Longest stretch of one file that is kept in memory, in seconds at the engine rate. Longer
-/// files are cut here (a warning says so); long WAV files are streamed instead (`stream`).
+/// files are cut here (a warning says so); long files are streamed instead (`stream`).
 /// A minute of 48 kHz stereo is 23 MB, these ten minutes 230 MB.
 pub const MAX_SAMPLE_SECS: f32 = 600.0;
 
@@ -191,8 +191,9 @@ impl Bank {
     }
 }
 
-/// One file of a bank: a WAV longer than `stream.after_secs` at `rate` as a streamed sample
-/// (head and tail decoded), anything else decoded whole and [`fit`] to `rate`.
+/// One file of a bank: a file longer than `stream.after_secs` at `rate` as a streamed
+/// sample (head and tail decoded), anything else decoded whole and [`fit`] to `rate`. A
+/// FLAC or Ogg file whose header does not tell its length is decoded whole.
 fn load_one(
     p: &Path,
     rate: u32,
@@ -200,14 +201,18 @@ fn load_one(
     warnings: &mut Vec<String>,
 ) -> Result<Sample, SynthError> {
     let wav = p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav"));
-    if wav {
-        let src = WavSource::open(p, rate)?;
-        if src.frames as f64 > stream.after_secs as f64 * rate as f64 {
+    let src = match Source::open(p) {
+        Ok(s) => Some(s),
+        Err(e) if wav => return Err(e),
+        Err(_) => None,
+    };
+    if let Some(src) = src {
+        if src.frames(rate) as f64 > stream.after_secs as f64 * rate as f64 {
             let name = p
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            return load_streamed(src, name, warnings);
+            return load_streamed(src, rate, name, warnings);
         }
     }
     Ok(fit(decode(p)?, rate, warnings))

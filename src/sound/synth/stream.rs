@@ -1,6 +1,6 @@
-//! Streaming long WAV files instead of holding them in memory.
+//! Streaming long sample files instead of holding them in memory.
 //!
-//! A WAV file longer than [`StreamOptions::after_secs`] (default [`STREAM_AFTER_SECS`]) at the
+//! A sample file longer than [`StreamOptions::after_secs`] (default [`STREAM_AFTER_SECS`]) at the
 //! engine rate is not decoded whole when its bank loads: the bank keeps its first and last
 //! [`HEAD_SECS`] ([`Streamed`]), and the rest is read on demand. When a note of such a sample
 //! starts forwards past the head, the engine sends a [`Request`] (voice slot, sample, first
@@ -18,8 +18,14 @@
 //! a seek; live its first frames may come late); reversed play (`speed < 0`) and `loop`
 //! play only the part inside the preloaded head or tail (a part in between is cut to the
 //! tail, or silent if it lies wholly between them); a sounding note turned backwards by
-//! `param` past the head ends. Only WAV is streamed; a long FLAC or Ogg file is still
-//! decoded whole and capped at `MAX_SAMPLE_SECS`.
+//! `param` past the head ends.
+//!
+//! Formats: a [`Source`] is a WAV file read with hound ([`WavSource`], seeking by frame) or
+//! a file symphonia decodes — FLAC, Ogg Vorbis — ([`CodedSource`], seeking the container
+//! accurately a little before the wanted frame, decoding forwards and placing each packet's
+//! frames at its timestamp). Both resample in pieces with the Catmull-Rom window that
+//! `samples::fit` uses on a whole file, so the pieces join into the same values. A coded file
+//! whose container does not give its length is decoded whole (capped at `MAX_SAMPLE_SECS`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -57,7 +63,60 @@ impl Default for StreamOptions {
     }
 }
 
-/// A WAV file as the engine reads it: its format, and how its frames map to the engine's.
+mod coded;
+pub use coded::{CodedReader, CodedSource};
+
+/// Frames at the engine `rate` of `src_frames` frames at `src_rate`: what a full decode and
+/// `fit` give, uncut.
+fn engine_frames(src_rate: u32, rate: u32, src_frames: usize) -> usize {
+    if src_rate == rate || src_frames < 2 {
+        src_frames
+    } else {
+        let ratio = src_rate as f64 / rate as f64;
+        ((src_frames as f64) / ratio).floor().max(1.0) as usize
+    }
+}
+
+/// Engine-rate frames `from..to` of a source with `src_frames` frames of `ch` channels at
+/// `src_rate`, appended to `out`: `fill(s0, s1, scratch)` puts source frames `s0..s1` in
+/// `scratch`, and this resamples them exactly as [`super::samples::fit`] resamples a whole
+/// file (the same Catmull-Rom window, clamped at the file's ends), so pieces read this way
+/// join into the same values.
+fn read_resampled(
+    (src_rate, rate, src_frames, ch): (u32, u32, usize, usize),
+    from: usize,
+    to: usize,
+    scratch: &mut Vec<f32>,
+    out: &mut Vec<f32>,
+    fill: impl FnOnce(usize, usize, &mut Vec<f32>) -> Result<(), SynthError>,
+) -> Result<(), SynthError> {
+    let same = src_rate == rate || src_frames < 2;
+    let ratio = src_rate as f64 / rate as f64;
+    // Source frames needed: the Catmull-Rom window around each output frame.
+    let (s0, s1) = if same {
+        (from, to)
+    } else {
+        let lo = ((from as f64 * ratio).floor() as isize - 1).max(0) as usize;
+        let hi = (((to - 1) as f64 * ratio).floor() as usize + 3).min(src_frames);
+        (lo, hi)
+    };
+    fill(s0, s1, scratch)?;
+    if same {
+        out.extend_from_slice(scratch);
+        return Ok(());
+    }
+    let last = src_frames as isize - 1;
+    let at = |i: isize, c: usize| -> f32 {
+        let i = i.clamp(0, last) as usize;
+        scratch.get((i - s0) * ch + c).copied().unwrap_or(0.0)
+    };
+    for j in from..to {
+        super::samples::catmull_rom(&at, j as f64 * ratio, ch, out);
+    }
+    Ok(())
+}
+
+/// A WAV file as the engine reads it (hound: faster than symphonia for PCM).
 #[derive(Debug)]
 pub struct WavSource {
     pub path: PathBuf,
@@ -66,53 +125,33 @@ pub struct WavSource {
     src_frames: usize,
     bits: u16,
     float: bool,
-    rate: u32,
-    /// Frames at the engine rate (what a full decode and `fit` would give, uncut).
-    pub frames: usize,
 }
 
+type WavReader = hound::WavReader<std::io::BufReader<std::fs::File>>;
+
 impl WavSource {
-    pub fn open(path: &Path, rate: u32) -> Result<WavSource, SynthError> {
+    pub fn open(path: &Path) -> Result<WavSource, SynthError> {
         let r = hound::WavReader::open(path)
             .map_err(|e| SynthError::Wav(path.display().to_string(), e))?;
         let spec = r.spec();
-        let src_frames = r.duration() as usize;
-        let frames = if spec.sample_rate == rate || src_frames < 2 {
-            src_frames
-        } else {
-            let ratio = spec.sample_rate as f64 / rate as f64;
-            ((src_frames as f64) / ratio).floor().max(1.0) as usize
-        };
         Ok(WavSource {
             path: path.to_path_buf(),
             channels: (spec.channels.max(1) as usize).min(2),
             src_rate: spec.sample_rate,
-            src_frames,
+            src_frames: r.duration() as usize,
             bits: spec.bits_per_sample,
             float: spec.sample_format == hound::SampleFormat::Float,
-            rate,
-            frames,
         })
     }
 
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-
-    /// Engine-rate frames `from..to` appended to `out` (interleaved, `channels()` each),
-    /// the same values a full decode and `fit` give. `scratch` holds source frames.
-    pub fn read(
+    /// Source frames `s0..s1` into `scratch` (interleaved, `channels` each).
+    fn fill(
         &self,
-        reader: &mut Option<hound::WavReader<std::io::BufReader<std::fs::File>>>,
-        from: usize,
-        to: usize,
+        reader: &mut Option<WavReader>,
+        s0: usize,
+        s1: usize,
         scratch: &mut Vec<f32>,
-        out: &mut Vec<f32>,
     ) -> Result<(), SynthError> {
-        let to = to.min(self.frames);
-        if from >= to {
-            return Ok(());
-        }
         let name = || self.path.display().to_string();
         if reader.is_none() {
             *reader =
@@ -120,16 +159,6 @@ impl WavSource {
         }
         let r = reader.as_mut().expect("opened above");
         let in_ch = r.spec().channels.max(1) as usize;
-        let same = self.src_rate == self.rate || self.src_frames < 2;
-        let ratio = self.src_rate as f64 / self.rate as f64;
-        // Source frames needed: the Catmull-Rom window around each output frame.
-        let (s0, s1) = if same {
-            (from, to)
-        } else {
-            let lo = ((from as f64 * ratio).floor() as isize - 1).max(0) as usize;
-            let hi = (((to - 1) as f64 * ratio).floor() as usize + 3).min(self.src_frames);
-            (lo, hi)
-        };
         r.seek(s0 as u32).map_err(|e| SynthError::Io(name(), e))?;
         scratch.clear();
         let ch = self.channels;
@@ -151,19 +180,105 @@ impl WavSource {
                 push(s.map_err(|e| SynthError::Wav(name(), e))? as f32 * scale);
             }
         }
-        if same {
-            out.extend_from_slice(scratch);
+        Ok(())
+    }
+}
+
+/// Where a streamed sample's frames come from: WAV through hound, anything else through
+/// symphonia. The streamer and offline renders only call [`Source::read`].
+#[derive(Debug)]
+pub enum Source {
+    Wav(WavSource),
+    Coded(CodedSource),
+}
+
+/// An open file of a [`Source`], kept between reads so consecutive reads continue.
+#[derive(Default)]
+pub enum Reader {
+    #[default]
+    Closed,
+    Wav(Option<WavReader>),
+    Coded(Option<Box<CodedReader>>),
+}
+
+impl Source {
+    /// Opens `path`'s header: WAV files with hound, any other with symphonia.
+    pub fn open(path: &Path) -> Result<Source, SynthError> {
+        let wav = path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("wav"));
+        Ok(if wav {
+            Source::Wav(WavSource::open(path)?)
+        } else {
+            Source::Coded(CodedSource::open(path)?)
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Wav(s) => &s.path,
+            Source::Coded(s) => &s.path,
+        }
+    }
+
+    /// Channels kept (at most two).
+    pub fn channels(&self) -> usize {
+        match self {
+            Source::Wav(s) => s.channels,
+            Source::Coded(s) => s.channels,
+        }
+    }
+
+    fn format(&self) -> (u32, usize, usize) {
+        match self {
+            Source::Wav(s) => (s.src_rate, s.src_frames, s.channels),
+            Source::Coded(s) => (s.src_rate, s.src_frames, s.channels),
+        }
+    }
+
+    /// Frames at the engine `rate` (what a full decode and `fit` would give, uncut).
+    pub fn frames(&self, rate: u32) -> usize {
+        let (src_rate, src_frames, _) = self.format();
+        engine_frames(src_rate, rate, src_frames)
+    }
+
+    /// Engine-rate frames `from..to` appended to `out` (interleaved, `channels()` each),
+    /// the same values a full decode and `fit` give. `scratch` holds source frames.
+    pub fn read(
+        &self,
+        reader: &mut Reader,
+        rate: u32,
+        from: usize,
+        to: usize,
+        scratch: &mut Vec<f32>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), SynthError> {
+        let to = to.min(self.frames(rate));
+        if from >= to {
             return Ok(());
         }
-        let last = self.src_frames as isize - 1;
-        let at = |i: isize, c: usize| -> f32 {
-            let i = i.clamp(0, last) as usize;
-            scratch.get((i - s0) * ch + c).copied().unwrap_or(0.0)
-        };
-        for j in from..to {
-            super::samples::catmull_rom(&at, j as f64 * ratio, ch, out);
+        let (src_rate, src_frames, ch) = self.format();
+        let fmt = (src_rate, rate, src_frames, ch);
+        match self {
+            Source::Wav(s) => {
+                if !matches!(reader, Reader::Wav(_)) {
+                    *reader = Reader::Wav(None);
+                }
+                let Reader::Wav(r) = reader else {
+                    unreachable!("set above")
+                };
+                read_resampled(fmt, from, to, scratch, out, |a, b, sc| s.fill(r, a, b, sc))
+            }
+            Source::Coded(s) => {
+                if !matches!(reader, Reader::Coded(_)) {
+                    *reader = Reader::Coded(None);
+                }
+                let Reader::Coded(r) = reader else {
+                    unreachable!("set above")
+                };
+                read_resampled(fmt, from, to, scratch, out, |a, b, sc| s.fill(r, a, b, sc))
+            }
         }
-        Ok(())
     }
 }
 
@@ -171,7 +286,9 @@ impl WavSource {
 /// full length and preloaded tail.
 #[derive(Debug)]
 pub struct Streamed {
-    pub source: WavSource,
+    pub source: Source,
+    /// The engine rate the frames below count at.
+    pub rate: u32,
     /// Frames at the engine rate (capped at [`MAX_STREAM_SECS`]).
     pub frames: usize,
     /// Frames in the head (`Sample::data`).
@@ -184,13 +301,13 @@ pub struct Streamed {
 
 /// Loads `source` as a streamed sample: its head and tail decoded, the rest left on disk.
 pub fn load_streamed(
-    source: WavSource,
+    source: Source,
+    rate: u32,
     name: String,
     warnings: &mut Vec<String>,
 ) -> Result<Sample, SynthError> {
-    let rate = source.rate;
     let max = (MAX_STREAM_SECS * rate as f32) as usize;
-    let mut frames = source.frames;
+    let mut frames = source.frames(rate);
     if frames > max {
         warnings.push(format!(
             "sample {name}: {:.1} s is longer than {MAX_STREAM_SECS} s; only its first {MAX_STREAM_SECS} s are played",
@@ -200,12 +317,19 @@ pub fn load_streamed(
     }
     let keep = ((HEAD_SECS * rate as f32) as usize).min(frames);
     let tail_start = frames.saturating_sub(keep).max(keep);
-    let (mut reader, mut scratch) = (None, Vec::new());
+    let (mut reader, mut scratch) = (Reader::Closed, Vec::new());
     let mut head = Vec::new();
-    source.read(&mut reader, 0, keep, &mut scratch, &mut head)?;
+    source.read(&mut reader, rate, 0, keep, &mut scratch, &mut head)?;
     let mut tail = Vec::new();
-    source.read(&mut reader, tail_start, frames, &mut scratch, &mut tail)?;
-    let channels = source.channels;
+    source.read(
+        &mut reader,
+        rate,
+        tail_start,
+        frames,
+        &mut scratch,
+        &mut tail,
+    )?;
+    let channels = source.channels();
     Ok(Sample {
         name,
         sample_rate: rate,
@@ -213,6 +337,7 @@ pub fn load_streamed(
         data: head,
         stream: Some(Arc::new(Streamed {
             source,
+            rate,
             frames,
             head: keep,
             tail_start,
@@ -236,7 +361,7 @@ struct Job {
     epoch: u32,
     sample: Arc<Streamed>,
     next: usize,
-    reader: Option<hound::WavReader<std::io::BufReader<std::fs::File>>>,
+    reader: Reader,
 }
 
 /// The reading end: takes requests and fills the voice slots' rings (never on the audio
@@ -291,7 +416,7 @@ impl Streamer {
                     epoch: r.epoch,
                     next: r.from,
                     sample: r.sample,
-                    reader: None,
+                    reader: Reader::Closed,
                 });
             }
         }
@@ -312,6 +437,7 @@ impl Streamer {
                 if src
                     .read(
                         &mut j.reader,
+                        j.sample.rate,
                         j.next,
                         j.next + n,
                         &mut self.scratch,
