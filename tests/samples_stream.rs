@@ -254,3 +254,29 @@ fn flac_and_ogg_files_stream_and_render_byte_identical_to_whole_decodes() {
     let first_diff = streamed.iter().zip(&decoded).position(|(a, b)| a != b);
     assert_eq!(first_diff, None, "streamed and whole renders differ");
 }
+
+/// The audio meters report late streamed frames: a streamed file removed after its bank
+/// loaded can never be read, so a note past its head plays silence, every frame of which
+/// the meters count (what the status line shows as `stream late N`).
+#[test]
+fn frames_the_streamer_cannot_deliver_show_in_the_audio_meters() {
+    use weft::sound::output::Callback;
+    let d = tempfile::tempdir().unwrap();
+    kit(d.path());
+    let (engine, w) = Engine::new(cfg(d.path())).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    std::fs::remove_file(d.path().join("long/a.wav")).unwrap();
+    let (mut tx, rx) = rtrb::RingBuffer::new(16);
+    tx.push(on(0, 0, 0.5, 1.0, 1.0)).unwrap();
+    let mut cb = Callback::new(engine, rx, None);
+    let meters = cb.meters();
+    let mut out = vec![0.0f32; 512];
+    assert_eq!(meters.stats().stream_late, 0);
+    for _ in 0..8 {
+        cb.render(&mut out, 2);
+        assert!(out.iter().all(|&x| x == 0.0));
+    }
+    // Every frame played, plus the few the voice has read ahead for its interpolation.
+    let late = meters.stats().stream_late;
+    assert!((8 * 256..8 * 256 + 4).contains(&late), "{late}");
+}
