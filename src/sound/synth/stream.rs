@@ -47,6 +47,12 @@ pub const RING_FRAMES: usize = 1 << 14;
 const READ_FRAMES: usize = 4096;
 /// Requests that may wait for the streamer.
 const REQUESTS: usize = 256;
+/// The streaming thread's sleep between polls while a voice streams: a ring of
+/// [`RING_FRAMES`] lasts 85 ms even at speed 4, so 1 ms keeps it full.
+pub const POLL_BUSY: std::time::Duration = std::time::Duration::from_millis(1);
+/// Its sleep while nothing streams: a new note finds its first [`HEAD_SECS`] in memory, so
+/// only a `begin` past the head can wait this long for its first frames.
+pub const POLL_IDLE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// How banks decide what to stream.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -462,17 +468,91 @@ impl Streamer {
         worked
     }
 
-    /// Runs the streamer on its own thread until `stop` is set, polling every millisecond
-    /// when there is nothing to do.
+    /// Whether a voice slot is being streamed (its ring still to be filled to the tail).
+    pub fn busy(&self) -> bool {
+        self.jobs.iter().any(Option::is_some)
+    }
+
+    /// How long the thread sleeps after a pump that found nothing to do: [`POLL_BUSY`] while
+    /// a voice streams (its ring drains), [`POLL_IDLE`] otherwise.
+    pub fn poll_interval(&self) -> std::time::Duration {
+        if self.busy() {
+            POLL_BUSY
+        } else {
+            POLL_IDLE
+        }
+    }
+
+    /// Runs the streamer on its own thread until `stop` is set, sleeping [`Self::poll_interval`]
+    /// when there is nothing to do. It polls rather than being woken: waking a thread is a
+    /// syscall, which the audio callback must not make.
     pub fn spawn(mut self, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
         std::thread::Builder::new()
             .name("weft-stream".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     if !self.pump() {
-                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        std::thread::sleep(self.poll_interval());
                     }
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thread polls fast only while a voice streams: idle before a request, busy while
+    /// the ring is filled, idle again once the job reached the tail.
+    #[test]
+    fn the_streamer_polls_slowly_when_nothing_streams() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p, spec).unwrap();
+        for i in 0..5 * 48_000 {
+            w.write_sample((i % 1000) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let mut warnings = Vec::new();
+        let s =
+            load_streamed(Source::open(&p).unwrap(), 48_000, "a".into(), &mut warnings).unwrap();
+        let st = s.stream.clone().unwrap();
+        let (mut streamer, mut taps) = Streamer::new(2);
+        assert_eq!(streamer.poll_interval(), POLL_IDLE);
+        assert!(!streamer.pump());
+        taps.requests
+            .push(Request {
+                slot: 1,
+                epoch: 7,
+                from: st.head,
+                sample: st.clone(),
+            })
+            .unwrap();
+        assert!(streamer.pump());
+        assert!(streamer.busy());
+        assert_eq!(streamer.poll_interval(), POLL_BUSY);
+        let mut got = 0;
+        for _ in 0..100 {
+            while let Ok((epoch, _, _)) = taps.rings[1].pop() {
+                assert_eq!(epoch, 7);
+                got += 1;
+            }
+            if !streamer.busy() {
+                break;
+            }
+            streamer.pump();
+        }
+        while taps.rings[1].pop().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, st.tail_start - st.head);
+        assert_eq!(streamer.poll_interval(), POLL_IDLE);
     }
 }
