@@ -195,6 +195,9 @@ impl CodedReader {
         if packet.track_id != self.track_id {
             return Ok(());
         }
+        // Where the packet's frames lie in a decode of the whole file: its timestamp
+        // (symphonia trims Vorbis' priming and padding, so timestamps count output frames
+        // from 0; the track's `start_ts` does not shift them — the tests check both formats).
         let pts = packet.pts.get();
         let in_ch = match self.decoder.decode(&packet) {
             Ok(buf) => {
