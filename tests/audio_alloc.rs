@@ -4,12 +4,13 @@
 //! effect: each filter response, distort, crush, coarse, tremolo, the delay (plain and
 //! ping-pong) and reverb sends, live changes of every parameter, and sample voices from a
 //! bank folder with begin/end, speed (reversed too), loop and cut groups, and sample banks
-//! hot-swapped in while it plays (taken from the feed's ring, older ones handed back).
+//! hot-swapped in while it plays (taken from the feed's ring, older ones handed back), and
+//! notes of long files (WAV and FLAC) streamed from the streaming thread.
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use weft::engine::event::{Event, FilterMode, Param, Sound, SynthKind, TimedEvent};
 use weft::sound::output::Callback;
-use weft::sound::synth::{scan, BankSwap, Engine, SynthConfig};
+use weft::sound::synth::{scan, BankSwap, Engine, StreamOptions, SynthConfig};
 
 #[global_allocator]
 static ALLOC: AllocDisabler = AllocDisabler;
@@ -31,6 +32,24 @@ fn callback_never_allocates() {
     // A bank folder too (folder 1), so sample notes pick from the flat bank and from it.
     std::fs::create_dir(dir.path().join("bd")).unwrap();
     std::fs::copy(dir.path().join("s.wav"), dir.path().join("bd/a.wav")).unwrap();
+    // And a long file (folder 2), streamed: notes of it read from the streaming thread's
+    // rings, resampled from 44.1 kHz.
+    std::fs::create_dir(dir.path().join("long")).unwrap();
+    let mut w = hound::WavWriter::create(dir.path().join("long/a.wav"), spec).unwrap();
+    for i in 0..(weft::sound::synth::STREAM_AFTER_SECS as usize + 1) * 44_100 {
+        w.write_sample(((i * 37) % 2000) as i16 - 1000).unwrap();
+    }
+    w.finalize().unwrap();
+    // And a 6 s FLAC (22.05 kHz, the committed fixture) in the same folder, streamed too
+    // (the engine below streams files longer than 5 s).
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stream/long/c.flac"
+        ),
+        dir.path().join("long/c.flac"),
+    )
+    .unwrap();
     // Banks to hot-swap in: more folders than the synth holds, so older ones are handed back.
     let swaps: Vec<_> = (0..7)
         .map(|k| {
@@ -50,7 +69,8 @@ fn callback_never_allocates() {
         master_chain: true,
         bank_swap: Some(swap.clone()),
     };
-    let (engine, warnings) = Engine::new(cfg).unwrap();
+    let (engine, warnings) =
+        Engine::with_streaming(cfg, StreamOptions { after_secs: 5.0 }, false).unwrap();
     assert!(engine.has_soundfont(), "{warnings:?}");
     let (mut prod, cons) = rtrb::RingBuffer::<TimedEvent>::new(4096);
     let (tap_tx, mut tap_rx) = rtrb::RingBuffer::<f32>::new(1 << 16);
@@ -104,7 +124,7 @@ fn callback_never_allocates() {
                         room: (n % 3) as f32 * 0.5,
                         size: (n % 11) as f32 * 0.1,
                         damp: (n % 7) as f32 * 0.15,
-                        folder: (n % 3) as u16, // 2 does not exist: silence, no panic
+                        folder: (n % 3) as u16, // 2 only in the startup bank
                         // The newest bank, an older one (maybe handed back: silence), or one
                         // not pushed yet.
                         bank: match n % 3 {
@@ -142,6 +162,31 @@ fn callback_never_allocates() {
                 tick: 0,
                 frame,
                 event,
+            })
+            .unwrap();
+        }
+        if b % 10 == 3 {
+            // A streamed note from past its head (a request, then frames from the ring) or
+            // from its start, forwards at several speeds, reversed (its tail) and looped.
+            prod.push(TimedEvent {
+                tick: 0,
+                frame: b * block + 7,
+                event: Event::NoteOn {
+                    track: 11,
+                    channel: 0,
+                    key: 60,
+                    vel: 100,
+                    sound: Sound {
+                        synth: SynthKind::Sample,
+                        folder: 2,
+                        // The WAV or the FLAC.
+                        sample: (b / 30 % 2) as u16,
+                        begin: [0.0, 0.3, 0.6, 0.95][(b / 10 % 4) as usize],
+                        speed: [1.0, 2.0, 4.0, -1.0, 0.5][(b / 10 % 5) as usize],
+                        looped: b % 70 == 63,
+                        ..Sound::default()
+                    },
+                },
             })
             .unwrap();
         }

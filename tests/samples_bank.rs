@@ -519,7 +519,7 @@ fn a_60_second_file_plays_its_last_second_exactly_forwards_and_backwards() {
         t.elapsed().as_secs_f64() * 1e3
     );
     assert!(w.is_empty(), "nothing cut: {w:?}");
-    assert_eq!(bank.get(1, 0).unwrap().frames(), n);
+    assert_eq!(bank.get(1, 0).unwrap().length(), n);
     drop(bank);
     let last: Vec<f32> = data[n - SR as usize..].iter().map(|&x| f(x)).collect();
     let at = 64u64;

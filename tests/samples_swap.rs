@@ -87,6 +87,7 @@ fn corr(a: &[f32], b: &[f32]) -> f64 {
 /// The live engine on a manual clock and the synth rendering what it hands over, block by
 /// block up to the clock, as the audio callback would.
 struct Rig {
+    swap: BankSwap,
     h: LiveHandle,
     clock: ManualClock,
     events: Receiver<TimedEvent>,
@@ -115,7 +116,7 @@ impl Rig {
         let mut cfg = LiveConfig::new(scripts);
         cfg.tempo = Some(240.0);
         cfg.samples = Some(samples_flag.to_path_buf());
-        cfg.bank_swap = Some(swap);
+        cfg.bank_swap = Some(swap.clone());
         let clock = ManualClock::new(SR);
         let (tx, events) = channel();
         let steps: live::StepFactory = Arc::new(|| Box::new(NoModels));
@@ -127,6 +128,7 @@ impl Rig {
         )
         .unwrap();
         Rig {
+            swap,
             h,
             clock,
             events,
@@ -354,4 +356,60 @@ fn check_finds_a_bank_only_through_the_samples_flag() {
         String::from_utf8_lossy(&with.stdout),
         String::from_utf8_lossy(&with.stderr)
     );
+}
+
+#[test]
+fn a_save_whose_bank_finds_every_slot_sounding_is_rejected_at_samples_and_the_old_bank_plays_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    fs::create_dir(&scripts).unwrap();
+    let (kit_a, _) = kit(&scripts, "kitA", 1);
+    let flag = dir.path().join("more");
+    kit(&flag, "kitB", 2);
+    let file = scripts.join("a.rhai");
+    fs::write(&file, patch("kitA", "bd")).unwrap();
+    let mut rig = Rig::start(&scripts, &kit_a, &flag);
+    rig.wait("first load", swapped(1));
+    rig.beats(2);
+    // Every slot gets a bank with a long note sounding (as earlier versions would leave).
+    let long = 40 * BEAT as usize;
+    for i in 0..weft::sound::synth::BANK_SLOTS {
+        let k = dir.path().join(format!("busy{i}"));
+        fs::create_dir_all(k.join("bd")).unwrap();
+        write_wav(&k.join("bd/a.wav"), &noise(50 + i as u32, long));
+        let list = weft::sound::synth::scan(&k).unwrap();
+        let gen = rig.swap.bind(&k, &list, &mut Vec::new()).unwrap().unwrap();
+        let at = rig.audio.len() as u64;
+        rig.pending.push(TimedEvent {
+            tick: 0,
+            frame: at,
+            event: Event::NoteOn {
+                track: 9,
+                channel: 0,
+                key: 60,
+                vel: 127,
+                sound: weft::engine::event::Sound {
+                    synth: SynthKind::Sample,
+                    folder: 1,
+                    bank: gen,
+                    ..Default::default()
+                },
+            },
+        });
+        rig.render_to(at + 256);
+    }
+    fs::write(&file, patch("kitB", "bd")).unwrap();
+    let Report::Rejected { error } = rig.wait("bank with no room", |r| {
+        matches!(r, Report::Rejected { .. })
+    }) else {
+        unreachable!()
+    };
+    assert!(error.to_string().contains("a.rhai:2:1"), "{error}");
+    assert!(error.message.contains("kitB"), "{error}");
+    assert!(error.message.contains("sounding"), "{error}");
+    let before = rig.notes.len();
+    rig.beats(4);
+    let rig = rig.finish();
+    // The old version plays on from the startup bank.
+    assert!(rig.notes[before..].iter().all(|n| n.1 == 0));
 }

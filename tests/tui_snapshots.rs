@@ -308,3 +308,19 @@ fn transport_shows_the_outputs_in_use_and_their_state() {
     );
     assert_snapshot!("screen_outputs_80x24", three.render_to_string(80, 24));
 }
+
+/// Streamed sample frames that came too late show as `stream late N` after the underruns,
+/// and nothing shows while there are none.
+#[test]
+fn transport_shows_late_stream_frames_only_when_there_are_some() {
+    let quiet = app(busy());
+    assert!(!quiet
+        .render_pane_to_string(Pane::Transport, 110, 4)
+        .contains("stream late"));
+    let mut snap = busy();
+    snap.transport.stream_late = 1_536;
+    let late = app(snap);
+    let text = late.render_pane_to_string(Pane::Transport, 110, 4);
+    assert!(text.contains("underruns 0  stream late 1536"), "{text}");
+    assert_snapshot!("pane_transport_stream_late", text);
+}

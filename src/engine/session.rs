@@ -347,6 +347,7 @@ fn run_screen(
                 sample_rate: Some(sr),
                 load_pct: st.load_pct,
                 underruns: st.underruns,
+                stream_late: st.stream_late,
                 outputs: board.snapshot(),
             }
         },

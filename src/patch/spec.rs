@@ -213,6 +213,9 @@ pub struct BankIndex {
     /// worker when it hands the bank to a running synth; unset (0, the startup bank) in
     /// `weft render` and `weft check`.
     pub gen: std::sync::OnceLock<u32>,
+    /// Where `samples("…")` named this bank (line, col), for errors about loading it; `None`
+    /// for the samples folder found by default.
+    pub at: Option<(usize, usize)>,
 }
 
 impl BankIndex {
@@ -224,6 +227,7 @@ impl BankIndex {
             dir,
             folders,
             gen: Default::default(),
+            at: None,
         }
     }
 

@@ -86,6 +86,7 @@ pub struct Meters {
     load_bits: AtomicU32,
     underruns: AtomicU64,
     late_events: AtomicU64,
+    stream_late: AtomicU64,
     tap_dropped: AtomicU64,
 }
 
@@ -96,6 +97,9 @@ pub struct AudioStats {
     pub load_pct: f32,
     pub underruns: u64,
     pub late_events: u64,
+    /// Frames of streamed sample files played as silence because the streaming thread had not
+    /// read them in time (`Engine::stream_underruns`): the disk could not keep up.
+    pub stream_late: u64,
     /// Tap samples dropped because the analyzer ring was full.
     pub tap_dropped: u64,
 }
@@ -109,6 +113,7 @@ impl Meters {
             load_pct: f32::from_bits(self.load_bits.load(Ordering::Relaxed)),
             underruns: self.underruns.load(Ordering::Relaxed),
             late_events: self.late_events.load(Ordering::Relaxed),
+            stream_late: self.stream_late.load(Ordering::Relaxed),
             tap_dropped: self.tap_dropped.load(Ordering::Relaxed),
         }
     }
@@ -200,6 +205,9 @@ impl Callback {
         self.meters
             .late_events
             .store(self.engine.late_events(), Ordering::Relaxed);
+        self.meters
+            .stream_late
+            .store(self.engine.stream_underruns(), Ordering::Relaxed);
         if total > 0 {
             let period = total as f64 / self.sample_rate;
             let load = (started.elapsed().as_secs_f64() / period * 100.0) as f32;

@@ -33,6 +33,8 @@ pub struct AudioFacts {
     pub sample_rate: Option<u32>,
     pub load_pct: f32,
     pub underruns: u64,
+    /// Frames of streamed sample files that came too late (played as silence).
+    pub stream_late: u64,
     /// The outputs besides the synth (OSC, MIDI out, MIDI clock) and their states.
     pub outputs: Vec<crate::outputs::OutputStatus>,
 }
@@ -133,6 +135,7 @@ pub fn snapshot_with(
         time_sig: s.time_sig,
         audio_load_pct: audio.load_pct,
         underruns: audio.underruns,
+        stream_late: audio.stream_late,
         lookahead_ms: s.lookahead_ms as f32,
         device: audio.device.clone(),
         sample_rate: audio.sample_rate,

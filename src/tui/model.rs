@@ -66,6 +66,9 @@ pub struct TransportView {
     /// Time spent in the audio callback as a percentage of the buffer period.
     pub audio_load_pct: f32,
     pub underruns: u64,
+    /// Frames of streamed sample files the streaming thread delivered too late (silence);
+    /// shown as `stream late N` only when not zero.
+    pub stream_late: u64,
     pub lookahead_ms: f32,
     /// Output device name; `None` means the silent clock ("null sink").
     pub device: Option<String>,
@@ -108,6 +111,7 @@ impl Default for TransportView {
             time_sig: (4, 4),
             audio_load_pct: 0.0,
             underruns: 0,
+            stream_late: 0,
             lookahead_ms: 50.0,
             device: None,
             sample_rate: None,

@@ -17,6 +17,7 @@ pub fn busy() -> Snapshot {
             time_sig: (4, 4),
             audio_load_pct: 23.4,
             underruns: 0,
+            stream_late: 0,
             lookahead_ms: 50.0,
             device: Some("default".into()),
             sample_rate: Some(48_000),

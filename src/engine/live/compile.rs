@@ -240,12 +240,14 @@ fn hand_banks_to_synth(
             }
             Ok(None) => {}
             Err(e) => {
+                // At the `samples("…")` call that named the bank, when one did.
+                let (line, col) = bank.at.unwrap_or((0, 0));
                 return Err(PatchError {
                     path: path.display().to_string(),
-                    line: 0,
-                    col: 0,
+                    line,
+                    col,
                     message: format!("sample bank {}: {e}", bank.dir.display()),
-                })
+                });
             }
         }
     }

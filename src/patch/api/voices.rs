@@ -45,7 +45,7 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
 
     // Sample folders: `samples("./kit")`, a folder of folders (bd/, sd/, …).
     let c = ctx.clone();
-    engine.register_fn("samples", move |path: &str| -> RResult<()> {
+    engine.register_fn("samples", move |cx: NativeCallContext, path: &str| -> RResult<()> {
         let (patch_dir, flag) = {
             let g = lock(&c);
             (g.patch_dir.clone(), g.samples_flag.clone())
@@ -65,7 +65,9 @@ pub(super) fn register(engine: &mut Engine, ctx: &Arc<Mutex<RunContext>>) {
                 dir.display()
             ));
         }
-        lock(&c).bank = Some(Arc::new(BankIndex::new(dir.clone(), folders)));
+        let mut bank = BankIndex::new(dir.clone(), folders);
+        bank.at = Some(call_at(&cx));
+        lock(&c).bank = Some(Arc::new(bank));
         Ok(())
     });
 

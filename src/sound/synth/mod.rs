@@ -24,6 +24,7 @@ mod reverb;
 mod sampler;
 mod samples;
 mod samples_swap;
+mod stream;
 mod voice;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub use reverb::{rt60_of_response, rt60_of_size};
 pub use sampler::{sample_names, Sample};
 pub use samples::{decode, decode_symphonia, fit, scan, Bank, FolderInfo, MAX_SAMPLE_SECS};
 pub use samples_swap::{BankFeed, BankSwap, Banks, BANK_SLOTS};
+pub use stream::{StreamOptions, HEAD_SECS, MAX_STREAM_SECS, RING_FRAMES, STREAM_AFTER_SECS};
 use voice::{Ctx, Voice};
 pub use voice::{FILTER_OPEN_HZ, STEAL_FADE_SECS};
 
@@ -45,6 +47,9 @@ pub use voice::{FILTER_OPEN_HZ, STEAL_FADE_SECS};
 const FADE_SLOTS: usize = 16;
 /// Frames per block in offline rendering.
 const OFFLINE_BLOCK: usize = 512;
+/// Frames rendered between two in-line pumps of the streamer offline: at the top speed (64)
+/// they read 8,192 frames, half a voice's ring.
+const OFFLINE_STREAM_PIECE: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
@@ -59,6 +64,8 @@ pub enum SynthError {
     SoundFont(String, String),
     #[error("invalid synth configuration: {0}")]
     Config(String),
+    #[error("all {0} sample-bank slots hold banks that are sounding or in the playing patch; this bank can be loaded once one of them falls silent (the playing patch keeps its banks)")]
+    BanksInUse(usize),
 }
 
 /// How to build an [`Engine`].
@@ -144,6 +151,22 @@ pub struct Engine {
     buses: fx::Buses,
     late_events: u64,
     stolen: u64,
+    /// Where voices ask for streamed frames (`stream`), and the streamer itself when it is
+    /// pumped in line (offline renders) rather than on its thread.
+    stream_requests: rtrb::Producer<stream::Request>,
+    streamer: Option<stream::Streamer>,
+    stream_stop: Arc<std::sync::atomic::AtomicBool>,
+    stream_errors: Arc<std::sync::atomic::AtomicU64>,
+    /// Requests that found the request ring full (their notes play their head only).
+    stream_dropped: u64,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The streaming thread ends at its next poll.
+        self.stream_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Engine {
@@ -151,6 +174,17 @@ impl Engine {
     /// Missing samples or SoundFont are not errors: they come back as one-line warnings and
     /// the built-in synths still play (GM notes fall back to the `tri` synth).
     pub fn new(cfg: SynthConfig) -> Result<(Engine, Vec<String>), SynthError> {
+        Engine::with_streaming(cfg, StreamOptions::default(), false)
+    }
+
+    /// [`Engine::new`] streaming long files as `stream` says; `offline` pumps the streamer
+    /// in line before each stretch is rendered (deterministic, for renders) instead of on
+    /// its own thread.
+    pub fn with_streaming(
+        cfg: SynthConfig,
+        stream: StreamOptions,
+        offline: bool,
+    ) -> Result<(Engine, Vec<String>), SynthError> {
         if !(8_000..=384_000).contains(&cfg.sample_rate) {
             return Err(SynthError::Config(format!(
                 "sample rate {} Hz is outside 8000..=384000",
@@ -166,7 +200,7 @@ impl Engine {
         let sr = cfg.sample_rate as f32;
         let mut warnings = Vec::new();
         let bank = match &cfg.samples_dir {
-            Some(dir) => match Bank::load(dir, cfg.sample_rate, &mut warnings) {
+            Some(dir) => match Bank::load_with(dir, cfg.sample_rate, stream, &mut warnings) {
                 Ok(b) => {
                     if b.is_empty() {
                         warnings.push(format!(
@@ -206,16 +240,42 @@ impl Engine {
             }
             None => None,
         };
+        let streams_now = bank
+            .flat
+            .iter()
+            .chain(bank.folders.iter().flat_map(|f| &f.1))
+            .any(|s| s.stream.is_some());
         let mut banks = Banks::new(Arc::new(bank));
         if let Some(swap) = &cfg.bank_swap {
             let listing = cfg
                 .samples_dir
                 .as_ref()
                 .and_then(|d| Some((d.clone(), scan(d).ok()?)));
-            swap.set(banks.connect(cfg.sample_rate, listing));
+            swap.set(banks.connect(cfg.sample_rate, listing).streaming(stream));
         }
-        let voices = (0..cfg.polyphony + FADE_SLOTS)
-            .map(|_| Voice::new(sr))
+        let slots = cfg.polyphony + FADE_SLOTS;
+        let (streamer, taps) = stream::Streamer::new(slots);
+        let stream_errors = streamer.errors.clone();
+        let stream_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let streamer = if offline {
+            Some(streamer)
+        } else {
+            // Its own thread, when there is or may come something to stream.
+            if streams_now || cfg.bank_swap.is_some() {
+                streamer
+                    .spawn(stream_stop.clone())
+                    .map_err(|e| SynthError::Io("streaming thread".into(), e))?;
+            }
+            None
+        };
+        let voices = taps
+            .rings
+            .into_iter()
+            .map(|ring| {
+                let mut v = Voice::new(sr);
+                v.attach_ring(ring);
+                v
+            })
             .collect();
         Ok((
             Engine {
@@ -231,6 +291,11 @@ impl Engine {
                 buses: fx::Buses::new(sr),
                 late_events: 0,
                 stolen: 0,
+                stream_requests: taps.requests,
+                streamer,
+                stream_stop,
+                stream_errors,
+                stream_dropped: 0,
             },
             warnings,
         ))
@@ -265,6 +330,17 @@ impl Engine {
         self.stolen
     }
 
+    /// Frames of streamed samples played as silence because the streamer had not read them
+    /// in time, plus notes whose request found the request ring full and files that failed
+    /// to read while streaming (0 in offline renders).
+    pub fn stream_underruns(&self) -> u64 {
+        self.voices.iter().map(|v| v.underruns).sum::<u64>()
+            + self.stream_dropped
+            + self
+                .stream_errors
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Built-in voices currently sounding (including ones fading after being stolen).
     pub fn active_voices(&self) -> usize {
         self.voices.iter().filter(|v| v.active).count()
@@ -281,7 +357,7 @@ impl Engine {
     {
         let frames = out.len() / 2;
         // Banks hot-swapped in since the last block (lock- and allocation-free).
-        self.banks.poll();
+        self.poll_banks();
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(fx::CHUNK);
@@ -292,6 +368,18 @@ impl Engine {
             );
             done += n;
         }
+    }
+
+    /// Counts the sounding voices of each bank slot (so a bank in use is never replaced) and
+    /// takes the banks pushed since. No allocation, no lock.
+    fn poll_banks(&mut self) {
+        let gens = self
+            .voices
+            .iter()
+            .filter(|v| v.active)
+            .filter_map(|v| v.sample_gen());
+        self.banks.count_users(gens);
+        self.banks.poll();
     }
 
     /// `process` for at most `fx::CHUNK` frames.
@@ -328,6 +416,28 @@ impl Engine {
     /// Renders the voices into `seg`, which starts `pos` frames into the chunk (their sends
     /// go to the same frames of the send buffers).
     fn render_dry(&mut self, seg: &mut [f32], pos: usize) {
+        if let Some(s) = &mut self.streamer {
+            s.pump();
+        }
+        if self.streamer.is_some() && self.voices.iter().any(|v| v.active && v.streams()) {
+            // Offline with streamed notes sounding: read what they need before each piece is
+            // rendered, in pieces small enough that no ring runs dry even at the top speed.
+            // (Without them the stretch is rendered whole, exactly as before streaming.)
+            let mut done = 0;
+            while done < seg.len() / 2 {
+                let n = (seg.len() / 2 - done).min(OFFLINE_STREAM_PIECE);
+                if let Some(s) = &mut self.streamer {
+                    s.pump();
+                }
+                self.render_voices(&mut seg[2 * done..2 * (done + n)], pos + done);
+                done += n;
+            }
+            return;
+        }
+        self.render_voices(seg, pos);
+    }
+
+    fn render_voices(&mut self, seg: &mut [f32], pos: usize) {
         let ctx = Ctx {
             sample_rate: self.sample_rate,
             banks: &self.banks,
@@ -448,8 +558,9 @@ impl Engine {
                 v.steal(sr);
             }
         }
-        if sound.synth == SynthKind::Sample {
-            self.banks.ensure(sound.bank);
+        // A note may arrive in the same block as its bank.
+        if sound.synth == SynthKind::Sample && self.banks.bank(sound.bank).is_none() {
+            self.poll_banks();
         }
         self.buses.note(&sound);
         let slot = self.allocate();
@@ -461,6 +572,24 @@ impl Engine {
         };
         let seed = (age as u32) ^ ((track as u32) << 16) ^ key as u32;
         self.voices[slot].start(&ctx, track, key, vel, &sound, age, seed);
+        if let Some((epoch, from)) = self.voices[slot].take_stream_request() {
+            // The sample's stream description (an `Arc` clone: a count, no allocation).
+            let st = self
+                .banks
+                .get(sound.bank, sound.folder, sound.sample)
+                .and_then(|s| s.stream.clone());
+            if let Some(sample) = st {
+                let req = stream::Request {
+                    slot,
+                    epoch,
+                    sample,
+                    from,
+                };
+                if self.stream_requests.push(req).is_err() {
+                    self.stream_dropped += 1;
+                }
+            }
+        }
     }
 
     /// Finds a slot for a new voice: a free one if fewer than `polyphony` voices sound,
@@ -536,8 +665,19 @@ pub fn render(
     frames: u64,
     cfg: SynthConfig,
 ) -> Result<(Vec<f32>, Vec<String>), SynthError> {
+    render_with(events, frames, cfg, StreamOptions::default())
+}
+
+/// [`render`] streaming long sample files as `stream` says (`after_secs: f32::INFINITY`
+/// decodes every file whole: the same bytes come out either way).
+pub fn render_with(
+    events: &[TimedEvent],
+    frames: u64,
+    cfg: SynthConfig,
+    stream: StreamOptions,
+) -> Result<(Vec<f32>, Vec<String>), SynthError> {
     let mut out = vec![0.0f32; 2 * frames as usize];
-    let warnings = render_blocks(events, frames, cfg, |start, block| {
+    let warnings = render_blocks(events, frames, cfg, stream, |start, block| {
         out[2 * start as usize..2 * start as usize + block.len()].copy_from_slice(block);
         Ok(())
     })?;
@@ -548,9 +688,10 @@ fn render_blocks(
     events: &[TimedEvent],
     frames: u64,
     cfg: SynthConfig,
+    stream: StreamOptions,
     mut sink: impl FnMut(u64, &[f32]) -> Result<(), SynthError>,
 ) -> Result<Vec<String>, SynthError> {
-    let (mut engine, warnings) = Engine::new(cfg)?;
+    let (mut engine, warnings) = Engine::with_streaming(cfg, stream, true)?;
     let mut sorted = events.to_vec();
     sorted.sort_by_key(|e| e.frame); // stable: same-frame events keep their order
     let mut next = 0usize;
@@ -594,7 +735,7 @@ pub fn render_to_wav(
     let wav_err = |e: hound::Error| SynthError::Wav(name.clone(), e);
     let mut writer = hound::WavWriter::create(path, spec).map_err(wav_err)?;
     let mut peak = 0.0f32;
-    let warnings = render_blocks(events, frames, cfg, |_, block| {
+    let warnings = render_blocks(events, frames, cfg, StreamOptions::default(), |_, block| {
         for &x in block {
             peak = peak.max(x.abs());
             match format {

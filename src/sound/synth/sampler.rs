@@ -12,12 +12,25 @@ pub struct Sample {
     pub name: String,
     pub sample_rate: u32,
     pub channels: usize,
+    /// All frames, or for a streamed file only its head (see `stream`).
     pub data: Vec<f32>,
+    /// Set for a long file that is streamed: its source, full length and tail.
+    pub stream: Option<std::sync::Arc<super::stream::Streamed>>,
 }
 
 impl Sample {
+    /// Frames held in `data`.
     pub fn frames(&self) -> usize {
         self.data.len() / self.channels
+    }
+
+    /// Frames of the whole sample (streamed or not).
+    #[inline]
+    pub fn length(&self) -> usize {
+        match &self.stream {
+            Some(s) => s.frames,
+            None => self.frames(),
+        }
     }
 
     /// (left, right) of frame `i`; mono samples return the same value twice.
@@ -67,6 +80,7 @@ impl Sample {
             sample_rate: spec.sample_rate,
             channels,
             data,
+            stream: None,
         })
     }
 }

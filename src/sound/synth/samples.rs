@@ -7,17 +7,20 @@
 //! calls it to check names and report did-you-mean errors); [`Bank::load`] decodes every file
 //! (hound for WAV, symphonia for FLAC and Ogg Vorbis), converts it to the engine's rate and
 //! caps its length at [`MAX_SAMPLE_SECS`] and the bank at [`BANK_BUDGET_SAMPLES`] (longer
-//! files are cut there, with a warning: no streaming). The audio thread only reads the immutable, `Arc`-shared result.
+//! files are cut there, with a warning) — except files longer than the streaming threshold
+//! (WAV, FLAC, Ogg), of which only the head and tail are decoded (`stream`). The audio thread only
+//! reads the immutable, `Arc`-shared result.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::sampler::Sample;
+use super::stream::{load_streamed, Source, StreamOptions};
 use super::SynthError;
 
 /// Longest stretch of one file that is kept in memory, in seconds at the engine rate. Longer
-/// files are cut here (a warning says so). Files are decoded whole (no streaming): a minute
-/// of 48 kHz stereo is 23 MB, these ten minutes 230 MB.
+/// files are cut here (a warning says so); long files are streamed instead (`stream`).
+/// A minute of 48 kHz stereo is 23 MB, these ten minutes 230 MB.
 pub const MAX_SAMPLE_SECS: f32 = 600.0;
 
 /// Decoded samples (all channels) one bank keeps in memory: 1 GiB of `f32`. A file that
@@ -100,20 +103,36 @@ impl Bank {
     /// file decoded, converted to `rate` and capped at [`MAX_SAMPLE_SECS`]. Unreadable files
     /// become warnings (and silence for their index), not errors; a missing `root` is an error.
     pub fn load(root: &Path, rate: u32, warnings: &mut Vec<String>) -> Result<Bank, SynthError> {
-        Bank::load_within(root, rate, BANK_BUDGET_SAMPLES, warnings)
+        Bank::load_with(root, rate, StreamOptions::default(), warnings)
     }
 
-    /// [`Bank::load`] keeping at most `budget` decoded samples (all channels, all files).
+    /// [`Bank::load`] streaming the WAV files longer than `stream.after_secs`.
+    pub fn load_with(
+        root: &Path,
+        rate: u32,
+        stream: StreamOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<Bank, SynthError> {
+        Bank::load_within(root, rate, BANK_BUDGET_SAMPLES, stream, warnings)
+    }
+
+    /// [`Bank::load_with`] keeping at most `budget` decoded samples (all channels, all
+    /// files; a streamed file counts its head and tail).
     pub fn load_within(
         root: &Path,
         rate: u32,
         budget: usize,
+        stream: StreamOptions,
         warnings: &mut Vec<String>,
     ) -> Result<Bank, SynthError> {
         let mut left = budget;
-        let mut one = |p: &Path| match decode(p) {
-            Ok(s) => {
-                let mut s = fit(s, rate, warnings);
+        let mut one = |p: &Path| match load_one(p, rate, stream, warnings) {
+            Ok(s) if s.stream.is_some() => {
+                let kept = s.data.len() + s.stream.as_ref().map_or(0, |t| t.tail.len());
+                left = left.saturating_sub(kept);
+                Arc::new(s)
+            }
+            Ok(mut s) => {
                 if s.data.len() > left {
                     warnings.push(format!(
                         "sample {}: the bank's {} MB of decoded audio is used up; only its first {:.1} s are kept",
@@ -133,6 +152,7 @@ impl Bank {
                     sample_rate: rate,
                     channels: 1,
                     data: Vec::new(),
+                    stream: None,
                 })
             }
         };
@@ -169,6 +189,33 @@ impl Bank {
     pub fn is_empty(&self) -> bool {
         self.flat.is_empty() && self.folders.is_empty()
     }
+}
+
+/// One file of a bank: a file longer than `stream.after_secs` at `rate` as a streamed
+/// sample (head and tail decoded), anything else decoded whole and [`fit`] to `rate`. A
+/// FLAC or Ogg file whose header does not tell its length is decoded whole.
+fn load_one(
+    p: &Path,
+    rate: u32,
+    stream: StreamOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Sample, SynthError> {
+    let wav = p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav"));
+    let src = match Source::open(p) {
+        Ok(s) => Some(s),
+        Err(e) if wav => return Err(e),
+        Err(_) => None,
+    };
+    if let Some(src) = src {
+        if src.frames(rate) as f64 > stream.after_secs as f64 * rate as f64 {
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return load_streamed(src, rate, name, warnings);
+        }
+    }
+    Ok(fit(decode(p)?, rate, warnings))
 }
 
 /// Decodes a WAV (hound), FLAC or Ogg Vorbis (symphonia) file to interleaved f32, keeping at
@@ -263,6 +310,7 @@ pub fn decode_symphonia(path: &Path) -> Result<Sample, SynthError> {
         sample_rate: rate,
         channels: in_ch.min(2),
         data: raw,
+        stream: None,
     })
 }
 
@@ -297,23 +345,34 @@ fn resample(s: &Sample, rate: u32) -> Sample {
     let at = |i: isize, c: usize| -> f32 { s.data[(i.clamp(0, n as isize - 1) as usize) * ch + c] };
     let mut data = Vec::with_capacity(out_frames * ch);
     for j in 0..out_frames {
-        let pos = j as f64 * ratio;
-        let i = pos.floor() as isize;
-        let t = (pos - i as f64) as f32;
-        for c in 0..ch {
-            let (y0, y1, y2, y3) = (at(i - 1, c), at(i, c), at(i + 1, c), at(i + 2, c));
-            // Catmull-Rom.
-            let a = -0.5 * y0 + 1.5 * y1 - 1.5 * y2 + 0.5 * y3;
-            let b = y0 - 2.5 * y1 + 2.0 * y2 - 0.5 * y3;
-            let cc = -0.5 * y0 + 0.5 * y2;
-            data.push(((a * t + b) * t + cc) * t + y1);
-        }
+        catmull_rom(&at, j as f64 * ratio, ch, &mut data);
     }
     Sample {
         name: s.name.clone(),
         sample_rate: rate,
         channels: ch,
         data,
+        stream: None,
+    }
+}
+
+/// Appends the `ch` channels of the source read by `at(frame, channel)` at fractional
+/// position `pos` (Catmull-Rom), as resampling a whole file and streaming one both do.
+#[inline]
+pub(super) fn catmull_rom(
+    at: &impl Fn(isize, usize) -> f32,
+    pos: f64,
+    ch: usize,
+    out: &mut Vec<f32>,
+) {
+    let i = pos.floor() as isize;
+    let t = (pos - i as f64) as f32;
+    for c in 0..ch {
+        let (y0, y1, y2, y3) = (at(i - 1, c), at(i, c), at(i + 1, c), at(i + 2, c));
+        let a = -0.5 * y0 + 1.5 * y1 - 1.5 * y2 + 0.5 * y3;
+        let b = y0 - 2.5 * y1 + 2.0 * y2 - 0.5 * y3;
+        let cc = -0.5 * y0 + 0.5 * y2;
+        out.push(((a * t + b) * t + cc) * t + y1);
     }
 }
 
@@ -391,6 +450,7 @@ mod tests {
             sample_rate: 1000,
             channels: 1,
             data: vec![0.0; 1000 * (MAX_SAMPLE_SECS as usize + 5)],
+            stream: None,
         };
         let s = fit(long, 1000, &mut w);
         assert_eq!(s.frames(), 1000 * MAX_SAMPLE_SECS as usize);
@@ -405,7 +465,8 @@ mod tests {
             write_wav(&d.path().join(format!("bd/{f}.wav")), 48_000, &[7; 1000]);
         }
         let mut w = Vec::new();
-        let bank = Bank::load_within(d.path(), 48_000, 2500, &mut w).unwrap();
+        let bank =
+            Bank::load_within(d.path(), 48_000, 2500, StreamOptions::default(), &mut w).unwrap();
         let lens: Vec<usize> = bank.folders[0].1.iter().map(|s| s.frames()).collect();
         assert_eq!(lens, [1000, 1000, 500]);
         assert_eq!(w.len(), 1, "{w:?}");

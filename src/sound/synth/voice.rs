@@ -7,7 +7,9 @@
 
 use super::dsp::{poly_blep, sin2pi, Adsr, Rng, Smoothed, Svf};
 use super::inserts::Inserts;
+use super::sampler::Sample;
 use super::samples_swap::Banks;
+use super::stream::Item;
 use crate::engine::event::{FilterMode, Param, Sound, SynthKind, TrackId};
 
 /// Length of the anti-click fade applied to a stolen voice.
@@ -86,6 +88,23 @@ pub struct Voice {
     sample_lo: f64,
     sample_hi: f64,
     sample_loop: bool,
+    /// Streamed sample (`stream`): frames before `stream_head` come from the head, from
+    /// `stream_tail` on from the tail, between them from this slot's ring.
+    streamed: bool,
+    stream_head: usize,
+    stream_tail: usize,
+    /// This slot's ring from the streamer (attached by the engine).
+    ring: Option<rtrb::Consumer<Item>>,
+    /// The epoch of this voice's latest request; ring frames of others are skipped.
+    epoch: u32,
+    /// Index of the next frame the ring delivers, and the last two popped (`ring_next - 2`,
+    /// `ring_next - 1`).
+    ring_next: usize,
+    win: [(f32, f32); 2],
+    /// First frame to ask the streamer for, until the engine sends the request.
+    stream_from: Option<usize>,
+    /// Frames played as silence because the ring had not been filled in time.
+    pub underruns: u64,
     /// Cut group (0 = none).
     pub cut: u8,
 }
@@ -142,8 +161,39 @@ impl Voice {
             sample_lo: 0.0,
             sample_hi: 0.0,
             sample_loop: false,
+            streamed: false,
+            stream_head: 0,
+            stream_tail: 0,
+            ring: None,
+            epoch: 0,
+            ring_next: 0,
+            win: [(0.0, 0.0); 2],
+            stream_from: None,
+            underruns: 0,
             cut: 0,
         }
+    }
+
+    /// Gives this voice slot its ring from the streamer.
+    pub fn attach_ring(&mut self, ring: rtrb::Consumer<Item>) {
+        self.ring = Some(ring);
+    }
+
+    /// Whether this voice plays a streamed sample.
+    #[inline]
+    pub fn streams(&self) -> bool {
+        self.kind == SynthKind::Sample && self.streamed
+    }
+
+    /// The request to send after `start` when the note streams: (epoch, first frame).
+    pub fn take_stream_request(&mut self) -> Option<(u32, usize)> {
+        self.stream_from.take().map(|f| (self.epoch, f))
+    }
+
+    /// The bank generation a sample voice plays from (`None` for the other kinds).
+    #[inline]
+    pub fn sample_gen(&self) -> Option<u32> {
+        (self.kind == SynthKind::Sample).then_some(self.sample_bank)
     }
 
     pub fn is_fading(&self) -> bool {
@@ -168,7 +218,7 @@ impl Voice {
         let smp = match kind {
             SynthKind::Sample => match ctx.banks.get(sound.bank, sound.folder, sound.sample) {
                 // Speed 0 would hold one frame forever (a one-shot never ends): silence.
-                Some(s) if s.frames() > 0 && sound.speed != 0.0 => Some(s),
+                Some(s) if s.length() > 0 && sound.speed != 0.0 => Some(s),
                 _ => return false,
             },
             _ => None,
@@ -249,7 +299,7 @@ impl Voice {
                     self.sample_bank = sound.bank;
                     self.sample_folder = sound.folder;
                     self.sample_index = sound.sample;
-                    let n = smp.frames() as f64;
+                    let n = smp.length() as f64;
                     let fr = |x: f32| {
                         if x.is_finite() {
                             x.clamp(0.0, 1.0) as f64
@@ -274,6 +324,38 @@ impl Voice {
                     let transpose = ((key as f64 - 60.0) / 12.0).exp2();
                     self.sample_unit = smp.sample_rate as f64 / sr as f64 * transpose;
                     self.sample_speed.reset(speed as f32);
+                    self.stream_from = None;
+                    self.streamed = false;
+                    if let Some(st) = &smp.stream {
+                        self.streamed = true;
+                        self.stream_head = st.head;
+                        self.stream_tail = st.tail_start;
+                        if speed < 0.0 || sound.looped {
+                            // Only what is in memory: the head, else the tail.
+                            if self.sample_hi > st.head as f64 {
+                                self.sample_lo = self.sample_lo.max(st.tail_start as f64);
+                            }
+                            if self.sample_lo >= self.sample_hi {
+                                self.active = false;
+                                return false;
+                            }
+                        } else if self.sample_hi > st.head as f64 {
+                            let from = (self.sample_lo as usize).max(st.head);
+                            if from < st.tail_start {
+                                // Drop what an earlier note left in the ring (in O(1): the
+                                // frames are plain data), so the streamer has room at once;
+                                // frames it still writes for that note are skipped by epoch.
+                                if let Some(ring) = &mut self.ring {
+                                    if let Ok(c) = ring.read_chunk(ring.slots()) {
+                                        c.commit_all();
+                                    }
+                                }
+                                self.epoch = self.epoch.wrapping_add(1);
+                                self.ring_next = from;
+                                self.stream_from = Some(from);
+                            }
+                        }
+                    }
                     // Reversed: from the last frame of the part down to its first.
                     self.sample_pos = if speed < 0.0 {
                         self.sample_hi - 1.0
@@ -592,7 +674,7 @@ impl Voice {
                 else {
                     return (0.0, 0.0, true);
                 };
-                let (lo, hi) = (self.sample_lo, self.sample_hi.min(smp.frames() as f64));
+                let (lo, hi) = (self.sample_lo, self.sample_hi.min(smp.length() as f64));
                 let mut pos = self.sample_pos;
                 if pos < lo || pos >= hi {
                     if !self.sample_loop || hi <= lo {
@@ -604,11 +686,18 @@ impl Voice {
                 }
                 let i = pos as usize;
                 let frac = (pos - i as f64) as f32;
-                let (l0, r0) = smp.frame(i);
+                if self.streamed
+                    && self.sample_speed.value < 0.0
+                    && (self.stream_head..self.stream_tail).contains(&i)
+                {
+                    // Turned backwards by `param` into the streamed middle: not in memory.
+                    return (0.0, 0.0, true);
+                }
+                let (l0, r0) = self.sample_frame(smp, i);
                 let (l, r) = if frac == 0.0 || i + 1 >= hi as usize {
                     (l0, r0)
                 } else {
-                    let (l1, r1) = smp.frame(i + 1);
+                    let (l1, r1) = self.sample_frame(smp, i + 1);
                     (l0 + (l1 - l0) * frac, r0 + (r1 - r0) * frac)
                 };
                 self.sample_pos = pos + self.sample_unit * self.sample_speed.next() as f64;
@@ -616,6 +705,58 @@ impl Voice {
             }
         };
         (x, x, false)
+    }
+
+    /// Frame `i` of the playing sample: from memory, or for a streamed one from the head,
+    /// the tail or the ring (silence, counted as an underrun, if it has not arrived).
+    #[inline]
+    fn sample_frame(&mut self, smp: &Sample, i: usize) -> (f32, f32) {
+        let Some(st) = &smp.stream else {
+            return smp.frame(i);
+        };
+        if i < st.head {
+            return smp.frame(i);
+        }
+        if i >= st.tail_start {
+            let j = i - st.tail_start;
+            return if smp.channels == 1 {
+                let x = st.tail[j];
+                (x, x)
+            } else {
+                (st.tail[2 * j], st.tail[2 * j + 1])
+            };
+        }
+        match self.ring_frame(i) {
+            Some(f) => f,
+            None => {
+                self.underruns += 1;
+                (0.0, 0.0)
+            }
+        }
+    }
+
+    /// Frame `k` from the ring, popping (and skipping frames of other requests and frames
+    /// already passed) as far as it; `None` if it has not arrived.
+    #[inline]
+    fn ring_frame(&mut self, k: usize) -> Option<(f32, f32)> {
+        if k + 1 == self.ring_next {
+            return Some(self.win[1]);
+        }
+        if k + 2 == self.ring_next {
+            return Some(self.win[0]);
+        }
+        if k < self.ring_next {
+            return None;
+        }
+        let ring = self.ring.as_mut()?;
+        while self.ring_next <= k {
+            let (e, l, r) = ring.pop().ok()?;
+            if e == self.epoch {
+                self.win = [self.win[1], (l, r)];
+                self.ring_next += 1;
+            }
+        }
+        Some(self.win[1])
     }
 
     #[inline]

@@ -133,3 +133,125 @@ fn a_finished_glide_leaves_the_exact_target_coefficients() {
     want.set(3_000.0, 0.1, SR);
     assert_eq!(v.filt_l.coefs(), want.coefs());
 }
+
+/// A bank whose one sample is a streamed 12 s WAV ramp (frame i = i mod 1000 / 32768).
+fn streamed_bank(dir: &std::path::Path) -> (Bank, Vec<f32>) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    std::fs::create_dir_all(dir.join("long")).unwrap();
+    let mut w = hound::WavWriter::create(dir.join("long/a.wav"), spec).unwrap();
+    let n = 12 * 48_000;
+    let want: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 / 32768.0).collect();
+    for i in 0..n {
+        w.write_sample((i % 1000) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let mut warn = Vec::new();
+    let bank = Bank::load(dir, 48_000, &mut warn).unwrap();
+    assert!(warn.is_empty(), "{warn:?}");
+    (bank, want)
+}
+
+#[test]
+fn a_streamed_note_plays_its_ring_skips_stale_frames_and_counts_what_is_missing_as_underruns() {
+    let d = tempfile::tempdir().unwrap();
+    let (bank, want) = streamed_bank(d.path());
+    let st = bank.get(1, 0).unwrap().stream.clone().unwrap();
+    assert_eq!(st.head, 96_000);
+    assert_eq!(st.frames, want.len());
+    let banks = Banks::new(Arc::new(bank));
+    let ctx = Ctx {
+        sample_rate: SR,
+        banks: &banks,
+    };
+    let (mut tx, rx) = rtrb::RingBuffer::<Item>::new(1024);
+    let mut v = Voice::new(SR);
+    v.attach_ring(rx);
+    let sound = Sound {
+        synth: SynthKind::Sample,
+        folder: 1,
+        attack: 0.0,
+        sustain: 1.0,
+        gain: 1.0,
+        begin: 0.5, // past the head: all from the ring
+        ..Sound::default()
+    };
+    // Frames left over from an earlier note are dropped at the start; ones the streamer
+    // still writes for it (epoch 0) after that must never be heard either.
+    for _ in 0..10 {
+        tx.push((0, 7.0, 7.0)).unwrap();
+    }
+    assert!(v.start(&ctx, 0, 60, 127, &sound, 0, 1));
+    assert_eq!(tx.slots(), 1024, "the old frames were dropped");
+    for _ in 0..10 {
+        tx.push((0, 9.0, 9.0)).unwrap();
+    }
+    let (epoch, from) = v.take_stream_request().unwrap();
+    assert_eq!(from, want.len() / 2);
+    assert!(v.take_stream_request().is_none());
+    let mut out = vec![0.0f32; 2 * 64];
+    let (mut d1, mut d2) = (vec![0.0f32; 128], vec![0.0f32; 128]);
+    // Nothing has arrived: 64 frames of silence, 64 underruns.
+    v.render(&ctx, &mut out, &mut d1, &mut d2);
+    assert!(out.iter().all(|&x| x == 0.0));
+    assert_eq!(v.underruns, 64);
+    // Now the streamer catches up from `from`: the late frames are skipped and the voice
+    // plays on at its position.
+    for &x in &want[from..from + 200] {
+        tx.push((epoch, x, x)).unwrap();
+    }
+    out.fill(0.0);
+    v.render(&ctx, &mut out, &mut d1, &mut d2);
+    let l: Vec<f32> = out.chunks_exact(2).map(|f| f[0]).collect();
+    assert_eq!(&l[..], &want[from + 64..from + 128]);
+    assert_eq!(v.underruns, 64);
+    assert!(v.active);
+}
+
+#[test]
+fn a_streamed_note_reversed_or_looped_plays_only_what_is_in_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let (bank, want) = streamed_bank(d.path());
+    let banks = Banks::new(Arc::new(bank));
+    let ctx = Ctx {
+        sample_rate: SR,
+        banks: &banks,
+    };
+    let mut v = Voice::new(SR);
+    let base = Sound {
+        synth: SynthKind::Sample,
+        folder: 1,
+        attack: 0.0,
+        sustain: 1.0,
+        gain: 1.0,
+        ..Sound::default()
+    };
+    // A looped part wholly between head and tail: nothing to play.
+    let mid = Sound {
+        looped: true,
+        begin: 0.4,
+        end: 0.6,
+        ..base
+    };
+    assert!(!v.start(&ctx, 0, 60, 127, &mid, 0, 1));
+    assert!(!v.active);
+    // The whole file reversed: its tail (last 2 s) reversed, no request.
+    let rev = Sound {
+        speed: -1.0,
+        ..base
+    };
+    assert!(v.start(&ctx, 0, 60, 127, &rev, 0, 1));
+    assert!(v.take_stream_request().is_none());
+    let mut out = vec![0.0f32; 2 * 100];
+    let (mut d1, mut d2) = (vec![0.0f32; 200], vec![0.0f32; 200]);
+    v.render(&ctx, &mut out, &mut d1, &mut d2);
+    let l: Vec<f32> = out.chunks_exact(2).map(|f| f[0]).collect();
+    let n = want.len();
+    let back: Vec<f32> = want[n - 100..].iter().rev().copied().collect();
+    assert_eq!(l, back);
+    assert_eq!(v.underruns, 0);
+}

@@ -1,5 +1,6 @@
 //! Transport pane: play state, tempo, bar.beat with a flash on each beat, recording, and the
-//! audio engine's health (load, underruns — JACK's xruns count here —, lookahead, device,
+//! audio engine's health (load, underruns — JACK's xruns count here —, streamed sample frames
+//! that came late when there are any, lookahead, device,
 //! reload latency); a third line, when there are any, for the outputs besides the synth
 //! (OSC, MIDI out, MIDI clock) with their state.
 
@@ -100,6 +101,11 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             t.value()
         },
     );
+    if tr.stream_late > 0 {
+        // Streamed sample frames that came too late: the disk could not keep up.
+        x = put(buf, area, x, y, "  stream late ", t.label());
+        x = put(buf, area, x, y, &tr.stream_late.to_string(), t.error());
+    }
     x = put(buf, area, x, y, "  lookahead ", t.label());
     x = put(
         buf,
