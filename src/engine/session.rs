@@ -28,7 +28,7 @@ use crate::neural::voices::{LstmVoices, ModelCache};
 use crate::outputs::midi::{MidiError, MidiOptions, MidiOut};
 use crate::outputs::osc::{AudioTimeBase, OscError, OscOut};
 use crate::outputs::{EventOut, Fanout, OutputBoard, OutputState, OutputStatus, RingOut};
-use crate::sound::output::{AudioConfig, AudioError, AudioHandle};
+use crate::sound::output::{AudioConfig, AudioError, AudioHandle, AudioStats};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -412,7 +412,7 @@ fn run_headless(
     };
     loop {
         let got = engine.reports.recv_timeout(Duration::from_millis(100));
-        for l in watch.news(audio.stats().underruns, &board.snapshot()) {
+        for l in watch.news(&audio.stats(), &board.snapshot()) {
             line(&l);
         }
         match got {
@@ -434,7 +434,7 @@ fn run_headless(
     for r in engine.reports.try_iter() {
         show(&r, &mut clean, &mut died, &mut line);
     }
-    for l in watch.news(audio.stats().underruns, &board.snapshot()) {
+    for l in watch.news(&audio.stats(), &board.snapshot()) {
         line(&l);
     }
     engine.join();
@@ -450,25 +450,37 @@ fn run_headless(
     })
 }
 
-/// What the headless log has said about the audio xruns and the outputs' states, so each
-/// change is said once.
+/// What the headless log has said about the audio xruns, late streamed sample frames and the
+/// outputs' states, so each change is said once.
 #[derive(Default)]
 struct HeadlessWatch {
     xruns: u64,
+    stream_late: u64,
     states: Vec<OutputState>,
 }
 
 impl HeadlessWatch {
-    /// Lines for what changed since the last call: more xruns (underruns), an output whose
-    /// state changed (e.g. nothing listens on the OSC port, then SuperDirt starts).
-    fn news(&mut self, xruns: u64, outputs: &[OutputStatus]) -> Vec<String> {
+    /// Lines for what changed since the last call: more xruns (underruns), more frames of
+    /// streamed sample files that came late (the disk did not keep up), an output whose state
+    /// changed (e.g. nothing listens on the OSC port, then SuperDirt starts).
+    fn news(&mut self, audio: &AudioStats, outputs: &[OutputStatus]) -> Vec<String> {
         let mut lines = Vec::new();
+        let xruns = audio.underruns;
         if xruns > self.xruns {
             lines.push(format!(
                 "weft: audio: {} xrun(s), {xruns} in all",
                 xruns - self.xruns
             ));
             self.xruns = xruns;
+        }
+        let late = audio.stream_late;
+        if late > self.stream_late {
+            lines.push(format!(
+                "weft: samples: {} streamed frame(s) came late and played as silence, {late} in all \
+                 (the disk did not keep up)",
+                late - self.stream_late
+            ));
+            self.stream_late = late;
         }
         for (i, o) in outputs.iter().enumerate() {
             let before = self.states.get(i);
@@ -498,5 +510,38 @@ impl HeadlessWatch {
 fn unregister(handlers: Vec<signal_hook::SigId>) {
     for h in handlers {
         signal_hook::low_level::unregister(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(underruns: u64, stream_late: u64) -> AudioStats {
+        AudioStats {
+            underruns,
+            stream_late,
+            ..AudioStats::default()
+        }
+    }
+
+    #[test]
+    fn the_headless_log_says_each_new_xrun_and_late_stream_once() {
+        let mut w = HeadlessWatch::default();
+        assert!(w.news(&stats(0, 0), &[]).is_empty());
+        let l = w.news(&stats(2, 0), &[]);
+        assert_eq!(l, ["weft: audio: 2 xrun(s), 2 in all"]);
+        assert!(w.news(&stats(2, 0), &[]).is_empty());
+        let l = w.news(&stats(2, 256), &[]);
+        assert_eq!(l.len(), 1);
+        assert!(
+            l[0].starts_with("weft: samples: 256 streamed frame(s) came late")
+                && l[0].contains("256 in all"),
+            "{l:?}"
+        );
+        assert!(w.news(&stats(2, 256), &[]).is_empty());
+        let l = w.news(&stats(3, 300), &[]);
+        assert_eq!(l.len(), 2, "{l:?}");
+        assert!(l[1].contains("44 streamed frame(s)") && l[1].contains("300 in all"));
     }
 }
