@@ -99,6 +99,26 @@ impl BiQuadFilter {
         }
     }
 
+    /// The normalised coefficients `[b0, b1, b2, a1, a2]` of `y = b0 x + b1 x1 + b2 x2 -
+    /// a1 y1 - a2 y2`; the identity (`[1, 0, 0, 0, 0]`) when the filter is inactive, whose
+    /// output is its input exactly and whose state then ends as `process` leaves it.
+    pub(crate) fn coefficients(&self) -> [f32; 5] {
+        if self.active {
+            [self.a0, self.a1, self.a2, self.a3, self.a4]
+        } else {
+            [1_f32, 0_f32, 0_f32, 0_f32, 0_f32]
+        }
+    }
+
+    /// The filter's memory `[x1, x2, y1, y2]`.
+    pub(crate) fn state(&self) -> [f32; 4] {
+        [self.x1, self.x2, self.y1, self.y2]
+    }
+
+    pub(crate) fn set_state(&mut self, state: [f32; 4]) {
+        [self.x1, self.x2, self.y1, self.y2] = state;
+    }
+
     fn set_coefficients(&mut self, a0: f32, a1: f32, a2: f32, b0: f32, b1: f32, b2: f32) {
         self.a0 = b0 / a0;
         self.a1 = b1 / a0;

@@ -36,6 +36,7 @@ mod synthesizer;
 mod synthesizer_settings;
 mod voice;
 mod voice_collection;
+mod voice_mix;
 mod volume_envelope;
 
 mod midifile;

@@ -28,6 +28,10 @@ pub(crate) struct Oscillator {
     looping: bool,
 
     position_fp: i64,
+
+    /// The pitch of the last block (NaN before the first) and its step.
+    last_pitch: f32,
+    pitch_ratio_fp: i64,
 }
 
 impl Oscillator {
@@ -50,6 +54,8 @@ impl Oscillator {
             sample_rate_ratio: 0_f32,
             looping: false,
             position_fp: 0,
+            last_pitch: f32::NAN,
+            pitch_ratio_fp: 0,
         }
     }
 
@@ -82,6 +88,7 @@ impl Oscillator {
         // so the region plays once instead of reading past the loop (#55).
         self.looping = self.loop_mode != LoopMode::NoLoop && self.start_loop < self.end_loop;
         self.position_fp = (start as i64) << Oscillator::FRAC_BITS;
+        self.last_pitch = f32::NAN;
     }
 
     pub(crate) fn release(&mut self) {
@@ -91,13 +98,19 @@ impl Oscillator {
     }
 
     pub(crate) fn process(&mut self, data: &[i16], block: &mut [f32], pitch: f32) -> bool {
-        let pitch_change = self.pitch_change_scale * (pitch - self.root_key as f32) + self.tune;
-        let pitch_ratio = self.sample_rate_ratio * 2_f32.powf(pitch_change / 12_f32);
-        self.fill_block(data, block, pitch_ratio as f64)
+        // Most voices hold their pitch for many blocks: recompute the step only when the
+        // pitch moves (same arithmetic as upstream, so the same step).
+        if pitch.to_bits() != self.last_pitch.to_bits() {
+            let pitch_change =
+                self.pitch_change_scale * (pitch - self.root_key as f32) + self.tune;
+            let pitch_ratio = self.sample_rate_ratio * 2_f32.powf(pitch_change / 12_f32);
+            self.last_pitch = pitch;
+            self.pitch_ratio_fp = (Oscillator::FRAC_UNIT as f64 * pitch_ratio as f64) as i64;
+        }
+        self.fill_block(data, block, self.pitch_ratio_fp)
     }
 
-    fn fill_block(&mut self, data: &[i16], block: &mut [f32], pitch_ratio: f64) -> bool {
-        let pitch_ratio_fp = (Oscillator::FRAC_UNIT as f64 * pitch_ratio) as i64;
+    fn fill_block(&mut self, data: &[i16], block: &mut [f32], pitch_ratio_fp: i64) -> bool {
 
         if self.looping {
             self.fill_block_continuous(data, block, pitch_ratio_fp)
@@ -107,27 +120,14 @@ impl Oscillator {
     }
 
     fn fill_block_no_loop(&mut self, data: &[i16], block: &mut [f32], pitch_ratio_fp: i64) -> bool {
-        for t in 0..block.len() {
-            let index = (self.position_fp >> Oscillator::FRAC_BITS) as usize;
-            if index >= self.end as usize {
-                if t > 0 {
-                    let len = block.len();
-                    block[t..len].fill(0_f32);
-                    return true;
-                } else {
-                    return false;
-                }
-            }
-
-            let x1 = data[index] as i64;
-            let x2 = data[index + 1] as i64;
-            let a_fp = self.position_fp & (Oscillator::FRAC_UNIT - 1);
-            block[t] = Oscillator::FP_TO_SAMPLE
-                * ((x1 << Oscillator::FRAC_BITS) + a_fp * (x2 - x1)) as f32;
-
-            self.position_fp += pitch_ratio_fp;
+        let end_fp = (self.end as i64) << Oscillator::FRAC_BITS;
+        if self.position_fp >= end_fp {
+            return false;
         }
-
+        // Samples before the position reaches the end (all of them if it does not move).
+        let n = Oscillator::frames_before(self.position_fp, end_fp, pitch_ratio_fp, block.len());
+        self.position_fp = Oscillator::run(data, &mut block[..n], self.position_fp, pitch_ratio_fp);
+        block[n..].fill(0_f32);
         true
     }
 
@@ -140,8 +140,33 @@ impl Oscillator {
         let end_loop_fp = (self.end_loop as i64) << Oscillator::FRAC_BITS;
         let loop_length = (self.end_loop - self.start_loop) as i64;
         let loop_length_fp = loop_length << Oscillator::FRAC_BITS;
+        // Below this position neither the wrap nor the loop's last point is near.
+        let safe_fp = ((self.end_loop - 1) as i64) << Oscillator::FRAC_BITS;
 
-        for sample in block.iter_mut() {
+        let mut t = 0;
+        while t < block.len() {
+            let n = if self.position_fp < safe_fp {
+                Oscillator::frames_before(
+                    self.position_fp,
+                    safe_fp,
+                    pitch_ratio_fp,
+                    block.len() - t,
+                )
+            } else {
+                0
+            };
+            if n > 0 {
+                self.position_fp = Oscillator::run(
+                    data,
+                    &mut block[t..t + n],
+                    self.position_fp,
+                    pitch_ratio_fp,
+                );
+                t += n;
+                continue;
+            }
+
+            // One sample at the loop's end, as upstream does every sample.
             if self.position_fp >= end_loop_fp {
                 self.position_fp -= loop_length_fp;
             }
@@ -152,15 +177,47 @@ impl Oscillator {
                 index2 -= loop_length as usize;
             }
 
-            let x1 = data[index1] as i64;
-            let x2 = data[index2] as i64;
-            let a_fp = self.position_fp & (Oscillator::FRAC_UNIT - 1);
-            *sample = Oscillator::FP_TO_SAMPLE
-                * ((x1 << Oscillator::FRAC_BITS) + a_fp * (x2 - x1)) as f32;
-
+            block[t] = Oscillator::interpolate(data[index1], data[index2], self.position_fp);
             self.position_fp += pitch_ratio_fp;
+            t += 1;
         }
 
         true
+    }
+
+    /// How many of `max` steps of `step` from `position` stay below `limit` (`position` is
+    /// below it); all of them if the position does not move.
+    #[inline(always)]
+    fn frames_before(position: i64, limit: i64, step: i64, max: usize) -> usize {
+        if step <= 0 {
+            return max;
+        }
+        let n = (limit - position + step - 1) / step;
+        (n as usize).min(max)
+    }
+
+    /// Linear interpolation between `x1` and `x2` at the position's fraction. f32
+    /// arithmetic (upstream: exact 64-bit fixed point rounded once to f32): the fraction
+    /// (24 bits) and the difference (17 bits) are exact in f32, the product and the sum
+    /// round once each, about 1e-7 of full scale; in exchange the loop needs no 64-bit
+    /// multiply or conversion.
+    #[inline(always)]
+    fn interpolate(x1: i16, x2: i16, position_fp: i64) -> f32 {
+        const FRAC: f32 = 1_f32 / Oscillator::FRAC_UNIT as f32;
+        let a = (position_fp & (Oscillator::FRAC_UNIT - 1)) as i32 as f32 * FRAC;
+        let (x1, x2) = (x1 as f32, x2 as f32);
+        (x1 + a * (x2 - x1)) * (1_f32 / 32768_f32)
+    }
+
+    /// Fills `block` from `position_fp` in steps of `step` where no loop wrap or end can
+    /// occur; returns the position after.
+    #[inline(always)]
+    fn run(data: &[i16], block: &mut [f32], mut position_fp: i64, step: i64) -> i64 {
+        for sample in block.iter_mut() {
+            let index = (position_fp >> Oscillator::FRAC_BITS) as usize;
+            *sample = Oscillator::interpolate(data[index], data[index + 1], position_fp);
+            position_fp += step;
+        }
+        position_fp
     }
 }

@@ -14,6 +14,7 @@ use crate::soundfont::SoundFont;
 use crate::soundfont_math::SoundFontMath;
 use crate::synthesizer_settings::SynthesizerSettings;
 use crate::voice_collection::VoiceCollection;
+use crate::voice_mix::VoiceMix;
 
 /// An instance of the SoundFont synthesizer.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ pub struct Synthesizer {
 
     block_left: Vec<f32>,
     block_right: Vec<f32>,
+    mix: VoiceMix,
 
     inverse_block_size: f32,
 
@@ -116,6 +118,7 @@ impl Synthesizer {
             voices,
             block_left,
             block_right,
+            mix: VoiceMix::new(settings.block_size),
             inverse_block_size,
             block_read,
             master_volume,
@@ -365,26 +368,14 @@ impl Synthesizer {
 
         self.block_left.fill(0_f32);
         self.block_right.fill(0_f32);
-        for voice in self.voices.get_active_voices().iter_mut() {
-            let previous_gain_left = self.master_volume * voice.previous_mix_gain_left;
-            let current_gain_left = self.master_volume * voice.current_mix_gain_left;
-            Synthesizer::write_block(
-                previous_gain_left,
-                current_gain_left,
-                voice.block(),
-                &mut self.block_left[..],
-                self.inverse_block_size,
-            );
-            let previous_gain_right = self.master_volume * voice.previous_mix_gain_right;
-            let current_gain_right = self.master_volume * voice.current_mix_gain_right;
-            Synthesizer::write_block(
-                previous_gain_right,
-                current_gain_right,
-                voice.block(),
-                &mut self.block_right[..],
-                self.inverse_block_size,
-            );
-        }
+        self.mix.mix(
+            self.voices.get_active_voices(),
+            self.master_volume,
+            self.inverse_block_size,
+            &mut self.block_left[..],
+            &mut self.block_right[..],
+            self.effects.is_some(),
+        );
 
         if let Some(effects) = self.effects.as_mut() {
             let chorus = &mut effects.chorus;

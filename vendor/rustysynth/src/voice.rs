@@ -78,6 +78,10 @@ pub(crate) struct Voice {
     // This is used to smooth out the cutoff frequency.
     smoothed_cutoff: f32,
 
+    /// The last pan angle (NaN before the first block) and its (cosine, sine).
+    pan_angle: f32,
+    pan_cos_sin: (f32, f32),
+
     voice_state: VoiceState,
     /// Time elapsed in samples
     voice_length: usize,
@@ -121,6 +125,8 @@ impl Voice {
             instrument_reverb: 0_f32,
             instrument_chorus: 0_f32,
             smoothed_cutoff: 0_f32,
+            pan_angle: f32::NAN,
+            pan_cos_sin: (1_f32, 0_f32),
             voice_state: VoiceState::Playing,
             voice_length: 0,
             min_voice_length: (settings.sample_rate / 500) as usize,
@@ -231,7 +237,8 @@ impl Voice {
             self.filter
                 .set_low_pass_filter(self.smoothed_cutoff, self.resonance);
         }
-        self.filter.process(&mut self.block[..]);
+        // The filter runs later, four voices at a time, fused with the gain ramp and the
+        // stereo mix (`voice_mix`).
 
         self.previous_mix_gain_left = self.current_mix_gain_left;
         self.previous_mix_gain_right = self.current_mix_gain_right;
@@ -250,6 +257,11 @@ impl Voice {
 
         let angle =
             (consts::PI / 200_f32) * (channel_info.get_pan() + self.instrument_pan + 50_f32);
+        // The pan rarely moves: its cosine and sine are kept with the angle they are for.
+        if angle.to_bits() != self.pan_angle.to_bits() {
+            self.pan_angle = angle;
+            self.pan_cos_sin = (angle.cos(), angle.sin());
+        }
         if angle <= 0_f32 {
             self.current_mix_gain_left = mix_gain;
             self.current_mix_gain_right = 0_f32;
@@ -257,8 +269,8 @@ impl Voice {
             self.current_mix_gain_left = 0_f32;
             self.current_mix_gain_right = mix_gain;
         } else {
-            self.current_mix_gain_left = mix_gain * angle.cos();
-            self.current_mix_gain_right = mix_gain * angle.sin();
+            self.current_mix_gain_left = mix_gain * self.pan_cos_sin.0;
+            self.current_mix_gain_right = mix_gain * self.pan_cos_sin.1;
         }
 
         self.current_reverb_send =
@@ -294,6 +306,11 @@ impl Voice {
 
     pub(crate) fn block(&self) -> &Vec<f32> {
         &self.block
+    }
+
+    /// The unfiltered block (after `process`) and the filter that `voice_mix` applies to it.
+    pub(crate) fn block_and_filter(&mut self) -> (&mut [f32], &mut BiQuadFilter) {
+        (&mut self.block[..], &mut self.filter)
     }
 
     pub(crate) fn voice_length(&self) -> usize {
