@@ -57,7 +57,10 @@ impl Lfo {
         if current_time < self.delay {
             self.value = 0_f32;
         } else {
-            let phase = ((current_time - self.delay) % self.period) / self.period;
+            // Upstream: `(t % period) / period`; f64 `%` is a slow software fmod here, and
+            // the fractional part of t / period is the same phase to within rounding.
+            let cycles = (current_time - self.delay) / self.period;
+            let phase = cycles - cycles.floor();
             if phase < 0.25 {
                 self.value = (4_f64 * phase) as f32;
             } else if phase < 0.75 {
@@ -70,5 +73,46 @@ impl Lfo {
 
     pub(crate) fn get_value(&self) -> f32 {
         self.value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The floor-based phase follows upstream's `%` triangle to within rounding, through
+    /// the delay and many periods.
+    #[test]
+    fn triangle_matches_upstream_fmod_phase() {
+        let mut settings = SynthesizerSettings::new(48000);
+        settings.block_size = 64;
+        for (delay, frequency) in [(0_f32, 5.3_f32), (0.25, 0.7), (0.01, 8.176)] {
+            let mut lfo = Lfo::new(&settings);
+            lfo.start(delay, frequency);
+            let (delay, period) = (delay as f64, 1_f64 / frequency as f64);
+            let mut moved = false;
+            for block in 1..20_000 {
+                lfo.process();
+                let t = (block * 64) as f64 / 48000_f64;
+                let want = if t < delay {
+                    0_f32
+                } else {
+                    let phase = ((t - delay) % period) / period;
+                    if phase < 0.25 {
+                        (4_f64 * phase) as f32
+                    } else if phase < 0.75 {
+                        (4_f64 * (0.5 - phase)) as f32
+                    } else {
+                        (4_f64 * (phase - 1.0)) as f32
+                    }
+                };
+                moved |= want.abs() > 0.9;
+                assert!(
+                    (lfo.get_value() - want).abs() < 1e-5,
+                    "{frequency} Hz at {t} s"
+                );
+            }
+            assert!(moved, "{frequency} Hz: the triangle never reached its peak");
+        }
     }
 }

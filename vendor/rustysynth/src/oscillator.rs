@@ -101,8 +101,7 @@ impl Oscillator {
         // Most voices hold their pitch for many blocks: recompute the step only when the
         // pitch moves (same arithmetic as upstream, so the same step).
         if pitch.to_bits() != self.last_pitch.to_bits() {
-            let pitch_change =
-                self.pitch_change_scale * (pitch - self.root_key as f32) + self.tune;
+            let pitch_change = self.pitch_change_scale * (pitch - self.root_key as f32) + self.tune;
             let pitch_ratio = self.sample_rate_ratio * 2_f32.powf(pitch_change / 12_f32);
             self.last_pitch = pitch;
             self.pitch_ratio_fp = (Oscillator::FRAC_UNIT as f64 * pitch_ratio as f64) as i64;
@@ -111,7 +110,6 @@ impl Oscillator {
     }
 
     fn fill_block(&mut self, data: &[i16], block: &mut [f32], pitch_ratio_fp: i64) -> bool {
-
         if self.looping {
             self.fill_block_continuous(data, block, pitch_ratio_fp)
         } else {
@@ -156,12 +154,8 @@ impl Oscillator {
                 0
             };
             if n > 0 {
-                self.position_fp = Oscillator::run(
-                    data,
-                    &mut block[t..t + n],
-                    self.position_fp,
-                    pitch_ratio_fp,
-                );
+                self.position_fp =
+                    Oscillator::run(data, &mut block[t..t + n], self.position_fp, pitch_ratio_fp);
                 t += n;
                 continue;
             }
@@ -210,14 +204,121 @@ impl Oscillator {
     }
 
     /// Fills `block` from `position_fp` in steps of `step` where no loop wrap or end can
-    /// occur; returns the position after.
+    /// occur; returns the position after. Four samples at a time: their points are
+    /// fetched one by one, the interpolation of the four is lane-wise (SSE).
     #[inline(always)]
     fn run(data: &[i16], block: &mut [f32], mut position_fp: i64, step: i64) -> i64 {
-        for sample in block.iter_mut() {
+        const FRAC: f32 = 1_f32 / Oscillator::FRAC_UNIT as f32;
+        let mut chunks = block.chunks_exact_mut(4);
+        for chunk in &mut chunks {
+            let (mut x1, mut x2, mut a) = ([0_i32; 4], [0_i32; 4], [0_i32; 4]);
+            for k in 0..4 {
+                let index = (position_fp >> Oscillator::FRAC_BITS) as usize;
+                x1[k] = data[index] as i32;
+                x2[k] = data[index + 1] as i32;
+                a[k] = (position_fp & (Oscillator::FRAC_UNIT - 1)) as i32;
+                position_fp += step;
+            }
+            // The same arithmetic as `interpolate`.
+            for k in 0..4 {
+                let (f1, f2) = (x1[k] as f32, x2[k] as f32);
+                chunk[k] = (f1 + a[k] as f32 * FRAC * (f2 - f1)) * (1_f32 / 32768_f32);
+            }
+        }
+        for sample in chunks.into_remainder() {
             let index = (position_fp >> Oscillator::FRAC_BITS) as usize;
             *sample = Oscillator::interpolate(data[index], data[index + 1], position_fp);
             position_fp += step;
         }
         position_fp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Upstream 1.3.8's fixed-point sample at `position_fp`.
+    fn upstream(x1: i16, x2: i16, position_fp: i64) -> f32 {
+        let (x1, x2) = (x1 as i64, x2 as i64);
+        let a_fp = position_fp & (Oscillator::FRAC_UNIT - 1);
+        Oscillator::FP_TO_SAMPLE * ((x1 << Oscillator::FRAC_BITS) + a_fp * (x2 - x1)) as f32
+    }
+
+    fn oscillator(loop_mode: LoopMode, data_len: i32) -> Oscillator {
+        let mut settings = SynthesizerSettings::new(48000);
+        settings.block_size = 64;
+        let mut o = Oscillator::new(&settings);
+        // 22,050 Hz sample, loop over 100..=400, root key 60, no tuning.
+        o.start(loop_mode, 22050, 0, data_len - 8, 100, 400, 60, 0, 0, 100);
+        o
+    }
+
+    fn data() -> Vec<i16> {
+        (0..1000)
+            .map(|i| ((i as f32 * 0.37).sin() * 30000_f32) as i16)
+            .collect()
+    }
+
+    /// Upstream's per-sample loop (wrap test every sample) as the oracle: same positions,
+    /// samples within f32 rounding, same end of the sample.
+    #[test]
+    fn runs_match_upstream_fixed_point_for_looped_and_one_shot_samples() {
+        let data = data();
+        for (looped, pitch) in [(true, 60_f32), (true, 95.5), (false, 60.0), (false, 71.3)] {
+            let mode = if looped {
+                LoopMode::Continuous
+            } else {
+                LoopMode::NoLoop
+            };
+            let mut o = oscillator(mode, data.len() as i32);
+            let mut position = o.position_fp;
+            let mut block = [0_f32; 64];
+            let (mut blocks, mut ended) = (0, false);
+            while blocks < 200 && !ended {
+                let playing = o.process(&data, &mut block, pitch);
+                let step = o.pitch_ratio_fp;
+                for (t, &got) in block.iter().enumerate() {
+                    let want = if looped {
+                        let end_loop = (o.end_loop as i64) << Oscillator::FRAC_BITS;
+                        if position >= end_loop {
+                            position -=
+                                ((o.end_loop - o.start_loop) as i64) << Oscillator::FRAC_BITS;
+                        }
+                        let i = (position >> Oscillator::FRAC_BITS) as usize;
+                        let j = if i + 1 >= o.end_loop as usize {
+                            i + 1 - 300
+                        } else {
+                            i + 1
+                        };
+                        upstream(data[i], data[j], position)
+                    } else {
+                        let i = (position >> Oscillator::FRAC_BITS) as usize;
+                        if i >= o.end as usize {
+                            assert_eq!(playing, t > 0, "{pitch}: end of the sample");
+                            ended = true;
+                            if !playing {
+                                break;
+                            }
+                            0_f32
+                        } else {
+                            upstream(data[i], data[i + 1], position)
+                        }
+                    };
+                    if ended {
+                        assert_eq!(got, 0_f32, "{pitch}: after the end");
+                        continue;
+                    }
+                    assert!(
+                        (got - want).abs() <= 1e-6,
+                        "{pitch}: {got} vs {want} at {t}"
+                    );
+                    position += step;
+                }
+                assert_eq!(o.position_fp, position, "{pitch}: position");
+                blocks += 1;
+            }
+            assert_eq!(ended, !looped, "{pitch}: looped samples never end");
+        }
     }
 }

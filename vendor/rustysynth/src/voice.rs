@@ -232,10 +232,14 @@ impl Voice {
             // The cutoff change is limited within x0.5 and x2 to reduce pop noise.
             let lower_limit = 0.5_f32 * self.smoothed_cutoff;
             let upper_limit = 2_f32 * self.smoothed_cutoff;
-            self.smoothed_cutoff = new_cutoff.clamp(lower_limit, upper_limit);
-
-            self.filter
-                .set_low_pass_filter(self.smoothed_cutoff, self.resonance);
+            let smoothed = new_cutoff.clamp(lower_limit, upper_limit);
+            // Once the envelope settles the cutoff stops moving: keep the coefficients
+            // (a sine, a cosine and divisions per voice and block) while it is unchanged.
+            if smoothed.to_bits() != self.smoothed_cutoff.to_bits() {
+                self.smoothed_cutoff = smoothed;
+                self.filter
+                    .set_low_pass_filter(self.smoothed_cutoff, self.resonance);
+            }
         }
         // The filter runs later, four voices at a time, fused with the gain ramp and the
         // stereo mix (`voice_mix`).
