@@ -78,6 +78,10 @@ pub(crate) struct Voice {
     // This is used to smooth out the cutoff frequency.
     smoothed_cutoff: f32,
 
+    /// The last cutoff modulation in cents (NaN before the first block) and its factor.
+    cutoff_cents: f32,
+    cutoff_factor: f32,
+
     /// The last pan angle (NaN before the first block) and its (cosine, sine).
     pan_angle: f32,
     pan_cos_sin: (f32, f32),
@@ -125,6 +129,8 @@ impl Voice {
             instrument_reverb: 0_f32,
             instrument_chorus: 0_f32,
             smoothed_cutoff: 0_f32,
+            cutoff_cents: f32::NAN,
+            cutoff_factor: 1_f32,
             pan_angle: f32::NAN,
             pan_cos_sin: (1_f32, 0_f32),
             voice_state: VoiceState::Playing,
@@ -181,6 +187,7 @@ impl Voice {
         self.filter.set_low_pass_filter(self.cutoff, self.resonance);
 
         self.smoothed_cutoff = self.cutoff;
+        self.cutoff_cents = f32::NAN;
 
         self.voice_state = VoiceState::Playing;
         self.voice_length = 0;
@@ -226,8 +233,13 @@ impl Voice {
         if self.dynamic_cutoff {
             let cents = self.mod_lfo_to_cutoff as f32 * self.mod_lfo.get_value()
                 + self.mod_env_to_cutoff as f32 * self.mod_env.get_value();
-            let factor = SoundFontMath::cents_to_multiplying_factor(cents);
-            let new_cutoff = factor * self.cutoff;
+            // A settled envelope and a still LFO leave the cents unchanged: keep the factor
+            // (a power of two per voice and block) with the cents it is for.
+            if cents.to_bits() != self.cutoff_cents.to_bits() {
+                self.cutoff_cents = cents;
+                self.cutoff_factor = SoundFontMath::cents_to_multiplying_factor(cents);
+            }
+            let new_cutoff = self.cutoff_factor * self.cutoff;
 
             // The cutoff change is limited within x0.5 and x2 to reduce pop noise.
             let lower_limit = 0.5_f32 * self.smoothed_cutoff;

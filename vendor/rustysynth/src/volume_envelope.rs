@@ -24,6 +24,9 @@ pub(crate) struct VolumeEnvelope {
     processed_sample_count: usize,
     stage: EnvelopeStage,
     value: f32,
+    /// The decay has fallen to the sustain level: the value stays there (the decay only
+    /// falls), so the exponential need not be computed again.
+    decay_settled: bool,
 
     priority: f32,
 }
@@ -44,6 +47,7 @@ impl VolumeEnvelope {
             processed_sample_count: 0,
             stage: EnvelopeStage::Delay,
             value: 0_f32,
+            decay_settled: false,
             priority: 0_f32,
         }
     }
@@ -72,6 +76,7 @@ impl VolumeEnvelope {
         self.processed_sample_count = 0;
         self.stage = EnvelopeStage::Delay;
         self.value = 0_f32;
+        self.decay_settled = false;
 
         self.process(0);
     }
@@ -118,12 +123,15 @@ impl VolumeEnvelope {
                 true
             }
             EnvelopeStage::Decay => {
-                self.value = SoundFontMath::max(
-                    SoundFontMath::exp_cutoff(
+                if self.decay_settled {
+                    self.value = self.sustain_level;
+                } else {
+                    let decayed = SoundFontMath::exp_cutoff(
                         self.decay_slope * (current_time - self.decay_start_time),
-                    ) as f32,
-                    self.sustain_level,
-                );
+                    ) as f32;
+                    self.value = SoundFontMath::max(decayed, self.sustain_level);
+                    self.decay_settled = decayed <= self.sustain_level;
+                }
                 self.priority = 1_f32 + self.value;
                 self.value > SoundFontMath::NON_AUDIBLE
             }
