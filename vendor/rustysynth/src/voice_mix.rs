@@ -15,13 +15,9 @@ const LANES: usize = 4;
 
 type F4 = [f32; LANES];
 
-/// Groups of four voices whose filter chains run side by side in one pass over the block.
-const CHAINS: usize = 2;
-
 #[derive(Debug)]
 pub(crate) struct VoiceMix {
-    /// Per frame, one sample of each voice in the group (filtered in place): `chains`
-    /// consecutive `F4`s per frame.
+    /// Per frame, one sample of each voice in the group (filtered in place).
     input: Vec<F4>,
     /// Per frame, the partial left and right sums of the lanes over all groups.
     left: Vec<F4>,
@@ -60,7 +56,7 @@ fn ramp(previous: f32, current: f32, inverse_block_size: f32) -> (f32, f32) {
 impl VoiceMix {
     pub(crate) fn new(block_size: usize) -> Self {
         Self {
-            input: vec![[0_f32; LANES]; block_size * CHAINS],
+            input: vec![[0_f32; LANES]; block_size],
             left: vec![[0_f32; LANES]; block_size],
             right: vec![[0_f32; LANES]; block_size],
         }
@@ -78,42 +74,10 @@ impl VoiceMix {
         right: &mut [f32],
         write_back: bool,
     ) {
-        self.mix_chained(
-            voices,
-            master,
-            inverse_block_size,
-            left,
-            right,
-            write_back,
-            CHAINS,
-        );
-    }
-
-    /// `mix` with at most `max_chains` groups of four voices per pass (the tests compare
-    /// one chain per pass with several).
-    #[allow(clippy::too_many_arguments)]
-    fn mix_chained(
-        &mut self,
-        voices: &mut [Voice],
-        master: f32,
-        inverse_block_size: f32,
-        left: &mut [f32],
-        right: &mut [f32],
-        write_back: bool,
-        max_chains: usize,
-    ) {
         self.left.fill([0_f32; LANES]);
         self.right.fill([0_f32; LANES]);
-        // Two groups per pass: a biquad waits on its previous output every frame, and two
-        // independent chains give the CPU work while it waits. Each frame's partial sums
-        // take the first group's samples before the second's, as when the groups ran one
-        // after the other, so the sums (and the output) are the same bits.
-        for group in voices.chunks_mut(LANES * max_chains.clamp(1, CHAINS)) {
-            if group.len() > LANES {
-                self.mix_group::<2>(group, master, inverse_block_size, write_back);
-            } else {
-                self.mix_group::<1>(group, master, inverse_block_size, write_back);
-            }
+        for group in voices.chunks_mut(LANES) {
+            self.mix_group(group, master, inverse_block_size, write_back);
         }
         for (((l, r), sl), sr) in left
             .iter_mut()
@@ -126,95 +90,77 @@ impl VoiceMix {
         }
     }
 
-    /// Up to `N * LANES` voices, lane `k` of chain `j` being voice `j * LANES + k`.
-    fn mix_group<const N: usize>(
+    fn mix_group(
         &mut self,
         group: &mut [Voice],
         master: f32,
         inverse_block_size: f32,
         write_back: bool,
     ) {
-        debug_assert!(N <= CHAINS && group.len() <= N * LANES);
-        let frames = self.left.len();
-        let input = &mut self.input[..frames * N];
         // Unused lanes: silence through an identity filter at gain 0.
-        let mut c = [[[1_f32, 0_f32, 0_f32, 0_f32, 0_f32]; LANES]; N];
-        let mut s = [[[0_f32; 4]; LANES]; N];
+        let mut c = [[1_f32, 0_f32, 0_f32, 0_f32, 0_f32]; LANES];
+        let mut s = [[0_f32; 4]; LANES];
         let (mut gl, mut dl, mut gr, mut dr) = (
-            [[0_f32; LANES]; N],
-            [[0_f32; LANES]; N],
-            [[0_f32; LANES]; N],
-            [[0_f32; LANES]; N],
+            [0_f32; LANES],
+            [0_f32; LANES],
+            [0_f32; LANES],
+            [0_f32; LANES],
         );
-        if group.len() < N * LANES {
-            input.fill([0_f32; LANES]);
+        if group.len() < LANES {
+            for x in self.input.iter_mut() {
+                *x = [0_f32; LANES];
+            }
         }
-        for (v, voice) in group.iter_mut().enumerate() {
-            let (j, k) = (v / LANES, v % LANES);
-            (gl[j][k], dl[j][k]) = ramp(
+        for (k, voice) in group.iter_mut().enumerate() {
+            (gl[k], dl[k]) = ramp(
                 master * voice.previous_mix_gain_left,
                 master * voice.current_mix_gain_left,
                 inverse_block_size,
             );
-            (gr[j][k], dr[j][k]) = ramp(
+            (gr[k], dr[k]) = ramp(
                 master * voice.previous_mix_gain_right,
                 master * voice.current_mix_gain_right,
                 inverse_block_size,
             );
             let (block, filter) = voice.block_and_filter();
-            c[j][k] = filter.coefficients();
-            s[j][k] = filter.state();
-            for (x, &b) in input.chunks_exact_mut(N).zip(block.iter()) {
-                x[j][k] = b;
+            c[k] = filter.coefficients();
+            s[k] = filter.state();
+            for (x, &b) in self.input.iter_mut().zip(block.iter()) {
+                x[k] = b;
             }
         }
-        let lane = |j: usize, i: usize| -> F4 { [c[j][0][i], c[j][1][i], c[j][2][i], c[j][3][i]] };
-        let state = |j: usize, i: usize| -> F4 { [s[j][0][i], s[j][1][i], s[j][2][i], s[j][3][i]] };
-        let b0: [F4; N] = std::array::from_fn(|j| lane(j, 0));
-        let b1: [F4; N] = std::array::from_fn(|j| lane(j, 1));
-        let b2: [F4; N] = std::array::from_fn(|j| lane(j, 2));
-        let a1: [F4; N] = std::array::from_fn(|j| lane(j, 3));
-        let a2: [F4; N] = std::array::from_fn(|j| lane(j, 4));
-        let mut x1: [F4; N] = std::array::from_fn(|j| state(j, 0));
-        let mut x2: [F4; N] = std::array::from_fn(|j| state(j, 1));
-        let mut y1: [F4; N] = std::array::from_fn(|j| state(j, 2));
-        let mut y2: [F4; N] = std::array::from_fn(|j| state(j, 3));
-        for ((x, l), r) in input
-            .chunks_exact_mut(N)
+        let lane = |i: usize| -> F4 { [c[0][i], c[1][i], c[2][i], c[3][i]] };
+        let (b0, b1, b2, a1, a2) = (lane(0), lane(1), lane(2), lane(3), lane(4));
+        let state = |i: usize| -> F4 { [s[0][i], s[1][i], s[2][i], s[3][i]] };
+        let (mut x1, mut x2, mut y1, mut y2) = (state(0), state(1), state(2), state(3));
+        for ((x, l), r) in self
+            .input
+            .iter_mut()
             .zip(self.left.iter_mut())
             .zip(self.right.iter_mut())
         {
-            for j in 0..N {
-                let xi = x[j];
-                // y2's term first: only the last product waits for the previous output.
-                let y = sub(
-                    sub(
-                        add(add(mul(b0[j], xi), mul(b1[j], x1[j])), mul(b2[j], x2[j])),
-                        mul(a2[j], y2[j]),
-                    ),
-                    mul(a1[j], y1[j]),
-                );
-                x2[j] = x1[j];
-                x1[j] = xi;
-                y2[j] = y1[j];
-                y1[j] = y;
-                x[j] = y;
-            }
-            // Chain 0's samples first, then chain 1's (see `mix_chained`).
-            for j in 0..N {
-                *l = add(*l, mul(gl[j], x[j]));
-                *r = add(*r, mul(gr[j], x[j]));
-                gl[j] = add(gl[j], dl[j]);
-                gr[j] = add(gr[j], dr[j]);
-            }
+            let xi = *x;
+            // y2's term first: only the last product waits for the previous output.
+            let y = sub(
+                sub(add(add(mul(b0, xi), mul(b1, x1)), mul(b2, x2)), mul(a2, y2)),
+                mul(a1, y1),
+            );
+            x2 = x1;
+            x1 = xi;
+            y2 = y1;
+            y1 = y;
+            *x = y;
+            *l = add(*l, mul(gl, y));
+            *r = add(*r, mul(gr, y));
+            gl = add(gl, dl);
+            gr = add(gr, dr);
         }
-        for (v, voice) in group.iter_mut().enumerate() {
-            let (j, k) = (v / LANES, v % LANES);
+        for (k, voice) in group.iter_mut().enumerate() {
             let (block, filter) = voice.block_and_filter();
-            filter.set_state([x1[j][k], x2[j][k], y1[j][k], y2[j][k]]);
+            filter.set_state([x1[k], x2[k], y1[k], y2[k]]);
             if write_back {
-                for (b, x) in block.iter_mut().zip(input.chunks_exact(N)) {
-                    *b = x[j][k];
+                for (b, x) in block.iter_mut().zip(self.input.iter()) {
+                    *b = x[k];
                 }
             }
         }
@@ -362,38 +308,5 @@ mod tests {
             "the left output was touched"
         );
         assert!(right.iter().any(|&x| x != 0_f32));
-    }
-
-    #[test]
-    fn two_chains_per_pass_give_the_bits_of_one() {
-        for n in [1, 4, 5, 7, 8, 12, 13, 64] {
-            let mut seed = 0x51ed_270b ^ n as u32;
-            let mut two = voices(n, &mut seed);
-            let mut seed = 0x51ed_270b ^ n as u32;
-            let mut one = voices(n, &mut seed);
-            let mut mix = VoiceMix::new(BLOCK);
-            for _ in 0..3 {
-                let mut out = [vec![0.125_f32; BLOCK], vec![-0.25_f32; BLOCK]];
-                let mut reference = out.clone();
-                let [l, r] = &mut out;
-                mix.mix_chained(&mut two, 0.7, 1_f32 / BLOCK as f32, l, r, true, 2);
-                let [l, r] = &mut reference;
-                mix.mix_chained(&mut one, 0.7, 1_f32 / BLOCK as f32, l, r, true, 1);
-                let bits = |v: &[Vec<f32>]| -> Vec<u32> {
-                    v.iter().flatten().map(|x| x.to_bits()).collect()
-                };
-                assert_eq!(bits(&out), bits(&reference), "{n} voices");
-                for (a, b) in two.iter_mut().zip(one.iter_mut()) {
-                    let (ab, af) = a.block_and_filter();
-                    let (bb, bf) = b.block_and_filter();
-                    assert_eq!(af.state(), bf.state(), "{n} voices: filter state");
-                    assert_eq!(ab, bb, "{n} voices: written-back block");
-                    for (x, y) in ab.iter_mut().zip(bb.iter_mut()) {
-                        *x = noise(&mut seed);
-                        *y = *x;
-                    }
-                }
-            }
-        }
     }
 }
