@@ -203,19 +203,49 @@ impl Oscillator {
         (x1 + a * (x2 - x1)) * (1_f32 / 32768_f32)
     }
 
+    /// `data[index]` and `data[index + 1]` as i32.
+    ///
+    /// # Safety
+    ///
+    /// `index + 1 < data.len()`.
+    #[inline(always)]
+    unsafe fn read_pair(data: &[i16], index: usize) -> [i32; 2] {
+        if cfg!(target_endian = "little") {
+            // One unaligned 32-bit load for both points: the first in the low half.
+            let word = std::ptr::read_unaligned(data.as_ptr().add(index) as *const u32) as i32;
+            [(word << 16) >> 16, word >> 16]
+        } else {
+            [
+                *data.get_unchecked(index) as i32,
+                *data.get_unchecked(index + 1) as i32,
+            ]
+        }
+    }
+
     /// Fills `block` from `position_fp` in steps of `step` where no loop wrap or end can
     /// occur; returns the position after. Four samples at a time: their points are
     /// fetched one by one, the interpolation of the four is lane-wise (SSE).
     #[inline(always)]
     fn run(data: &[i16], block: &mut [f32], mut position_fp: i64, step: i64) -> i64 {
         const FRAC: f32 = 1_f32 / Oscillator::FRAC_UNIT as f32;
+        if block.is_empty() {
+            return position_fp;
+        }
+        // The positions are evenly spaced, so the first and the last sample bound the
+        // points read: check those once instead of every read (upstream's indexing would
+        // panic on the same out-of-range reads).
+        let last_fp = position_fp + step * (block.len() as i64 - 1);
+        let (low_fp, high_fp) = (position_fp.min(last_fp), position_fp.max(last_fp));
+        assert!(low_fp >= 0 && ((high_fp >> Oscillator::FRAC_BITS) as usize) + 1 < data.len());
         let mut chunks = block.chunks_exact_mut(4);
         for chunk in &mut chunks {
             let (mut x1, mut x2, mut a) = ([0_i32; 4], [0_i32; 4], [0_i32; 4]);
             for k in 0..4 {
                 let index = (position_fp >> Oscillator::FRAC_BITS) as usize;
-                x1[k] = data[index] as i32;
-                x2[k] = data[index + 1] as i32;
+                // SAFETY: low_fp <= position_fp <= high_fp: index + 1 < data.len() (asserted).
+                let pair = unsafe { Oscillator::read_pair(data, index) };
+                x1[k] = pair[0];
+                x2[k] = pair[1];
                 a[k] = (position_fp & (Oscillator::FRAC_UNIT - 1)) as i32;
                 position_fp += step;
             }
@@ -319,6 +349,16 @@ mod tests {
                 blocks += 1;
             }
             assert_eq!(ended, !looped, "{pitch}: looped samples never end");
+        }
+    }
+
+    #[test]
+    fn read_pair_gives_both_points_with_their_signs() {
+        let data = [i16::MIN, -1, 0, 1, i16::MAX, -12_345, 23_456];
+        for index in 0..data.len() - 1 {
+            // SAFETY: index + 1 < data.len().
+            let pair = unsafe { Oscillator::read_pair(&data, index) };
+            assert_eq!(pair, [data[index] as i32, data[index + 1] as i32]);
         }
     }
 }
