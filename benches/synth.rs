@@ -393,7 +393,10 @@ fn fluidsynth_comparison(material: Material) {
     std::fs::create_dir_all(&dir).unwrap();
     let (mid, events, frames) = make_midi(&dir, material);
     let sf2 = root().join("samples/sf_GMbank.sf2");
-    let weft_wav = dir.join("weft.wav");
+    let weft_wav = dir.join(match material {
+        Material::Retriggered => "weft-bench.wav",
+        Material::Sustained => "weft-chords.wav",
+    });
     let t = Instant::now();
     let c0 = thread_cpu();
     let report = render_to_wav(&events, frames, cfg(), &weft_wav, WavFormat::I16).unwrap();
@@ -409,7 +412,10 @@ fn fluidsynth_comparison(material: Material) {
         report.peak
     );
     let script = root().join("benches/peers/synth/fluidsynth.sh");
-    let fluid_wav = dir.join("fluidsynth.wav");
+    let fluid_wav = dir.join(match material {
+        Material::Retriggered => "fluidsynth-bench.wav",
+        Material::Sustained => "fluidsynth-chords.wav",
+    });
     let t = Instant::now();
     let k0 = children_cpu();
     let status = Command::new("bash")

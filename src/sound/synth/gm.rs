@@ -1,4 +1,6 @@
-//! General MIDI voices through a SoundFont, played by rustysynth. The SoundFont is parsed
+//! General MIDI voices through a SoundFont, played by rustysynth (vendored in
+//! `vendor/rustysynth` with faster voice loops: four voices per SSE pass for filter, gain
+//! ramp and stereo mix; see its VENDORED.md). The SoundFont is parsed
 //! once at engine construction; on the audio thread this only forwards note/controller
 //! messages and renders into preallocated scratch buffers that the engine mixes in.
 //!
