@@ -29,11 +29,14 @@ run: setup
 
 # Format check, lints, and every test — with the `link` feature, so that Ableton Link's
 # code is linted and tested too (one build: a second, featureless one would rebuild most
-# dependencies, because the feature changes how their features unify).
+# dependencies, because the feature changes how their features unify). Then the vendored
+# rustysynth's own tests (its optimised loops against upstream's arithmetic; not a workspace
+# member, so `cargo test` above does not run them; release: they are what weft ships).
 test: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --features link -- -D warnings
 	$(CARGO) test --features link
+	$(CARGO) test --release --manifest-path vendor/rustysynth/Cargo.toml --target-dir target/vendor
 
 bench: setup
 	$(CARGO) bench
