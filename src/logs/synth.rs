@@ -44,7 +44,7 @@ mod plays;
 mod streams;
 
 pub use export::write;
-pub use plays::generate;
+pub use plays::{generate, generate_with, Continuations, Expected};
 
 /// Parameters of `weft logs synth`.
 #[derive(Clone, Debug)]
