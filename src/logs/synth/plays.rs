@@ -368,11 +368,13 @@ pub struct Continuations {
     pub seed: u64,
 }
 
-/// What the continuations expect: per user, `(track, mean counted plays from `from_ts` on)`
+/// What the continuations expect: per user, (track, mean counted plays from `from_ts` on)
 /// sorted by track (tracks never played in any run left out).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Expected {
     pub per_user: Vec<Vec<(usize, f64)>>,
+    /// Per user, the favourites (heavy rotation, heaviest first) at the continuations' start.
+    pub favourites: Vec<Vec<usize>>,
 }
 
 impl Continuations {
@@ -530,6 +532,7 @@ pub fn generate_with(cfg: &SynthConfig, hook: Option<&Continuations>) -> (World,
             if let (Some(h), Some(e)) = (hook, expected.as_mut()) {
                 if Some(d) == d0 {
                     e.per_user.push(h.expect(&cat, &st, d));
+                    e.favourites.push(st.favourites.clone());
                 }
             }
             st.day(&cat, d, &mut rng, &mut plays);
@@ -538,6 +541,7 @@ pub fn generate_with(cfg: &SynthConfig, hook: Option<&Continuations>) -> (World,
             if e.per_user.len() == u {
                 // The hook's day is past the window: nothing more to play.
                 e.per_user.push(Vec::new());
+                e.favourites.push(st.favourites.clone());
             }
         }
     }
@@ -646,6 +650,8 @@ mod continuation_tests {
         assert_eq!(w.drifting_users, plain.drifting_users);
         let e = e.expect("hook on");
         assert_eq!(e.per_user.len(), c.users);
+        assert_eq!(e.favourites.len(), c.users);
+        assert!(e.favourites.iter().all(|f| !f.is_empty() && f.len() <= 40));
         // Deterministic for a seed, different for another.
         let (_, again) = generate_with(&c, Some(&hook));
         assert_eq!(again.as_ref(), Some(&e));
