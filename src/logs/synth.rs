@@ -27,13 +27,18 @@
 //!   or ×0.6–0.8) at 45–75% of the window and a promotional spike (+150–350%, decaying ×0.45 a
 //!   day) per 45 days.
 //! - [`World::stats`] measures repeats, own-top-10 share, album-order runs, new releases.
+//! - [`generate_with`] (off by default, [`Continuations`]): at a given time, clone each user's
+//!   whole state and run K continuations of the rest of the window with their own RNGs (the
+//!   main stream is untouched, the world identical): the users' [`Expected`] plays per track,
+//!   the Bayes bound of `examples/recommend_bound.rs` (issue #20).
 //! - **Formats**: user i writes by `i % 5`: Spotify extended JSON (+ podcast episodes; user 0
 //!   also gets an overlapping account-data export, to exercise dedupe), ListenBrainz zip,
 //!   Last.fm CSV, `.scrobbler.log`, or rows of a shared Last.fm-1K TSV. Plus a daily streams
 //!   CSV for the top artist and a weft session log.
 //!
 //! Files: this one holds the configuration, the generated [`World`] and its [`World::stats`];
-//! `plays.rs` runs the generative model of listening ([`generate`]), `streams.rs` makes the
+//! `plays.rs` runs the generative model of listening ([`generate`]: a shared catalogue and
+//! one cloneable state per user, run day by day), `streams.rs` makes the
 //! daily streams CSV from the plays, `export.rs` writes everything in the real formats
 //! ([`write`]).
 
@@ -44,7 +49,7 @@ mod plays;
 mod streams;
 
 pub use export::write;
-pub use plays::generate;
+pub use plays::{generate, generate_with, Continuations, Expected};
 
 /// Parameters of `weft logs synth`.
 #[derive(Clone, Debug)]
