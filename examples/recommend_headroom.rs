@@ -89,6 +89,9 @@ fn main() {
     if std::env::args().nth(2).as_deref() == Some("runs") {
         return runs_section(&split, &inner, &vcases);
     }
+    if std::env::args().nth(2).as_deref() == Some("rotation") {
+        return rotation_section(&split, &inner, &vcases);
+    }
     // shares on test relative to recency 14d top10
     let rec = fit(t, 0, 14.0);
     let (mut a, mut b, mut c, mut tot) = (0.0, 0.0, 0.0, 0.0);
@@ -250,6 +253,123 @@ fn pooled(t: &Train, hl: f64, beta: f32) -> Units {
         rows,
         name: "pooled",
     }
+}
+
+/// `rotation` (`src/recommend/rotation.rs`): every grid configuration on validation, the
+/// best 15 of them and a few fixed ones also on test, each against recency at the tuned
+/// half-life with the paired-bootstrap interval.
+fn rotation_section(split: &eval::Split, inner: &Train, vcases: &eval::Cases) {
+    use weft::recommend::bootstrap::{paired, DRAWS, SEED};
+    use weft::recommend::rotation::{self, Rotation, RotationConfig};
+    let t = &split.train;
+    let tun = hybrid::tune(t);
+    let hl = tun.half_life_s;
+    let score = |tr: &Train, cs: &eval::Cases, c: &RotationConfig| {
+        eval::score(&Rotation::fit(tr, c), tr, cs, Mode::Period)
+    };
+    let iv = |a: &eval::Row, b: &eval::Row| {
+        paired(&a.per_case, &b.per_case, DRAWS, SEED).map_or("—".into(), |i| i.to_string())
+    };
+    let plain = RotationConfig::plain(hl);
+    let vb = score(inner, vcases, &plain);
+    let tb = score(t, &split.cases, &plain);
+    println!(
+        "recency ({}): valid {:.4}, test {:.4}",
+        tun.half_life_label(),
+        vb.hr10,
+        tb.hr10
+    );
+    if let Ok(spec) = std::env::var("ROT_HLS") {
+        // Exploration: ROT_HLS=30,60,0 (0 = no decay) × γ 1 × thresholds × est 1..4.
+        let vf = rotation::all_facts(inner);
+        let tf = rotation::all_facts(t);
+        for h in spec.split(',') {
+            let d: f64 = h.parse().expect("days");
+            let half_life_s = (d > 0.0).then_some(d * hybrid::DAY_S);
+            let base = RotationConfig::plain(half_life_s);
+            let mut cs = vec![base];
+            for est_sessions in [1, 2, 3, 4] {
+                for threshold in [0.0, 0.5, 1.0] {
+                    for gamma in [0.5, 1.0] {
+                        cs.push(RotationConfig {
+                            near: true,
+                            gamma,
+                            est_sessions,
+                            threshold,
+                            ..base
+                        });
+                    }
+                }
+            }
+            for c in cs {
+                let v = eval::score(
+                    &Rotation::with_facts(inner, &c, &vf),
+                    inner,
+                    vcases,
+                    Mode::Period,
+                );
+                let te = eval::score(
+                    &Rotation::with_facts(t, &c, &tf),
+                    t,
+                    &split.cases,
+                    Mode::Period,
+                );
+                println!(
+                    "{}: valid {:.4} ({}), test {:.4} ({})",
+                    c.label(),
+                    v.hr10,
+                    iv(&v, &vb),
+                    te.hr10,
+                    iv(&te, &tb)
+                );
+            }
+        }
+        return;
+    }
+    let vf = rotation::all_facts(inner);
+    let mut all: Vec<(f64, RotationConfig)> = rotation::grid(&rotation::nearby_half_lives(hl))
+        .into_iter()
+        .map(|c| {
+            let m = Rotation::with_facts(inner, &c, &vf);
+            (eval::score(&m, inner, vcases, Mode::Period).hr10, c)
+        })
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut show: Vec<RotationConfig> = all.iter().take(15).map(|x| x.1).collect();
+    for cap in [1, 2] {
+        show.push(RotationConfig { cap, ..plain });
+    }
+    for gamma in [0.5, 1.0] {
+        show.push(RotationConfig {
+            gamma,
+            est_sessions: 3,
+            ..plain
+        });
+    }
+    show.push(RotationConfig {
+        min_sessions: 3,
+        thin_weight: 0.25,
+        ..plain
+    });
+    for c in show {
+        let (v, te) = (score(inner, vcases, &c), score(t, &split.cases, &c));
+        println!(
+            "{}: valid {:.4} ({}), test {:.4} ({})",
+            c.label(),
+            v.hr10,
+            iv(&v, &vb),
+            te.hr10,
+            iv(&te, &tb)
+        );
+    }
+    let r = tun.rotation.clone().expect("validated");
+    println!(
+        "tune: best {} (valid {:.4}; − recency {}); used: {}",
+        r.best.label(),
+        r.best_hr10,
+        r.interval.map_or("—".into(), |i| i.to_string()),
+        r.config.label()
+    );
 }
 
 /// `own-runs` on validation and test against recency at the same half-life.

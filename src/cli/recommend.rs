@@ -23,7 +23,7 @@ pub struct RecommendArgs {
     #[arg(short = 'n', default_value_t = 20, conflicts_with = "eval")]
     pub n: usize,
     /// popularity | most-played | recency | sknn | item-knn | markov | als | sigmoid | content |
-    /// hybrid | blend | own-runs. Default: the one that wins the mode's validation on your last
+    /// hybrid | blend | own-runs | rotation. Default: the one that wins the mode's validation on your last
     /// 4 weeks.
     #[arg(long)]
     pub model: Option<String>,
@@ -113,6 +113,19 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                 writeln!(
                     out,
                     "validation: own-runs best {} (period HR@10 {:.4}; − recency, paired \
+                     bootstrap over users, 95%: {iv}); used: {}",
+                    r.best.label(),
+                    r.best_hr10,
+                    r.config.label()
+                )?;
+            }
+            if let Some(r) = &tuning.rotation {
+                let iv = r
+                    .interval
+                    .map_or("no validation users".into(), |i| i.to_string());
+                writeln!(
+                    out,
+                    "validation: rotation best {} (period HR@10 {:.4}; − recency, paired \
                      bootstrap over users, 95%: {iv}); used: {}",
                     r.best.label(),
                     r.best_hr10,

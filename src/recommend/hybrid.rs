@@ -52,6 +52,9 @@ pub struct Tuning {
     pub blend_hr10: f64,
     /// `own-runs` (album-run discounting) as validation fitted it (`None`: not validated).
     pub runs: Option<super::runs::RunsTuning>,
+    /// `rotation` (steady-rotation re-weighting) as validation fitted it (`None`: not
+    /// validated).
+    pub rotation: Option<super::rotation::RotationTuning>,
 }
 
 impl Default for Tuning {
@@ -69,6 +72,7 @@ impl Default for Tuning {
             blend: None,
             blend_hr10: 0.0,
             runs: None,
+            rotation: None,
         }
     }
 }
@@ -351,6 +355,7 @@ pub fn tune(train: &Train) -> Tuning {
     };
     // Two time scales: a short one (current obsessions) and a long one (favourites).
     tuning.runs = Some(super::runs::tune(&inner, &cases, best.1));
+    tuning.rotation = Some(super::rotation::tune(&inner, &cases, best.1));
     let mut best2 = (best.0, None);
     for (hs, short) in owns
         .iter()

@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod eval;
 pub mod hybrid;
 pub mod models;
+pub mod rotation;
 pub mod runs;
 
 use crate::logs::{self, Logs, PlayRule};
@@ -379,7 +380,8 @@ pub fn recommend(
     let mut chosen_by = None;
     let (name, tuning) = match model {
         Some(m) => {
-            let needs_tuning = matches!(m, "recency" | "hybrid" | "blend" | "own-runs");
+            let needs_tuning =
+                matches!(m, "recency" | "hybrid" | "blend" | "own-runs" | "rotation");
             let t = if needs_tuning {
                 hybrid::tune(&train)
             } else {

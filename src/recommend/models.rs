@@ -11,7 +11,7 @@ use crate::logs::FxMap;
 
 /// Model names accepted by [`build`]: the baselines first (the chooser prefers the earlier
 /// name on a tie).
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "popularity",
     "most-played",
     "recency",
@@ -24,6 +24,7 @@ pub const NAMES: [&str; 12] = [
     "hybrid",
     "blend",
     "own-runs",
+    "rotation",
 ];
 
 /// The baselines a model must beat.
@@ -48,6 +49,13 @@ pub fn build(name: &str, train: &Train, tuning: &Tuning) -> Option<Box<dyn Model
                 .map_or(super::runs::RunsConfig::plain(tuning.half_life_s), |r| {
                     r.config
                 }),
+        )),
+        "rotation" => Box::new(super::rotation::Rotation::fit(
+            train,
+            &tuning.rotation.as_ref().map_or(
+                super::rotation::RotationConfig::plain(tuning.half_life_s),
+                |r| r.config,
+            ),
         )),
         "sknn" => Box::new(Sknn::fit(train, 100, 500)),
         "item-knn" => Box::new(ItemKnn::fit(train)),

@@ -220,7 +220,7 @@ pub struct RunsTuning {
 
 /// `period` HR@10 and its per-case `(hits, plays)` — what `eval::score` gives, without the
 /// full ranks (only the top 10 matters here; the grid scores ~100 configurations).
-fn hits10(m: &dyn Model, t: &Train, cases: &Cases) -> (f64, Vec<(f64, f64)>) {
+pub(crate) fn hits10(m: &dyn Model, t: &Train, cases: &Cases) -> (f64, Vec<(f64, f64)>) {
     let mut scores = Vec::new();
     let per: Vec<(f64, f64)> = cases
         .period
