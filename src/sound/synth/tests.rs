@@ -1,3 +1,4 @@
+use super::render::quantize;
 use super::*;
 use crate::engine::event::Param;
 
