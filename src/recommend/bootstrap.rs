@@ -8,6 +8,8 @@
 //! own variance — who plays a lot, who plays favourites — cancels). Percentile interval over
 //! the draws; the resampling uses a fixed-seed SplitMix64, so the figures are reproducible.
 
+use crate::rng::SplitMix;
+
 /// Draws and seed used by `weft recommend --eval` and by validation.
 pub const DRAWS: usize = 1000;
 pub const SEED: u64 = 20;
@@ -47,19 +49,37 @@ impl std::fmt::Display for Interval {
     }
 }
 
-/// SplitMix64: tiny, seeded, good enough for resampling indices.
-struct SplitMix(u64);
+/// A candidate configuration gated on validation: the best one is used only when its paired
+/// interval over the baseline (recency) lies above 0; otherwise the plain configuration
+/// (which is the baseline itself). Shared by `own-runs` and `rotation`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gated<C> {
+    /// The configuration used (`plain` when the best one was not a win).
+    pub config: C,
+    /// The best configuration on validation and its HR@10 there.
+    pub best: C,
+    pub best_hr10: f64,
+    /// Paired bootstrap over validation users: best − baseline (`None`: nothing to validate).
+    pub interval: Option<Interval>,
+}
 
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize
+/// The gate: `best` = (HR@10, configuration, per-case hits) of the best candidate, `base` =
+/// the baseline's (HR@10, per-case hits) on the same cases.
+pub fn gate<C: Clone>(
+    best: (f64, C, Vec<(f64, f64)>),
+    base: &(f64, Vec<(f64, f64)>),
+    plain: C,
+) -> Gated<C> {
+    let interval = paired(&best.2, &base.1, DRAWS, SEED);
+    Gated {
+        config: if interval.is_some_and(|i| i.wins()) {
+            best.1.clone()
+        } else {
+            plain
+        },
+        best: best.1,
+        best_hr10: best.0,
+        interval,
     }
 }
 
@@ -81,12 +101,13 @@ pub fn paired(
     if n == 0 || base.len() != n || draws == 0 {
         return None;
     }
+    // The bare generator seeded directly: `below(n)` = ⌊next_f64 · n⌋.
     let mut rng = SplitMix(seed);
     let mut diffs = Vec::with_capacity(draws);
     for _ in 0..draws {
         let (mut hc, mut hb, mut w) = (0.0, 0.0, 0.0);
         for _ in 0..n {
-            let k = rng.below(n);
+            let k = ((rng.next_f64() * n as f64) as usize).min(n - 1);
             hc += cand[k].0;
             hb += base[k].0;
             // The plays are the user's, the same for both rankings (peers' lists included).

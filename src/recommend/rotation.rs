@@ -22,7 +22,7 @@
 //! validation users puts its HR@10 gain over recency above 0; otherwise `rotation` is exactly
 //! `recency` and says so.
 
-use super::bootstrap::{self, Interval};
+use super::bootstrap;
 use super::eval::Cases;
 use super::hybrid::{Own, DAY_S, HALF_LIVES_DAYS};
 use super::runs::hits10;
@@ -302,17 +302,8 @@ pub fn grid(hls: &[Option<f64>]) -> Vec<RotationConfig> {
     hls.iter().flat_map(|&h| variants(h)).collect()
 }
 
-/// Validation result for `rotation`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RotationTuning {
-    /// The configuration used (`RotationConfig::plain` when the best one was not a win).
-    pub config: RotationConfig,
-    /// The best configuration on validation and its HR@10 there.
-    pub best: RotationConfig,
-    pub best_hr10: f64,
-    /// Paired bootstrap over validation users: best − recency.
-    pub interval: Option<Interval>,
-}
+/// `tune`'s answer: the configuration used and what validation saw.
+pub type RotationTuning = bootstrap::Gated<RotationConfig>;
 
 /// Recency's half-life and its two neighbours in the grid.
 pub fn nearby_half_lives(recency_hl: Option<f64>) -> Vec<Option<f64>> {
@@ -348,17 +339,7 @@ pub fn tune(inner: &Train, cases: &Cases, recency_hl: Option<f64>) -> RotationTu
             best = (r.0, c, r.1);
         }
     }
-    let interval = bootstrap::paired(&best.2, &rec.1, bootstrap::DRAWS, bootstrap::SEED);
-    RotationTuning {
-        config: if interval.is_some_and(|i| i.wins()) {
-            best.1
-        } else {
-            plain
-        },
-        best: best.1,
-        best_hr10: best.0,
-        interval,
-    }
+    bootstrap::gate(best, &rec, plain)
 }
 
 #[cfg(test)]

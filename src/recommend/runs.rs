@@ -19,7 +19,7 @@
 //! its validation HR@10 minus recency's lies above 0; otherwise `own-runs` is exactly
 //! `recency` and says so.
 
-use super::bootstrap::{self, Interval};
+use super::bootstrap;
 use super::eval::Cases;
 use super::hybrid::{Own, DAY_S, HALF_LIVES_DAYS};
 use super::{fill_scores, top_n, Context, Model, Train, SESSION_GAP_S};
@@ -206,17 +206,8 @@ impl Model for OwnRuns {
     }
 }
 
-/// Validation result for `own-runs`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunsTuning {
-    /// The configuration used (`RunsConfig::plain` when the best one was not a win).
-    pub config: RunsConfig,
-    /// The best configuration on validation and its HR@10 there.
-    pub best: RunsConfig,
-    pub best_hr10: f64,
-    /// Paired bootstrap over validation users: best − recency (`None`: nothing to validate).
-    pub interval: Option<Interval>,
-}
+/// `tune`'s answer: the configuration used and what validation saw.
+pub type RunsTuning = bootstrap::Gated<RunsConfig>;
 
 /// `period` HR@10 and its per-case `(hits, plays)` — what `eval::score` gives, without the
 /// full ranks (only the top 10 matters here; the grid scores ~100 configurations).
@@ -294,17 +285,7 @@ pub fn tune(inner: &Train, cases: &Cases, recency_hl: Option<f64>) -> RunsTuning
             }
         }
     }
-    let interval = bootstrap::paired(&best.2, &rec.1, bootstrap::DRAWS, bootstrap::SEED);
-    RunsTuning {
-        config: if interval.is_some_and(|i| i.wins()) {
-            best.1
-        } else {
-            plain
-        },
-        best: best.1,
-        best_hr10: best.0,
-        interval,
-    }
+    bootstrap::gate(best, &rec, plain)
 }
 
 #[cfg(test)]
