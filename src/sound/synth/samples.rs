@@ -231,10 +231,17 @@ pub fn decode(path: &Path) -> Result<Sample, SynthError> {
     }
 }
 
-/// Decodes any supported file with symphonia (also used for WAV by the decode bench).
-pub fn decode_symphonia(path: &Path) -> Result<Sample, SynthError> {
+/// A file opened with symphonia: its demuxer, its default audio track and a decoder for it.
+pub(super) struct Coded {
+    pub format: Box<dyn symphonia::core::formats::FormatReader>,
+    pub decoder: Box<dyn symphonia::core::codecs::audio::AudioDecoder>,
+    pub track: symphonia::core::formats::Track,
+}
+
+/// Opens `path` with symphonia (probed by content, hinted by extension) and makes a decoder for
+/// its default audio track — shared by the whole-file decode and the streamed reader.
+pub(super) fn open_coded(path: &Path) -> Result<Coded, SynthError> {
     use symphonia::core::codecs::audio::AudioDecoderOptions;
-    use symphonia::core::errors::Error;
     use symphonia::core::formats::probe::Hint;
     use symphonia::core::formats::{FormatOptions, TrackType};
     use symphonia::core::io::MediaSourceStream;
@@ -248,7 +255,7 @@ pub fn decode_symphonia(path: &Path) -> Result<Sample, SynthError> {
     if let Some(x) = path.extension().and_then(|x| x.to_str()) {
         hint.with_extension(x);
     }
-    let mut format = symphonia::default::get_probe()
+    let format = symphonia::default::get_probe()
         .probe(
             &hint,
             mss,
@@ -258,16 +265,35 @@ pub fn decode_symphonia(path: &Path) -> Result<Sample, SynthError> {
         .map_err(|e| err(e.to_string()))?;
     let track = format
         .default_track(TrackType::Audio)
-        .ok_or_else(|| err("no audio track".into()))?;
-    let track_id = track.id;
+        .ok_or_else(|| err("no audio track".into()))?
+        .clone();
     let params = track
         .codec_params
         .as_ref()
         .and_then(|c| c.audio())
         .ok_or_else(|| err("no audio codec parameters".into()))?;
-    let mut decoder = symphonia::default::get_codecs()
+    let decoder = symphonia::default::get_codecs()
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| err(e.to_string()))?;
+    Ok(Coded {
+        format,
+        decoder,
+        track,
+    })
+}
+
+/// Decodes any supported file with symphonia (also used for WAV by the decode bench).
+pub fn decode_symphonia(path: &Path) -> Result<Sample, SynthError> {
+    use symphonia::core::errors::Error;
+
+    let name = path.display().to_string();
+    let err = |m: String| SynthError::Decode(name.clone(), m);
+    let Coded {
+        mut format,
+        mut decoder,
+        track,
+    } = open_coded(path)?;
+    let track_id = track.id;
     let mut raw: Vec<f32> = Vec::new();
     let mut packet_buf: Vec<f32> = Vec::new();
     let mut rate = 0u32;

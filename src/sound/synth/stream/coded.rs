@@ -6,14 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::audio::AudioDecoder;
 use symphonia::core::errors::Error;
-use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, TrackType};
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
+use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
 use symphonia::core::units::{TimeBase, Timestamp};
 
+use crate::sound::synth::samples::{open_coded, Coded};
 use crate::sound::synth::SynthError;
 
 /// Source frames decoded and discarded before a seek target, so that a codec whose first
@@ -50,23 +48,11 @@ pub struct CodedReader {
 fn open(path: &Path) -> Result<(CodedReader, CodedSource), SynthError> {
     let name = path.display().to_string();
     let err = |m: String| SynthError::Decode(name.clone(), m);
-    let file = std::fs::File::open(path).map_err(|e| SynthError::Io(name.clone(), e))?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(x) = path.extension().and_then(|x| x.to_str()) {
-        hint.with_extension(x);
-    }
-    let format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            mss,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| err(e.to_string()))?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| err("no audio track".into()))?;
+    let Coded {
+        format,
+        decoder,
+        track,
+    } = open_coded(path)?;
     let params = track
         .codec_params
         .as_ref()
@@ -83,9 +69,6 @@ fn open(path: &Path) -> Result<(CodedReader, CodedSource), SynthError> {
     if in_ch == 0 || track.time_base != TimeBase::try_from_recip(src_rate) {
         return Err(err("timestamps are not frames".into()));
     }
-    let decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(params, &AudioDecoderOptions::default())
-        .map_err(|e| err(e.to_string()))?;
     let track_id = track.id;
     let channels = in_ch.min(2);
     Ok((
