@@ -23,8 +23,8 @@ pub struct RecommendArgs {
     #[arg(short = 'n', default_value_t = 20, conflicts_with = "eval")]
     pub n: usize,
     /// popularity | most-played | recency | sknn | item-knn | markov | als | sigmoid | content |
-    /// hybrid | blend | own-runs | rotation. Default: the one that wins the mode's validation on your last
-    /// 4 weeks.
+    /// hybrid | blend | own-runs | rotation | changepoint. Default: the one that wins the mode's
+    /// validation on your last 4 weeks.
     #[arg(long)]
     pub model: Option<String>,
     /// Print JSON instead of a table.
@@ -132,6 +132,25 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                     r.config.label()
                 )?;
             }
+            let cp = names
+                .contains(&"changepoint")
+                .then(|| recommend::changepoint::validate(&split.train, tuning.half_life_s))
+                .flatten();
+            if let Some(v) = &cp {
+                let iv = v
+                    .interval
+                    .map_or("no validation users".into(), |i| i.to_string());
+                writeln!(
+                    out,
+                    "validation for period (rolling origins at the training plays' 50/60/70/80 % \
+                     quantiles, {} user×origin cases): changepoint HR@10 {:.4}, recency {:.4}; \
+                     changepoint − recency {iv}; chosen: {}",
+                    v.cases,
+                    v.changepoint_hr10,
+                    v.recency_hr10,
+                    v.chosen()
+                )?;
+            }
             if let Some(m) = recommend::models::build("recency", &split.train, &tuning) {
                 let b = reval::period_breakdown(m.as_ref(), &split.train, &split.cases);
                 writeln!(
@@ -153,7 +172,7 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
             for v in reval::period_intervals(&rows) {
                 writeln!(out, "{v}")?;
             }
-            for v in reval::verdicts(&rows) {
+            for v in reval::verdicts(&rows, cp.as_ref().map(|v| v.chosen())) {
                 writeln!(out, "{v}")?;
             }
         }

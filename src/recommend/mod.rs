@@ -9,6 +9,7 @@
 pub mod als;
 pub mod blend;
 pub mod bootstrap;
+pub mod changepoint;
 pub mod eval;
 pub mod hybrid;
 pub mod models;

@@ -1,7 +1,7 @@
 //! The recommenders: popularity (baseline), session kNN (SKNN), item kNN over session
 //! co-occurrence, first-order Markov, the seed article's sigmoid scorer r_ui = σ(α(p_u − p_i)),
 //! content similarity over artist profiles, implicit ALS (in `als`), the repeat-aware
-//! baselines and hybrid (in `hybrid`), and the learned `blend` (in `blend`). Each is fitted once from [`Train`] (with the
+//! baselines and hybrid (in `hybrid`), the per-item change-point shares (in `changepoint`), and the learned `blend` (in `blend`). Each is fitted once from [`Train`] (with the
 //! validation-chosen [`Tuning`] where it has one) and then scores the whole catalogue for a
 //! [`Context`].
 
@@ -11,7 +11,7 @@ use crate::logs::FxMap;
 
 /// Model names accepted by [`build`]: the baselines first (the chooser prefers the earlier
 /// name on a tie).
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "popularity",
     "most-played",
     "recency",
@@ -25,6 +25,7 @@ pub const NAMES: [&str; 13] = [
     "blend",
     "own-runs",
     "rotation",
+    "changepoint",
 ];
 
 /// The baselines a model must beat.
@@ -57,6 +58,7 @@ pub fn build(name: &str, train: &Train, tuning: &Tuning) -> Option<Box<dyn Model
                 |r| r.config,
             ),
         )),
+        "changepoint" => Box::new(super::changepoint::ChangePoint::fit(train)),
         "sknn" => Box::new(Sknn::fit(train, 100, 500)),
         "item-knn" => Box::new(ItemKnn::fit(train)),
         "markov" => Box::new(Markov::fit(train)),

@@ -51,18 +51,24 @@ pub fn period_intervals(rows: &[Row]) -> Vec<String> {
         .collect()
 }
 
-/// Per protocol: the best model (non-baseline, non-peer) by HR@10 against every baseline and
-/// peer, saying plainly which are not beaten. On `period` "beats" means the paired-bootstrap
-/// interval of the difference lies above 0 (a higher figure inside the noise is not a win).
-pub fn verdicts(rows: &[Row]) -> Vec<String> {
+/// Per protocol: the model against every baseline and peer, saying plainly which are not
+/// beaten — on `period` the model validation chose (`period_choice`, when it has a row; the
+/// line says "chosen"), elsewhere the best model (non-baseline, non-peer) by HR@10. On
+/// `period` "beats" means the paired-bootstrap interval of the difference lies above 0 (a
+/// higher figure inside the noise is not a win).
+pub fn verdicts(rows: &[Row], period_choice: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
     for mode in Mode::ALL {
         let mode = mode.to_string();
         let of_mode = || rows.iter().filter(|r| r.mode == mode);
-        let Some(best) = of_mode()
-            .filter(|r| r.kind == "model")
-            .max_by(|a, b| a.hr10.total_cmp(&b.hr10))
-        else {
+        let chosen = period_choice
+            .filter(|_| mode == "period")
+            .and_then(|c| of_mode().find(|r| r.model == c));
+        let Some(best) = chosen.or_else(|| {
+            of_mode()
+                .filter(|r| r.kind == "model")
+                .max_by(|a, b| a.hr10.total_cmp(&b.hr10))
+        }) else {
             continue;
         };
         let mut beaten = Vec::new();
@@ -88,7 +94,12 @@ pub fn verdicts(rows: &[Row]) -> Vec<String> {
                 not.push(s);
             }
         }
-        let mut line = format!("{mode}: best model {} HR@10 {:.4}", best.model, best.hr10);
+        let what = if chosen.is_some() {
+            "model chosen by validation"
+        } else {
+            "best model"
+        };
+        let mut line = format!("{mode}: {what} {} HR@10 {:.4}", best.model, best.hr10);
         if !beaten.is_empty() {
             line.push_str(&format!("; beats {}", beaten.join(", ")));
         }
