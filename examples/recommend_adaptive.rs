@@ -120,12 +120,11 @@ fn fit(t: &Train, c: &Cfg) -> Rows {
                 let mut means = Vec::with_capacity(k);
                 let mut c_after = 0.0;
                 let mut p = 0;
-                for j in 1..k {
+                for (j, &ea) in ce.iter().enumerate().take(k).skip(1) {
                     while p < v.len() && v[p].0 < j {
                         c_after += v[p].1;
                         p += 1;
                     }
-                    let ea = ce[j];
                     if ea <= 0.0 {
                         continue;
                     }
