@@ -13,27 +13,8 @@
 //! change grid and averages the priors; figures in docs/logs.md.
 use std::collections::HashMap;
 use weft::recommend::bootstrap::{paired, DRAWS, SEED};
-use weft::recommend::{eval, hybrid, models, Context, Mode, Model, Train};
-
-struct Rows {
-    rows: Vec<HashMap<u32, f32>>,
-    evidence: f64,
-}
-impl Model for Rows {
-    fn name(&self) -> &'static str {
-        "adaptive"
-    }
-    fn score(&self, ctx: &Context<'_>, out: &mut [f32]) {
-        if let Some(row) = ctx.user.and_then(|u| self.rows.get(u as usize)) {
-            for (&i, &w) in row {
-                out[i as usize] += w;
-            }
-        }
-    }
-    fn because(&self, _: &Context<'_>, _: u32, _: &dyn Fn(u32) -> String) -> String {
-        String::new()
-    }
-}
+use weft::recommend::models::Fixed;
+use weft::recommend::{eval, hybrid, models, Mode, Model, Train};
 
 use weft::recommend::changepoint::ln_gamma;
 
@@ -47,7 +28,8 @@ struct Cfg {
     max_days: usize,
 }
 
-fn fit(t: &Train, c: &Cfg) -> Rows {
+/// The estimates as a model, and the summed log evidence of the fit.
+fn fit(t: &Train, c: &Cfg) -> (Fixed, f64) {
     let h = 1.0 / c.hazard_days;
     let mut evidence = 0.0;
     let rows = t
@@ -147,14 +129,20 @@ fn fit(t: &Train, c: &Cfg) -> Rows {
             row
         })
         .collect();
-    Rows { rows, evidence }
+    (
+        Fixed {
+            rows,
+            name: "adaptive",
+        },
+        evidence,
+    )
 }
 
 /// The mean of the shares over a grid of priors (model averaging instead of picking one).
-fn fit_avg(t: &Train, grid: &[(f64, f64)]) -> Rows {
+fn fit_avg(t: &Train, grid: &[(f64, f64)]) -> Fixed {
     let mut rows: Vec<HashMap<u32, f32>> = vec![HashMap::new(); t.n_users];
     for &(a, hz) in grid {
-        let r = fit(
+        let (r, _) = fit(
             t,
             &Cfg {
                 a,
@@ -169,9 +157,9 @@ fn fit_avg(t: &Train, grid: &[(f64, f64)]) -> Rows {
             }
         }
     }
-    Rows {
+    Fixed {
         rows,
-        evidence: 0.0,
+        name: "adaptive",
     }
 }
 
@@ -270,15 +258,15 @@ fn main() {
                     unit,
                     max_days: 400,
                 };
-                let mv = fit(&inner, &c);
+                let (mv, _) = fit(&inner, &c);
                 let v = eval::score(&mv, &inner, &vcases, Mode::Period);
-                let mt = fit(t, &c);
+                let (mt, evidence) = fit(t, &c);
                 let te = eval::score(&mt, t, &split.cases, Mode::Period);
-                let rc = rolling(&|tr| Box::new(fit(tr, &c)));
+                let rc = rolling(&|tr| Box::new(fit(tr, &c).0));
                 let ri = paired(&rc, &rb, DRAWS, SEED).map_or("—".into(), |i| i.to_string());
                 println!(
                     "unit {unit} a {a} hazard {hz} d: ev {:.0} rolling {:.4} ({ri}), valid {:.4} ({}), test {:.4} ({})",
-                    mt.evidence,
+                    evidence,
                     pooled(&rc),
                     v.hr10,
                     iv(&v, &bv),

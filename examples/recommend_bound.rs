@@ -26,29 +26,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 use weft::logs::synth::{self, Continuations, SynthConfig};
 use weft::recommend::bootstrap::{paired, DRAWS, SEED};
+use weft::recommend::models::Fixed;
 use weft::recommend::{eval, hybrid, models, Context, Mode, Model};
-
-/// Fixed per-user item scores.
-struct Rows {
-    rows: Vec<HashMap<u32, f32>>,
-    name: &'static str,
-}
-
-impl Model for Rows {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn score(&self, ctx: &Context<'_>, out: &mut [f32]) {
-        if let Some(row) = ctx.user.and_then(|u| self.rows.get(u as usize)) {
-            for (&i, &w) in row {
-                out[i as usize] += w;
-            }
-        }
-    }
-    fn because(&self, _: &Context<'_>, _: u32, _: &dyn Fn(u32) -> String) -> String {
-        String::new()
-    }
-}
 
 fn arg<T: std::str::FromStr>(n: usize, default: Option<T>) -> T {
     match std::env::args().nth(n) {
@@ -158,11 +137,11 @@ fn main() {
         }
     }
     println!("expected plays on tracks absent from the logs: {lost:.1} (of all users)");
-    let bound = Rows {
+    let bound = Fixed {
         rows: bound,
         name: "bound",
     };
-    let bound_heard = Rows {
+    let bound_heard = Fixed {
         rows: bound_heard,
         name: "bound-heard",
     };
@@ -177,7 +156,7 @@ fn main() {
             }
         }
     }
-    let fav_weights = Rows {
+    let fav_weights = Fixed {
         rows: fav_rows,
         name: "fav-weights",
     };

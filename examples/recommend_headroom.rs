@@ -10,30 +10,11 @@
 //! with the paired-bootstrap interval against recency at the same half-life — including the
 //! best one that `--eval` does not use because its validation interval contains 0.
 use std::collections::HashMap;
-use weft::recommend::{eval, hybrid, Context, Mode, Model, Train};
-
-struct Units {
-    rows: Vec<HashMap<u32, f32>>,
-    name: &'static str,
-}
-impl Model for Units {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn score(&self, ctx: &Context<'_>, out: &mut [f32]) {
-        if let Some(u) = ctx.user {
-            for (&i, &w) in &self.rows[u as usize] {
-                out[i as usize] += w;
-            }
-        }
-    }
-    fn because(&self, _: &Context<'_>, _: u32, _: &dyn Fn(u32) -> String) -> String {
-        String::new()
-    }
-}
+use weft::recommend::models::Fixed;
+use weft::recommend::{eval, hybrid, Context, Mode, Train};
 
 // unit: 0 plays, 1 sessions, 2 days; hl days (0 = none)
-fn fit(t: &Train, unit: u8, hl: f64) -> Units {
+fn fit(t: &Train, unit: u8, hl: f64) -> Fixed {
     let rows = t
         .history
         .iter()
@@ -68,7 +49,7 @@ fn fit(t: &Train, unit: u8, hl: f64) -> Units {
             row
         })
         .collect();
-    Units {
+    Fixed {
         rows,
         name: "probe",
     }
@@ -145,7 +126,7 @@ fn main() {
     let hls = [0.0, 3.0, 7.0, 14.0, 21.0, 30.0, 60.0, 120.0];
     // per-user hits per hl: valid (inner) and test
     let hits = |tr: &Train, cs: &eval::Cases| -> Vec<(u32, f64, Vec<f64>)> {
-        let ms: Vec<Units> = hls.iter().map(|&h| fit(tr, 0, h)).collect();
+        let ms: Vec<Fixed> = hls.iter().map(|&h| fit(tr, 0, h)).collect();
         let mut sc = Vec::new();
         cs.period
             .iter()
@@ -229,7 +210,7 @@ fn main() {
     );
 }
 
-fn pooled(t: &Train, hl: f64, beta: f32) -> Units {
+fn pooled(t: &Train, hl: f64, beta: f32) -> Fixed {
     let base = fit(t, 0, hl);
     let rows = base
         .rows
@@ -249,7 +230,7 @@ fn pooled(t: &Train, hl: f64, beta: f32) -> Units {
                 .collect()
         })
         .collect();
-    Units {
+    Fixed {
         rows,
         name: "pooled",
     }

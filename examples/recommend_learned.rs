@@ -31,30 +31,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 use weft::recommend::bootstrap::{paired, DRAWS, SEED};
+use weft::recommend::models::Fixed;
 use weft::recommend::runs::{positions, RunPos, Transitions};
-use weft::recommend::{eval, hybrid, models, rotation, Context, Mode, Model, Train};
-
-/// Fixed per-user item scores.
-struct Rows {
-    rows: Vec<HashMap<u32, f32>>,
-    name: &'static str,
-}
-
-impl Model for Rows {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn score(&self, ctx: &Context<'_>, out: &mut [f32]) {
-        if let Some(row) = ctx.user.and_then(|u| self.rows.get(u as usize)) {
-            for (&i, &w) in row {
-                out[i as usize] += w;
-            }
-        }
-    }
-    fn because(&self, _: &Context<'_>, _: u32, _: &dyn Fn(u32) -> String) -> String {
-        String::new()
-    }
-}
+use weft::recommend::{eval, hybrid, models, rotation, Mode, Train};
 
 const DAY: f64 = 86_400.0;
 const HLS: [f64; 6] = [3.0, 7.0, 14.0, 30.0, 60.0, 120.0];
@@ -779,7 +758,7 @@ fn rows_model(
     keep: impl Fn(u32) -> bool,
     m: &Fitted,
     name: &'static str,
-) -> Rows {
+) -> Fixed {
     let mut rows = vec![HashMap::new(); n_users];
     for (r, &(u, i)) in fe.keys.iter().enumerate() {
         if keep(u) {
@@ -787,7 +766,7 @@ fn rows_model(
             rows[u as usize].insert(i, (40.0 + s.max(-39.0)) as f32);
         }
     }
-    Rows { rows, name }
+    Fixed { rows, name }
 }
 
 const FOLDS: u32 = 5;
@@ -926,7 +905,7 @@ fn run(path: &str, specs: &[(Spec, usize)]) {
             }
         }
         let cv_s = tv.elapsed().as_secs_f64();
-        let mv = Rows {
+        let mv = Fixed {
             rows,
             name: "learned",
         };

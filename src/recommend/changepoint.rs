@@ -334,7 +334,7 @@ impl Model for ChangePoint {
                     format!("{pct:.1}% of your plays, steady ({} plays)", e.plays)
                 } else {
                     format!(
-                        "{pct:.1}% of your plays since it changed {} days ago ({} plays)",
+                        "{pct:.1}% of your plays, since a change {} days ago ({} plays)",
                         e.window_days, e.plays
                     )
                 }
