@@ -10,7 +10,8 @@
 //! recency at the chooser's half-life, with the paired bootstrap over users, and on four
 //! rolling origins (`AVG=1`: the six-prior average the product uses). Unit 1/2 count
 //! distinct sessions/days instead of plays (both lose). The product's version uses a coarser
-//! change grid and averages the priors; figures in docs/logs.md.
+//! change grid and averages the priors; figures in docs/logs.md. `REPLAY=β/N,…` adds β × the
+//! item's share of the user's last N plays to the product's `changepoint` (measured: no win).
 use std::collections::HashMap;
 use weft::recommend::bootstrap::{paired, DRAWS, SEED};
 use weft::recommend::models::Fixed;
@@ -223,6 +224,48 @@ fn main() {
     };
     let rb = rolling(&|tr| models::build("recency", tr, &tuning).unwrap());
     println!("rolling recency {:.4} ({} cases)", pooled(&rb), rb.len());
+    if let Ok(spec) = std::env::var("REPLAY") {
+        // The product's changepoint + β × the item's share of the user's last N plays (the
+        // replay pool), against recency and against changepoint alone.
+        let cp_of = |tr: &Train| weft::recommend::changepoint::ChangePoint::fit(tr);
+        let with = |tr: &Train, beta: f32, n: usize| -> Fixed {
+            let cp = cp_of(tr);
+            let rows = (0..tr.n_users)
+                .map(|u| {
+                    let mut row: HashMap<u32, f32> =
+                        cp.row(u as u32).iter().map(|e| (e.item, e.share)).collect();
+                    let h = &tr.history[u];
+                    let tail = &h[h.len().saturating_sub(n)..];
+                    for &i in tail {
+                        *row.entry(i).or_default() += beta / tail.len().max(1) as f32;
+                    }
+                    row
+                })
+                .collect();
+            Fixed {
+                rows,
+                name: "cp+replay",
+            }
+        };
+        let rcp = rolling(&|tr| Box::new(cp_of(tr)));
+        println!("rolling changepoint {:.4}", pooled(&rcp));
+        let cpt = eval::score(&cp_of(t), t, &split.cases, Mode::Period);
+        for part in spec.split(',') {
+            let (b, n) = part.split_once('/').expect("BETA/N");
+            let (beta, n): (f32, usize) = (b.parse().unwrap(), n.parse().unwrap());
+            let rc = rolling(&|tr| Box::new(with(tr, beta, n)));
+            let ri = paired(&rc, &rcp, DRAWS, SEED).map_or("—".into(), |i| i.to_string());
+            let te = eval::score(&with(t, beta, n), t, &split.cases, Mode::Period);
+            println!(
+                "β {beta} N {n}: rolling {:.4} (− cp {ri}), test {:.4} (− recency {}; − cp {})",
+                pooled(&rc),
+                te.hr10,
+                iv(&te, &bt),
+                iv(&te, &cpt)
+            );
+        }
+        return;
+    }
     if std::env::var("AVG").is_ok() {
         let grid = [
             (0.2, 1000.0),
