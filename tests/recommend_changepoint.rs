@@ -33,7 +33,9 @@ fn demo_logs_choose_changepoint_and_it_beats_every_baseline_and_the_peer() {
     assert!(chosen.ends_with("chosen: changepoint"), "{chosen}");
     let verdict = text
         .lines()
-        .find(|l| l.starts_with("period: model chosen by validation changepoint"))
+        .find(|l| {
+            l.starts_with("period: model chosen by rolling validation (vs recency) changepoint")
+        })
         .unwrap_or_else(|| panic!("no period verdict for changepoint:\n{text}"));
     assert!(!verdict.contains("NOT beaten"), "{verdict}");
     for b in ["popularity", "most-played", "recency", "implicit-als"] {

@@ -143,8 +143,9 @@ pub fn run_recommend(a: RecommendArgs, out: &mut dyn Write) -> anyhow::Result<()
                 writeln!(
                     out,
                     "validation for period (rolling origins at the training plays' 50/60/70/80 % \
-                     quantiles, {} user×origin cases): changepoint HR@10 {:.4}, recency {:.4}; \
-                     changepoint − recency {iv}; chosen: {}",
+                     quantiles, {} users, {} user×origin cases): changepoint HR@10 {:.4}, recency \
+                     {:.4}; changepoint − recency, bootstrap over users {iv}; chosen: {}",
+                    v.users,
                     v.cases,
                     v.changepoint_hr10,
                     v.recency_hr10,

@@ -83,7 +83,7 @@ pub fn gate<C: Clone>(
     }
 }
 
-fn pooled(v: &[(f64, f64)]) -> f64 {
+pub(crate) fn pooled(v: &[(f64, f64)]) -> f64 {
     let (h, w) = v.iter().fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
     h / w.max(1e-12)
 }

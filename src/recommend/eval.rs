@@ -80,7 +80,7 @@ pub fn time_split(events: &[(u32, u32, i64)], frac: f64) -> (Vec<Event>, Vec<Eve
     events.iter().partition(|e| e.2 < cutoff)
 }
 
-fn cutoff_of(sorted_ts: &[i64], frac: f64) -> i64 {
+pub(crate) fn cutoff_of(sorted_ts: &[i64], frac: f64) -> i64 {
     sorted_ts
         .get(((sorted_ts.len() as f64 * frac) as usize).min(sorted_ts.len().saturating_sub(1)))
         .copied()
@@ -527,6 +527,52 @@ impl PeerLists {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn period_row(model: &str, kind: &str, per_case: Vec<(f64, f64)>) -> Row {
+        let hr10 = crate::recommend::bootstrap::pooled(&per_case);
+        Row {
+            model: model.into(),
+            kind: kind.into(),
+            mode: "period".into(),
+            cases: per_case.len(),
+            hr10,
+            hr20: hr10,
+            ndcg10: 0.0,
+            mrr20: 0.0,
+            coverage: 0.0,
+            per_case,
+        }
+    }
+
+    #[test]
+    fn the_period_verdict_judges_the_chosen_model_and_never_itself() {
+        let rows = vec![
+            period_row("popularity", "baseline", vec![(1.0, 10.0); 20]),
+            period_row("recency", "baseline", vec![(4.0, 10.0); 20]),
+            period_row("changepoint", "model", vec![(5.0, 10.0); 20]),
+            period_row("hybrid", "model", vec![(6.0, 10.0); 20]),
+        ];
+        // Without a choice: the best model by HR@10.
+        let v = verdicts(&rows, None);
+        assert!(v[0].starts_with("period: best model hybrid"), "{v:?}");
+        // The chosen model, even when another scores higher.
+        let v = verdicts(&rows, Some("changepoint"));
+        assert!(
+            v[0].starts_with("period: model chosen by rolling validation (vs recency) changepoint"),
+            "{v:?}"
+        );
+        assert!(v[0].contains("beats popularity") && v[0].contains("recency 0.4000"));
+        // A chosen baseline is compared with the others, not with itself.
+        let v = verdicts(&rows, Some("recency"));
+        assert!(
+            v[0].contains("recency HR@10 0.4000; beats popularity"),
+            "{v:?}"
+        );
+        assert!(!v[0].contains("NOT beaten"), "{v:?}");
+        // A choice without a row falls back to the best model.
+        let v = verdicts(&rows, Some("nothing"));
+        assert!(v[0].starts_with("period: best model hybrid"), "{v:?}");
+    }
 
     #[test]
     fn metrics_by_hand() {

@@ -52,8 +52,9 @@ pub fn period_intervals(rows: &[Row]) -> Vec<String> {
 }
 
 /// Per protocol: the model against every baseline and peer, saying plainly which are not
-/// beaten — on `period` the model validation chose (`period_choice`, when it has a row; the
-/// line says "chosen"), elsewhere the best model (non-baseline, non-peer) by HR@10. On
+/// beaten — on `period` the model the rolling validation chose between `changepoint` and
+/// `recency` (`period_choice`, when it has a row; the line says so — the pane's per-user
+/// chooser is another matter), elsewhere the best model (non-baseline, non-peer) by HR@10. On
 /// `period` "beats" means the paired-bootstrap interval of the difference lies above 0 (a
 /// higher figure inside the noise is not a win).
 pub fn verdicts(rows: &[Row], period_choice: Option<&str>) -> Vec<String> {
@@ -73,7 +74,7 @@ pub fn verdicts(rows: &[Row], period_choice: Option<&str>) -> Vec<String> {
         };
         let mut beaten = Vec::new();
         let mut not = Vec::new();
-        for b in of_mode().filter(|r| r.kind != "model") {
+        for b in of_mode().filter(|r| r.kind != "model" && r.model != best.model) {
             let iv = (mode == "period")
                 .then(|| period_interval(rows, &best.model, &b.model))
                 .flatten();
@@ -95,7 +96,7 @@ pub fn verdicts(rows: &[Row], period_choice: Option<&str>) -> Vec<String> {
             }
         }
         let what = if chosen.is_some() {
-            "model chosen by validation"
+            "model chosen by rolling validation (vs recency)"
         } else {
             "best model"
         };
