@@ -579,6 +579,13 @@ mod tests {
         let cp = ChangePoint::fit(&t);
         // Plays older than MAX_DAYS are not used: only item 2 is scored.
         assert_eq!(cp.row(0).iter().map(|e| e.item).collect::<Vec<_>>(), [2]);
+        // Ages count from each user's own last play: a user who stopped years before the
+        // training end still has their items scored.
+        let ev = vec![(1, 3, 0), (1, 3, DAY), (1, 1, 2 * DAY), (0, 2, 3000 * DAY)];
+        let t = Train::new(2, 4, &ev, vec![0; 4]);
+        let row = ChangePoint::fit(&t).row(1).to_vec();
+        assert_eq!(row.iter().map(|e| e.item).collect::<Vec<_>>(), [1, 3]);
+        assert!(row[1].share > row[0].share, "{row:?}");
     }
 
     #[test]
