@@ -11,7 +11,8 @@
 //! rolling origins (`AVG=1`: the six-prior average the product uses). Unit 1/2 count
 //! distinct sessions/days instead of plays (both lose). The product's version uses a coarser
 //! change grid and averages the priors; figures in docs/logs.md. `REPLAY=β/N,…` adds β × the
-//! item's share of the user's last N plays to the product's `changepoint` (measured: no win).
+//! item's share of the user's last N plays to the product's `changepoint` (measured: no win);
+//! `TWO=1` adds two-change hypotheses (up then down) to it (measured: no change).
 use std::collections::HashMap;
 use weft::recommend::bootstrap::{paired, DRAWS, SEED};
 use weft::recommend::models::Fixed;
@@ -164,6 +165,95 @@ fn fit_avg(t: &Train, grid: &[(f64, f64)]) -> Fixed {
     }
 }
 
+/// One change or two (up then down: a binge that ended), averaged over `priors`; day bins
+/// from each user's own last play, the product's change grid.
+fn fit2(t: &Train, priors: &[(f64, f64)]) -> Fixed {
+    let mut grid: Vec<usize> = (1..=14).collect();
+    grid.extend((16..=42).step_by(2));
+    grid.extend((49..730).step_by(7));
+    let rows = t
+        .history
+        .iter()
+        .zip(&t.history_ts)
+        .map(|(hist, ts)| {
+            let mut row: HashMap<u32, f32> = HashMap::new();
+            let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+                return row;
+            };
+            let k = (((last - first) / 86_400) as usize + 1).min(730);
+            let mut e = vec![0f64; k];
+            let mut per: HashMap<u32, Vec<usize>> = HashMap::new();
+            for (&i, &w) in hist.iter().zip(ts) {
+                let d = ((last - w) / 86_400) as usize;
+                if d < k {
+                    e[d] += 1.0;
+                    per.entry(i).or_default().push(d);
+                }
+            }
+            let mut ce = vec![0f64; k + 1];
+            for d in 0..k {
+                ce[d + 1] = ce[d] + e[d];
+            }
+            let g: Vec<usize> = grid.iter().copied().filter(|&j| j < ce.len()).collect();
+            let eg: Vec<f64> = g.iter().map(|&j| ce[j]).collect();
+            let etot = ce[k];
+            let n_items = per.len() as f64;
+            let width = |x: usize| g.get(x + 1).map_or(7, |&n| n - g[x]) as f64;
+            for (item, mut days) in per {
+                days.sort_unstable();
+                let tot = days.len() as f64;
+                let cg: Vec<f64> = g
+                    .iter()
+                    .map(|&j| days.partition_point(|&d| d < j) as f64)
+                    .collect();
+                let mut acc = 0.0;
+                for &(a, hz) in priors {
+                    let b = a * n_items;
+                    let h: f64 = 1.0 / hz;
+                    let (lh, l1h) = (h.ln(), (1.0 - h).ln());
+                    let cm = a * b.ln() - ln_gamma(a);
+                    let ml = |c: f64, e: f64| cm + ln_gamma(a + c) - (a + c) * (b + e).ln();
+                    let mut terms: Vec<(f64, f64)> = Vec::new();
+                    terms.push((k as f64 * l1h + ml(tot, etot), (a + tot) / (b + etot)));
+                    for x in 0..g.len() {
+                        if eg[x] <= 0.0 {
+                            continue;
+                        }
+                        let p1 = lh + (g[x] as f64 - 1.0) * l1h + width(x).ln();
+                        let rest = ml(tot - cg[x], etot - eg[x]);
+                        terms.push((p1 + ml(cg[x], eg[x]) + rest, (a + cg[x]) / (b + eg[x])));
+                        for y in 0..x {
+                            if eg[y] <= 0.0 {
+                                continue;
+                            }
+                            let p2 = 2.0 * lh
+                                + (g[x] as f64 - 2.0) * l1h
+                                + width(x).ln()
+                                + width(y).ln();
+                            let l = p2 + ml(cg[y], eg[y]) + ml(cg[x] - cg[y], eg[x] - eg[y]) + rest;
+                            terms.push((l, (a + cg[y]) / (b + eg[y])));
+                        }
+                    }
+                    let mx = terms.iter().map(|t| t.0).fold(f64::NEG_INFINITY, f64::max);
+                    let (mut sw, mut z) = (0.0, 0.0);
+                    for (l, m) in terms {
+                        let w = (l - mx).exp();
+                        sw += w * m;
+                        z += w;
+                    }
+                    acc += sw / z;
+                }
+                row.insert(item, (acc / priors.len() as f64) as f32);
+            }
+            row
+        })
+        .collect();
+    Fixed {
+        rows,
+        name: "two-change",
+    }
+}
+
 fn main() {
     let path = std::env::args()
         .nth(1)
@@ -224,6 +314,25 @@ fn main() {
     };
     let rb = rolling(&|tr| models::build("recency", tr, &tuning).unwrap());
     println!("rolling recency {:.4} ({} cases)", pooled(&rb), rb.len());
+    if std::env::var("TWO").is_ok() {
+        let priors = weft::recommend::changepoint::PRIORS;
+        let cp_of = |tr: &Train| weft::recommend::changepoint::ChangePoint::fit(tr);
+        let rcp = rolling(&|tr| Box::new(cp_of(tr)));
+        let r2 = rolling(&|tr| Box::new(fit2(tr, &priors)));
+        let ri = paired(&r2, &rcp, DRAWS, SEED).map_or("—".into(), |i| i.to_string());
+        let cpt = eval::score(&cp_of(t), t, &split.cases, Mode::Period);
+        let te = eval::score(&fit2(t, &priors), t, &split.cases, Mode::Period);
+        println!(
+            "two changes: rolling {:.4} vs changepoint {:.4} ({ri}); test {:.4} vs {:.4} (− cp {}; − recency {})",
+            pooled(&r2),
+            pooled(&rcp),
+            te.hr10,
+            cpt.hr10,
+            iv(&te, &cpt),
+            iv(&te, &bt)
+        );
+        return;
+    }
     if let Ok(spec) = std::env::var("REPLAY") {
         // The product's changepoint + β × the item's share of the user's last N plays (the
         // replay pool), against recency and against changepoint alone.
