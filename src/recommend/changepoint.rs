@@ -109,11 +109,11 @@ fn bins(hist: &[u32], ts: &[i64], end: i64) -> Option<Bins> {
     // Ages from the user's own last play: the days after it hold no plays of theirs (no
     // exposure, no evidence), and a user away for years keeps their last two years.
     let end = end.min(*ts.last()?);
-    let k = (((end - first).max(0) / 86_400) as usize + 1).min(MAX_DAYS);
+    let k = ((end.saturating_sub(first).max(0) / 86_400) as usize + 1).min(MAX_DAYS);
     let mut e = vec![0f64; k];
     let mut plays: Vec<(u32, usize, f64)> = Vec::with_capacity(hist.len());
     for (&i, &w) in hist.iter().zip(ts) {
-        let d = ((end - w).max(0) / 86_400) as usize;
+        let d = (end.saturating_sub(w).max(0) / 86_400) as usize;
         if d < k {
             e[d] += 1.0;
             plays.push((i, d, 1.0));
@@ -586,6 +586,17 @@ mod tests {
         let row = ChangePoint::fit(&t).row(1).to_vec();
         assert_eq!(row.iter().map(|e| e.item).collect::<Vec<_>>(), [1, 3]);
         assert!(row[1].share > row[0].share, "{row:?}");
+        // The importers' whole year range (1900..=2200) in one history: three centuries
+        // back, only the last two years count.
+        let ev = vec![
+            (0, 1, -2_208_988_800),
+            (0, 2, 7_258_000_000),
+            (0, 2, 7_258_118_400),
+        ];
+        let t = Train::new(1, 4, &ev, vec![0; 4]);
+        let row = ChangePoint::fit(&t).row(0).to_vec();
+        assert_eq!(row.iter().map(|e| e.item).collect::<Vec<_>>(), [2]);
+        assert!(row.iter().all(|e| e.share.is_finite()));
     }
 
     #[test]
