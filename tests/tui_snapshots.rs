@@ -272,6 +272,7 @@ fn transport_shows_the_outputs_in_use_and_their_state() {
         state,
         sent,
         dropped,
+        xruns: 0,
     };
     snap.transport.outputs = vec![out(
         "osc",
@@ -287,13 +288,10 @@ fn transport_shows_the_outputs_in_use_and_their_state() {
         "pane_transport_one_output",
         one.render_pane_to_string(Pane::Transport, 110, 5)
     );
-    snap.transport.outputs.push(out(
-        "midi out",
-        "weft:midi_out",
-        OutputViewState::Active,
-        340,
-        0,
-    ));
+    snap.transport.outputs.push(OutputView {
+        xruns: 2,
+        ..out("midi out", "weft:midi_out", OutputViewState::Active, 340, 0)
+    });
     snap.transport.outputs.push(out(
         "midi clock",
         "weft:midi_out",

@@ -400,14 +400,20 @@ fn run_headless(
     // ended any other way is a failure the exit code reports.
     let mut clean = false;
     let mut died = false;
-    let show = |r: &Report, clean: &mut bool, died: &mut bool, line: &mut dyn FnMut(&str)| {
+    // `stopped` is said last, after the outputs' final counts (see below).
+    let mut stopped = None;
+    let mut show = |r: &Report, clean: &mut bool, died: &mut bool, line: &mut dyn FnMut(&str)| {
         match r {
             Report::Stopped => *clean = !*died,
             Report::Died { .. } => *died = true,
             _ => {}
         }
         if let Some(l) = live::describe_report(r) {
-            line(&l);
+            if matches!(r, Report::Stopped) {
+                stopped = Some(l);
+            } else {
+                line(&l);
+            }
         }
     };
     loop {
@@ -434,10 +440,15 @@ fn run_headless(
     for r in engine.reports.try_iter() {
         show(&r, &mut clean, &mut died, &mut line);
     }
+    engine.join();
+    // After the join: the outputs were dropped with the engine, so their last counts (the
+    // MIDI sender's, after its closing note-offs went out) are on the board now.
     for l in watch.news(&audio.stats(), &board.snapshot()) {
         line(&l);
     }
-    engine.join();
+    if let Some(l) = stopped {
+        line(&l);
+    }
     unregister(handlers);
     Ok(if clean {
         Ending::Clean
@@ -457,12 +468,16 @@ struct HeadlessWatch {
     xruns: u64,
     stream_late: u64,
     states: Vec<OutputState>,
+    /// Per output: the server xruns already said. (Dropped messages are not said line by
+    /// line: OSC to a port nobody listens on drops every message, and its state says so.)
+    xruns_said: Vec<u64>,
 }
 
 impl HeadlessWatch {
     /// Lines for what changed since the last call: more xruns (underruns), more frames of
     /// streamed sample files that came late (the disk did not keep up), an output whose state
-    /// changed (e.g. nothing listens on the OSC port, then SuperDirt starts).
+    /// changed (e.g. nothing listens on the OSC port, then SuperDirt starts), more cycles an
+    /// output's server missed (a JACK xrun can lose that cycle's MIDI).
     fn news(&mut self, audio: &AudioStats, outputs: &[OutputStatus]) -> Vec<String> {
         let mut lines = Vec::new();
         let xruns = audio.underruns;
@@ -501,6 +516,23 @@ impl HeadlessWatch {
                 Some(s) => *s = o.state.clone(),
                 None => self.states.push(o.state.clone()),
             }
+        }
+        for (i, o) in outputs.iter().enumerate() {
+            if self.xruns_said.len() <= i {
+                self.xruns_said.resize(i + 1, 0);
+            }
+            let xruns = self.xruns_said[i];
+            if o.xruns > xruns {
+                lines.push(format!(
+                    "weft: {} → {}: {} JACK xrun(s), {} in all (the server missed a cycle; \
+                     its MIDI may not have arrived)",
+                    o.kind,
+                    o.target,
+                    o.xruns - xruns,
+                    o.xruns
+                ));
+            }
+            self.xruns_said[i] = o.xruns.max(xruns);
         }
         lines
     }
@@ -543,5 +575,32 @@ mod tests {
         let l = w.news(&stats(3, 300), &[]);
         assert_eq!(l.len(), 2, "{l:?}");
         assert!(l[1].contains("44 streamed frame(s)") && l[1].contains("300 in all"));
+    }
+
+    #[test]
+    fn the_headless_log_says_each_new_jack_xrun_of_an_output_once() {
+        let mut w = HeadlessWatch::default();
+        let mut o = OutputStatus::new("midi out", "rx:input");
+        assert!(w.news(&stats(0, 0), std::slice::from_ref(&o)).is_empty());
+        o.xruns = 2;
+        let l = w.news(&stats(0, 0), std::slice::from_ref(&o));
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert!(
+            l[0].starts_with("weft: midi out → rx:input: 2 JACK xrun(s), 2 in all"),
+            "{l:?}"
+        );
+        assert!(w.news(&stats(0, 0), std::slice::from_ref(&o)).is_empty());
+        // Drops show on the pane, not line by line.
+        o.dropped = 5;
+        o.xruns = 3;
+        let l = w.news(&stats(0, 0), std::slice::from_ref(&o));
+        assert_eq!(
+            l,
+            [
+                "weft: midi out → rx:input: 1 JACK xrun(s), 3 in all (the server missed a cycle; \
+              its MIDI may not have arrived)"
+            ]
+        );
+        assert!(w.news(&stats(0, 0), &[o]).is_empty());
     }
 }

@@ -88,6 +88,11 @@ pub trait MidiSink: Send {
     fn lost(&self) -> u64 {
         0
     }
+    /// Cycles the server reported missed while the sink was open (JACK xruns): messages in
+    /// them may not have reached the receiver. Zero for sinks without cycles.
+    fn xruns(&self) -> u64 {
+        0
+    }
 }
 
 /// A midir output connection (ALSA sequencer) as a sink: sends at once.
@@ -545,14 +550,16 @@ fn sender(
             }
         }
     };
-    let report = |sent: u64, lost: u64| {
+    let report = |sent: u64, sink: &dyn MidiSink| {
         if let Some(s) = &slot {
             s.update(|s| {
                 s.sent = sent;
-                s.dropped = lost;
+                s.dropped = sink.lost();
+                s.xruns = sink.xruns();
             });
         }
     };
+    let mut xruns_said = 0;
     // When the head may go to the sink.
     let due = |d: &Due| time.instant(d.0);
     let release = |d: &Due| due(d).checked_sub(lead).unwrap_or_else(Instant::now);
@@ -604,7 +611,7 @@ fn sender(
                     put(&mut sink, &m, now);
                 }
                 sink.drain();
-                report(sent.get(), sink.lost());
+                report(sent.get(), sink.as_ref());
                 return;
             }
             Some(None) => {
@@ -631,8 +638,9 @@ fn sender(
                 put(&mut sink, &d.3, due(&d));
             }
         }
-        if sent.get() != before {
-            report(sent.get(), sink.lost());
+        if sent.get() != before || sink.xruns() != xruns_said {
+            xruns_said = sink.xruns();
+            report(sent.get(), sink.as_ref());
         }
     }
 }

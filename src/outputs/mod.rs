@@ -53,6 +53,9 @@ pub struct OutputStatus {
     pub sent: u64,
     /// Messages dropped (queue full, send failed).
     pub dropped: u64,
+    /// Cycles its server reported missed (JACK xruns) while it sent: messages in them may
+    /// not have arrived. Only JACK outputs have cycles; others stay at 0.
+    pub xruns: u64,
 }
 
 impl OutputStatus {
@@ -63,6 +66,7 @@ impl OutputStatus {
             state: OutputState::Active,
             sent: 0,
             dropped: 0,
+            xruns: 0,
         }
     }
 }

@@ -104,6 +104,7 @@ fn output_view(o: &crate::outputs::OutputStatus) -> OutputView {
         },
         sent: o.sent,
         dropped: o.dropped,
+        xruns: o.xruns,
     }
 }
 

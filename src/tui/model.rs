@@ -89,6 +89,8 @@ pub struct OutputView {
     pub state: OutputViewState,
     pub sent: u64,
     pub dropped: u64,
+    /// Cycles its JACK server missed while it sent (MIDI in them may be lost).
+    pub xruns: u64,
 }
 
 /// How an output is doing (the screen's copy of `outputs::OutputState`).

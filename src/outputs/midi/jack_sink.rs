@@ -67,9 +67,17 @@ impl jack::ProcessHandler for Process {
 
 struct Notes {
     gone: Arc<AtomicBool>,
+    xruns: Arc<AtomicU64>,
 }
 
 impl jack::NotificationHandler for Notes {
+    /// The server missed a cycle (any client late, this one or the receiver): MIDI written
+    /// in that cycle may never reach the receiver, so the performer is told.
+    fn xrun(&mut self, _: &jack::Client) -> jack::Control {
+        self.xruns.fetch_add(1, Ordering::Relaxed);
+        jack::Control::Continue
+    }
+
     unsafe fn shutdown(&mut self, _: jack::ClientStatus, _reason: &str) {
         self.gone.store(true, Ordering::Relaxed);
     }
@@ -81,6 +89,7 @@ pub struct JackSink {
     tx: rtrb::Producer<(u64, Msg)>,
     gone: Arc<AtomicBool>,
     unwritten: Arc<AtomicU64>,
+    xruns: Arc<AtomicU64>,
     /// The last due time handed over (µs): the ring stays in time order.
     last_us: u64,
     lead: Duration,
@@ -120,9 +129,13 @@ impl JackSink {
         let (tx, rx) = rtrb::RingBuffer::new(RING);
         let gone = Arc::new(AtomicBool::new(false));
         let unwritten = Arc::new(AtomicU64::new(0));
+        let xruns = Arc::new(AtomicU64::new(0));
         let client = client
             .activate_async(
-                Notes { gone: gone.clone() },
+                Notes {
+                    gone: gone.clone(),
+                    xruns: xruns.clone(),
+                },
                 Process {
                     port,
                     rx,
@@ -158,6 +171,7 @@ impl JackSink {
                 tx,
                 gone,
                 unwritten,
+                xruns,
                 last_us: 0,
                 lead,
             },
@@ -191,6 +205,10 @@ impl MidiSink for JackSink {
 
     fn lost(&self) -> u64 {
         self.unwritten.load(Ordering::Relaxed)
+    }
+
+    fn xruns(&self) -> u64 {
+        self.xruns.load(Ordering::Relaxed)
     }
 
     /// The last messages (note-offs, Stop, the panic) go out in the next cycles: wait for

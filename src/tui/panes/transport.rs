@@ -175,6 +175,9 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 t.warn(),
             );
         }
+        if o.xruns > 0 {
+            x = put(buf, area, x, y, &format!(" {} xruns", o.xruns), t.warn());
+        }
     }
     // With one output there is room to say why it waits or failed.
     if let [o] = tr.outputs.as_slice() {
