@@ -85,7 +85,8 @@ pub fn sessions(events: &[(u32, u32, i64)], gap: i64) -> Vec<Session> {
     let mut last: Option<(u32, i64)> = None;
     for &(u, i, t) in events {
         match (last, out.last_mut()) {
-            (Some((lu, lt)), Some(s)) if lu == u && t - lt < gap => s.items.push(i),
+            // Saturating: a log's extreme timestamps (i64::MIN next to i64::MAX) must not overflow.
+            (Some((lu, lt)), Some(s)) if lu == u && t.saturating_sub(lt) < gap => s.items.push(i),
             _ => out.push(Session {
                 user: u,
                 start: t,
@@ -484,6 +485,14 @@ mod tests {
         assert_eq!(s[0].items, vec![1, 2]);
         assert_eq!(s[1].items, vec![3]);
         assert_eq!(s[2].user, 1);
+    }
+
+    #[test]
+    fn sessions_split_at_the_extremes_of_time_without_overflow() {
+        let ev = [(0, 1, i64::MIN), (0, 2, 0), (0, 3, i64::MAX)];
+        let s = sessions(&ev, SESSION_GAP_S);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[2].items, vec![3]);
     }
 
     #[test]
