@@ -281,6 +281,53 @@ fn a_240_bpm_pulse_arrives_note_by_note_with_24_clock_pulses_per_beat() {
     panic!("JACK missed cycles in each of {ATTEMPTS} attempts: {missed:#?}");
 }
 
+/// A JACK client whose process callback sleeps 60 ms (about three periods) every 30th
+/// cycle: the server misses cycles and tells every client.
+struct Staller {
+    cycles: u64,
+}
+
+impl ::jack::ProcessHandler for Staller {
+    fn process(&mut self, _: &::jack::Client, _: &::jack::ProcessScope) -> ::jack::Control {
+        self.cycles += 1;
+        if self.cycles % 30 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+        }
+        ::jack::Control::Continue
+    }
+}
+
+#[test]
+fn when_the_server_misses_cycles_weft_says_its_jack_xruns_and_plays_on() {
+    if skip() {
+        return;
+    }
+    let j = jack::DummyJack::start("xrun", 1024);
+    // The test's own client, on this server only (the other tests name their server on
+    // each command they start).
+    std::env::set_var("JACK_DEFAULT_SERVER", &j.name);
+    let (client, _) =
+        ::jack::Client::new("staller", ::jack::ClientOptions::NO_START_SERVER).unwrap();
+    let active = client.activate_async((), Staller { cycles: 0 }).unwrap();
+    let dir = patch_dir("voice(\"p\", #{ synth: \"saw\" }).pattern(\"x x x x\");\n");
+    let err = play(&j, dir.path(), &["--bars", "4", "--midi-out", "weft"]);
+    let _ = active.deactivate();
+    let xruns = midi_xruns(&err);
+    eprintln!("{err}");
+    // 4 s at 240 BPM, a stall every 30 cycles of 21 ms: about six.
+    assert!(xruns >= 2, "weft said {xruns} JACK xruns: {err}");
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("JACK xrun(s)")).collect();
+    assert!(
+        said.iter()
+            .all(|l| l.starts_with("weft: midi out → weft:midi_out: ")
+                && l.ends_with("(the server missed a cycle; its MIDI may not have arrived)")),
+        "{said:?}"
+    );
+    // The music went on to its end.
+    assert!(err.contains("playing from bar 1"), "{err}");
+    assert_eq!(err.lines().last(), Some("stopped"), "{err}");
+}
+
 #[test]
 fn without_a_server_midi_out_says_so_once_and_the_music_goes_on() {
     if skip() {

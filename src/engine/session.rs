@@ -316,14 +316,21 @@ fn midi_out(
         _ => said,
     };
     let kind = if m.notes { "midi out" } else { "midi clock" };
-    let target = said
-        .split_once(" to ")
-        .or_else(|| said.split_once("created port "))
-        .map(|(_, t)| t.split([' ', ';']).next().unwrap_or(t).to_string())
-        .unwrap_or_else(|| m.port.clone());
+    let target = midi_target(&said).unwrap_or_else(|| m.port.clone());
     let slot = board.register(OutputStatus::new(kind, &target));
     let out = MidiOut::start_reporting(sink, Box::new(clock), opts, Some(slot))?;
     Ok((out, said))
+}
+
+/// The port a MIDI output's opening sentence names: `created port weft:midi_out (…); connect it
+/// to your synth` → `weft:midi_out`; `connected to Midi Through Port-0 (notes and clock)` →
+/// `Midi Through Port-0` (ALSA names have spaces).
+fn midi_target(said: &str) -> Option<String> {
+    if let Some((_, t)) = said.split_once("created port ") {
+        return t.split([' ', ';', '(']).next().map(str::to_string);
+    }
+    let (_, t) = said.split_once("connected to ")?;
+    Some(t.split_once(" (").map_or(t, |(t, _)| t).to_string())
 }
 
 fn run_screen(
@@ -575,6 +582,31 @@ mod tests {
         let l = w.news(&stats(3, 300), &[]);
         assert_eq!(l.len(), 2, "{l:?}");
         assert!(l[1].contains("44 streamed frame(s)") && l[1].contains("300 in all"));
+    }
+
+    #[test]
+    fn a_midi_outputs_board_entry_names_its_port() {
+        for (said, port) in [
+            (
+                "MIDI out: created port weft:midi_out; connect it to your synth (notes and clock)",
+                "weft:midi_out",
+            ),
+            (
+                "MIDI out: created port weft:midi_out (no port matches 'x'); connect it to your synth",
+                "weft:midi_out",
+            ),
+            (
+                "MIDI out: connected to rx:input (notes and clock)",
+                "rx:input",
+            ),
+            (
+                "MIDI out: connected to Midi Through Port-0",
+                "Midi Through Port-0",
+            ),
+        ] {
+            assert_eq!(midi_target(said).as_deref(), Some(port), "{said}");
+        }
+        assert_eq!(midi_target("something else"), None);
     }
 
     #[test]
