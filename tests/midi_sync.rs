@@ -39,10 +39,12 @@ struct Master {
     port: jack::Port<jack::MidiOut>,
     bpm: Arc<AtomicU64>,
     cue: Arc<AtomicU8>,
-    /// Pulses written so far, and the JACK µs time (the system's monotonic clock) of the
-    /// last: the tempo the master really sent, which is what weft can follow — the dummy
-    /// driver's cycles run late on a loaded machine, so its frames are not wall time.
-    sent: Arc<(AtomicU64, AtomicU64)>,
+    /// Pulses written so far, the JACK µs time (the system's monotonic clock) of the last,
+    /// and the time skipped: the tempo the master really sent, which is what weft can
+    /// follow — the dummy driver's cycles run late on a loaded machine, so its frames are
+    /// not wall time, and a cycle over a period late makes the master skip the pulses it
+    /// missed and go on from "now" (a phase step; the spacing, the tempo, stays).
+    sent: Arc<[AtomicU64; 3]>,
     next: Option<f64>,
 }
 
@@ -57,12 +59,16 @@ impl jack::ProcessHandler for Master {
         };
         let (t0, t1) = (c.current_usecs as f64, c.next_usecs as f64);
         let period = 60e6 / f64::from_bits(self.bpm.load(Ordering::Relaxed)) / 24.0;
-        let mut next = self.next.unwrap_or(t0).max(t0 - period);
+        let mut next = self.next.unwrap_or(t0);
+        if next < t0 - period {
+            self.sent[2].fetch_add((t0 - period - next) as u64, Ordering::Relaxed);
+            next = t0 - period;
+        }
         let mut w = self.port.writer(ps);
         while next < t1 {
             let off = (((next - t0) / (t1 - t0)).max(0.0) * n as f64).min(n as f64 - 1.0) as u32;
-            self.sent.0.fetch_add(1, Ordering::Relaxed);
-            self.sent.1.store(next.max(t0) as u64, Ordering::Relaxed);
+            self.sent[0].fetch_add(1, Ordering::Relaxed);
+            self.sent[1].store(next.max(t0) as u64, Ordering::Relaxed);
             match self.cue.swap(0, Ordering::Relaxed) {
                 START => {
                     let _ = w.write(&jack::RawMidi {
@@ -102,17 +108,19 @@ fn kicks(rx: &Receiver<TimedEvent>, until: Instant) -> Vec<u64> {
     v
 }
 
-/// The master's pulses and the time of the last (see [`Master::sent`]).
-fn master_mark(sent: &(AtomicU64, AtomicU64)) -> (u64, u64) {
-    (
-        sent.0.load(Ordering::Relaxed),
-        sent.1.load(Ordering::Relaxed),
-    )
+/// The master's pulses, the time of the last and the time skipped (see [`Master::sent`]).
+fn master_mark(sent: &[AtomicU64; 3]) -> [u64; 3] {
+    [0, 1, 2].map(|i| sent[i].load(Ordering::Relaxed))
 }
 
-/// The tempo the master sent between two marks.
-fn master_bpm(a: (u64, u64), b: (u64, u64)) -> f64 {
-    (b.0 - a.0) as f64 / 24.0 / ((b.1 - a.1) as f64 / 60e6)
+/// The tempo the master sent between two marks: its pulses over the time it spent sending
+/// them (without the time it skipped).
+fn master_bpm(a: [u64; 3], b: [u64; 3]) -> f64 {
+    let skipped = (b[2] - a[2]) as f64;
+    if skipped > 0.0 {
+        eprintln!("(the master skipped {:.1} ms)", skipped / 1e3);
+    }
+    (b[0] - a[0]) as f64 / 24.0 / (((b[1] - a[1]) as f64 - skipped) / 60e6)
 }
 
 /// The tempo weft played at: from the median gap between beat kicks.
@@ -139,7 +147,7 @@ fn weft_follows_a_midi_clock_masters_tempo_start_and_stop() {
         .unwrap();
     let bpm = Arc::new(AtomicU64::new(150f64.to_bits()));
     let cue = Arc::new(AtomicU8::new(0));
-    let sent = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let sent = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     let master = client
         .activate_async(
             (),

@@ -16,7 +16,10 @@
 //! restarts from them). Tempo and beat timeline come from a least-squares line through the
 //! last 96 pulses (four beats; position → time), and the tempo shown to the engine moves only when the
 //! estimate leaves a ±0.1 BPM deadband (or stays over half of it away for four beats), so a
-//! steady clock gives a steady tempo. Pulses
+//! steady clock gives a steady tempo. A phase step (a gap that is no whole number of periods,
+//! then pulses a period apart again: a master that lost time and skipped pulses) moves the
+//! older pulses to the new phase instead of tilting the line (see `check_line`); a pulse late
+//! by over half a period is not counted twice (see `count`). Pulses
 //! closer than 2 ms (a flood: over 1,250 BPM), estimates outside 20–400 BPM and garbage
 //! bytes are ignored. Start (0xFA) puts the next pulse at beat 0 and starts the transport,
 //! Continue (0xFB) resumes it at the Song Position Pointer (0xF2) last received, Stop
@@ -43,6 +46,10 @@ const MIN_GAP: f64 = 2_000.0;
 /// A gap longer than this (µs; 20 BPM is 125 ms a pulse) means the clock paused: the
 /// estimate starts again.
 const MAX_GAP: f64 = 300_000.0;
+/// A pulse further than this from the fitted line (a share of the period, at least
+/// [`OFF_LINE_MIN`] µs) is off the line: an outlier, or the first of a new phase.
+const OFF_LINE: f64 = 0.15;
+const OFF_LINE_MIN: f64 = 1_000.0;
 /// No pulse for this long (µs): the clock is gone (status only).
 const SILENT: f64 = 500_000.0;
 const MIN_BPM: f64 = 20.0;
@@ -91,6 +98,9 @@ pub struct ClockEstimator {
     spp: i64,
     /// Least-squares line: time = origin + position × period.
     fit: Option<(f64, f64)>,
+    /// The last pulse was off the line by this much (µs): the next one says whether it was
+    /// an outlier (dropped from the fit) or a phase step (the older pulses move to it).
+    off_line: Option<f64>,
     shown: Option<f64>,
     /// Pulses in a row whose estimate is more than half the deadband from `shown`.
     persist: usize,
@@ -147,7 +157,11 @@ impl ClockEstimator {
                 self.fit = None;
                 self.last.map_or(0, |l| l.0 + 1)
             }
-            Some((lp, lt)) => lp + self.count(t - lt),
+            // `count` may take a pulse back from the last label: read it afterwards.
+            Some((_, lt)) => {
+                let k = self.count(t - lt);
+                self.last.map_or(0, |l| l.0) + k
+            }
             None => 0,
         };
         // Start / Continue relabel the timeline: the next pulse is at `next_pos`.
@@ -157,9 +171,13 @@ impl ClockEstimator {
                 for q in &mut self.points {
                     q.0 += shift;
                 }
+                self.off_line = None;
                 p
             }
-            None => pos,
+            None => {
+                self.check_line(pos, t);
+                pos
+            }
         };
         self.last = Some((pos, t));
         if self.points.len() == POINTS {
@@ -172,6 +190,50 @@ impl ClockEstimator {
         }
     }
 
+    /// Keeps the fitted line honest about pulses off it. A master's pulses can come late
+    /// once (a stalled transport) or jump to a new phase and go on from there (a master that
+    /// lost time under load and skipped pulses, a relocation): a straight line through both
+    /// sides of a jump tilts, and showed a 100 BPM clock as 100.6 BPM for four beats. So a
+    /// pulse after a gap that is no whole number of periods is held in doubt until the next
+    /// one: if that one follows it by a whole period, off the line by the same amount, the
+    /// phase moved, and the older pulses move with it (the tempo is the spacing, which did
+    /// not change). Back on the line, the doubtful pulse was an outlier, which the fit
+    /// through 96 pulses absorbs (removing it would also remove the first pulse of a tempo
+    /// change whose second pulse falls on the old grid: 0, 1.5, 3 periods). Anything else
+    /// (the first gaps of a tempo change) is left to the tempo-change rule. Only with a full window: after a tempo change or a pause the
+    /// line is new and pulses are not judged against it.
+    fn check_line(&mut self, pos: i64, t: f64) {
+        let (Some((origin, period)), Some((lp, lt))) = (self.fit, self.last) else {
+            self.off_line = None;
+            return;
+        };
+        if self.points.len() < GAPS {
+            self.off_line = None;
+            return;
+        }
+        let r = t - (origin + pos as f64 * period);
+        let tol = (OFF_LINE * period).max(OFF_LINE_MIN);
+        // How far the gap from the last pulse is from its whole number of periods.
+        let gap_off = (t - lt - (pos - lp) as f64 * period).abs();
+        match self.off_line.take() {
+            // Back on the line: the doubtful pulse was an outlier (or the first of a tempo
+            // change whose second pulse fell on the old grid); the line keeps it, at 1/96.
+            Some(_) if r.abs() <= tol => {}
+            // One period on from the doubtful pulse, off the line with it: a new phase. The
+            // pulses before the doubtful one move to it.
+            Some(before) if gap_off <= tol / 2.0 => {
+                let shift = (r + before) / 2.0;
+                let n = self.points.len();
+                for q in self.points.iter_mut().take(n - 1) {
+                    q.1 += shift;
+                }
+            }
+            Some(_) => {}
+            None if gap_off > tol => self.off_line = Some(r),
+            None => {}
+        }
+    }
+
     /// How many pulses a gap of `gap` µs stands for (and the tempo-change check: then the
     /// step from the last label, which takes back pulses the run's earlier gaps over-counted).
     fn count(&mut self, gap: f64) -> i64 {
@@ -179,7 +241,29 @@ impl ClockEstimator {
             self.push_gap(gap, 1);
             return 1;
         };
+        // A short gap after one counted as several pulses, the two together a pulse fewer
+        // than counted apart (1.55 + 0.45 periods: 2 + 1, but 2 in all): that pulse was late
+        // by over half a period, not a pulse after a lost one. Its gap is counted one pulse
+        // shorter and its label comes back by one; this pulse is the one after it. (Clamping
+        // this gap to one pulse instead left every later label a pulse ahead: the beat a
+        // pulse early for good, and the tempo up to 1.5 % fast while the line crossed it.)
         let k = (gap / period).round().clamp(1.0, 8.0) as i64;
+        let joint = |g: &(f64, i64)| ((g.0 * g.1 as f64 + gap) / period).round() as i64;
+        if gap / period < 0.75 {
+            if let Some(g) = self
+                .gaps
+                .back_mut()
+                .filter(|g| g.1 >= 2 && g.1 + k > joint(g))
+            {
+                *g = (g.0 * g.1 as f64 / (g.1 - 1) as f64, g.1 - 1);
+                if let Some(q) = self.points.back_mut() {
+                    q.0 -= 1;
+                }
+                if let Some(l) = &mut self.last {
+                    l.0 -= 1;
+                }
+            }
+        }
         self.push_gap(gap / k as f64, k);
         // A tempo change: the last gaps agree with each other and not with the median.
         let n = self.gaps.len();
