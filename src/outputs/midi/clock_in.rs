@@ -99,8 +99,10 @@ pub struct ClockEstimator {
     /// Least-squares line: time = origin + position × period.
     fit: Option<(f64, f64)>,
     /// The last pulse was off the line by this much (µs): the next one says whether it was
-    /// an outlier (dropped from the fit) or a phase step (the older pulses move to it).
+    /// an outlier (kept, at 1/96) or a phase step (the older pulses move to it).
     off_line: Option<f64>,
+    /// The last pulse's label was set by Start / Continue, not counted: it is not taken back.
+    pinned: bool,
     shown: Option<f64>,
     /// Pulses in a row whose estimate is more than half the deadband from `shown`.
     persist: usize,
@@ -172,10 +174,12 @@ impl ClockEstimator {
                     q.0 += shift;
                 }
                 self.off_line = None;
+                self.pinned = true;
                 p
             }
             None => {
                 self.check_line(pos, t);
+                self.pinned = false;
                 pos
             }
         };
@@ -200,8 +204,9 @@ impl ClockEstimator {
     /// not change). Back on the line, the doubtful pulse was an outlier, which the fit
     /// through 96 pulses absorbs (removing it would also remove the first pulse of a tempo
     /// change whose second pulse falls on the old grid: 0, 1.5, 3 periods). Anything else
-    /// (the first gaps of a tempo change) is left to the tempo-change rule. Only with a full window: after a tempo change or a pause the
-    /// line is new and pulses are not judged against it.
+    /// (the first gaps of a tempo change) is left to the tempo-change rule. Only with a full
+    /// window: after a tempo change or a pause the line is new and pulses are not judged
+    /// against it.
     fn check_line(&mut self, pos: i64, t: f64) {
         let (Some((origin, period)), Some((lp, lt))) = (self.fit, self.last) else {
             self.off_line = None;
@@ -249,7 +254,7 @@ impl ClockEstimator {
         // pulse early for good, and the tempo up to 1.5 % fast while the line crossed it.)
         let k = (gap / period).round().clamp(1.0, 8.0) as i64;
         let joint = |g: &(f64, i64)| ((g.0 * g.1 as f64 + gap) / period).round() as i64;
-        if gap / period < 0.75 {
+        if gap / period < 0.75 && !self.pinned {
             if let Some(g) = self
                 .gaps
                 .back_mut()

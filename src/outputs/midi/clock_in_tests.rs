@@ -315,5 +315,25 @@ fn a_clock_with_random_late_pulses_keeps_its_tempo_and_beat() {
         .fold(0.0, f64::max);
     assert!(worst <= 0.15, "the tempo went {worst:.2} BPM off");
     let b = e.beat_at(1e6 + 2000.0 * p).unwrap();
-    assert!((b * 24.0 - 2000.0).abs() < 0.05, "beat {b}, want {}", 2000.0 / 24.0);
+    assert!(
+        (b * 24.0 - 2000.0).abs() < 0.05,
+        "beat {b}, want {}",
+        2000.0 / 24.0
+    );
+}
+
+#[test]
+fn a_late_first_pulse_after_start_stays_beat_zero() {
+    // The pulse after Start is beat 0 whenever it comes; it came 0.6 of a period late, so the
+    // gap into it rounds to two pulses and the next gap to none — but its label was set by
+    // Start, not counted, so nothing is taken back from it.
+    let p = period(120.0);
+    let mut e = ClockEstimator::new();
+    feed_all(&mut e, (0..48).map(|i| 1e6 + i as f64 * p));
+    e.feed(1e6 + 47.5 * p, ClockMsg::Start);
+    let mut times: Vec<f64> = (48..160).map(|i| 1e6 + i as f64 * p).collect();
+    times[0] += 0.6 * p;
+    feed_all(&mut e, times);
+    let b = e.beat_at(1e6 + (48.0 + 96.0) * p).unwrap();
+    assert!((b - 4.0).abs() < 0.01, "beat {b}, want 4");
 }
