@@ -376,14 +376,8 @@ fn main() {
         return;
     }
     if std::env::var("AVG").is_ok() {
-        let grid = [
-            (0.2, 1000.0),
-            (0.2, 3000.0),
-            (0.3, 1000.0),
-            (0.3, 3000.0),
-            (0.6, 1000.0),
-            (0.6, 3000.0),
-        ];
+        // The product's priors (`changepoint::PRIORS`), averaged by this sweep's own fit.
+        let grid = weft::recommend::changepoint::PRIORS;
         let rc = rolling(&|tr| Box::new(fit_avg(tr, &grid)));
         let ri = paired(&rc, &rb, DRAWS, SEED).map_or("—".into(), |i| i.to_string());
         let v = eval::score(&fit_avg(&inner, &grid), &inner, &vcases, Mode::Period);
